@@ -1,0 +1,222 @@
+//! JSON Web Key Sets: parse the keys we can use, skip the rest; and build sets for tests and tools.
+
+use base64::Engine as _;
+use ed25519_dalek::VerifyingKey;
+use rsa::pkcs1v15;
+use rsa::traits::PublicKeyParts;
+use rsa::{BigUint, RsaPublicKey};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::signature::b64;
+
+/// Smallest RSA modulus accepted, in bits.
+const MIN_RSA_BITS: usize = 2048;
+
+/// Why a JWKS document gave no usable key set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwksError {
+    /// Not a JSON object with a `keys` array.
+    #[error("not a JWKS document: {0}")]
+    NotJwks(String),
+    /// Parsed, but no Ed25519 or RSA signing key in it was usable.
+    #[error("JWKS holds no usable Ed25519 or RS256 key ({skipped} skipped)")]
+    NoUsableKeys {
+        /// How many entries were skipped (unknown type, wrong use, invalid material).
+        skipped: usize,
+    },
+}
+
+/// An RSA key from the set, with its key id.
+#[derive(Debug, Clone)]
+pub(crate) struct RsaKey {
+    pub(crate) kid: Option<String>,
+    pub(crate) key: pkcs1v15::VerifyingKey<Sha256>,
+}
+
+/// The usable keys of one JWKS document.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    ed25519: Vec<VerifyingKey>,
+    rsa: Vec<RsaKey>,
+}
+
+#[derive(Deserialize)]
+struct Document {
+    keys: Vec<Value>,
+}
+
+/// The JWK members we read; everything else is ignored.
+#[derive(Deserialize)]
+struct Jwk {
+    kty: String,
+    #[serde(default)]
+    crv: Option<String>,
+    #[serde(default)]
+    x: Option<String>,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default, rename = "use")]
+    key_use: Option<String>,
+}
+
+impl KeySet {
+    /// Parses a JWKS document, keeping Ed25519 (`OKP`/`Ed25519`) and RSA signing keys. Entries of
+    /// other types, for encryption, for other algorithms or with invalid material are skipped, so a
+    /// key Google adds tomorrow never breaks verification with the keys we know.
+    pub fn from_jwks(document: &[u8]) -> Result<Self, JwksError> {
+        let document: Document =
+            serde_json::from_slice(document).map_err(|e| JwksError::NotJwks(e.to_string()))?;
+        let mut set = Self::default();
+        let mut skipped = 0;
+        for value in document.keys {
+            let usable = serde_json::from_value::<Jwk>(value).ok().and_then(|jwk| set.add(jwk));
+            if usable.is_none() {
+                skipped += 1;
+            }
+        }
+        if set.is_empty() {
+            return Err(JwksError::NoUsableKeys { skipped });
+        }
+        if skipped > 0 {
+            tracing::debug!(skipped, "JWKS entries skipped");
+        }
+        Ok(set)
+    }
+
+    /// Adds a parsed JWK; `None` when it is not a usable signing key.
+    fn add(&mut self, jwk: Jwk) -> Option<()> {
+        if jwk.key_use.as_deref().is_some_and(|u| u != "sig") {
+            return None;
+        }
+        match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+            ("OKP", Some("Ed25519")) => {
+                if jwk.alg.as_deref().is_some_and(|a| a != "EdDSA" && a != "Ed25519") {
+                    return None;
+                }
+                let x = decode_url(jwk.x.as_deref()?)?;
+                let key = VerifyingKey::from_bytes(&x.try_into().ok()?).ok()?;
+                // Reject weak (small-order) keys outright: no honest signer uses one.
+                if key.is_weak() {
+                    return None;
+                }
+                self.ed25519.push(key);
+            }
+            ("RSA", _) => {
+                if jwk.alg.as_deref().is_some_and(|a| a != "RS256") {
+                    return None;
+                }
+                let n = BigUint::from_bytes_be(&decode_url(jwk.n.as_deref()?)?);
+                let e = BigUint::from_bytes_be(&decode_url(jwk.e.as_deref()?)?);
+                let key = RsaPublicKey::new(n, e).ok()?;
+                if key.size() * 8 < MIN_RSA_BITS {
+                    return None;
+                }
+                self.rsa.push(RsaKey { kid: jwk.kid, key: pkcs1v15::VerifyingKey::new(key) });
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// Ed25519 keys, tried in turn for `v1a` (the signature names no key).
+    pub fn ed25519_keys(&self) -> &[VerifyingKey] {
+        &self.ed25519
+    }
+
+    pub(crate) fn rsa_keys(&self) -> &[RsaKey] {
+        &self.rsa
+    }
+
+    /// Whether an RSA key with this `kid` is in the set.
+    pub fn has_rsa_kid(&self, kid: &str) -> bool {
+        self.rsa.iter().any(|k| k.kid.as_deref() == Some(kid))
+    }
+
+    /// How many usable keys the set holds.
+    pub fn len(&self) -> usize {
+        self.ed25519.len() + self.rsa.len()
+    }
+
+    /// True when the set holds no usable key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn decode_url(value: &str) -> Option<Vec<u8>> {
+    b64::URL_SAFE_LENIENT.decode(value).ok()
+}
+
+fn encode_url(bytes: &[u8]) -> String {
+    b64::URL_SAFE_LENIENT.encode(bytes)
+}
+
+/// The JWK of an Ed25519 public key, as Google publishes them.
+pub fn ed25519_jwk(key: &VerifyingKey, kid: Option<&str>) -> Value {
+    let mut jwk = json!({"kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA",
+                         "x": encode_url(key.as_bytes())});
+    if let Some(kid) = kid {
+        jwk["kid"] = json!(kid);
+    }
+    jwk
+}
+
+/// The JWK of an RSA public key for RS256.
+pub fn rsa_jwk(key: &RsaPublicKey, kid: &str) -> Value {
+    json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+           "n": encode_url(&key.n().to_bytes_be()), "e": encode_url(&key.e().to_bytes_be())})
+}
+
+/// A JWKS document holding `keys`.
+pub fn jwks_document(keys: impl IntoIterator<Item = Value>) -> Value {
+    json!({"keys": keys.into_iter().collect::<Vec<_>>()})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use rand_core::OsRng;
+
+    #[test]
+    fn keeps_ed25519_keys_and_skips_unknown_types() {
+        let key = SigningKey::generate(&mut OsRng).verifying_key();
+        let doc = jwks_document([
+            json!({"kty": "EC", "crv": "P-256", "x": "abc", "y": "def"}),
+            ed25519_jwk(&key, None),
+            json!({"kty": "OKP", "crv": "X25519", "x": encode_url(&[9; 32])}),
+            json!({"kty": "OKP", "crv": "Ed25519", "use": "enc", "x": encode_url(key.as_bytes())}),
+            json!("not even an object"),
+        ]);
+        let set = KeySet::from_jwks(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(set.ed25519_keys(), &[key]);
+        assert_eq!(set.len(), 1);
+    }
+
+    #[test]
+    fn skips_invalid_key_material() {
+        let doc = jwks_document([
+            json!({"kty": "OKP", "crv": "Ed25519", "x": "too-short"}),
+            json!({"kty": "OKP", "crv": "Ed25519"}),
+            json!({"kty": "RSA", "kid": "k", "n": "AQAB", "e": "AQAB"}),
+        ]);
+        let err = KeySet::from_jwks(doc.to_string().as_bytes()).unwrap_err();
+        assert_eq!(err, JwksError::NoUsableKeys { skipped: 3 });
+    }
+
+    #[test]
+    fn refuses_documents_that_are_not_a_jwks() {
+        for doc in ["", "[]", "{}", r#"{"keys": 5}"#] {
+            assert!(matches!(KeySet::from_jwks(doc.as_bytes()), Err(JwksError::NotJwks(_))), "{doc}");
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Reading the three Standard Webhooks headers into bounded, typed parts, before any crypto runs.
+
+use base64::Engine as _;
+use http::HeaderMap;
+
+use super::error::VerifyError;
+use super::{Scheme, Schemes, b64};
+use crate::id::{WebhookId, WebhookTimestamp};
+
+/// Name of the header carrying the message id (identical across retries).
+pub const WEBHOOK_ID: &str = "webhook-id";
+/// Name of the header carrying the attempt's Unix timestamp.
+pub const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
+/// Name of the header carrying the space-separated signature entries.
+pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
+
+/// Longest `webhook-signature` value accepted: room for several HMAC and Ed25519 entries and an RS256
+/// JWT with a 4096-bit signature, while bounding the work one request can ask for.
+pub const MAX_SIGNATURE_HEADER_LEN: usize = 8 * 1024;
+/// Most entries (of any version) accepted in `webhook-signature`.
+pub const MAX_SIGNATURE_ENTRIES: usize = 16;
+
+/// One signature entry of a scheme this verifier accepts, decoded; entries of the wrong length are
+/// dropped here, so they can never match.
+#[derive(Debug)]
+pub(crate) enum Entry<'a> {
+    V1([u8; 32]),
+    V1a([u8; 64]),
+    Jwt(&'a str),
+}
+
+/// The three headers, checked and split.
+#[derive(Debug)]
+pub(crate) struct WebhookHeaders<'a> {
+    pub(crate) id: WebhookId,
+    /// The timestamp exactly as received: the signed content uses the header string, not a re-rendering.
+    pub(crate) timestamp_raw: &'a str,
+    pub(crate) timestamp: WebhookTimestamp,
+    pub(crate) entries: Vec<Entry<'a>>,
+}
+
+impl<'a> WebhookHeaders<'a> {
+    pub(crate) fn parse(headers: &'a HeaderMap, schemes: Schemes) -> Result<Self, VerifyError> {
+        let id_raw = single(headers, WEBHOOK_ID)?;
+        let id = WebhookId::parse(id_raw).map_err(|e| VerifyError::InvalidHeader {
+            header: WEBHOOK_ID,
+            reason: e.to_string(),
+        })?;
+        let timestamp_raw = single(headers, WEBHOOK_TIMESTAMP)?;
+        let timestamp =
+            WebhookTimestamp::parse(timestamp_raw).map_err(|e| VerifyError::InvalidHeader {
+                header: WEBHOOK_TIMESTAMP,
+                reason: e.to_string(),
+            })?;
+        let entries = parse_entries(headers, schemes)?;
+        Ok(Self { id, timestamp_raw, timestamp, entries })
+    }
+}
+
+/// The one value of a header that must appear exactly once.
+fn single<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, VerifyError> {
+    let mut values = headers.get_all(name).iter();
+    let value = values.next().ok_or(VerifyError::MissingHeader(name))?;
+    if values.next().is_some() {
+        return Err(VerifyError::InvalidHeader { header: name, reason: "appears more than once".into() });
+    }
+    value.to_str().map_err(|_| VerifyError::InvalidHeader {
+        header: name,
+        reason: "is not visible ASCII".into(),
+    })
+}
+
+/// Every entry of every `webhook-signature` value (a proxy may split one header into several).
+fn parse_entries(headers: &HeaderMap, schemes: Schemes) -> Result<Vec<Entry<'_>>, VerifyError> {
+    let mut values = headers.get_all(WEBHOOK_SIGNATURE).iter().peekable();
+    if values.peek().is_none() {
+        return Err(VerifyError::MissingHeader(WEBHOOK_SIGNATURE));
+    }
+    let mut total_len = 0;
+    let mut seen = 0;
+    let mut entries = Vec::new();
+    for value in values {
+        total_len += value.len();
+        if total_len > MAX_SIGNATURE_HEADER_LEN {
+            return Err(VerifyError::InvalidHeader {
+                header: WEBHOOK_SIGNATURE,
+                reason: format!("is longer than {MAX_SIGNATURE_HEADER_LEN} bytes"),
+            });
+        }
+        let value = value.to_str().map_err(|_| VerifyError::InvalidHeader {
+            header: WEBHOOK_SIGNATURE,
+            reason: "is not visible ASCII".into(),
+        })?;
+        for raw in value.split(' ').filter(|s| !s.is_empty()) {
+            seen += 1;
+            if seen > MAX_SIGNATURE_ENTRIES {
+                return Err(VerifyError::InvalidHeader {
+                    header: WEBHOOK_SIGNATURE,
+                    reason: format!("has more than {MAX_SIGNATURE_ENTRIES} entries"),
+                });
+            }
+            if let Some(entry) = parse_entry(raw, schemes) {
+                entries.push(entry);
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// One `version,value` entry, or a bare JWT. `None` for versions we do not know (a future `v2`),
+/// schemes not accepted, and values that cannot be a signature of their scheme.
+fn parse_entry(raw: &str, schemes: Schemes) -> Option<Entry<'_>> {
+    let (version, value) = match raw.split_once(',') {
+        Some((version, value)) => (Some(version), value),
+        None => (None, raw),
+    };
+    // Standard base64 never contains '.', so a value with two dots can only be a compact JWT.
+    if looks_like_jwt(value) {
+        return schemes.contains(Scheme::Jwt).then_some(Entry::Jwt(value));
+    }
+    match version? {
+        "v1" if schemes.contains(Scheme::V1) => decode_fixed(value).map(Entry::V1),
+        "v1a" if schemes.contains(Scheme::V1a) => decode_fixed(value).map(Entry::V1a),
+        _ => None,
+    }
+}
+
+fn looks_like_jwt(value: &str) -> bool {
+    value.bytes().filter(|&b| b == b'.').count() == 2
+}
+
+/// Standard base64 of exactly `N` bytes; anything else is not a signature of that scheme.
+fn decode_fixed<const N: usize>(value: &str) -> Option<[u8; N]> {
+    // Decoded length is at most 3/4 of the input: refuse long values before decoding them.
+    if value.len() > (N + 2) / 3 * 4 {
+        return None;
+    }
+    // Room for the decoder's length estimate (3 bytes per 4 characters, padding included).
+    let mut buf = [0u8; 96];
+    match b64::STANDARD_LENIENT.decode_slice(value, &mut buf) {
+        Ok(n) if n == N => buf[..N].try_into().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(sig: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("Webhook-Id", HeaderValue::from_static("msg_1"));
+        h.insert("WEBHOOK-TIMESTAMP", HeaderValue::from_static("1700000000"));
+        h.insert("webhook-signature", HeaderValue::from_str(sig).unwrap());
+        h
+    }
+
+    #[test]
+    fn reads_header_names_in_any_case() {
+        let h = headers("v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=");
+        let parsed = WebhookHeaders::parse(&h, Schemes::ALL).unwrap();
+        assert_eq!(parsed.id.as_str(), "msg_1");
+        assert_eq!(parsed.timestamp_raw, "1700000000");
+        assert!(matches!(parsed.entries[..], [Entry::V1(_)]));
+    }
+
+    #[test]
+    fn drops_unknown_versions_wrong_lengths_and_bare_prefixes() {
+        let h = headers("v2,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw= v1, v1,AAAA v1a,AAAA  junk");
+        let parsed = WebhookHeaders::parse(&h, Schemes::ALL).unwrap();
+        assert!(parsed.entries.is_empty(), "{:?}", parsed.entries);
+    }
+
+    #[test]
+    fn accepts_a_v1_entry_without_padding() {
+        let h = headers("v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw");
+        let parsed = WebhookHeaders::parse(&h, Schemes::ALL).unwrap();
+        assert!(matches!(parsed.entries[..], [Entry::V1(_)]));
+    }
+
+    #[test]
+    fn recognises_a_jwt_bare_or_versioned() {
+        let h = headers("a.b.c v1,d.e.f");
+        let parsed = WebhookHeaders::parse(&h, Schemes::ALL).unwrap();
+        assert!(matches!(parsed.entries[..], [Entry::Jwt("a.b.c"), Entry::Jwt("d.e.f")]));
+    }
+
+    #[test]
+    fn ignores_entries_of_schemes_not_accepted() {
+        let h = headers("a.b.c v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=");
+        let parsed = WebhookHeaders::parse(&h, Schemes::only(Scheme::V1a)).unwrap();
+        assert!(parsed.entries.is_empty());
+    }
+
+    #[test]
+    fn refuses_too_many_entries() {
+        let sig = vec!["v1,AAAA"; MAX_SIGNATURE_ENTRIES + 1].join(" ");
+        let err = WebhookHeaders::parse(&headers(&sig), Schemes::ALL).unwrap_err();
+        assert!(matches!(err, VerifyError::InvalidHeader { header: WEBHOOK_SIGNATURE, .. }));
+    }
+
+    #[test]
+    fn refuses_an_oversized_signature_header() {
+        let sig = "A".repeat(MAX_SIGNATURE_HEADER_LEN + 1);
+        let err = WebhookHeaders::parse(&headers(&sig), Schemes::ALL).unwrap_err();
+        assert!(matches!(err, VerifyError::InvalidHeader { header: WEBHOOK_SIGNATURE, .. }));
+    }
+
+    #[test]
+    fn reports_each_missing_header_by_name() {
+        for name in [WEBHOOK_ID, WEBHOOK_TIMESTAMP, WEBHOOK_SIGNATURE] {
+            let mut h = headers("v1,AAAA");
+            h.remove(name);
+            let err = WebhookHeaders::parse(&h, Schemes::ALL).unwrap_err();
+            assert_eq!(err, VerifyError::MissingHeader(name));
+        }
+    }
+
+    #[test]
+    fn refuses_a_repeated_id_header() {
+        let mut h = headers("v1,AAAA");
+        h.append("webhook-id", HeaderValue::from_static("msg_2"));
+        let err = WebhookHeaders::parse(&h, Schemes::ALL).unwrap_err();
+        assert!(matches!(err, VerifyError::InvalidHeader { header: WEBHOOK_ID, .. }));
+    }
+
+    #[test]
+    fn refuses_a_non_integer_timestamp() {
+        let mut h = headers("v1,AAAA");
+        h.insert("webhook-timestamp", HeaderValue::from_static("2026-01-01T00:00:00Z"));
+        let err = WebhookHeaders::parse(&h, Schemes::ALL).unwrap_err();
+        assert!(matches!(err, VerifyError::InvalidHeader { header: WEBHOOK_TIMESTAMP, .. }));
+    }
+}

@@ -1,0 +1,152 @@
+//! Signing, for tests, the local demo and the CLI: the sender's side of every scheme.
+
+use base64::Engine as _;
+use ed25519_dalek::{Signer as _, SigningKey};
+use http::header::{HeaderMap, HeaderValue, InvalidHeaderValue};
+use rand_core::OsRng;
+use rsa::pkcs1v15;
+use rsa::signature::SignatureEncoding as _;
+use rsa::RsaPrivateKey;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use super::b64;
+use super::headers::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use super::secret::SigningSecret;
+use super::v1a::signed_content;
+use crate::keys::{ed25519_jwk, rsa_jwk};
+
+/// The three headers of a signed delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedHeaders {
+    /// `webhook-id`.
+    pub id: String,
+    /// `webhook-timestamp`.
+    pub timestamp: String,
+    /// `webhook-signature`: space-separated entries.
+    pub signature: String,
+}
+
+impl SignedHeaders {
+    /// Headers carrying the given signature entries.
+    pub fn new(id: &str, timestamp: i64, entries: &[String]) -> Self {
+        Self { id: id.to_owned(), timestamp: timestamp.to_string(), signature: entries.join(" ") }
+    }
+
+    /// A `v1` delivery signed with `secret`.
+    pub fn v1(secret: &SigningSecret, id: &str, timestamp: i64, body: &[u8]) -> Self {
+        Self::new(id, timestamp, &[v1_entry(secret, id, &timestamp.to_string(), body)])
+    }
+
+    /// A `v1a` delivery signed with `key`.
+    pub fn v1a(key: &Ed25519Signer, id: &str, timestamp: i64, body: &[u8]) -> Self {
+        Self::new(id, timestamp, &[key.entry(id, &timestamp.to_string(), body)])
+    }
+
+    /// The headers as an HTTP header map.
+    pub fn to_header_map(&self) -> Result<HeaderMap, InvalidHeaderValue> {
+        let mut map = HeaderMap::new();
+        map.insert(WEBHOOK_ID, HeaderValue::from_str(&self.id)?);
+        map.insert(WEBHOOK_TIMESTAMP, HeaderValue::from_str(&self.timestamp)?);
+        map.insert(WEBHOOK_SIGNATURE, HeaderValue::from_str(&self.signature)?);
+        Ok(map)
+    }
+}
+
+/// A `v1,<base64>` entry: HMAC-SHA256 of `id.timestamp.body`.
+pub fn v1_entry(secret: &SigningSecret, id: &str, timestamp: &str, body: &[u8]) -> String {
+    format!("v1,{}", b64::STANDARD_LENIENT.encode(secret.mac(id, timestamp, body)))
+}
+
+/// An Ed25519 signing key for `v1a`.
+#[derive(Clone)]
+pub struct Ed25519Signer {
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for Ed25519Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ed25519Signer").field("public", &self.key.verifying_key()).finish()
+    }
+}
+
+impl Ed25519Signer {
+    /// A new random key.
+    pub fn generate() -> Self {
+        Self { key: SigningKey::generate(&mut OsRng) }
+    }
+
+    /// A key from its 32-byte seed.
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        Self { key: SigningKey::from_bytes(seed) }
+    }
+
+    /// The 32-byte seed, to store the key. Handle as a secret.
+    pub fn expose_seed(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
+    /// The public key as a JWK, ready for a JWKS document.
+    pub fn public_jwk(&self, kid: Option<&str>) -> Value {
+        ed25519_jwk(&self.key.verifying_key(), kid)
+    }
+
+    /// A `v1a,<base64>` entry over `id.timestamp.body`.
+    pub fn entry(&self, id: &str, timestamp: &str, body: &[u8]) -> String {
+        let signature = self.key.sign(&signed_content(id, timestamp, body));
+        format!("v1a,{}", b64::STANDARD_LENIENT.encode(signature.to_bytes()))
+    }
+}
+
+/// An RSA key that issues RS256 JWTs with a `kid`.
+#[derive(Clone)]
+pub struct RsaJwtSigner {
+    kid: String,
+    key: RsaPrivateKey,
+}
+
+impl std::fmt::Debug for RsaJwtSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RsaJwtSigner").field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+/// The RSA key could not be generated.
+#[derive(Debug, thiserror::Error)]
+#[error("RSA key generation failed: {0}")]
+pub struct RsaKeyError(String);
+
+impl RsaJwtSigner {
+    /// A new random 2048-bit key with this key id.
+    pub fn generate(kid: &str) -> Result<Self, RsaKeyError> {
+        let key = RsaPrivateKey::new(&mut OsRng, 2048).map_err(|e| RsaKeyError(e.to_string()))?;
+        Ok(Self { kid: kid.to_owned(), key })
+    }
+
+    /// The key id placed in every token's header.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public key as a JWK, ready for a JWKS document.
+    pub fn public_jwk(&self) -> Value {
+        rsa_jwk(&self.key.to_public_key(), &self.kid)
+    }
+
+    /// A compact RS256 JWT carrying `claims`.
+    pub fn token(&self, claims: &Value) -> String {
+        let signer = pkcs1v15::SigningKey::<Sha256>::new(self.key.clone());
+        encode_jwt(&json!({"alg": "RS256", "typ": "JWT", "kid": self.kid}), claims, |input| {
+            signer.sign(input).to_vec()
+        })
+    }
+}
+
+/// A compact JWT from a header, claims and a signing function over `header.claims`. Exposed so tests
+/// can forge tokens with other algorithms and check they are refused.
+pub fn encode_jwt(header: &Value, claims: &Value, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
+    let encode = |value: &Value| b64::URL_SAFE_LENIENT.encode(value.to_string());
+    let input = format!("{}.{}", encode(header), encode(claims));
+    let signature = sign(input.as_bytes());
+    format!("{input}.{}", b64::URL_SAFE_LENIENT.encode(signature))
+}
