@@ -228,16 +228,21 @@ mod tests {
 
     #[test]
     fn reads_error_codes_as_numbers_or_strings() {
-        let numeric = Event::parse(br#"{"type":"batch.failed","data":{"error_code":13,"error_message":"x"}}"#).unwrap();
+        let numeric =
+            Event::parse(br#"{"type":"batch.failed","data":{"error_code":13,"error_message":"x"}}"#).unwrap();
         assert_eq!(numeric.error_code().unwrap().to_string(), "13");
         assert!(numeric.kind().is_failure());
-        let text = Event::parse(br#"{"type":"interaction.failed","data":{"error_code":"INTERNAL"}}"#).unwrap();
+        let text =
+            Event::parse(br#"{"type":"interaction.failed","data":{"error_code":"INTERNAL"}}"#).unwrap();
         assert_eq!(text.error_code(), Some(ErrorCode::Text("INTERNAL")));
     }
 
     #[test]
     fn finds_user_metadata_at_top_level_or_in_data() {
-        let top = Event::parse(br#"{"type":"t","user_metadata":{"team":"a"},"data":{"user_metadata":{"team":"b"}}}"#).unwrap();
+        let top = Event::parse(
+            br#"{"type":"t","user_metadata":{"team":"a"},"data":{"user_metadata":{"team":"b"}}}"#,
+        )
+        .unwrap();
         assert_eq!(top.user_metadata().unwrap()["team"], "a");
         let inner = Event::parse(br#"{"type":"t","data":{"user_metadata":{"team":"b"}}}"#).unwrap();
         assert_eq!(inner.user_metadata().unwrap()["team"], "b");

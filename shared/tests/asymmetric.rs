@@ -50,7 +50,8 @@ async fn v1a_signed_by_the_third_of_three_keys_verifies() {
 async fn v1a_by_a_key_outside_the_set_fails() {
     let trusted = Ed25519Signer::generate();
     let verifier = verifier(&jwks_document([trusted.public_jwk(None)]), None);
-    let headers = SignedHeaders::v1a(&Ed25519Signer::generate(), "msg_v1a", NOW, BODY).to_header_map().unwrap();
+    let headers =
+        SignedHeaders::v1a(&Ed25519Signer::generate(), "msg_v1a", NOW, BODY).to_header_map().unwrap();
     assert_eq!(verifier.verify(&headers, BODY).await, Err(VerifyError::NoMatch));
 }
 
@@ -67,7 +68,9 @@ async fn v1a_over_a_tampered_body_fails() {
 async fn v1_and_v1a_entries_together_verify_by_whichever_matches() {
     let key = Ed25519Signer::generate();
     let clock = support::clock();
-    let cache = JwksCache::inline(jwks_document([key.public_jwk(None)]).to_string().as_bytes(), clock.clone()).unwrap();
+    let cache =
+        JwksCache::inline(jwks_document([key.public_jwk(None)]).to_string().as_bytes(), clock.clone())
+            .unwrap();
     let verifier = Verifier::builder()
         .secret(SigningSecret::generate())
         .keys(Arc::new(cache))

@@ -39,7 +39,9 @@ fn verifies(verifier: &Verifier, headers: &SignedHeaders, body: &[u8]) -> bool {
     // Some flips make a header value unrepresentable in HTTP at all: that too is a failure to verify.
     let Ok(map): Result<HeaderMap, _> = headers.to_header_map() else { return false };
     verifier.verify_with_keys(&map, body, None).is_ok() || {
-        let keys = shared::keys::KeySet::from_jwks(jwks_document([ED25519.public_jwk(None)]).to_string().as_bytes()).unwrap();
+        let keys =
+            shared::keys::KeySet::from_jwks(jwks_document([ED25519.public_jwk(None)]).to_string().as_bytes())
+                .unwrap();
         verifier.verify_with_keys(&map, body, Some(&keys)).is_ok()
     }
 }

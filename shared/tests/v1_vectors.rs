@@ -38,7 +38,13 @@ fn verifier_at(secrets: &[&SigningSecret], now: i64) -> Verifier {
         .unwrap()
 }
 
-fn verify(verifier: &Verifier, id: &str, timestamp: &str, signature: &str, body: &[u8]) -> Result<Scheme, VerifyError> {
+fn verify(
+    verifier: &Verifier,
+    id: &str,
+    timestamp: &str,
+    signature: &str,
+    body: &[u8],
+) -> Result<Scheme, VerifyError> {
     let headers = SignedHeaders { id: id.into(), timestamp: timestamp.into(), signature: signature.into() };
     verifier.verify_with_keys(&headers.to_header_map().unwrap(), body, None).map(|v| v.scheme)
 }
@@ -93,7 +99,13 @@ fn timestamps_within_299_seconds_pass_and_301_seconds_fail() {
     let body = br#"{"type":"batch.succeeded"}"#;
     let signed = SignedHeaders::v1(&secret, "msg_window", sent, body);
     let at = |offset: i64| {
-        verify(&verifier_at(&[&secret], sent + offset), &signed.id, &signed.timestamp, &signed.signature, body)
+        verify(
+            &verifier_at(&[&secret], sent + offset),
+            &signed.id,
+            &signed.timestamp,
+            &signed.signature,
+            body,
+        )
     };
     for offset in [-300, -299, 0, 299, 300] {
         assert_eq!(at(offset), Ok(Scheme::V1), "now = sent {offset:+}");
@@ -130,7 +142,8 @@ fn a_signature_by_either_of_two_secrets_verifies() {
     }
     let signed_by_new = SignedHeaders::v1(&new, "msg_rotation", support::NOW, body);
     let only_old = verifier_at(&[&old], support::NOW);
-    let outcome = verify(&only_old, &signed_by_new.id, &signed_by_new.timestamp, &signed_by_new.signature, body);
+    let outcome =
+        verify(&only_old, &signed_by_new.id, &signed_by_new.timestamp, &signed_by_new.signature, body);
     assert_eq!(outcome, Err(VerifyError::NoMatch));
 }
 
@@ -140,7 +153,8 @@ fn a_sender_signing_with_both_secrets_during_rotation_verifies_against_either() 
     let new = SigningSecret::generate();
     let body = b"{}";
     let ts = support::NOW.to_string();
-    let header = [v1_entry(&old, "msg_overlap", &ts, body), v1_entry(&new, "msg_overlap", &ts, body)].join(" ");
+    let header =
+        [v1_entry(&old, "msg_overlap", &ts, body), v1_entry(&new, "msg_overlap", &ts, body)].join(" ");
     for secret in [&old, &new] {
         let verifier = verifier_at(&[secret], support::NOW);
         assert_eq!(verify(&verifier, "msg_overlap", &ts, &header, body), Ok(Scheme::V1));

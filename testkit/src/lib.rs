@@ -1,1 +1,20 @@
-//! Placeholder.
+//! Test harness for the pipeline: a local moto emulator that speaks DynamoDB, DynamoDB Streams and SQS
+//! to the real AWS SDK, and the stack's table and queues created in it with the template's settings.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let emulator = testkit::Emulator::shared()?;
+//! let stack = testkit::Stack::create(emulator).await?;
+//! let sqs = emulator.sqs().await;
+//! sqs.send_message().queue_url(&stack.ingest.url).message_body("{}").send().await?;
+//! # Ok(()) }
+//! ```
+
+mod emulator;
+mod stack;
+
+pub use emulator::{Emulator, EmulatorError, REGION, sdk_config_for};
+pub use stack::{
+    DLQ_RETENTION_SECS, EVENTS_TABLE, INGEST_QUEUE, Queue, QueueSpec, ROUTED_QUEUES, Stack, StackError,
+    TableSpec, create_queue, create_table,
+};

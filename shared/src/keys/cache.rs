@@ -4,9 +4,9 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use super::KeysUnavailable;
 use super::fetch::fetch_jwks;
 use super::jwks::{JwksError, KeySet};
-use super::KeysUnavailable;
 use crate::clock::Clock;
 
 /// How the cache paces its fetches. The defaults suit Lambda: one fetch per hour per warm container
@@ -61,7 +61,10 @@ pub enum JwksUrlError {
 enum Origin {
     /// Keys given at start-up; never fetched.
     Inline,
-    Remote { url: reqwest::Url, client: reqwest::Client },
+    Remote {
+        url: reqwest::Url,
+        client: reqwest::Client,
+    },
 }
 
 #[derive(Default)]
@@ -235,9 +238,7 @@ impl JwksCache {
                     since_attempt.is_some_and(|d| d < self.policy.miss_refetch_interval_secs as i64)
                 }
             };
-            paced.then(|| {
-                s.keys.clone().ok_or_else(|| KeysUnavailable { reason: s.last_error.clone() })
-            })
+            paced.then(|| s.keys.clone().ok_or_else(|| KeysUnavailable { reason: s.last_error.clone() }))
         })
     }
 }

@@ -72,11 +72,8 @@ pub(super) fn verify(token: &str, keys: &KeySet, now: i64, audience: Option<&str
     let signature = Signature::try_from(signature.as_slice()).map_err(|_| JwtError::Malformed)?;
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + claims_b64.len()];
 
-    let mut candidates = keys
-        .rsa_keys()
-        .iter()
-        .filter(|k| header.kid.is_none() || k.kid == header.kid)
-        .peekable();
+    let mut candidates =
+        keys.rsa_keys().iter().filter(|k| header.kid.is_none() || k.kid == header.kid).peekable();
     if candidates.peek().is_none() {
         return Err(JwtError::UnknownKeyId);
     }
@@ -93,10 +90,10 @@ pub(super) fn verify(token: &str, keys: &KeySet, now: i64, audience: Option<&str
     if claims.nbf.is_some_and(|nbf| now + (LEEWAY_SECS as f64) < nbf) {
         return Err(JwtError::NotYetValid);
     }
-    if let Some(expected) = audience {
-        if !claims.aud.is_some_and(|aud| aud.contains(expected)) {
-            return Err(JwtError::AudienceMismatch);
-        }
+    if let Some(expected) = audience
+        && !claims.aud.is_some_and(|aud| aud.contains(expected))
+    {
+        return Err(JwtError::AudienceMismatch);
     }
     Ok(())
 }

@@ -25,8 +25,7 @@ use http::HeaderMap;
 
 pub use error::{JwtError, Rejection, VerifyError};
 pub use headers::{
-    MAX_SIGNATURE_ENTRIES, MAX_SIGNATURE_HEADER_LEN, WEBHOOK_ID, WEBHOOK_SIGNATURE,
-    WEBHOOK_TIMESTAMP,
+    MAX_SIGNATURE_ENTRIES, MAX_SIGNATURE_HEADER_LEN, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
 };
 pub use scheme::{Scheme, Schemes, UnknownScheme};
 pub use secret::{SecretError, SecretListError, SigningSecret};
@@ -56,7 +55,9 @@ pub struct Verified {
 pub enum BuildError {
     /// No scheme is left that this verifier could check: no secrets for `v1` and no key source for
     /// `v1a`/JWT, or none of those schemes accepted.
-    #[error("nothing to verify with: configure signing secrets (v1) or a key set (v1a, jwt) for an accepted scheme")]
+    #[error(
+        "nothing to verify with: configure signing secrets (v1) or a key set (v1a, jwt) for an accepted scheme"
+    )]
     NothingToVerifyWith,
 }
 
@@ -181,21 +182,22 @@ impl Verifier {
     pub async fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<Verified, VerifyError> {
         let now = self.clock.unix_now();
         let parsed = self.precheck(headers, now)?;
-        if let Some(verified) = self.verify_symmetric(&parsed, body) {
-            return Ok(verified);
+        if self.verify_symmetric(&parsed, body) {
+            return Ok(parsed.into_verified(Scheme::V1));
         }
         let Some(cache) = self.keys.as_ref().filter(|_| has_asymmetric(&parsed)) else {
-            return Err(VerifyError::NoMatch);
+            return Err(no_symmetric_match(&parsed));
         };
         let keys = cache.keys().await?;
         let miss = match self.verify_asymmetric(&parsed, body, now, &keys) {
-            Ok(verified) => return Ok(verified),
+            Ok(scheme) => return Ok(parsed.into_verified(scheme)),
             Err(miss) => miss,
         };
-        if miss.may_have_rotated {
-            if let Some(rotated) = cache.refresh_after_miss().await {
-                return self.verify_asymmetric(&parsed, body, now, &rotated).map_err(miss_error);
-            }
+        if miss.may_have_rotated
+            && let Some(rotated) = cache.refresh_after_miss().await
+        {
+            let scheme = self.verify_asymmetric(&parsed, body, now, &rotated).map_err(miss_error)?;
+            return Ok(parsed.into_verified(scheme));
         }
         Err(miss_error(miss))
     }
@@ -210,14 +212,15 @@ impl Verifier {
     ) -> Result<Verified, VerifyError> {
         let now = self.clock.unix_now();
         let parsed = self.precheck(headers, now)?;
-        if let Some(verified) = self.verify_symmetric(&parsed, body) {
-            return Ok(verified);
+        if self.verify_symmetric(&parsed, body) {
+            return Ok(parsed.into_verified(Scheme::V1));
         }
         match keys {
             Some(keys) if has_asymmetric(&parsed) => {
-                self.verify_asymmetric(&parsed, body, now, keys).map_err(miss_error)
+                let scheme = self.verify_asymmetric(&parsed, body, now, keys).map_err(miss_error)?;
+                Ok(parsed.into_verified(scheme))
             }
-            _ => Err(VerifyError::NoMatch),
+            _ => Err(no_symmetric_match(&parsed)),
         }
     }
 
@@ -225,9 +228,6 @@ impl Verifier {
     fn precheck<'h>(&self, headers: &'h HeaderMap, now: i64) -> Result<WebhookHeaders<'h>, VerifyError> {
         let parsed = WebhookHeaders::parse(headers, self.schemes)?;
         self.check_window(parsed.timestamp, now)?;
-        if parsed.entries.is_empty() {
-            return Err(VerifyError::NoUsableSignature);
-        }
         Ok(parsed)
     }
 
@@ -246,13 +246,14 @@ impl Verifier {
         Ok(())
     }
 
-    fn verify_symmetric(&self, parsed: &WebhookHeaders<'_>, body: &[u8]) -> Option<Verified> {
-        let candidates = parsed.entries.iter().filter_map(|e| match e {
-            Entry::V1(mac) => Some(mac),
-            _ => None,
-        });
+    fn verify_symmetric(&self, parsed: &WebhookHeaders<'_>, body: &[u8]) -> bool {
+        let candidates = || {
+            parsed.entries().filter_map(|e| match e {
+                Entry::V1(mac) => Some(mac),
+                _ => None,
+            })
+        };
         v1::any_matches(&self.secrets, parsed.id.as_str(), parsed.timestamp_raw, body, candidates)
-            .then(|| verified(parsed, Scheme::V1))
     }
 
     fn verify_asymmetric(
@@ -261,23 +262,23 @@ impl Verifier {
         body: &[u8],
         now: i64,
         keys: &KeySet,
-    ) -> Result<Verified, AsymmetricMiss> {
+    ) -> Result<Scheme, AsymmetricMiss> {
         let mut miss = AsymmetricMiss::default();
         let mut signed_content = None;
-        for entry in &parsed.entries {
+        for entry in parsed.entries() {
             match entry {
                 Entry::V1(_) => {}
                 Entry::V1a(signature) => {
                     let content = signed_content.get_or_insert_with(|| {
                         v1a::signed_content(parsed.id.as_str(), parsed.timestamp_raw, body)
                     });
-                    if v1a::any_key_verifies(keys.ed25519_keys(), content, signature) {
-                        return Ok(verified(parsed, Scheme::V1a));
+                    if v1a::any_key_verifies(keys.ed25519_keys(), content, &signature) {
+                        return Ok(Scheme::V1a);
                     }
                     miss.may_have_rotated = true;
                 }
                 Entry::Jwt(token) => match jwt::verify(token, keys, now, self.audience.as_deref()) {
-                    Ok(()) => return Ok(verified(parsed, Scheme::Jwt)),
+                    Ok(()) => return Ok(Scheme::Jwt),
                     Err(error) => {
                         miss.may_have_rotated |=
                             matches!(error, JwtError::UnknownKeyId | JwtError::BadSignature);
@@ -291,11 +292,18 @@ impl Verifier {
 }
 
 fn has_asymmetric(parsed: &WebhookHeaders<'_>) -> bool {
-    parsed.entries.iter().any(|e| matches!(e, Entry::V1a(_) | Entry::Jwt(_)))
+    parsed.entries().any(|e| matches!(e, Entry::V1a(_) | Entry::Jwt(_)))
 }
 
-fn verified(parsed: &WebhookHeaders<'_>, scheme: Scheme) -> Verified {
-    Verified { webhook_id: parsed.id.clone(), timestamp: parsed.timestamp, scheme }
+/// The error when `v1` did not match and nothing else can be tried.
+fn no_symmetric_match(parsed: &WebhookHeaders<'_>) -> VerifyError {
+    if parsed.entries().next().is_some() { VerifyError::NoMatch } else { VerifyError::NoUsableSignature }
+}
+
+impl WebhookHeaders<'_> {
+    fn into_verified(self, scheme: Scheme) -> Verified {
+        Verified { webhook_id: self.id, timestamp: self.timestamp, scheme }
+    }
 }
 
 fn miss_error(miss: AsymmetricMiss) -> VerifyError {

@@ -4,9 +4,9 @@ use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};
 use http::header::{HeaderMap, HeaderValue, InvalidHeaderValue};
 use rand_core::OsRng;
+use rsa::RsaPrivateKey;
 use rsa::pkcs1v15;
 use rsa::signature::SignatureEncoding as _;
-use rsa::RsaPrivateKey;
 use serde_json::{Value, json};
 use sha2::Sha256;
 

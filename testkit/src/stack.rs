@@ -1,0 +1,251 @@
+//! The stack's table and queues, as `template.yaml` defines them, created in an emulator under a
+//! unique prefix so tests sharing one emulator never see each other's data.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use crate::Emulator;
+
+/// The events table's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct TableSpec {
+    /// Name suffix after the stack prefix.
+    pub name: &'static str,
+    /// Partition key (a string).
+    pub partition_key: &'static str,
+    /// Attribute holding the expiry time in Unix seconds.
+    pub ttl_attribute: &'static str,
+    /// What the stream carries: new images only.
+    pub stream_view: &'static str,
+}
+
+/// The table every delivery is recorded in, keyed by `webhook-id`.
+pub const EVENTS_TABLE: TableSpec = TableSpec {
+    name: "events",
+    partition_key: "webhook_id",
+    ttl_attribute: "expires_at",
+    stream_view: "NEW_IMAGE",
+};
+
+/// A queue's settings; every queue has a dead-letter queue.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueSpec {
+    /// Name suffix after the stack prefix; the DLQ adds `-dlq`.
+    pub name: &'static str,
+    /// At least six times the consuming function's timeout, as AWS advises for Lambda triggers.
+    pub visibility_timeout_secs: u32,
+    /// Receives before a message moves to the DLQ.
+    pub max_receive_count: u32,
+    /// How long a message is kept (4 days; the DLQ keeps 14).
+    pub retention_secs: u32,
+}
+
+/// Retention of every dead-letter queue: the SQS maximum, 14 days.
+pub const DLQ_RETENTION_SECS: u32 = 14 * 24 * 3600;
+
+const fn queue(name: &'static str) -> QueueSpec {
+    QueueSpec { name, visibility_timeout_secs: 180, max_receive_count: 5, retention_secs: 4 * 24 * 3600 }
+}
+
+/// The queue the receiver writes verified deliveries to; the recorder reads it.
+pub const INGEST_QUEUE: QueueSpec = queue("ingest");
+
+/// The routed queues the fanout writes to; users hang their Lambdas off these.
+pub const ROUTED_QUEUES: [QueueSpec; 4] =
+    [queue("batch"), queue("interaction"), queue("video"), queue("default")];
+
+/// The stack's resources could not be created.
+#[derive(Debug, thiserror::Error)]
+#[error("creating {what} failed: {detail}")]
+pub struct StackError {
+    what: String,
+    detail: String,
+}
+
+impl StackError {
+    fn new(what: impl Into<String>, error: impl std::error::Error) -> Self {
+        Self { what: what.into(), detail: DisplayErrorContext(error).to_string() }
+    }
+}
+
+/// A queue and its DLQ, created.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    /// The queue's name.
+    pub name: String,
+    /// The queue's URL.
+    pub url: String,
+    /// The queue's ARN.
+    pub arn: String,
+    /// The dead-letter queue's URL.
+    pub dlq_url: String,
+}
+
+/// The stack's resources in one emulator.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// The unique prefix of every name.
+    pub prefix: String,
+    /// The events table's name.
+    pub table: String,
+    /// The events table's stream ARN.
+    pub stream_arn: String,
+    /// The ingest queue.
+    pub ingest: Queue,
+    /// The routed queues by spec name (`batch`, `interaction`, `video`, `default`).
+    pub routed: BTreeMap<&'static str, Queue>,
+}
+
+impl Stack {
+    /// Creates the table and every queue under a fresh prefix.
+    pub async fn create(emulator: &Emulator) -> Result<Self, StackError> {
+        let prefix = unique_prefix();
+        let dynamodb = emulator.dynamodb().await;
+        let sqs = emulator.sqs().await;
+        let table = format!("{prefix}-{}", EVENTS_TABLE.name);
+        let stream_arn = create_table(&dynamodb, &table, &EVENTS_TABLE).await?;
+        let ingest = create_queue(&sqs, &prefix, &INGEST_QUEUE).await?;
+        let mut routed = BTreeMap::new();
+        for spec in &ROUTED_QUEUES {
+            routed.insert(spec.name, create_queue(&sqs, &prefix, spec).await?);
+        }
+        Ok(Self { prefix, table, stream_arn, ingest, routed })
+    }
+
+    /// A routed queue by spec name; panics on a name not in [`ROUTED_QUEUES`] (a test bug).
+    pub fn routed(&self, name: &str) -> &Queue {
+        &self.routed[name]
+    }
+}
+
+fn unique_prefix() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!("t{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Creates the table (on-demand, stream of new images) and turns on its TTL; returns the stream ARN.
+pub async fn create_table(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    name: &str,
+    spec: &TableSpec,
+) -> Result<String, StackError> {
+    let what = || format!("table {name}");
+    let created = dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(spec.partition_key)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| StackError::new(what(), e))?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(spec.partition_key)
+                .key_type(KeyType::Hash)
+                .build()
+                .map_err(|e| StackError::new(what(), e))?,
+        )
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(spec.stream_view))
+                .build()
+                .map_err(|e| StackError::new(what(), e))?,
+        )
+        .send()
+        .await
+        .map_err(|e| StackError::new(what(), e))?;
+    dynamodb
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(spec.ttl_attribute)
+                .build()
+                .map_err(|e| StackError::new(what(), e))?,
+        )
+        .send()
+        .await
+        .map_err(|e| StackError::new(what(), e))?;
+    created
+        .table_description()
+        .and_then(|t| t.latest_stream_arn())
+        .map(str::to_owned)
+        .ok_or_else(|| StackError { what: what(), detail: "no stream ARN returned".into() })
+}
+
+/// Creates a queue with its DLQ and redrive policy.
+pub async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    prefix: &str,
+    spec: &QueueSpec,
+) -> Result<Queue, StackError> {
+    let name = format!("{prefix}-{}", spec.name);
+    let dlq_name = format!("{name}-dlq");
+    let dlq_url = create_one(
+        sqs,
+        &dlq_name,
+        [(QueueAttributeName::MessageRetentionPeriod, DLQ_RETENTION_SECS.to_string())],
+    )
+    .await?;
+    let dlq_arn = queue_arn(sqs, &dlq_url).await?;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": spec.max_receive_count.to_string(),
+    })
+    .to_string();
+    let url = create_one(
+        sqs,
+        &name,
+        [
+            (QueueAttributeName::VisibilityTimeout, spec.visibility_timeout_secs.to_string()),
+            (QueueAttributeName::MessageRetentionPeriod, spec.retention_secs.to_string()),
+            (QueueAttributeName::RedrivePolicy, redrive),
+        ],
+    )
+    .await?;
+    let arn = queue_arn(sqs, &url).await?;
+    Ok(Queue { name, url, arn, dlq_url })
+}
+
+async fn create_one(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: impl IntoIterator<Item = (QueueAttributeName, String)>,
+) -> Result<String, StackError> {
+    let mut request = sqs.create_queue().queue_name(name);
+    for (key, value) in attributes {
+        request = request.attributes(key, value);
+    }
+    let created = request.send().await.map_err(|e| StackError::new(format!("queue {name}"), e))?;
+    created
+        .queue_url()
+        .map(str::to_owned)
+        .ok_or_else(|| StackError { what: format!("queue {name}"), detail: "no URL returned".into() })
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, StackError> {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| StackError::new(format!("queue {url}"), e))?;
+    attributes
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or_else(|| StackError { what: format!("queue {url}"), detail: "no ARN returned".into() })
+}
