@@ -8,6 +8,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub trait Clock: Send + Sync + fmt::Debug {
     /// Seconds since the Unix epoch, now.
     fn unix_now(&self) -> i64;
+
+    /// Milliseconds since the Unix epoch, now (for `received_at` and latency).
+    fn unix_now_ms(&self) -> i64 {
+        self.unix_now().saturating_mul(1000)
+    }
 }
 
 /// The system clock.
@@ -21,6 +26,12 @@ impl Clock for SystemClock {
             // A clock set before 1970 is broken; saturate rather than panic.
             Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
         }
+    }
+
+    fn unix_now_ms(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
     }
 }
 

@@ -31,6 +31,8 @@ pub mod clock;
 pub mod event;
 pub mod id;
 pub mod keys;
+pub mod message;
+pub mod metrics;
 pub mod signature;
 
 pub use event::{Event, EventKind};

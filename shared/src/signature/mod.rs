@@ -117,7 +117,8 @@ impl VerifierBuilder {
 
     /// Checks the configuration and builds the verifier.
     pub fn build(self) -> Result<Verifier, BuildError> {
-        let mut schemes = self.schemes;
+        let accepted = self.schemes;
+        let mut schemes = accepted;
         if self.secrets.is_empty() {
             schemes = schemes.without(Scheme::V1);
         }
@@ -131,6 +132,7 @@ impl VerifierBuilder {
             secrets: self.secrets,
             keys: self.keys,
             tolerance_secs: self.tolerance_secs,
+            accepted,
             schemes,
             audience: self.audience,
             clock: self.clock,
@@ -144,6 +146,8 @@ pub struct Verifier {
     secrets: Vec<SigningSecret>,
     keys: Option<Arc<JwksCache>>,
     tolerance_secs: u64,
+    /// The schemes configured; `schemes` is those of them this verifier has secrets or keys for.
+    accepted: Schemes,
     schemes: Schemes,
     audience: Option<String>,
     clock: Arc<dyn Clock>,
@@ -174,6 +178,23 @@ impl Verifier {
     /// The schemes this verifier can check (accepted and configured).
     pub fn schemes(&self) -> Schemes {
         self.schemes
+    }
+
+    /// A verifier like this one, sharing its key cache and clock, with other `v1` secrets: how a
+    /// rotated secret takes effect without a restart.
+    pub fn with_secrets(&self, secrets: Vec<SigningSecret>) -> Result<Verifier, BuildError> {
+        let mut builder = Verifier::builder()
+            .secrets(secrets)
+            .tolerance_secs(self.tolerance_secs)
+            .schemes(self.accepted)
+            .clock(self.clock.clone());
+        if let Some(keys) = &self.keys {
+            builder = builder.keys(keys.clone());
+        }
+        if let Some(audience) = &self.audience {
+            builder = builder.audience(audience.clone());
+        }
+        builder.build()
     }
 
     /// Verifies a delivery: the three headers (names in any case) and the body bytes exactly as

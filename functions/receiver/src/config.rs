@@ -1,0 +1,177 @@
+//! The receiver's configuration, read once at cold start from the environment.
+
+use shared::keys::GOOGLE_JWKS_URL;
+use shared::signature::{DEFAULT_TOLERANCE_SECS, Schemes, SigningSecret};
+
+/// Default largest body accepted: Gemini's envelopes are a few hundred bytes.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// A variable that is missing or wrong; the message names it and never echoes a secret.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error in {variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// Where the `v1` signing secrets come from.
+#[derive(Debug, Clone)]
+pub enum SecretsConfig {
+    /// `WEBHOOK_SECRETS`: a whitespace-separated `whsec_` list (local use).
+    Inline(Vec<SigningSecret>),
+    /// `WEBHOOK_SECRETS_ARN`: a Secrets Manager secret holding that list (AWS).
+    SecretsManager {
+        /// The secret's ARN or name.
+        arn: String,
+    },
+    /// Neither set: only `v1a` and JWT deliveries (dynamic webhooks) can verify.
+    None,
+}
+
+/// Where the keys for `v1a` and JWT signatures come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysConfig {
+    /// `JWKS_URL` (default Google's): fetched and cached.
+    Url(String),
+    /// `JWKS_JSON`: an inline JWKS document, never fetched.
+    Inline(String),
+}
+
+/// Everything the receiver needs to know, parsed and checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `v1` secrets.
+    pub secrets: SecretsConfig,
+    /// `v1a`/JWT keys.
+    pub keys: KeysConfig,
+    /// `TIMESTAMP_TOLERANCE_SECS` (default 300).
+    pub tolerance_secs: u64,
+    /// `MAX_BODY_BYTES` (default 256 KiB).
+    pub max_body_bytes: usize,
+    /// `ACCEPTED_SCHEMES` (default `v1,v1a,jwt`).
+    pub schemes: Schemes,
+    /// `JWT_AUDIENCE`: the `aud` a JWT must carry; unchecked when unset.
+    pub audience: Option<String>,
+    /// `INGEST_QUEUE_URL`.
+    pub ingest_queue_url: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`: the environment in `main`, a map in tests.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let secrets = match (get("WEBHOOK_SECRETS"), get("WEBHOOK_SECRETS_ARN")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError {
+                    variable: "WEBHOOK_SECRETS",
+                    problem: "set either WEBHOOK_SECRETS or WEBHOOK_SECRETS_ARN, not both".into(),
+                });
+            }
+            (Some(list), None) => SecretsConfig::Inline(
+                SigningSecret::parse_list(&list)
+                    .map_err(|e| ConfigError { variable: "WEBHOOK_SECRETS", problem: e.to_string() })?,
+            ),
+            (None, Some(arn)) => SecretsConfig::SecretsManager { arn },
+            (None, None) => SecretsConfig::None,
+        };
+        let keys = match (get("JWKS_JSON"), get("JWKS_URL")) {
+            (Some(json), _) => KeysConfig::Inline(json),
+            (None, url) => KeysConfig::Url(url.unwrap_or_else(|| GOOGLE_JWKS_URL.to_owned())),
+        };
+        let number = |name: &'static str, default: u64| match get(name) {
+            None => Ok(default),
+            Some(raw) => raw.parse::<u64>().map_err(|_| ConfigError {
+                variable: name,
+                problem: format!("expected a whole number, got {raw:?}"),
+            }),
+        };
+        let max_body_bytes = number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as u64)?;
+        let schemes = match get("ACCEPTED_SCHEMES") {
+            None => Schemes::ALL,
+            Some(raw) => raw
+                .parse::<Schemes>()
+                .map_err(|e| ConfigError { variable: "ACCEPTED_SCHEMES", problem: e.to_string() })?,
+        };
+        if schemes.is_empty() {
+            return Err(ConfigError { variable: "ACCEPTED_SCHEMES", problem: "names no scheme".into() });
+        }
+        let ingest_queue_url = get("INGEST_QUEUE_URL")
+            .ok_or(ConfigError { variable: "INGEST_QUEUE_URL", problem: "is required".into() })?;
+        Ok(Self {
+            secrets,
+            keys,
+            tolerance_secs: number("TIMESTAMP_TOLERANCE_SECS", DEFAULT_TOLERANCE_SECS)?,
+            max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
+            schemes,
+            audience: get("JWT_AUDIENCE"),
+            ingest_queue_url,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    const QUEUE: (&str, &str) = ("INGEST_QUEUE_URL", "http://127.0.0.1:1/000000000000/ingest");
+
+    #[test]
+    fn defaults_need_only_the_queue() {
+        let config = config(&[QUEUE]).unwrap();
+        assert!(matches!(config.secrets, SecretsConfig::None));
+        assert_eq!(config.keys, KeysConfig::Url(GOOGLE_JWKS_URL.into()));
+        assert_eq!(config.tolerance_secs, 300);
+        assert_eq!(config.max_body_bytes, 256 * 1024);
+        assert_eq!(config.schemes, Schemes::ALL);
+    }
+
+    #[test]
+    fn a_missing_queue_is_named() {
+        assert_eq!(config(&[]).unwrap_err().variable, "INGEST_QUEUE_URL");
+    }
+
+    #[test]
+    fn a_bad_secret_is_named_by_variable_and_position_not_value() {
+        let err = config(&[QUEUE, ("WEBHOOK_SECRETS", "whsec_AAAA whsec_!!hunter2")]).unwrap_err();
+        assert_eq!(err.variable, "WEBHOOK_SECRETS");
+        let message = err.to_string();
+        assert!(message.contains("#2"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn bad_numbers_and_schemes_are_named() {
+        assert_eq!(config(&[QUEUE, ("MAX_BODY_BYTES", "lots")]).unwrap_err().variable, "MAX_BODY_BYTES");
+        assert_eq!(
+            config(&[QUEUE, ("TIMESTAMP_TOLERANCE_SECS", "-5")]).unwrap_err().variable,
+            "TIMESTAMP_TOLERANCE_SECS"
+        );
+        assert_eq!(config(&[QUEUE, ("ACCEPTED_SCHEMES", "v1,v9")]).unwrap_err().variable, "ACCEPTED_SCHEMES");
+        assert_eq!(config(&[QUEUE, ("ACCEPTED_SCHEMES", " , ")]).unwrap_err().variable, "ACCEPTED_SCHEMES");
+    }
+
+    #[test]
+    fn both_secret_sources_at_once_are_refused() {
+        let err = config(&[QUEUE, ("WEBHOOK_SECRETS", "whsec_AAAA"), ("WEBHOOK_SECRETS_ARN", "arn:x")]).unwrap_err();
+        assert_eq!(err.variable, "WEBHOOK_SECRETS");
+    }
+
+    #[test]
+    fn inline_keys_win_over_a_url() {
+        let config = config(&[QUEUE, ("JWKS_JSON", r#"{"keys":[]}"#), ("JWKS_URL", "https://x")]).unwrap();
+        assert_eq!(config.keys, KeysConfig::Inline(r#"{"keys":[]}"#.into()));
+    }
+}

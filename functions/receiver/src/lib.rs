@@ -1,0 +1,17 @@
+//! The receiver: the HTTPS endpoint Gemini posts to. It verifies the delivery, puts it on the ingest
+//! queue and answers, in milliseconds; everything slower happens downstream.
+//!
+//! `main.rs` only reads [`Config`], builds the clients and calls [`handle`]; tests call [`handle`]
+//! directly with `lambda_http` requests of every payload format.
+
+mod config;
+mod handler;
+mod queue;
+mod secrets;
+mod setup;
+
+pub use config::{Config, ConfigError, DEFAULT_MAX_BODY_BYTES, KeysConfig, SecretsConfig};
+pub use handler::{RETRY_AFTER_SECS, Receiver, handle};
+pub use queue::{EnqueueError, IngestQueue, SQS_MAX_MESSAGE_BYTES, SqsIngestQueue};
+pub use secrets::{MISS_REFETCH_SECS, REFRESH_EVERY_SECS, SecretsError, SecretsManagerSource, Verification};
+pub use setup::{SetupError, build_verification, init_tracing};

@@ -1,0 +1,55 @@
+//! CloudWatch metrics as embedded-metric-format (EMF) log lines: printed to stdout, extracted by
+//! CloudWatch Logs, no API call and no latency on the request path.
+
+use serde_json::{Map, Value, json};
+
+/// The namespace every function's metrics go to.
+pub const NAMESPACE: &str = "GeminiWebhooks";
+
+/// One EMF line: `metric` counted `value` times, with `dimensions` (name, value) besides `Function`.
+pub fn emf_line(function: &str, metric: &str, value: u64, dimensions: &[(&str, &str)], timestamp_ms: i64) -> String {
+    let mut names = vec![Value::from("Function")];
+    let mut root = Map::new();
+    root.insert("Function".into(), function.into());
+    for (name, dim_value) in dimensions {
+        names.push(Value::from(*name));
+        root.insert((*name).into(), (*dim_value).into());
+    }
+    root.insert(metric.into(), value.into());
+    root.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [names],
+                "Metrics": [{"Name": metric, "Unit": "Count"}],
+            }],
+        }),
+    );
+    Value::Object(root).to_string()
+}
+
+/// Prints an EMF line to stdout, where the Lambda runtime ships it to CloudWatch Logs.
+pub fn emit(function: &str, metric: &str, value: u64, dimensions: &[(&str, &str)], timestamp_ms: i64) {
+    println!("{}", emf_line(function, metric, value, dimensions, timestamp_ms));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_a_line_cloudwatch_can_extract() {
+        let line = emf_line("receiver", "Rejected", 1, &[("reason", "signature_mismatch")], 1_700_000_000_000);
+        let value: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["Rejected"], 1);
+        assert_eq!(value["reason"], "signature_mismatch");
+        assert_eq!(value["Function"], "receiver");
+        let directive = &value["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], NAMESPACE);
+        assert_eq!(directive["Dimensions"], json!([["Function", "reason"]]));
+        assert_eq!(directive["Metrics"], json!([{"Name": "Rejected", "Unit": "Count"}]));
+        assert_eq!(value["_aws"]["Timestamp"], 1_700_000_000_000_i64);
+    }
+}
