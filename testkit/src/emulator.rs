@@ -97,6 +97,11 @@ impl Emulator {
         aws_sdk_dynamodb::Client::new(&self.sdk_config().await)
     }
 
+    /// A Secrets Manager client for this emulator.
+    pub async fn secretsmanager(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.sdk_config().await)
+    }
+
     /// An SQS client for this emulator.
     pub async fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk_config().await)

@@ -11,8 +11,10 @@
 //! ```
 
 mod emulator;
+mod http_events;
 mod stack;
 
+pub use http_events::{HttpRequest, PayloadFormat, http_event};
 pub use emulator::{Emulator, EmulatorError, REGION, sdk_config_for};
 pub use stack::{
     DLQ_RETENTION_SECS, EVENTS_TABLE, INGEST_QUEUE, Queue, QueueSpec, ROUTED_QUEUES, Stack, StackError,

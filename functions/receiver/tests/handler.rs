@@ -1,0 +1,191 @@
+//! The handler called directly with realistic `lambda_http` requests: every answer it can give.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+
+use lambda_http::http::StatusCode;
+use receiver::handle;
+use serde_json::json;
+use shared::signature::sign::{SignedHeaders, v1_entry};
+use shared::signature::{Scheme, SigningSecret};
+use support::*;
+use testkit::PayloadFormat;
+
+#[tokio::test]
+async fn accepts_a_signed_delivery_in_every_payload_format() {
+    for format in PayloadFormat::ALL {
+        let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+        let request = request(format, "POST", v1_headers("msg_formats", NOW, BODY), BODY, false);
+
+        let response = handle(&receiver, request).await;
+
+        assert_eq!(response.status(), StatusCode::OK, "{format:?}");
+        assert_eq!(json_body(&response), json!({"status": "accepted", "webhook_id": "msg_formats"}));
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let sent = receiver.queue.sent();
+        assert_eq!(sent.len(), 1, "{format:?}");
+        let (message, body) = &sent[0];
+        assert_eq!(message.webhook_id.as_str(), "msg_formats");
+        assert_eq!(message.webhook_timestamp.unix(), NOW);
+        assert_eq!(message.scheme, Scheme::V1);
+        assert_eq!(message.received_at, NOW * 1000);
+        assert_eq!(message.body_sha256, shared::message::BodySha256::of(BODY));
+        assert_eq!(message.event.data_id(), Some("batches/abc123"));
+        let contract: serde_json::Value = serde_json::from_str(body).unwrap();
+        let mut keys: Vec<&str> = contract.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["body_sha256", "event", "received_at", "scheme", "webhook_id", "webhook_timestamp"]);
+    }
+}
+
+#[tokio::test]
+async fn a_base64_encoded_body_is_verified_over_the_decoded_bytes() {
+    for format in PayloadFormat::ALL {
+        let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+        let request = request(format, "POST", v1_headers("msg_b64", NOW, BODY), BODY, true);
+        let response = handle(&receiver, request).await;
+        assert_eq!(response.status(), StatusCode::OK, "{format:?}");
+        assert_eq!(receiver.queue.sent()[0].0.body_sha256, shared::message::BodySha256::of(BODY));
+    }
+}
+
+#[tokio::test]
+async fn header_names_are_read_in_any_case() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    let signed = SignedHeaders::v1(&secret(), "msg_case", NOW, BODY);
+    let headers = vec![
+        ("Webhook-Id".to_owned(), signed.id),
+        ("WEBHOOK-TIMESTAMP".to_owned(), signed.timestamp),
+        ("Webhook-Signature".to_owned(), signed.signature),
+    ];
+    for format in PayloadFormat::ALL {
+        let response = handle(&receiver, request(format, "POST", headers.clone(), BODY, false)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{format:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_signature_header_with_several_entries_verifies_by_any_of_them() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    let ts = NOW.to_string();
+    let entries = [
+        v1_entry(&SigningSecret::generate(), "msg_multi", &ts, BODY),
+        "v2,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=".to_owned(),
+        v1_entry(&secret(), "msg_multi", &ts, BODY),
+    ];
+    let signed = SignedHeaders::new("msg_multi", NOW, &entries);
+    let response = handle(&receiver, request(PayloadFormat::HttpApi, "POST", headers_of(&signed), BODY, false)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_v1a_delivery_verifies_against_the_jwks() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    let signed = SignedHeaders::v1a(&ED25519, "msg_dynamic", NOW, BODY);
+    let response = handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers_of(&signed), BODY, false)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(receiver.queue.sent()[0].0.scheme, Scheme::V1a);
+}
+
+#[tokio::test]
+async fn methods_other_than_post_get_405_with_allow() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    for method in ["GET", "PUT", "DELETE"] {
+        let response = handle(&receiver, request(PayloadFormat::FunctionUrl, method, vec![], b"", false)).await;
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(response.headers()["allow"], "POST");
+        assert_eq!(json_body(&response)["error"], "method_not_allowed");
+    }
+    assert!(receiver.queue.sent().is_empty());
+}
+
+#[tokio::test]
+async fn an_oversized_body_gets_413_before_any_verification() {
+    let receiver = receiver_with(&config(&[("MAX_BODY_BYTES", "1024")]), RecordingQueue::default()).await;
+    let body = vec![b'x'; 1025];
+    // Unsigned: a 413 (not a 401) shows the size check ran first.
+    let response = handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", vec![], &body, false)).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(json_body(&response)["error"], "body_too_large");
+    let exactly = vec![b' '; 1024];
+    let response = handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", vec![], &exactly, false)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "at the limit the body is read and checked");
+}
+
+#[tokio::test]
+async fn malformed_webhook_headers_get_400() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    let mut missing = v1_headers("msg_400", NOW, BODY);
+    missing.retain(|(k, _)| k != "webhook-timestamp");
+    let mut not_integer = v1_headers("msg_400", NOW, BODY);
+    not_integer[2].1 = "yesterday".into();
+    for (headers, code) in [(missing, "missing_header"), (not_integer, "invalid_header")] {
+        let response = handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers, BODY, false)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(json_body(&response)["error"], code);
+    }
+    assert!(receiver.queue.sent().is_empty());
+}
+
+#[tokio::test]
+async fn forged_and_stale_deliveries_get_401_and_enqueue_nothing() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    let forged = SignedHeaders::v1(&SigningSecret::generate(), "msg_forged", NOW, BODY);
+    let stale = v1_headers("msg_stale", NOW - 301, BODY);
+    let tampered = br#"{"type":"batch.succeeded","data":{"id":"batches/evil"}}"#;
+    let cases = [
+        (headers_of(&forged), BODY, "signature_mismatch"),
+        (stale, BODY, "timestamp_too_old"),
+        (v1_headers("msg_tampered", NOW, BODY), &tampered[..], "signature_mismatch"),
+    ];
+    for (headers, body, code) in cases {
+        let response = handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers, body, false)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{code}");
+        assert_eq!(json_body(&response)["error"], code);
+    }
+    assert!(receiver.queue.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_verified_body_that_is_not_an_event_gets_400() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    for body in [&b"not json"[..], b"[1,2]", br#"{"data":{}}"#, br#"{"type":7}"#] {
+        let response = handle(&receiver, signed_post("msg_shape", body)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(body));
+        assert_eq!(json_body(&response)["error"], "invalid_event");
+    }
+    assert!(receiver.queue.sent().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_event_types_are_accepted() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    let body = br#"{"type":"webhook.ping","data":{}}"#;
+    assert_eq!(handle(&receiver, signed_post("msg_ping", body)).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_queue_that_is_down_gets_503_with_retry_after() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    receiver.queue.down.store(true, Ordering::SeqCst);
+    let response = handle(&receiver, signed_post("msg_down", BODY)).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert_eq!(json_body(&response)["error"], "enqueue_failed");
+}
+
+#[tokio::test]
+async fn no_obtainable_signing_keys_gets_503_not_401() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    drop(listener);
+    let config = config(&[("JWKS_URL", &url), ("JWKS_JSON", "")]);
+    let receiver = receiver_with(&config, RecordingQueue::default()).await;
+    let signed = SignedHeaders::v1a(&ED25519, "msg_nokeys", NOW, BODY);
+    let response = handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers_of(&signed), BODY, false)).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert_eq!(json_body(&response)["error"], "signing_keys_unavailable");
+    assert!(receiver.queue.sent().is_empty());
+}

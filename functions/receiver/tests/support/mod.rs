@@ -1,0 +1,106 @@
+//! Receiver test support: a receiver wired as `main` wires it (inline secrets and keys, a fixed clock),
+//! signed requests in every payload format, and a queue that records or refuses.
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+
+use lambda_http::{Body, Request, Response};
+use receiver::{Config, EnqueueError, IngestQueue, Receiver};
+use serde_json::Value;
+use shared::clock::ManualClock;
+use shared::keys::jwks_document;
+use shared::message::IngestMessage;
+use shared::signature::SigningSecret;
+use shared::signature::sign::{Ed25519Signer, SignedHeaders};
+use testkit::{HttpRequest, PayloadFormat, http_event};
+
+/// 2026-01-22T12:00:00Z.
+pub const NOW: i64 = 1_769_083_200;
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub static ED25519: LazyLock<Ed25519Signer> = LazyLock::new(Ed25519Signer::generate);
+
+pub const BODY: &[u8] = br#"{"type":"batch.succeeded","version":"v1","timestamp":"2026-01-22T12:00:00Z","data":{"id":"batches/abc123","output_file_uri":"gs://bucket/out.jsonl"}}"#;
+
+pub fn secret() -> SigningSecret {
+    SigningSecret::parse(SECRET).unwrap()
+}
+
+/// A queue that records what it is sent, or refuses when told to.
+#[derive(Default)]
+pub struct RecordingQueue {
+    pub sent: Mutex<Vec<(IngestMessage, String)>>,
+    pub down: AtomicBool,
+}
+
+impl RecordingQueue {
+    pub fn sent(&self) -> Vec<(IngestMessage, String)> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+impl IngestQueue for RecordingQueue {
+    async fn send(&self, message: &IngestMessage, body: String) -> Result<(), EnqueueError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(EnqueueError::Unavailable("connection refused".into()));
+        }
+        self.sent.lock().unwrap().push((message.clone(), body));
+        Ok(())
+    }
+}
+
+/// The configuration a test deployment would have, with extra variables.
+pub fn config(extra: &[(&str, &str)]) -> Config {
+    let jwks = jwks_document([ED25519.public_jwk(None)]).to_string();
+    let mut vars: Vec<(String, String)> = vec![
+        ("WEBHOOK_SECRETS".into(), SECRET.into()),
+        ("JWKS_JSON".into(), jwks),
+        ("INGEST_QUEUE_URL".into(), "http://127.0.0.1:1/000000000000/ingest".into()),
+    ];
+    for (k, v) in extra {
+        vars.retain(|(name, _)| name != k);
+        vars.push((k.to_string(), v.to_string()));
+    }
+    Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())).unwrap()
+}
+
+/// A receiver built from `config` as `main` builds it, around `queue`, at [`NOW`].
+pub async fn receiver_with<Q: IngestQueue>(config: &Config, queue: Q) -> Receiver<Q> {
+    let clock = Arc::new(ManualClock::at(NOW));
+    let verification = receiver::build_verification(
+        config,
+        || panic!("no Secrets Manager in these tests"),
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    Receiver { verification, queue, max_body_bytes: config.max_body_bytes, clock }
+}
+
+pub fn v1_headers(id: &str, timestamp: i64, body: &[u8]) -> Vec<(String, String)> {
+    headers_of(&SignedHeaders::v1(&secret(), id, timestamp, body))
+}
+
+pub fn headers_of(signed: &SignedHeaders) -> Vec<(String, String)> {
+    vec![
+        ("content-type".into(), "application/json".into()),
+        ("webhook-id".into(), signed.id.clone()),
+        ("webhook-timestamp".into(), signed.timestamp.clone()),
+        ("webhook-signature".into(), signed.signature.clone()),
+    ]
+}
+
+/// A Lambda request as `format` delivers it.
+pub fn request(format: PayloadFormat, method: &str, headers: Vec<(String, String)>, body: &[u8], base64: bool) -> Request {
+    let event = http_event(format, &HttpRequest { method, headers, body, base64 });
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+/// A signed POST of `body` with id `id`, as a Function URL delivers it.
+pub fn signed_post(id: &str, body: &[u8]) -> Request {
+    request(PayloadFormat::FunctionUrl, "POST", v1_headers(id, NOW, body), body, false)
+}
+
+pub fn json_body(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref()).unwrap()
+}

@@ -1,0 +1,94 @@
+//! Lambda HTTP events of every payload format a user can put in front of the receiver, as the JSON
+//! AWS sends: for handler tests, sample events and the CLI.
+
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+/// Who invokes the receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadFormat {
+    /// A Lambda Function URL (payload format 2.0).
+    FunctionUrl,
+    /// An API Gateway HTTP API (payload format 2.0).
+    HttpApi,
+    /// An API Gateway REST API (payload format 1.0).
+    RestApi,
+    /// An Application Load Balancer target.
+    Alb,
+}
+
+impl PayloadFormat {
+    /// Every format.
+    pub const ALL: [PayloadFormat; 4] = [Self::FunctionUrl, Self::HttpApi, Self::RestApi, Self::Alb];
+}
+
+/// An HTTP request to turn into an event.
+#[derive(Debug, Clone)]
+pub struct HttpRequest<'a> {
+    /// `POST`, `GET`, ...
+    pub method: &'a str,
+    /// Header names and values, as sent (any case).
+    pub headers: Vec<(String, String)>,
+    /// The body bytes.
+    pub body: &'a [u8],
+    /// Send the body base64-encoded, as API Gateway does for binary media types.
+    pub base64: bool,
+}
+
+/// The event `format` delivers for `request`.
+pub fn http_event(format: PayloadFormat, request: &HttpRequest<'_>) -> Value {
+    let headers: Map<String, Value> =
+        request.headers.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+    let body = if request.base64 {
+        base64::engine::general_purpose::STANDARD.encode(request.body)
+    } else {
+        String::from_utf8_lossy(request.body).into_owned()
+    };
+    let method = request.method;
+    match format {
+        PayloadFormat::FunctionUrl | PayloadFormat::HttpApi => {
+            let domain = if format == PayloadFormat::FunctionUrl {
+                "abcdefghij.lambda-url.us-east-1.on.aws"
+            } else {
+                "abcdefghij.execute-api.us-east-1.amazonaws.com"
+            };
+            json!({
+                "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
+                "headers": headers,
+                "requestContext": {
+                    "accountId": "123456789012", "apiId": "abcdefghij", "domainName": domain,
+                    "domainPrefix": "abcdefghij",
+                    "http": {"method": method, "path": "/", "protocol": "HTTP/1.1",
+                             "sourceIp": "203.0.113.7", "userAgent": "Google-Webhooks"},
+                    "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", "routeKey": "$default",
+                    "stage": "$default", "time": "22/Jan/2026:12:00:00 +0000", "timeEpoch": 1_769_083_200_000_i64
+                },
+                "body": body, "isBase64Encoded": request.base64
+            })
+        }
+        PayloadFormat::RestApi => {
+            let multi: Map<String, Value> =
+                request.headers.iter().map(|(k, v)| (k.clone(), json!([v]))).collect();
+            json!({
+                "resource": "/webhook", "path": "/webhook", "httpMethod": method,
+                "headers": headers, "multiValueHeaders": multi,
+                "queryStringParameters": null, "multiValueQueryStringParameters": null,
+                "pathParameters": null, "stageVariables": null,
+                "requestContext": {
+                    "accountId": "123456789012", "resourceId": "abc123", "stage": "prod",
+                    "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+                    "identity": {"sourceIp": "203.0.113.7", "userAgent": "Google-Webhooks"},
+                    "resourcePath": "/webhook", "httpMethod": method, "apiId": "abcdefghij",
+                    "path": "/prod/webhook"
+                },
+                "body": body, "isBase64Encoded": request.base64
+            })
+        }
+        PayloadFormat::Alb => json!({
+            "requestContext": {"elb": {"targetGroupArn":
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gemini/0123456789abcdef"}},
+            "httpMethod": method, "path": "/", "queryStringParameters": {},
+            "headers": headers, "body": body, "isBase64Encoded": request.base64
+        }),
+    }
+}
