@@ -31,8 +31,10 @@ pub mod clock;
 pub mod event;
 pub mod id;
 pub mod keys;
+pub mod logging;
 pub mod message;
 pub mod metrics;
+pub mod routing;
 pub mod signature;
 
 pub use event::{Event, EventKind};

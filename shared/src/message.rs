@@ -57,6 +57,132 @@ impl IngestMessage {
     }
 }
 
+/// One recorded delivery: the events table's item, keyed by `webhook_id`. Written once, by the first
+/// delivery of an id; its stream INSERT is what the fanout routes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Partition key.
+    pub webhook_id: WebhookId,
+    /// The event `type`, for routing without parsing `event`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// `data.id`, the job the event is about, when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_id: Option<String>,
+    /// The event, as a JSON string (a string keeps every number and field exactly).
+    #[serde(with = "json_string")]
+    pub event: Event,
+    /// SHA-256 of the raw body: tells a retry from a conflicting reuse of the id.
+    pub body_sha256: BodySha256,
+    /// The scheme that verified it.
+    pub scheme: Scheme,
+    /// The `webhook-timestamp`, Unix seconds.
+    pub webhook_timestamp: WebhookTimestamp,
+    /// When the receiver accepted it, Unix milliseconds.
+    pub received_at: i64,
+    /// When the recorder recorded it, Unix milliseconds.
+    pub recorded_at: i64,
+    /// When DynamoDB's TTL may delete it, Unix **seconds** (the unit TTL requires).
+    pub expires_at: i64,
+}
+
+impl EventRecord {
+    /// The item for an ingest message recorded at `recorded_at_ms`, kept for `ttl_secs`.
+    pub fn new(message: IngestMessage, recorded_at_ms: i64, ttl_secs: u64) -> Self {
+        let ttl = i64::try_from(ttl_secs).unwrap_or(i64::MAX);
+        Self {
+            webhook_id: message.webhook_id,
+            event_type: message.event.event_type().to_owned(),
+            data_id: message.event.data_id().map(str::to_owned),
+            body_sha256: message.body_sha256,
+            scheme: message.scheme,
+            webhook_timestamp: message.webhook_timestamp,
+            received_at: message.received_at,
+            recorded_at: recorded_at_ms,
+            expires_at: recorded_at_ms.div_euclid(1000).saturating_add(ttl),
+            event: message.event,
+        }
+    }
+}
+
+/// What your Lambdas receive on a routed queue: one recorded event, as the SQS message body.
+///
+/// ```
+/// # let body = r#"{"webhook_id":"msg_1","type":"batch.succeeded","data_id":"batches/1","user_metadata":null,
+/// #   "event":{"type":"batch.succeeded","data":{"id":"batches/1","output_file_uri":"gs://b/o.jsonl"}},
+/// #   "scheme":"v1","webhook_timestamp":1769083200,"received_at":1769083200100,"recorded_at":1769083200200}"#;
+/// use shared::message::DownstreamMessage;
+/// let message = DownstreamMessage::from_sqs_body(body)?; // record.body in an SQS-triggered Lambda
+/// assert_eq!(message.event.output_uri(), Some("gs://b/o.jsonl"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DownstreamMessage {
+    /// The `webhook-id`: unique per event; use it to make your handling idempotent.
+    pub webhook_id: WebhookId,
+    /// The event `type`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// `data.id`: the job the event is about.
+    pub data_id: Option<String>,
+    /// The `user_metadata` you set when starting the job.
+    pub user_metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The whole event.
+    pub event: Event,
+    /// The scheme whose signature verified.
+    pub scheme: Scheme,
+    /// The `webhook-timestamp`, Unix seconds.
+    pub webhook_timestamp: WebhookTimestamp,
+    /// When the receiver accepted it, Unix milliseconds.
+    pub received_at: i64,
+    /// When the recorder recorded it, Unix milliseconds.
+    pub recorded_at: i64,
+}
+
+impl DownstreamMessage {
+    /// Parses an SQS message body, in one call.
+    pub fn from_sqs_body(body: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(body)
+    }
+
+    /// The documented kind of the event.
+    pub fn kind(&self) -> crate::event::EventKind {
+        self.event.kind()
+    }
+}
+
+impl From<EventRecord> for DownstreamMessage {
+    fn from(record: EventRecord) -> Self {
+        Self {
+            user_metadata: record.event.user_metadata().cloned(),
+            webhook_id: record.webhook_id,
+            event_type: record.event_type,
+            data_id: record.data_id,
+            scheme: record.scheme,
+            webhook_timestamp: record.webhook_timestamp,
+            received_at: record.received_at,
+            recorded_at: record.recorded_at,
+            event: record.event,
+        }
+    }
+}
+
+/// (De)serialises an [`Event`] as a JSON string attribute.
+mod json_string {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _, ser::Error as _};
+
+    use crate::event::Event;
+
+    pub(super) fn serialize<S: Serializer>(event: &Event, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&serde_json::to_string(event).map_err(S::Error::custom)?)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Event, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Event::parse(text.as_bytes()).map_err(D::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +211,29 @@ mod tests {
         assert_eq!(message.body_sha256.as_str().len(), 64);
         let back: IngestMessage = serde_json::from_value(json).unwrap();
         assert_eq!(back, message);
+    }
+
+    #[test]
+    fn a_record_expires_ttl_seconds_after_it_was_recorded() {
+        let body = br#"{"type":"batch.failed","data":{"id":"batches/9","error_code":13}}"#;
+        let verified = Verified {
+            webhook_id: WebhookId::parse("msg_ttl").unwrap(),
+            timestamp: WebhookTimestamp::from_unix(1_769_083_200),
+            scheme: Scheme::V1,
+        };
+        let message = IngestMessage::new(verified, body, Event::parse(body).unwrap(), 1_769_083_200_500);
+        let record = EventRecord::new(message, 1_769_083_201_999, 7 * 24 * 3600);
+        assert_eq!(record.expires_at, 1_769_083_201 + 604_800, "seconds, from the recording time");
+        assert_eq!(record.event_type, "batch.failed");
+        assert_eq!(record.data_id.as_deref(), Some("batches/9"));
+        let json = serde_json::to_value(&record).unwrap();
+        let stored: serde_json::Value = serde_json::from_str(json["event"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            stored,
+            serde_json::from_slice::<serde_json::Value>(body).unwrap(),
+            "a JSON string of the event"
+        );
+        assert_eq!(serde_json::from_value::<EventRecord>(json).unwrap(), record);
     }
 
     #[test]

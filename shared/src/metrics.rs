@@ -7,7 +7,13 @@ use serde_json::{Map, Value, json};
 pub const NAMESPACE: &str = "GeminiWebhooks";
 
 /// One EMF line: `metric` counted `value` times, with `dimensions` (name, value) besides `Function`.
-pub fn emf_line(function: &str, metric: &str, value: u64, dimensions: &[(&str, &str)], timestamp_ms: i64) -> String {
+pub fn emf_line(
+    function: &str,
+    metric: &str,
+    value: u64,
+    dimensions: &[(&str, &str)],
+    timestamp_ms: i64,
+) -> String {
     let mut names = vec![Value::from("Function")];
     let mut root = Map::new();
     root.insert("Function".into(), function.into());
@@ -41,7 +47,8 @@ mod tests {
 
     #[test]
     fn writes_a_line_cloudwatch_can_extract() {
-        let line = emf_line("receiver", "Rejected", 1, &[("reason", "signature_mismatch")], 1_700_000_000_000);
+        let line =
+            emf_line("receiver", "Rejected", 1, &[("reason", "signature_mismatch")], 1_700_000_000_000);
         let value: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["Rejected"], 1);
         assert_eq!(value["reason"], "signature_mismatch");

@@ -201,7 +201,10 @@ fn a_verifier_with_new_secrets_accepts_the_new_and_refuses_the_old() {
     let after = before.with_secrets(vec![new.clone()]).unwrap();
     let by = |secret: &SigningSecret| SignedHeaders::v1(secret, "msg_swap", support::NOW, body);
     let (old_signed, new_signed) = (by(&old), by(&new));
-    assert_eq!(verify(&after, &new_signed.id, &new_signed.timestamp, &new_signed.signature, body), Ok(Scheme::V1));
+    assert_eq!(
+        verify(&after, &new_signed.id, &new_signed.timestamp, &new_signed.signature, body),
+        Ok(Scheme::V1)
+    );
     assert_eq!(
         verify(&after, &old_signed.id, &old_signed.timestamp, &old_signed.signature, body),
         Err(VerifyError::NoMatch)

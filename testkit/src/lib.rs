@@ -13,10 +13,12 @@
 mod emulator;
 mod http_events;
 mod stack;
+mod stream;
 
-pub use http_events::{HttpRequest, PayloadFormat, http_event};
 pub use emulator::{Emulator, EmulatorError, REGION, sdk_config_for};
+pub use http_events::{HttpRequest, PayloadFormat, http_event};
 pub use stack::{
     DLQ_RETENTION_SECS, EVENTS_TABLE, INGEST_QUEUE, Queue, QueueSpec, ROUTED_QUEUES, Stack, StackError,
     TableSpec, create_queue, create_table,
 };
+pub use stream::StreamReader;

@@ -70,7 +70,7 @@ pub struct StackError {
 }
 
 impl StackError {
-    fn new(what: impl Into<String>, error: impl std::error::Error) -> Self {
+    pub(crate) fn new(what: impl Into<String>, error: impl std::error::Error) -> Self {
         Self { what: what.into(), detail: DisplayErrorContext(error).to_string() }
     }
 }

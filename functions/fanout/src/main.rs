@@ -1,2 +1,22 @@
-//! Placeholder until its issue lands.
-fn main() {}
+//! The fanout Lambda: wires the routes and the SQS client, then serves [`fanout::handle`].
+
+use std::sync::Arc;
+
+use fanout::{DEFAULT_MAX_ATTEMPTS, Fanout, SqsPublisher};
+use lambda_runtime::{Error, service_fn};
+use shared::clock::SystemClock;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::logging::init();
+    let routes = fanout::routes_from_env()?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let fanout = Fanout {
+        routes,
+        publisher: SqsPublisher::new(aws_sdk_sqs::Client::new(&aws)),
+        max_attempts: DEFAULT_MAX_ATTEMPTS,
+        clock: Arc::new(SystemClock),
+    };
+    let fanout = &fanout;
+    lambda_runtime::run(service_fn(move |event| fanout::handle(fanout, event))).await
+}

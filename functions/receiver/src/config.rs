@@ -122,7 +122,8 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
@@ -165,7 +166,8 @@ mod tests {
 
     #[test]
     fn both_secret_sources_at_once_are_refused() {
-        let err = config(&[QUEUE, ("WEBHOOK_SECRETS", "whsec_AAAA"), ("WEBHOOK_SECRETS_ARN", "arn:x")]).unwrap_err();
+        let err = config(&[QUEUE, ("WEBHOOK_SECRETS", "whsec_AAAA"), ("WEBHOOK_SECRETS_ARN", "arn:x")])
+            .unwrap_err();
         assert_eq!(err.variable, "WEBHOOK_SECRETS");
     }
 

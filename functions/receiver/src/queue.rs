@@ -24,7 +24,11 @@ pub enum EnqueueError {
 /// benchmarked without network.
 pub trait IngestQueue: Send + Sync {
     /// Enqueues one message; `Ok` only once the queue has durably accepted it.
-    fn send(&self, message: &IngestMessage, body: String) -> impl Future<Output = Result<(), EnqueueError>> + Send;
+    fn send(
+        &self,
+        message: &IngestMessage,
+        body: String,
+    ) -> impl Future<Output = Result<(), EnqueueError>> + Send;
 }
 
 /// The ingest queue in SQS.

@@ -42,7 +42,8 @@ impl SecretsManagerSource {
             .send()
             .await
             .map_err(|e| SecretsError(DisplayErrorContext(e).to_string()))?;
-        let text = value.secret_string().ok_or_else(|| SecretsError("the secret has no string value".into()))?;
+        let text =
+            value.secret_string().ok_or_else(|| SecretsError("the secret has no string value".into()))?;
         SigningSecret::parse_list(text).map_err(|e| SecretsError(e.to_string()))
     }
 }

@@ -1,4 +1,4 @@
-//! Start-up wiring shared by `main` and the tests: the verifier from configuration, and logging.
+//! Start-up wiring shared by `main` and the tests: verification from configuration.
 
 use std::sync::Arc;
 
@@ -58,19 +58,4 @@ pub async fn build_verification(
             Verification::following(builder(secrets)?, source, clock)
         }
     })
-}
-
-/// JSON logs to stdout for CloudWatch; `RUST_LOG` sets the level (default `info`). Bodies, secrets and
-/// signatures are never logged above `debug`.
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(false)
-        .with_ansi(false)
-        .without_time()
-        .with_target(false)
-        .init();
 }

@@ -35,7 +35,10 @@ async fn accepts_a_signed_delivery_in_every_payload_format() {
         let contract: serde_json::Value = serde_json::from_str(body).unwrap();
         let mut keys: Vec<&str> = contract.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["body_sha256", "event", "received_at", "scheme", "webhook_id", "webhook_timestamp"]);
+        assert_eq!(
+            keys,
+            ["body_sha256", "event", "received_at", "scheme", "webhook_id", "webhook_timestamp"]
+        );
     }
 }
 
@@ -75,7 +78,8 @@ async fn a_signature_header_with_several_entries_verifies_by_any_of_them() {
         v1_entry(&secret(), "msg_multi", &ts, BODY),
     ];
     let signed = SignedHeaders::new("msg_multi", NOW, &entries);
-    let response = handle(&receiver, request(PayloadFormat::HttpApi, "POST", headers_of(&signed), BODY, false)).await;
+    let response =
+        handle(&receiver, request(PayloadFormat::HttpApi, "POST", headers_of(&signed), BODY, false)).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -83,7 +87,9 @@ async fn a_signature_header_with_several_entries_verifies_by_any_of_them() {
 async fn a_v1a_delivery_verifies_against_the_jwks() {
     let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
     let signed = SignedHeaders::v1a(&ED25519, "msg_dynamic", NOW, BODY);
-    let response = handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers_of(&signed), BODY, false)).await;
+    let response =
+        handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers_of(&signed), BODY, false))
+            .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(receiver.queue.sent()[0].0.scheme, Scheme::V1a);
 }
@@ -92,7 +98,8 @@ async fn a_v1a_delivery_verifies_against_the_jwks() {
 async fn methods_other_than_post_get_405_with_allow() {
     let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
     for method in ["GET", "PUT", "DELETE"] {
-        let response = handle(&receiver, request(PayloadFormat::FunctionUrl, method, vec![], b"", false)).await;
+        let response =
+            handle(&receiver, request(PayloadFormat::FunctionUrl, method, vec![], b"", false)).await;
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
         assert_eq!(response.headers()["allow"], "POST");
         assert_eq!(json_body(&response)["error"], "method_not_allowed");
@@ -109,7 +116,8 @@ async fn an_oversized_body_gets_413_before_any_verification() {
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(json_body(&response)["error"], "body_too_large");
     let exactly = vec![b' '; 1024];
-    let response = handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", vec![], &exactly, false)).await;
+    let response =
+        handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", vec![], &exactly, false)).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST, "at the limit the body is read and checked");
 }
 
@@ -121,7 +129,8 @@ async fn malformed_webhook_headers_get_400() {
     let mut not_integer = v1_headers("msg_400", NOW, BODY);
     not_integer[2].1 = "yesterday".into();
     for (headers, code) in [(missing, "missing_header"), (not_integer, "invalid_header")] {
-        let response = handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers, BODY, false)).await;
+        let response =
+            handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers, BODY, false)).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         assert_eq!(json_body(&response)["error"], code);
     }
@@ -140,7 +149,8 @@ async fn forged_and_stale_deliveries_get_401_and_enqueue_nothing() {
         (v1_headers("msg_tampered", NOW, BODY), &tampered[..], "signature_mismatch"),
     ];
     for (headers, body, code) in cases {
-        let response = handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers, body, false)).await;
+        let response =
+            handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers, body, false)).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{code}");
         assert_eq!(json_body(&response)["error"], code);
     }
@@ -183,7 +193,9 @@ async fn no_obtainable_signing_keys_gets_503_not_401() {
     let config = config(&[("JWKS_URL", &url), ("JWKS_JSON", "")]);
     let receiver = receiver_with(&config, RecordingQueue::default()).await;
     let signed = SignedHeaders::v1a(&ED25519, "msg_nokeys", NOW, BODY);
-    let response = handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers_of(&signed), BODY, false)).await;
+    let response =
+        handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers_of(&signed), BODY, false))
+            .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers()["retry-after"], "5");
     assert_eq!(json_body(&response)["error"], "signing_keys_unavailable");

@@ -59,7 +59,13 @@ impl Fixture {
 
     async fn rotate_to(&self, secrets: &[&SigningSecret]) {
         let value = secrets.iter().map(|s| s.expose_whsec()).collect::<Vec<_>>().join(" ");
-        self.secretsmanager.put_secret_value().secret_id(&self.arn).secret_string(value).send().await.unwrap();
+        self.secretsmanager
+            .put_secret_value()
+            .secret_id(&self.arn)
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap();
     }
 }
 
@@ -87,6 +93,12 @@ async fn secrets_are_re_read_every_five_minutes_even_without_misses() {
     assert_eq!(f.deliver(&old).await, Ok(()), "this delivery's check re-read both secrets");
     f.rotate_to(&[&new]).await;
     // Deleting the secret now would not matter: `new` was read during the overlap.
-    f.secretsmanager.delete_secret().secret_id(&f.arn).force_delete_without_recovery(true).send().await.unwrap();
+    f.secretsmanager
+        .delete_secret()
+        .secret_id(&f.arn)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(f.deliver(&new).await, Ok(()));
 }

@@ -59,7 +59,9 @@ async fn a_forged_delivery_gets_401_and_enqueues_nothing() {
     let receiver = receiver_with(&config(&[]), SqsIngestQueue::new(sqs.clone(), &stack.ingest.url)).await;
     let forged = SignedHeaders::v1(&SigningSecret::generate(), "msg_forged", NOW, BODY);
 
-    let response = handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers_of(&forged), BODY, false)).await;
+    let response =
+        handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers_of(&forged), BODY, false))
+            .await;
 
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(receive_all(&sqs, &stack.ingest.url).await.is_empty());

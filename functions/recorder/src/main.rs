@@ -1,2 +1,21 @@
-//! Placeholder until its issue lands.
-fn main() {}
+//! The recorder Lambda: wires configuration and the DynamoDB client, then serves [`recorder::handle`].
+
+use std::sync::Arc;
+
+use lambda_runtime::{Error, service_fn};
+use recorder::{Config, DynamoDbEventStore, Recorder};
+use shared::clock::SystemClock;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::logging::init();
+    let config = Config::from_env()?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let recorder = Recorder {
+        store: DynamoDbEventStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table),
+        ttl_secs: config.ttl_secs,
+        clock: Arc::new(SystemClock),
+    };
+    let recorder = &recorder;
+    lambda_runtime::run(service_fn(move |event| recorder::handle(recorder, event))).await
+}

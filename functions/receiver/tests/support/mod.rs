@@ -67,13 +67,10 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
 /// A receiver built from `config` as `main` builds it, around `queue`, at [`NOW`].
 pub async fn receiver_with<Q: IngestQueue>(config: &Config, queue: Q) -> Receiver<Q> {
     let clock = Arc::new(ManualClock::at(NOW));
-    let verification = receiver::build_verification(
-        config,
-        || panic!("no Secrets Manager in these tests"),
-        clock.clone(),
-    )
-    .await
-    .unwrap();
+    let verification =
+        receiver::build_verification(config, || panic!("no Secrets Manager in these tests"), clock.clone())
+            .await
+            .unwrap();
     Receiver { verification, queue, max_body_bytes: config.max_body_bytes, clock }
 }
 
@@ -91,7 +88,13 @@ pub fn headers_of(signed: &SignedHeaders) -> Vec<(String, String)> {
 }
 
 /// A Lambda request as `format` delivers it.
-pub fn request(format: PayloadFormat, method: &str, headers: Vec<(String, String)>, body: &[u8], base64: bool) -> Request {
+pub fn request(
+    format: PayloadFormat,
+    method: &str,
+    headers: Vec<(String, String)>,
+    body: &[u8],
+    base64: bool,
+) -> Request {
     let event = http_event(format, &HttpRequest { method, headers, body, base64 });
     lambda_http::request::from_str(&event.to_string()).unwrap()
 }

@@ -1,0 +1,11 @@
+//! The fanout: triggered by the events table's stream, it routes each newly recorded event to the
+//! SQS queues the routing rules name. The table write and the fan-out are joined by the stream (a
+//! transactional outbox): an event is routed if and only if it was recorded.
+
+mod config;
+mod handler;
+mod publish;
+
+pub use config::{ConfigError, routes_from_env, routes_from_lookup};
+pub use handler::{DEFAULT_MAX_ATTEMPTS, Fanout, Report, UnreportableFailure, fan_out, handle};
+pub use publish::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, Outgoing, Publisher, SqsPublisher, batches};

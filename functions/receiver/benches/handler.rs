@@ -1,0 +1,88 @@
+//! The receiver's own cost per request: verify, parse, build the ingest message and make the SQS
+//! call through the real SDK (serialisation, SigV4 signing), with the HTTP exchange stubbed at the
+//! client level so no network time is counted.
+//!
+//! Run with `cargo bench -p receiver`.
+
+use std::sync::Arc;
+
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use aws_smithy_http_client::test_util::infallible_client_fn;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use lambda_http::Request;
+use receiver::{Config, Receiver, SqsIngestQueue, handle};
+use shared::clock::ManualClock;
+use shared::signature::SigningSecret;
+use shared::signature::sign::SignedHeaders;
+use testkit::{HttpRequest, PayloadFormat, http_event};
+
+const NOW: i64 = 1_769_083_200;
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn body(size: usize) -> Vec<u8> {
+    let head = r#"{"type":"batch.succeeded","version":"v1","timestamp":"2026-01-22T12:00:00Z","data":{"id":"batches/123","output_file_uri":"gs://bucket/out.jsonl","pad":""#;
+    let mut body = head.as_bytes().to_vec();
+    body.resize(size - 3, b'x');
+    body.extend_from_slice(br#""}}"#);
+    body
+}
+
+fn stubbed_sqs() -> aws_sdk_sqs::Client {
+    let http = infallible_client_fn(|_request| {
+        http::Response::builder()
+            .status(200)
+            .header("content-type", "application/x-amz-json-1.0")
+            .body(r#"{"MD5OfMessageBody":"0","MessageId":"5fea7756-0ea4-451a-a703-a558b933e274"}"#)
+            .unwrap()
+    });
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "bench"))
+        .http_client(http)
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+fn handler(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let config = Config::from_lookup(|name| match name {
+        "WEBHOOK_SECRETS" => Some(SECRET.into()),
+        "ACCEPTED_SCHEMES" => Some("v1".into()),
+        "INGEST_QUEUE_URL" => Some("https://sqs.us-east-1.amazonaws.com/123456789012/ingest".into()),
+        _ => None,
+    })
+    .unwrap();
+    let clock = Arc::new(ManualClock::at(NOW));
+    let verification =
+        runtime.block_on(receiver::build_verification(&config, || unreachable!(), clock.clone())).unwrap();
+    let receiver = Receiver {
+        verification,
+        queue: SqsIngestQueue::new(stubbed_sqs(), &config.ingest_queue_url),
+        max_body_bytes: config.max_body_bytes,
+        clock,
+    };
+
+    let body = body(1024);
+    let signed = SignedHeaders::v1(&SigningSecret::parse(SECRET).unwrap(), "msg_bench", NOW, &body);
+    let headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("webhook-id".to_owned(), signed.id.clone()),
+        ("webhook-timestamp".to_owned(), signed.timestamp.clone()),
+        ("webhook-signature".to_owned(), signed.signature.clone()),
+    ];
+    let event = http_event(
+        PayloadFormat::FunctionUrl,
+        &HttpRequest { method: "POST", headers, body: &body, base64: false },
+    )
+    .to_string();
+    let request = || -> Request { lambda_http::request::from_str(&event).unwrap() };
+    assert_eq!(runtime.block_on(handle(&receiver, request())).status(), 200);
+
+    c.bench_function("receiver/handle_1KiB_v1_sqs_stubbed", |b| {
+        b.iter_batched(request, |req| runtime.block_on(handle(&receiver, req)), BatchSize::SmallInput)
+    });
+}
+
+criterion_group!(benches, handler);
+criterion_main!(benches);

@@ -1,0 +1,140 @@
+//! One SQS batch: each record parsed and written concurrently; only the records that failed are
+//! returned, so SQS redelivers those alone (and, after its retries, moves poison to the DLQ).
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::future::join_all;
+use lambda_runtime::LambdaEvent;
+use shared::clock::Clock;
+use shared::message::{EventRecord, IngestMessage};
+use shared::metrics;
+
+use crate::store::{EventStore, Written};
+
+/// The recorder's dependencies, built once per container.
+#[derive(Debug)]
+pub struct Recorder<S> {
+    /// The events table.
+    pub store: S,
+    /// How long records are kept (the table's TTL does the deleting).
+    pub ttl_secs: u64,
+    /// For `recorded_at` and `expires_at`.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What became of one SQS record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Recorded: the first delivery of its id.
+    Recorded,
+    /// A retry of a recorded delivery: dropped.
+    Duplicate,
+    /// The id was recorded with another body: dropped, the first stands.
+    Conflict,
+    /// Not an ingest message: failed, so SQS moves it to the DLQ after its retries.
+    Poison(String),
+    /// The write failed; SQS will redeliver it.
+    Failed(String),
+}
+
+impl Outcome {
+    /// Whether SQS must redeliver the record.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Self::Poison(_) | Self::Failed(_))
+    }
+}
+
+/// A batch failed as a whole: a record to retry has no message id to report it by.
+#[derive(Debug, thiserror::Error)]
+#[error("a failed SQS record has no messageId; failing the whole batch so nothing is lost")]
+pub struct UnreportableFailure;
+
+/// Records every message of the batch, concurrently, and returns each one's outcome by message id.
+pub async fn record_batch<S: EventStore>(
+    recorder: &Recorder<S>,
+    event: &SqsEvent,
+) -> Vec<(Option<String>, Outcome)> {
+    let outcomes = join_all(event.records.iter().map(|message| record_one(recorder, message))).await;
+    event.records.iter().map(|m| m.message_id.clone()).zip(outcomes).collect()
+}
+
+async fn record_one<S: EventStore>(recorder: &Recorder<S>, message: &SqsMessage) -> Outcome {
+    let parsed = message
+        .body
+        .as_deref()
+        .ok_or_else(|| "no body".to_owned())
+        .and_then(|body| serde_json::from_str::<IngestMessage>(body).map_err(|e| e.to_string()));
+    let ingest = match parsed {
+        Ok(ingest) => ingest,
+        Err(reason) => {
+            tracing::error!(message_id = message.message_id.as_deref(), %reason, "poison message");
+            return Outcome::Poison(reason);
+        }
+    };
+    let record = EventRecord::new(ingest, recorder.clock.unix_now_ms(), recorder.ttl_secs);
+    let webhook_id = record.webhook_id.as_str();
+    match recorder.store.record(&record).await {
+        Ok(Written::New) => {
+            tracing::info!(webhook_id, event_type = %record.event_type, outcome = "recorded", "recorded");
+            Outcome::Recorded
+        }
+        Ok(Written::Duplicate) => {
+            tracing::info!(webhook_id, outcome = "duplicate", "duplicate delivery dropped");
+            Outcome::Duplicate
+        }
+        Ok(Written::Conflict { stored_sha256 }) => {
+            tracing::error!(
+                webhook_id,
+                stored_sha256,
+                incoming_sha256 = record.body_sha256.as_str(),
+                outcome = "conflict",
+                "webhook-id reused with a different body; the first delivery stands"
+            );
+            Outcome::Conflict
+        }
+        Err(error) => {
+            tracing::warn!(webhook_id, %error, outcome = "failed", "will be redelivered");
+            Outcome::Failed(error.to_string())
+        }
+    }
+}
+
+/// The Lambda handler: the batch response lists exactly the records SQS must redeliver.
+pub async fn handle<S: EventStore>(
+    recorder: &Recorder<S>,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, UnreportableFailure> {
+    let outcomes = record_batch(recorder, &event.payload).await;
+    emit_metrics(recorder, &outcomes);
+    let mut response = SqsBatchResponse::default();
+    for (message_id, outcome) in outcomes {
+        if outcome.is_failure() {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message_id.ok_or(UnreportableFailure)?;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    Ok(response)
+}
+
+fn emit_metrics<S>(recorder: &Recorder<S>, outcomes: &[(Option<String>, Outcome)]) {
+    let now_ms = recorder.clock.unix_now_ms();
+    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count() as u64;
+    for (metric, n) in [
+        ("Recorded", count(|o| *o == Outcome::Recorded)),
+        ("Duplicates", count(|o| *o == Outcome::Duplicate)),
+        ("Conflicts", count(|o| *o == Outcome::Conflict)),
+        ("Failed", count(Outcome::is_failure)),
+    ] {
+        if n > 0 {
+            metrics::emit("recorder", metric, n, &[], now_ms);
+        }
+    }
+}
+
+impl From<UnreportableFailure> for lambda_runtime::Diagnostic {
+    fn from(error: UnreportableFailure) -> Self {
+        Self { error_type: "UnreportableFailure".into(), error_message: error.to_string() }
+    }
+}

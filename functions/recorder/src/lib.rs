@@ -1,0 +1,11 @@
+//! The recorder: reads verified deliveries from the ingest queue and records each `webhook-id` once in
+//! the events table. The first delivery of an id wins; retries are dropped and counted; a reused id
+//! with a different body is logged as a conflict; only failed records go back to SQS.
+
+mod config;
+mod handler;
+mod store;
+
+pub use config::{Config, ConfigError, DEFAULT_RECORD_TTL_SECS};
+pub use handler::{Outcome, Recorder, UnreportableFailure, handle, record_batch};
+pub use store::{DynamoDbEventStore, EventStore, StoreError, Written};

@@ -1,0 +1,226 @@
+//! Routing rules: which SQS queues an event goes to, by its type and (optionally) its `user_metadata`.
+//!
+//! `ROUTES` is a JSON list; every matching rule's queues receive the event (fan-out), and an event no
+//! rule matches goes to the default queue, so nothing is dropped for lack of a route:
+//!
+//! ```json
+//! [{"match": "batch.*", "queues": ["https://sqs.../batch"]},
+//!  {"match": "*.failed", "metadata": {"team": "ml"}, "queues": ["https://sqs.../ml-alerts"]}]
+//! ```
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use wildmatch::WildMatch;
+
+/// A rule set that cannot be used; names the rule by its 1-based position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RoutesError {
+    /// Not a JSON list of rule objects.
+    #[error("ROUTES is not a JSON list of rules: {0}")]
+    NotAList(String),
+    /// One rule is unusable.
+    #[error("rule #{position}: {problem}")]
+    Rule {
+        /// 1-based position in the list.
+        position: usize,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    #[serde(rename = "match")]
+    pattern: String,
+    #[serde(default)]
+    metadata: Map<String, Value>,
+    queues: Vec<String>,
+}
+
+/// One rule: a type glob (`*` any run of characters, `?` one), optional metadata equalities, and the
+/// queues that receive what matches.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pattern: String,
+    glob: WildMatch,
+    metadata: Map<String, Value>,
+    queues: Vec<String>,
+}
+
+impl Rule {
+    fn matches(&self, event_type: &str, user_metadata: Option<&Map<String, Value>>) -> bool {
+        self.glob.matches(event_type)
+            && self
+                .metadata
+                .iter()
+                .all(|(key, expected)| user_metadata.and_then(|m| m.get(key)) == Some(expected))
+    }
+
+    /// The type glob, as configured.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+}
+
+/// Where one event goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destinations<'a> {
+    /// Queue URLs, each once.
+    pub queues: Vec<&'a str>,
+    /// No rule matched: `queues` is the default queue alone.
+    pub by_default: bool,
+}
+
+/// The whole rule set and the default queue.
+#[derive(Debug, Clone)]
+pub struct Routes {
+    rules: Vec<Rule>,
+    default_queue: String,
+}
+
+impl Routes {
+    /// Parses `ROUTES` (a JSON list; empty or absent means every event goes to `default_queue`).
+    pub fn parse(routes_json: Option<&str>, default_queue: impl Into<String>) -> Result<Self, RoutesError> {
+        let raw: Vec<Value> = match routes_json.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(json).map_err(|e| RoutesError::NotAList(e.to_string()))?,
+        };
+        let rules = raw
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| {
+                let invalid = |problem: String| RoutesError::Rule { position: i + 1, problem };
+                let rule: RawRule = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+                if rule.pattern.is_empty() {
+                    return Err(invalid("`match` is empty".into()));
+                }
+                if rule.queues.is_empty() {
+                    return Err(invalid("`queues` is empty".into()));
+                }
+                if let Some(bad) = rule.queues.iter().find(|q| !is_queue_url(q)) {
+                    return Err(invalid(format!("{bad:?} is not an SQS queue URL")));
+                }
+                Ok(Rule {
+                    glob: WildMatch::new(&rule.pattern),
+                    pattern: rule.pattern,
+                    metadata: rule.metadata,
+                    queues: rule.queues,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { rules, default_queue: default_queue.into() })
+    }
+
+    /// The queues an event goes to, each once, in rule order; the default queue when no rule matches.
+    pub fn destinations(
+        &self,
+        event_type: &str,
+        user_metadata: Option<&Map<String, Value>>,
+    ) -> Destinations<'_> {
+        let mut queues: Vec<&str> = Vec::new();
+        for rule in self.rules.iter().filter(|r| r.matches(event_type, user_metadata)) {
+            for queue in &rule.queues {
+                if !queues.contains(&queue.as_str()) {
+                    queues.push(queue);
+                }
+            }
+        }
+        let by_default = queues.is_empty();
+        if by_default {
+            queues.push(&self.default_queue);
+        }
+        Destinations { queues, by_default }
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+}
+
+fn is_queue_url(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.path().len() > 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const BATCH: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/batch";
+    const ALERTS: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/alerts";
+    const DEFAULT: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/default";
+
+    fn routes(json: &str) -> Routes {
+        Routes::parse(Some(json), DEFAULT).unwrap()
+    }
+
+    #[test]
+    fn a_type_glob_selects_its_queues_and_the_rest_go_to_the_default() {
+        let routes = routes(&format!(r#"[{{"match": "batch.*", "queues": ["{BATCH}"]}}]"#));
+        assert_eq!(
+            routes.destinations("batch.succeeded", None),
+            Destinations { queues: vec![BATCH], by_default: false }
+        );
+        assert_eq!(routes.destinations("interaction.completed", None).queues, [DEFAULT]);
+        assert_eq!(routes.destinations("batchy", None).queues, [DEFAULT]);
+    }
+
+    #[test]
+    fn every_matching_rule_receives_the_event_once() {
+        let routes = routes(&format!(
+            r#"[{{"match": "batch.*", "queues": ["{BATCH}"]}},
+                {{"match": "*.failed", "queues": ["{ALERTS}", "{BATCH}"]}}]"#
+        ));
+        assert_eq!(routes.destinations("batch.failed", None).queues, [BATCH, ALERTS]);
+        assert_eq!(routes.destinations("interaction.failed", None).queues, [ALERTS, BATCH]);
+    }
+
+    #[test]
+    fn metadata_must_match_every_listed_key() {
+        let routes = routes(&format!(
+            r#"[{{"match": "*", "metadata": {{"team": "ml", "tier": 1}}, "queues": ["{ALERTS}"]}}]"#
+        ));
+        let meta = |v: Value| v.as_object().cloned().unwrap();
+        assert_eq!(
+            routes.destinations("batch.failed", Some(&meta(json!({"team": "ml", "tier": 1, "x": 0})))).queues,
+            [ALERTS]
+        );
+        assert_eq!(
+            routes.destinations("batch.failed", Some(&meta(json!({"team": "ml", "tier": "1"})))).queues,
+            [DEFAULT]
+        );
+        assert_eq!(routes.destinations("batch.failed", Some(&meta(json!({"team": "ml"})))).queues, [DEFAULT]);
+        assert_eq!(routes.destinations("batch.failed", None).queues, [DEFAULT]);
+    }
+
+    #[test]
+    fn no_rules_send_everything_to_the_default() {
+        for json in [None, Some(""), Some("[]")] {
+            let routes = Routes::parse(json, DEFAULT).unwrap();
+            assert_eq!(
+                routes.destinations("anything", None),
+                Destinations { queues: vec![DEFAULT], by_default: true }
+            );
+        }
+    }
+
+    #[test]
+    fn an_invalid_rule_is_named_by_position() {
+        let cases = [
+            format!(r#"[{{"match": "a", "queues": ["{BATCH}"]}}, {{"match": "b", "queues": []}}]"#),
+            format!(r#"[{{"match": "a", "queues": ["{BATCH}"]}}, {{"queues": ["{BATCH}"]}}]"#),
+            format!(
+                r#"[{{"match": "a", "queues": ["{BATCH}"]}}, {{"match": "b", "queues": ["not a url"]}}]"#
+            ),
+            format!(r#"[{{"match": "a", "queues": ["{BATCH}"]}}, {{"match": "b", "queue": ["{BATCH}"]}}]"#),
+        ];
+        for json in cases {
+            let err = Routes::parse(Some(&json), DEFAULT).unwrap_err();
+            assert!(matches!(err, RoutesError::Rule { position: 2, .. }), "{json}: {err}");
+        }
+        assert!(matches!(Routes::parse(Some("{}"), DEFAULT), Err(RoutesError::NotAList(_))));
+    }
+}
