@@ -219,6 +219,24 @@ pub async fn create_queue(
     Ok(Queue { name, url, arn, dlq_url })
 }
 
+/// Creates a FIFO queue (`{prefix}-{name}.fifo`), deduplicating by explicit id only; returns its URL.
+pub async fn create_fifo_queue(
+    sqs: &aws_sdk_sqs::Client,
+    prefix: &str,
+    name: &str,
+) -> Result<String, StackError> {
+    let name = format!("{prefix}-{name}.fifo");
+    create_one(
+        sqs,
+        &name,
+        [
+            (QueueAttributeName::FifoQueue, "true".to_owned()),
+            (QueueAttributeName::ContentBasedDeduplication, "false".to_owned()),
+        ],
+    )
+    .await
+}
+
 async fn create_one(
     sqs: &aws_sdk_sqs::Client,
     name: &str,

@@ -1,0 +1,306 @@
+//! The fanout against the emulator: real PutItems on the table, the stream read back through the
+//! DynamoDB Streams API in Lambda's event shape, the handler invoked, and the queues read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+use aws_sdk_dynamodb::types::AttributeValue;
+use fanout::{Fanout, Outgoing, Publisher, SqsPublisher, fan_out, handle};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::json;
+use shared::clock::ManualClock;
+use shared::event::Event;
+use shared::message::{DownstreamMessage, EventRecord, IngestMessage};
+use shared::routing::Routes;
+use shared::signature::{Scheme, Verified};
+use shared::{WebhookId, WebhookTimestamp};
+use testkit::{Emulator, Stack, StreamReader, create_fifo_queue};
+
+const NOW_MS: i64 = 1_769_083_200_000;
+
+/// A publisher that counts SendMessageBatch calls on the way to SQS.
+struct Counting {
+    inner: SqsPublisher,
+    calls: AtomicUsize,
+}
+
+impl Publisher for Counting {
+    async fn send_batch(&self, queue_url: &str, batch: &[Outgoing]) -> Vec<String> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.send_batch(queue_url, batch).await
+    }
+}
+
+struct World {
+    stack: Stack,
+    sqs: aws_sdk_sqs::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    stream: StreamReader,
+}
+
+async fn world() -> World {
+    let emulator = Emulator::shared().unwrap();
+    let stack = Stack::create(emulator).await.unwrap();
+    let stream = StreamReader::open(&emulator.sdk_config().await, &stack.stream_arn).await.unwrap();
+    World { sqs: emulator.sqs().await, dynamodb: emulator.dynamodb().await, stack, stream }
+}
+
+impl World {
+    /// The stack's routing: each family to its queue, the rest to the default queue.
+    fn routes(&self) -> Routes {
+        let q = |name: &str| self.stack.routed(name).url.clone();
+        let rules = json!([
+            {"match": "batch.*", "queues": [q("batch")]},
+            {"match": "interaction.*", "queues": [q("interaction")]},
+            {"match": "video.*", "queues": [q("video")]},
+        ]);
+        Routes::parse(Some(&rules.to_string()), q("default")).unwrap()
+    }
+
+    fn fanout<P: Publisher>(&self, routes: Routes, publisher: P) -> Fanout<P> {
+        Fanout { routes, publisher, max_attempts: 3, clock: Arc::new(ManualClock::at(NOW_MS / 1000)) }
+    }
+
+    /// Records an event as the recorder would: one PutItem of the contract item.
+    async fn record(&self, id: &str, body: serde_json::Value) {
+        let body = body.to_string();
+        let verified = Verified {
+            webhook_id: WebhookId::parse(id).unwrap(),
+            timestamp: WebhookTimestamp::from_unix(NOW_MS / 1000),
+            scheme: Scheme::V1a,
+        };
+        let ingest =
+            IngestMessage::new(verified, body.as_bytes(), Event::parse(body.as_bytes()).unwrap(), NOW_MS);
+        let item = serde_dynamo::to_item(EventRecord::new(ingest, NOW_MS + 40, 604_800)).unwrap();
+        self.dynamodb.put_item().table_name(&self.stack.table).set_item(Some(item)).send().await.unwrap();
+    }
+
+    async fn stream_event(&mut self) -> StreamEvent {
+        self.stream.next_event().await.unwrap()
+    }
+
+    /// Everything waiting in `url`.
+    async fn drain(&self, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let mut all = Vec::new();
+        loop {
+            let page = self
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .unwrap();
+            if page.messages().is_empty() {
+                return all;
+            }
+            for message in page.messages() {
+                self.sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            all.extend(page.messages().iter().cloned());
+        }
+    }
+
+    async fn ids_in(&self, url: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .drain(url)
+            .await
+            .iter()
+            .map(|m| DownstreamMessage::from_sqs_body(m.body().unwrap()).unwrap().webhook_id.to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+}
+
+fn invoke(event: StreamEvent) -> LambdaEvent<StreamEvent> {
+    LambdaEvent::new(event, Context::default())
+}
+
+#[tokio::test]
+async fn each_event_lands_in_its_routed_queue_with_the_contract_fields() {
+    let mut w = world().await;
+    let fanout = w.fanout(w.routes(), SqsPublisher::new(w.sqs.clone()));
+    w.record(
+        "msg_b",
+        json!({"type": "batch.succeeded", "data": {"id": "batches/1", "output_file_uri": "gs://b/o.jsonl"},
+                             "user_metadata": {"team": "ml"}}),
+    )
+    .await;
+    w.record("msg_i", json!({"type": "interaction.completed", "data": {"id": "interactions/2"}})).await;
+    w.record(
+        "msg_v",
+        json!({"type": "video.generated", "data": {"id": "operations/3", "video_uri": "gs://b/v.mp4"}}),
+    )
+    .await;
+    w.record("msg_u", json!({"type": "model.tuned", "data": {"id": "tunedModels/4"}})).await;
+
+    let response = handle(&fanout, invoke(w.stream_event().await)).await.unwrap();
+
+    assert!(response.batch_item_failures.is_empty());
+    let batch = w.drain(&w.stack.routed("batch").url).await;
+    assert_eq!(batch.len(), 1);
+    let message = DownstreamMessage::from_sqs_body(batch[0].body().unwrap()).unwrap();
+    assert_eq!(message.webhook_id.as_str(), "msg_b");
+    assert_eq!(message.event_type, "batch.succeeded");
+    assert_eq!(message.data_id.as_deref(), Some("batches/1"));
+    assert_eq!(message.user_metadata.unwrap()["team"], "ml");
+    assert_eq!(message.event.output_uri(), Some("gs://b/o.jsonl"));
+    assert_eq!(message.scheme, Scheme::V1a);
+    assert_eq!(message.webhook_timestamp.unix(), NOW_MS / 1000);
+    assert_eq!((message.received_at, message.recorded_at), (NOW_MS, NOW_MS + 40));
+    let attributes = batch[0].message_attributes().unwrap();
+    assert_eq!(attributes["webhook_id"].string_value(), Some("msg_b"));
+    assert_eq!(attributes["event_type"].string_value(), Some("batch.succeeded"));
+    assert_eq!(w.ids_in(&w.stack.routed("interaction").url).await, ["msg_i"]);
+    assert_eq!(w.ids_in(&w.stack.routed("video").url).await, ["msg_v"]);
+    assert_eq!(
+        w.ids_in(&w.stack.routed("default").url).await,
+        ["msg_u"],
+        "unmatched types go to the default queue"
+    );
+}
+
+#[tokio::test]
+async fn twenty_five_events_in_one_batch_are_sent_in_three_calls_and_all_delivered() {
+    let mut w = world().await;
+    let counting = Counting { inner: SqsPublisher::new(w.sqs.clone()), calls: AtomicUsize::new(0) };
+    let fanout = w.fanout(w.routes(), counting);
+    for i in 0..25 {
+        w.record(
+            &format!("msg_{i:02}"),
+            json!({"type": "batch.succeeded", "data": {"id": format!("batches/{i}")}}),
+        )
+        .await;
+    }
+    let event = w.stream_event().await;
+    assert_eq!(event.records.len(), 25);
+
+    let response = handle(&fanout, invoke(event)).await.unwrap();
+
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(fanout.publisher.calls.load(Ordering::SeqCst), 3, "10 + 10 + 5");
+    let expected: Vec<String> = (0..25).map(|i| format!("msg_{i:02}")).collect();
+    assert_eq!(w.ids_in(&w.stack.routed("batch").url).await, expected);
+}
+
+#[tokio::test]
+async fn an_event_two_rules_match_reaches_both_queues() {
+    let mut w = world().await;
+    let (batch, alerts) = (w.stack.routed("batch").url.clone(), w.stack.routed("interaction").url.clone());
+    let rules = json!([{"match": "batch.*", "queues": [batch]}, {"match": "*.failed", "queues": [alerts]}]);
+    let routes = Routes::parse(Some(&rules.to_string()), w.stack.routed("default").url.clone()).unwrap();
+    let fanout = w.fanout(routes, SqsPublisher::new(w.sqs.clone()));
+    w.record("msg_failed", json!({"type": "batch.failed", "data": {"id": "batches/9", "error_code": 13}}))
+        .await;
+
+    handle(&fanout, invoke(w.stream_event().await)).await.unwrap();
+
+    assert_eq!(w.ids_in(&batch).await, ["msg_failed"]);
+    assert_eq!(w.ids_in(&alerts).await, ["msg_failed"]);
+    assert!(w.ids_in(&w.stack.routed("default").url).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_fifo_queue_dedupes_by_webhook_id_and_keeps_each_jobs_order() {
+    let mut w = world().await;
+    let fifo = create_fifo_queue(&w.sqs, &w.stack.prefix, "jobs").await.unwrap();
+    let rules = json!([{"match": "*", "queues": [fifo]}]);
+    let routes = Routes::parse(Some(&rules.to_string()), w.stack.routed("default").url.clone()).unwrap();
+    let fanout = w.fanout(routes, SqsPublisher::new(w.sqs.clone()));
+    for (i, kind) in ["interaction.requires_action", "interaction.completed"].iter().enumerate() {
+        w.record(&format!("msg_job_a_{i}"), json!({"type": kind, "data": {"id": "interactions/a"}})).await;
+        w.record(&format!("msg_job_b_{i}"), json!({"type": kind, "data": {"id": "interactions/b"}})).await;
+    }
+    let event = w.stream_event().await;
+    let replay = event.clone();
+
+    handle(&fanout, invoke(event)).await.unwrap();
+    // The trigger retrying the same batch (after a timeout, say) sends the same ids again.
+    handle(&fanout, invoke(replay)).await.unwrap();
+
+    let received: Vec<DownstreamMessage> = w
+        .drain(&fifo)
+        .await
+        .iter()
+        .map(|m| DownstreamMessage::from_sqs_body(m.body().unwrap()).unwrap())
+        .collect();
+    assert_eq!(received.len(), 4, "each webhook-id once");
+    for job in ["interactions/a", "interactions/b"] {
+        let order: Vec<&str> = received
+            .iter()
+            .filter(|m| m.data_id.as_deref() == Some(job))
+            .map(|m| m.event_type.as_str())
+            .collect();
+        assert_eq!(order, ["interaction.requires_action", "interaction.completed"], "{job}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_queue_fails_only_the_records_routed_to_it() {
+    let mut w = world().await;
+    let missing = w.stack.routed("batch").url.replace("-batch", "-deleted");
+    let rules = json!([{"match": "batch.*", "queues": [missing]},
+                       {"match": "interaction.*", "queues": [w.stack.routed("interaction").url]}]);
+    let routes = Routes::parse(Some(&rules.to_string()), w.stack.routed("default").url.clone()).unwrap();
+    let fanout = w.fanout(routes, SqsPublisher::new(w.sqs.clone()));
+    w.record("msg_lost_route", json!({"type": "batch.succeeded", "data": {"id": "batches/1"}})).await;
+    w.record("msg_fine", json!({"type": "interaction.completed", "data": {"id": "interactions/1"}})).await;
+    let event = w.stream_event().await;
+    let sequence_of = |id: &str| {
+        event
+            .records
+            .iter()
+            .find(|r| {
+                r.change.new_image.get("webhook_id") == Some(&serde_dynamo::AttributeValue::S(id.into()))
+            })
+            .and_then(|r| r.change.sequence_number.clone())
+    };
+    let expected_failure = sequence_of("msg_lost_route");
+
+    let response = handle(&fanout, invoke(event.clone())).await.unwrap();
+
+    let failures: Vec<Option<String>> =
+        response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    assert_eq!(failures, [expected_failure]);
+    assert_eq!(w.ids_in(&w.stack.routed("interaction").url).await, ["msg_fine"]);
+}
+
+#[tokio::test]
+async fn modify_and_remove_records_produce_no_messages() {
+    let mut w = world().await;
+    let fanout = w.fanout(w.routes(), SqsPublisher::new(w.sqs.clone()));
+    w.record("msg_changes", json!({"type": "batch.succeeded", "data": {"id": "batches/1"}})).await;
+    w.stream_event().await; // the INSERT, consumed
+    let key = HashMap::from([("webhook_id".to_owned(), AttributeValue::S("msg_changes".into()))]);
+    w.dynamodb
+        .update_item()
+        .table_name(&w.stack.table)
+        .set_key(Some(key.clone()))
+        .update_expression("SET recorded_at = :t")
+        .expression_attribute_values(":t", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    w.dynamodb.delete_item().table_name(&w.stack.table).set_key(Some(key)).send().await.unwrap();
+    let event = w.stream_event().await;
+    let names: Vec<&str> = event.records.iter().map(|r| r.event_name.as_str()).collect();
+    assert_eq!(names, ["MODIFY", "REMOVE"]);
+
+    let report = fan_out(&fanout, event.records).await;
+
+    assert_eq!(report.skipped, 2);
+    assert!(report.failed.is_empty());
+    for queue in w.stack.routed.values() {
+        assert!(w.drain(&queue.url).await.is_empty(), "{}", queue.name);
+    }
+}
