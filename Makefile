@@ -2,12 +2,13 @@
 
 VENV        := .venv
 VENV_STAMP  := $(VENV)/.installed
+TOOLS_VENV  := .venv-tools
 PYTHON      ?= python3
 
 # Tests find the emulator's Python here (testkit::Emulator).
 export MOTO_PYTHON := $(abspath $(VENV))/bin/python
 
-.PHONY: test venv lint bench clean-venv
+.PHONY: test venv lint lint-template bench clean-venv
 
 ## test: run every test in the workspace (unit, property, emulator, end to end)
 test: venv
@@ -26,9 +27,20 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
+## lint-template: cfn-lint and `sam validate --lint` on template.yaml
+lint-template: $(TOOLS_VENV)/.installed
+	$(TOOLS_VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(TOOLS_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+
+$(TOOLS_VENV)/.installed: tools/requirements.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
+	touch $@
+
 ## bench: criterion benchmarks (figures in README.md)
 bench:
 	cargo bench -p shared
+	cargo bench -p receiver
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(TOOLS_VENV)

@@ -1,28 +1,29 @@
 //! The fanout's configuration, read once at cold start.
 
+use shared::config::Vars;
 use shared::routing::{Routes, RoutesError};
 
-/// A variable that is missing or wrong.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// `DEFAULT_QUEUE_URL` is not set.
-    #[error("configuration error in DEFAULT_QUEUE_URL: is required")]
-    NoDefaultQueue,
-    /// `ROUTES` is unusable; the message names the rule.
-    #[error("configuration error in ROUTES: {0}")]
-    Routes(#[from] RoutesError),
-}
+/// Every variable the fanout reads.
+pub const VARIABLES: &[&str] = &["ROUTES", "DEFAULT_QUEUE_URL"];
+/// The variables without a default.
+pub const REQUIRED: &[&str] = &["DEFAULT_QUEUE_URL"];
 
-/// Reads `ROUTES` and `DEFAULT_QUEUE_URL` through `lookup` (the environment in `main`).
+pub use shared::config::ConfigError;
+
+/// Reads `ROUTES` and `DEFAULT_QUEUE_URL` through `lookup`.
 pub fn routes_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Routes, ConfigError> {
-    let default_queue =
-        lookup("DEFAULT_QUEUE_URL").filter(|v| !v.trim().is_empty()).ok_or(ConfigError::NoDefaultQueue)?;
-    Ok(Routes::parse(lookup("ROUTES").as_deref(), default_queue.trim())?)
+    routes_from_vars(&Vars::new(lookup))
 }
 
 /// Reads the process environment.
 pub fn routes_from_env() -> Result<Routes, ConfigError> {
-    routes_from_lookup(|name| std::env::var(name).ok())
+    routes_from_vars(&Vars::from_env())
+}
+
+fn routes_from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Routes, ConfigError> {
+    let default_queue = vars.required("DEFAULT_QUEUE_URL")?;
+    Routes::parse(vars.optional("ROUTES").as_deref(), default_queue)
+        .map_err(|e: RoutesError| ConfigError::new("ROUTES", e))
 }
 
 #[cfg(test)]
@@ -31,7 +32,7 @@ mod tests {
 
     #[test]
     fn the_default_queue_is_required_and_a_bad_rule_is_named() {
-        assert!(matches!(routes_from_lookup(|_| None), Err(ConfigError::NoDefaultQueue)));
+        assert_eq!(routes_from_lookup(|_| None).unwrap_err().variable, "DEFAULT_QUEUE_URL");
         let err = routes_from_lookup(|name| match name {
             "DEFAULT_QUEUE_URL" => Some("https://sqs.us-east-1.amazonaws.com/1/default".into()),
             "ROUTES" => Some(r#"[{"match": "batch.*", "queues": []}]"#.into()),

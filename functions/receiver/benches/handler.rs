@@ -82,6 +82,39 @@ fn handler(c: &mut Criterion) {
     c.bench_function("receiver/handle_1KiB_v1_sqs_stubbed", |b| {
         b.iter_batched(request, |req| runtime.block_on(handle(&receiver, req)), BatchSize::SmallInput)
     });
+
+    // The floor any Lambda pays for the same enqueue: the SDK's SendMessage alone (serialisation,
+    // SigV4, orchestration) with the same stub, carrying a message of the same size.
+    let sqs = stubbed_sqs();
+    let message = format!(r#"{{"webhook_id":"msg_bench","event":{}}}"#, String::from_utf8_lossy(&body));
+    c.bench_function("receiver/sdk_send_message_alone_1KiB", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(
+                    sqs.send_message()
+                        .queue_url(&config.ingest_queue_url)
+                        .message_body(message.clone())
+                        .message_attributes(
+                            "webhook_id",
+                            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                                .data_type("String")
+                                .string_value("msg_bench")
+                                .build()
+                                .unwrap(),
+                        )
+                        .message_attributes(
+                            "event_type",
+                            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                                .data_type("String")
+                                .string_value("batch.succeeded")
+                                .build()
+                                .unwrap(),
+                        )
+                        .send(),
+                )
+                .unwrap()
+        })
+    });
 }
 
 criterion_group!(benches, handler);

@@ -1,20 +1,27 @@
 //! The receiver's configuration, read once at cold start from the environment.
 
+pub use shared::config::ConfigError;
+use shared::config::Vars;
 use shared::keys::GOOGLE_JWKS_URL;
 use shared::signature::{DEFAULT_TOLERANCE_SECS, Schemes, SigningSecret};
 
 /// Default largest body accepted: Gemini's envelopes are a few hundred bytes.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// A variable that is missing or wrong; the message names it and never echoes a secret.
-#[derive(Debug, thiserror::Error)]
-#[error("configuration error in {variable}: {problem}")]
-pub struct ConfigError {
-    /// The environment variable.
-    pub variable: &'static str,
-    /// What is wrong with it.
-    pub problem: String,
-}
+/// Every variable the receiver reads.
+pub const VARIABLES: &[&str] = &[
+    "WEBHOOK_SECRETS",
+    "WEBHOOK_SECRETS_ARN",
+    "JWKS_URL",
+    "JWKS_JSON",
+    "TIMESTAMP_TOLERANCE_SECS",
+    "MAX_BODY_BYTES",
+    "ACCEPTED_SCHEMES",
+    "JWT_AUDIENCE",
+    "INGEST_QUEUE_URL",
+];
+/// The variables without a default.
+pub const REQUIRED: &[&str] = &["INGEST_QUEUE_URL"];
 
 /// Where the `v1` signing secrets come from.
 #[derive(Debug, Clone)]
@@ -61,57 +68,44 @@ pub struct Config {
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(&Vars::from_env())
     }
 
-    /// Reads variables through `lookup`: the environment in `main`, a map in tests.
+    /// Reads variables through `lookup`: a map in tests.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let secrets = match (get("WEBHOOK_SECRETS"), get("WEBHOOK_SECRETS_ARN")) {
+        Self::from_vars(&Vars::new(lookup))
+    }
+
+    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let secrets = match (vars.optional("WEBHOOK_SECRETS"), vars.optional("WEBHOOK_SECRETS_ARN")) {
             (Some(_), Some(_)) => {
-                return Err(ConfigError {
-                    variable: "WEBHOOK_SECRETS",
-                    problem: "set either WEBHOOK_SECRETS or WEBHOOK_SECRETS_ARN, not both".into(),
-                });
+                return Err(ConfigError::new(
+                    "WEBHOOK_SECRETS",
+                    "set either WEBHOOK_SECRETS or WEBHOOK_SECRETS_ARN, not both",
+                ));
             }
             (Some(list), None) => SecretsConfig::Inline(
-                SigningSecret::parse_list(&list)
-                    .map_err(|e| ConfigError { variable: "WEBHOOK_SECRETS", problem: e.to_string() })?,
+                SigningSecret::parse_list(&list).map_err(|e| ConfigError::new("WEBHOOK_SECRETS", e))?,
             ),
             (None, Some(arn)) => SecretsConfig::SecretsManager { arn },
             (None, None) => SecretsConfig::None,
         };
-        let keys = match (get("JWKS_JSON"), get("JWKS_URL")) {
+        let keys = match (vars.optional("JWKS_JSON"), vars.optional("JWKS_URL")) {
             (Some(json), _) => KeysConfig::Inline(json),
             (None, url) => KeysConfig::Url(url.unwrap_or_else(|| GOOGLE_JWKS_URL.to_owned())),
         };
-        let number = |name: &'static str, default: u64| match get(name) {
-            None => Ok(default),
-            Some(raw) => raw.parse::<u64>().map_err(|_| ConfigError {
-                variable: name,
-                problem: format!("expected a whole number, got {raw:?}"),
-            }),
-        };
-        let max_body_bytes = number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as u64)?;
-        let schemes = match get("ACCEPTED_SCHEMES") {
-            None => Schemes::ALL,
-            Some(raw) => raw
-                .parse::<Schemes>()
-                .map_err(|e| ConfigError { variable: "ACCEPTED_SCHEMES", problem: e.to_string() })?,
-        };
+        let schemes = vars.parsed("ACCEPTED_SCHEMES", Schemes::ALL)?;
         if schemes.is_empty() {
-            return Err(ConfigError { variable: "ACCEPTED_SCHEMES", problem: "names no scheme".into() });
+            return Err(ConfigError::new("ACCEPTED_SCHEMES", "names no scheme"));
         }
-        let ingest_queue_url = get("INGEST_QUEUE_URL")
-            .ok_or(ConfigError { variable: "INGEST_QUEUE_URL", problem: "is required".into() })?;
         Ok(Self {
             secrets,
             keys,
-            tolerance_secs: number("TIMESTAMP_TOLERANCE_SECS", DEFAULT_TOLERANCE_SECS)?,
-            max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
+            tolerance_secs: vars.parsed("TIMESTAMP_TOLERANCE_SECS", DEFAULT_TOLERANCE_SECS)?,
+            max_body_bytes: vars.parsed("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
             schemes,
-            audience: get("JWT_AUDIENCE"),
-            ingest_queue_url,
+            audience: vars.optional("JWT_AUDIENCE"),
+            ingest_queue_url: vars.required("INGEST_QUEUE_URL")?,
         })
     }
 }

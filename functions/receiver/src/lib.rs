@@ -10,7 +10,9 @@ mod queue;
 mod secrets;
 mod setup;
 
-pub use config::{Config, ConfigError, DEFAULT_MAX_BODY_BYTES, KeysConfig, SecretsConfig};
+pub use config::{
+    Config, ConfigError, DEFAULT_MAX_BODY_BYTES, KeysConfig, REQUIRED, SecretsConfig, VARIABLES,
+};
 pub use handler::{RETRY_AFTER_SECS, Receiver, handle};
 pub use queue::{EnqueueError, IngestQueue, SQS_MAX_MESSAGE_BYTES, SqsIngestQueue};
 pub use secrets::{MISS_REFETCH_SECS, REFRESH_EVERY_SECS, SecretsError, SecretsManagerSource, Verification};

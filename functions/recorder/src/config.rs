@@ -1,18 +1,16 @@
 //! The recorder's configuration, read once at cold start.
 
+pub use shared::config::ConfigError;
+use shared::config::Vars;
+
 /// Default record lifetime: 7 days, well beyond Gemini's 24 h of retries, so a late retry still
 /// finds its id and is dropped as a duplicate.
 pub const DEFAULT_RECORD_TTL_SECS: u64 = 7 * 24 * 3600;
 
-/// A variable that is missing or wrong.
-#[derive(Debug, thiserror::Error)]
-#[error("configuration error in {variable}: {problem}")]
-pub struct ConfigError {
-    /// The environment variable.
-    pub variable: &'static str,
-    /// What is wrong with it.
-    pub problem: String,
-}
+/// Every variable the recorder reads.
+pub const VARIABLES: &[&str] = &["EVENTS_TABLE", "RECORD_TTL_SECS"];
+/// The variables without a default.
+pub const REQUIRED: &[&str] = &["EVENTS_TABLE"];
 
 /// The recorder's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,33 +24,23 @@ pub struct Config {
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(&Vars::from_env())
     }
 
     /// Reads variables through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let table = get("EVENTS_TABLE")
-            .ok_or(ConfigError { variable: "EVENTS_TABLE", problem: "is required".into() })?;
-        let ttl_secs = match get("RECORD_TTL_SECS") {
-            None => DEFAULT_RECORD_TTL_SECS,
-            Some(raw) => match raw.parse::<u64>() {
-                Ok(secs) if secs >= 24 * 3600 => secs,
-                Ok(_) => {
-                    return Err(ConfigError {
-                        variable: "RECORD_TTL_SECS",
-                        problem: "must be at least 86400 (Gemini retries for 24 hours)".into(),
-                    });
-                }
-                Err(_) => {
-                    return Err(ConfigError {
-                        variable: "RECORD_TTL_SECS",
-                        problem: format!("expected a whole number of seconds, got {raw:?}"),
-                    });
-                }
-            },
-        };
-        Ok(Self { table, ttl_secs })
+        Self::from_vars(&Vars::new(lookup))
+    }
+
+    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let ttl_secs = vars.parsed("RECORD_TTL_SECS", DEFAULT_RECORD_TTL_SECS)?;
+        if ttl_secs < 24 * 3600 {
+            return Err(ConfigError::new(
+                "RECORD_TTL_SECS",
+                "must be at least 86400 (Gemini retries for 24 hours)",
+            ));
+        }
+        Ok(Self { table: vars.required("EVENTS_TABLE")?, ttl_secs })
     }
 }
 

@@ -1,0 +1,83 @@
+//! Reading a function's environment once, at cold start, into typed values, with errors that name the
+//! variable. Functions read nothing from the environment anywhere else.
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+/// A variable that is missing or wrong. The message names the variable and never echoes a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error in {variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl ConfigError {
+    /// An error about `variable`.
+    pub fn new(variable: &'static str, problem: impl Display) -> Self {
+        Self { variable, problem: problem.to_string() }
+    }
+}
+
+/// A source of variables: the process environment in `main`, a list in tests.
+pub struct Vars<F> {
+    lookup: F,
+}
+
+impl Vars<fn(&str) -> Option<String>> {
+    /// The process environment.
+    pub fn from_env() -> Self {
+        Self { lookup: |name| std::env::var(name).ok() }
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    /// Variables looked up through `lookup`.
+    pub fn new(lookup: F) -> Self {
+        Self { lookup }
+    }
+
+    /// The trimmed value, `None` when unset or blank.
+    pub fn optional(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// The trimmed value, an error when unset or blank.
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or_else(|| ConfigError::new(name, "is required"))
+    }
+
+    /// The value parsed as `T`, or `default` when unset.
+    pub fn parsed<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: Display,
+    {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(raw) => raw.parse().map_err(|e| ConfigError::new(name, format!("{raw:?}: {e}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &'static [(&'static str, &'static str)]) -> Vars<impl Fn(&str) -> Option<String>> {
+        Vars::new(move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn blank_values_count_as_unset_and_errors_name_the_variable() {
+        let vars = vars(&[("A", "  "), ("B", " 42 "), ("C", "many")]);
+        assert_eq!(vars.optional("A"), None);
+        assert_eq!(vars.required("A").unwrap_err().variable, "A");
+        assert_eq!(vars.parsed("B", 0u64), Ok(42));
+        assert_eq!(vars.parsed("D", 7u64), Ok(7));
+        let err = vars.parsed("C", 0u64).unwrap_err();
+        assert_eq!(err.variable, "C");
+        assert!(err.to_string().starts_with("configuration error in C: \"many\""), "{err}");
+    }
+}

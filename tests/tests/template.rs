@@ -1,0 +1,148 @@
+//! `template.yaml` against the code: the emulator harness creates what the template declares, and every
+//! function gets exactly the variables it reads. Fails when either side drifts.
+
+use std::collections::BTreeSet;
+
+use serde_yaml::Value;
+use testkit::{DLQ_RETENTION_SECS, EVENTS_TABLE, INGEST_QUEUE, QueueSpec, ROUTED_QUEUES};
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
+fn resource<'a>(template: &'a Value, name: &str) -> &'a Value {
+    let resource = &template["Resources"][name];
+    assert!(!resource.is_null(), "template has no resource {name}");
+    &resource["Properties"]
+}
+
+/// A scalar as text, whether YAML wrote it as a number or a string.
+fn text(value: &Value) -> String {
+    match value {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        other => panic!("not a scalar: {other:?}"),
+    }
+}
+
+/// `Foo` for `!GetAtt Foo.Arn` (the tag keeps its argument).
+fn get_att_target(value: &Value) -> String {
+    let Value::Tagged(tagged) = value else { panic!("not a tag: {value:?}") };
+    assert_eq!(tagged.tag.to_string(), "!GetAtt");
+    text(&tagged.value).split('.').next().unwrap().to_owned()
+}
+
+fn logical_queue(spec: &QueueSpec) -> String {
+    let mut name = spec.name.to_owned();
+    name[..1].make_ascii_uppercase();
+    format!("{name}Queue")
+}
+
+#[test]
+fn the_events_table_matches_the_harness() {
+    let template = template();
+    let table = resource(&template, "EventsTable");
+    assert_eq!(table["KeySchema"][0]["AttributeName"].as_str(), Some(EVENTS_TABLE.partition_key));
+    assert_eq!(table["KeySchema"][0]["KeyType"].as_str(), Some("HASH"));
+    assert_eq!(table["AttributeDefinitions"][0]["AttributeType"].as_str(), Some("S"));
+    assert_eq!(table["StreamSpecification"]["StreamViewType"].as_str(), Some(EVENTS_TABLE.stream_view));
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(EVENTS_TABLE.ttl_attribute));
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"].as_bool(), Some(true));
+    assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
+    assert_eq!(table["SSESpecification"]["SSEEnabled"].as_bool(), Some(true));
+}
+
+#[test]
+fn every_queue_matches_the_harness_and_redrives_to_its_own_dlq() {
+    let template = template();
+    for spec in std::iter::once(&INGEST_QUEUE).chain(&ROUTED_QUEUES) {
+        let name = logical_queue(spec);
+        let queue = resource(&template, &name);
+        assert_eq!(text(&queue["VisibilityTimeout"]), spec.visibility_timeout_secs.to_string(), "{name}");
+        assert_eq!(text(&queue["MessageRetentionPeriod"]), spec.retention_secs.to_string(), "{name}");
+        let redrive = &queue["RedrivePolicy"];
+        assert_eq!(text(&redrive["maxReceiveCount"]), spec.max_receive_count.to_string(), "{name}");
+        let dlq = get_att_target(&redrive["deadLetterTargetArn"]);
+        assert_eq!(dlq, name.replace("Queue", "DLQ"), "{name} redrives to its own DLQ");
+        assert_eq!(
+            text(&resource(&template, &dlq)["MessageRetentionPeriod"]),
+            DLQ_RETENTION_SECS.to_string()
+        );
+    }
+}
+
+#[test]
+fn the_ingest_visibility_timeout_is_at_least_six_recorder_timeouts() {
+    let template = template();
+    let recorder_timeout: u64 = text(&resource(&template, "RecorderFunction")["Timeout"]).parse().unwrap();
+    assert!(u64::from(INGEST_QUEUE.visibility_timeout_secs) >= 6 * recorder_timeout);
+}
+
+fn environment(template: &Value, function: &str) -> BTreeSet<String> {
+    let variables =
+        resource(template, function)["Environment"]["Variables"].as_mapping().cloned().unwrap_or_default();
+    let globals =
+        template["Globals"]["Function"]["Environment"]["Variables"].as_mapping().cloned().unwrap_or_default();
+    variables.keys().chain(globals.keys()).map(|k| k.as_str().unwrap().to_owned()).collect()
+}
+
+fn assert_variables(template: &Value, function: &str, known: &[&str], required: &[&str]) {
+    let set = environment(template, function);
+    for variable in &set {
+        assert!(
+            known.contains(&variable.as_str()) || variable == "RUST_LOG",
+            "{function} sets {variable}, which the code never reads"
+        );
+    }
+    for variable in required {
+        assert!(set.contains(*variable), "{function} lacks required {variable}");
+    }
+}
+
+#[test]
+fn every_function_gets_exactly_the_variables_its_code_reads() {
+    let template = template();
+    assert_variables(&template, "ReceiverFunction", receiver::VARIABLES, receiver::REQUIRED);
+    assert_variables(&template, "RecorderFunction", recorder::VARIABLES, recorder::REQUIRED);
+    assert_variables(&template, "FanoutFunction", fanout::VARIABLES, fanout::REQUIRED);
+}
+
+#[test]
+fn the_templates_routes_parse_and_cover_every_documented_family() {
+    let template = template();
+    let routes = &resource(&template, "FanoutFunction")["Environment"]["Variables"]["ROUTES"];
+    let Value::Tagged(sub) = routes else { panic!("ROUTES is a !Sub") };
+    let pattern = text(&sub.value[0]);
+    let filled = ["Batch", "Interaction", "Video"].iter().fold(pattern, |json, name| {
+        json.replace(
+            &format!("${{{name}}}"),
+            &format!("https://sqs.us-east-1.amazonaws.com/123456789012/{name}"),
+        )
+    });
+    let routes =
+        shared::routing::Routes::parse(Some(&filled), "https://sqs.us-east-1.amazonaws.com/1/default")
+            .unwrap();
+    for (event_type, _) in shared::EventKind::CATALOG {
+        let destinations = routes.destinations(event_type, None);
+        assert!(!destinations.by_default, "{event_type} has a route");
+    }
+    assert!(routes.destinations("model.tuned", None).by_default, "unknown types go to the default queue");
+}
+
+#[test]
+fn functions_are_built_with_cargo_lambda_for_al2023() {
+    let template = template();
+    assert_eq!(template["Globals"]["Function"]["Runtime"].as_str(), Some("provided.al2023"));
+    for (function, binary) in [
+        ("ReceiverFunction", "receiver"),
+        ("RecorderFunction", "recorder"),
+        ("FanoutFunction", "fanout"),
+        ("BatchConsumerFunction", "consumer"),
+    ] {
+        let metadata = &template["Resources"][function]["Metadata"];
+        assert_eq!(metadata["BuildMethod"].as_str(), Some("rust-cargolambda"), "{function}");
+        assert_eq!(metadata["BuildProperties"]["Binary"].as_str(), Some(binary), "{function}");
+    }
+}
