@@ -10,8 +10,9 @@ use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_http_client::test_util::infallible_client_fn;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use lambda_http::Request;
-use receiver::{Config, Receiver, SqsIngestQueue, handle};
+use receiver::{Config, EnqueueError, IngestQueue, Receiver, SqsIngestQueue, handle};
 use shared::clock::ManualClock;
+use shared::message::IngestMessage;
 use shared::signature::SigningSecret;
 use shared::signature::sign::SignedHeaders;
 use testkit::{HttpRequest, PayloadFormat, http_event};
@@ -44,6 +45,16 @@ fn stubbed_sqs() -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(config)
 }
 
+/// A queue that accepts everything at no cost: isolates the handler's own work.
+struct NoQueue;
+
+impl IngestQueue for NoQueue {
+    async fn send(&self, _message: &IngestMessage, body: String) -> Result<(), EnqueueError> {
+        std::hint::black_box(body);
+        Ok(())
+    }
+}
+
 fn handler(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let config = Config::from_lookup(|name| match name {
@@ -59,6 +70,14 @@ fn handler(c: &mut Criterion) {
     let receiver = Receiver {
         verification,
         queue: SqsIngestQueue::new(stubbed_sqs(), &config.ingest_queue_url),
+        max_body_bytes: config.max_body_bytes,
+        clock: clock.clone(),
+    };
+    let own_work = Receiver {
+        verification: runtime
+            .block_on(receiver::build_verification(&config, || unreachable!(), clock.clone()))
+            .unwrap(),
+        queue: NoQueue,
         max_body_bytes: config.max_body_bytes,
         clock,
     };
@@ -81,6 +100,10 @@ fn handler(c: &mut Criterion) {
 
     c.bench_function("receiver/handle_1KiB_v1_sqs_stubbed", |b| {
         b.iter_batched(request, |req| runtime.block_on(handle(&receiver, req)), BatchSize::SmallInput)
+    });
+
+    c.bench_function("receiver/handle_1KiB_v1_no_queue", |b| {
+        b.iter_batched(request, |req| runtime.block_on(handle(&own_work, req)), BatchSize::SmallInput)
     });
 
     // The floor any Lambda pays for the same enqueue: the SDK's SendMessage alone (serialisation,

@@ -1,0 +1,162 @@
+//! The full pipeline against the emulator: HTTP delivery to the receiver, the ingest queue, the
+//! recorder, the table and its stream, the fanout, and the routed queues, through the real handlers and
+//! the real AWS SDK.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
+
+use e2e::Pipeline;
+use lambda_http::Request;
+use serde_json::json;
+use shared::EventKind;
+use shared::clock::ManualClock;
+use shared::keys::jwks_document;
+use shared::message::DownstreamMessage;
+use shared::signature::SigningSecret;
+use shared::signature::sign::{Ed25519Signer, SignedHeaders};
+use testkit::{Emulator, HttpRequest, PayloadFormat, http_event};
+
+const NOW: i64 = 1_769_083_200;
+static SECRET: LazyLock<SigningSecret> = LazyLock::new(SigningSecret::generate);
+static ED25519: LazyLock<Ed25519Signer> = LazyLock::new(Ed25519Signer::generate);
+
+async fn pipeline() -> Pipeline {
+    let vars = [
+        ("WEBHOOK_SECRETS", SECRET.expose_whsec()),
+        ("JWKS_JSON", jwks_document([ED25519.public_jwk(None)]).to_string()),
+    ];
+    Pipeline::start(Emulator::shared().unwrap(), &vars, Arc::new(ManualClock::at(NOW))).await.unwrap()
+}
+
+fn post(signed: &SignedHeaders, body: &[u8]) -> Request {
+    let headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("webhook-id".to_owned(), signed.id.clone()),
+        ("webhook-timestamp".to_owned(), signed.timestamp.clone()),
+        ("webhook-signature".to_owned(), signed.signature.clone()),
+    ];
+    let event =
+        http_event(PayloadFormat::FunctionUrl, &HttpRequest { method: "POST", headers, body, base64: false });
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+/// Every message waiting in every routed queue, by queue name, deleted as read.
+async fn downstream(pipeline: &Pipeline) -> BTreeMap<&'static str, Vec<DownstreamMessage>> {
+    let mut all = BTreeMap::new();
+    for (name, queue) in &pipeline.stack.routed {
+        let mut messages = Vec::new();
+        loop {
+            let page = pipeline
+                .sqs
+                .receive_message()
+                .queue_url(&queue.url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            if page.messages().is_empty() {
+                break;
+            }
+            for m in page.messages() {
+                messages.push(DownstreamMessage::from_sqs_body(m.body().unwrap()).unwrap());
+                pipeline
+                    .sqs
+                    .delete_message()
+                    .queue_url(&queue.url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        all.insert(*name, messages);
+    }
+    all
+}
+
+fn body_for(event_type: &str, job: &str) -> Vec<u8> {
+    let data = match EventKind::of(event_type) {
+        EventKind::BatchSucceeded => json!({"id": job, "output_file_uri": "gs://bucket/results.jsonl"}),
+        EventKind::VideoGenerated => {
+            json!({"id": job, "output_file_uri": "gs://bucket/v.mp4", "file_name": "v.mp4"})
+        }
+        kind if kind.is_failure() => json!({"id": job, "error_code": 13, "error_message": "internal"}),
+        _ => json!({"id": job}),
+    };
+    json!({"type": event_type, "version": "v1", "timestamp": "2026-01-22T12:00:00Z", "data": data})
+        .to_string()
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn every_event_type_signed_either_way_reaches_its_routed_queue_exactly_once() {
+    let mut pipeline = pipeline().await;
+    let types: Vec<&str> = EventKind::CATALOG.iter().map(|(name, _)| *name).chain(["model.tuned"]).collect();
+    let mut sent = Vec::new();
+    for event_type in &types {
+        let body = body_for(event_type, &format!("jobs/{event_type}"));
+        for (scheme, signed) in [
+            ("v1", SignedHeaders::v1(&SECRET, &format!("msg_{event_type}_v1"), NOW, &body)),
+            ("v1a", SignedHeaders::v1a(&ED25519, &format!("msg_{event_type}_v1a"), NOW, &body)),
+        ] {
+            let response = pipeline.deliver(post(&signed, &body)).await;
+            assert_eq!(response.status(), 200, "{event_type} {scheme}");
+            sent.push(signed.id);
+        }
+    }
+
+    let drained = pipeline.drain().await.unwrap();
+
+    assert_eq!((drained.ingested, drained.inserts), (20, 20));
+    assert_eq!((drained.ingest_failures, drained.stream_failures), (0, 0));
+    let downstream = downstream(&pipeline).await;
+    let family =
+        |queue: &str| -> Vec<&str> { downstream[queue].iter().map(|m| m.event_type.as_str()).collect() };
+    assert!(family("batch").iter().all(|t| t.starts_with("batch.")) && family("batch").len() == 8);
+    assert!(
+        family("interaction").iter().all(|t| t.starts_with("interaction."))
+            && family("interaction").len() == 8
+    );
+    assert_eq!(family("video"), ["video.generated", "video.generated"]);
+    assert_eq!(family("default"), ["model.tuned", "model.tuned"]);
+    let mut received: Vec<String> = downstream.values().flatten().map(|m| m.webhook_id.to_string()).collect();
+    received.sort();
+    sent.sort();
+    assert_eq!(received, sent, "each delivery exactly once");
+}
+
+#[tokio::test]
+async fn ten_deliveries_of_one_webhook_id_give_one_downstream_message() {
+    let mut pipeline = pipeline().await;
+    let body = body_for("batch.succeeded", "batches/retried");
+    let signed = SignedHeaders::v1(&SECRET, "msg_retried", NOW, &body);
+    for attempt in 0..10 {
+        assert_eq!(pipeline.deliver(post(&signed, &body)).await.status(), 200, "attempt {attempt}");
+    }
+
+    let drained = pipeline.drain().await.unwrap();
+
+    assert_eq!((drained.ingested, drained.inserts), (10, 1));
+    let downstream = downstream(&pipeline).await;
+    assert_eq!(downstream["batch"].len(), 1);
+    assert_eq!(downstream["batch"][0].webhook_id.as_str(), "msg_retried");
+    assert_eq!(downstream["batch"][0].event.output_uri(), Some("gs://bucket/results.jsonl"));
+    assert!(downstream.iter().filter(|(q, _)| **q != "batch").all(|(_, m)| m.is_empty()));
+}
+
+#[tokio::test]
+async fn forged_and_stale_deliveries_get_401_and_reach_nothing() {
+    let mut pipeline = pipeline().await;
+    let body = body_for("batch.succeeded", "batches/forged");
+    let forged = SignedHeaders::v1(&SigningSecret::generate(), "msg_forged", NOW, &body);
+    let stale = SignedHeaders::v1(&SECRET, "msg_stale", NOW - 301, &body);
+    let stranger = SignedHeaders::v1a(&Ed25519Signer::generate(), "msg_stranger", NOW, &body);
+    for signed in [forged, stale, stranger] {
+        assert_eq!(pipeline.deliver(post(&signed, &body)).await.status(), 401, "{}", signed.id);
+    }
+
+    let drained = pipeline.drain().await.unwrap();
+
+    assert_eq!(drained, e2e::Drained::default(), "nothing was enqueued");
+    assert!(downstream(&pipeline).await.values().all(Vec::is_empty));
+}
