@@ -11,6 +11,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use receiver::{Config, Receiver, SqsIngestQueue};
 use recorder::{DynamoDbEventStore, Recorder};
 use shared::clock::Clock;
+use shared::config::FromVars;
 use shared::routing::Routes;
 use testkit::{Emulator, Stack, StreamReader};
 

@@ -61,6 +61,23 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     }
 }
 
+/// A configuration read from variables. Implement [`FromVars::from_vars`]; `from_env` (for `main`)
+/// and `from_lookup` (for tests) come with it.
+pub trait FromVars: Sized {
+    /// Reads and checks every variable the configuration needs.
+    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError>;
+
+    /// Reads the process environment.
+    fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&Vars::from_env())
+    }
+
+    /// Reads variables through `lookup`.
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_vars(&Vars::new(lookup))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,6 @@ pub use emulator::{Emulator, EmulatorError, REGION, sdk_config_for};
 pub use http_events::{HttpRequest, PayloadFormat, http_event};
 pub use stack::{
     DLQ_RETENTION_SECS, EVENTS_TABLE, INGEST_QUEUE, Queue, QueueSpec, ROUTED_QUEUES, Stack, StackError,
-    TableSpec, create_fifo_queue, create_queue, create_table,
+    TableSpec, create_fifo_queue, create_queue, create_table, drain_queue,
 };
 pub use stream::StreamReader;

@@ -253,6 +253,36 @@ async fn create_one(
         .ok_or_else(|| StackError { what: format!("queue {name}"), detail: "no URL returned".into() })
 }
 
+/// Every message waiting in `url`, with its attributes, deleted as read: what a test asserts on.
+pub async fn drain_queue(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> Result<Vec<aws_sdk_sqs::types::Message>, StackError> {
+    let mut all = Vec::new();
+    loop {
+        let page = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|e| StackError::new(format!("queue {url}"), e))?;
+        if page.messages().is_empty() {
+            return Ok(all);
+        }
+        for message in page.messages() {
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .map_err(|e| StackError::new(format!("queue {url}"), e))?;
+        }
+        all.extend(page.messages().iter().cloned());
+    }
+}
+
 async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, StackError> {
     let attributes = sqs
         .get_queue_attributes()

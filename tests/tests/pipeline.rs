@@ -44,32 +44,11 @@ fn post(signed: &SignedHeaders, body: &[u8]) -> Request {
 async fn downstream(pipeline: &Pipeline) -> BTreeMap<&'static str, Vec<DownstreamMessage>> {
     let mut all = BTreeMap::new();
     for (name, queue) in &pipeline.stack.routed {
-        let mut messages = Vec::new();
-        loop {
-            let page = pipeline
-                .sqs
-                .receive_message()
-                .queue_url(&queue.url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .unwrap();
-            if page.messages().is_empty() {
-                break;
-            }
-            for m in page.messages() {
-                messages.push(DownstreamMessage::from_sqs_body(m.body().unwrap()).unwrap());
-                pipeline
-                    .sqs
-                    .delete_message()
-                    .queue_url(&queue.url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
-        all.insert(*name, messages);
+        let messages = testkit::drain_queue(&pipeline.sqs, &queue.url).await.unwrap();
+        all.insert(
+            *name,
+            messages.iter().map(|m| DownstreamMessage::from_sqs_body(m.body().unwrap()).unwrap()).collect(),
+        );
     }
     all
 }

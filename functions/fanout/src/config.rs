@@ -1,6 +1,6 @@
 //! The fanout's configuration, read once at cold start.
 
-use shared::config::Vars;
+use shared::config::{FromVars, Vars};
 use shared::routing::{Routes, RoutesError};
 
 /// Every variable the fanout reads.
@@ -10,20 +10,20 @@ pub const REQUIRED: &[&str] = &["DEFAULT_QUEUE_URL"];
 
 pub use shared::config::ConfigError;
 
-/// Reads `ROUTES` and `DEFAULT_QUEUE_URL` through `lookup`.
-pub fn routes_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Routes, ConfigError> {
-    routes_from_vars(&Vars::new(lookup))
+/// The fanout's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `ROUTES` and `DEFAULT_QUEUE_URL`, parsed.
+    pub routes: Routes,
 }
 
-/// Reads the process environment.
-pub fn routes_from_env() -> Result<Routes, ConfigError> {
-    routes_from_vars(&Vars::from_env())
-}
-
-fn routes_from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Routes, ConfigError> {
-    let default_queue = vars.required("DEFAULT_QUEUE_URL")?;
-    Routes::parse(vars.optional("ROUTES").as_deref(), default_queue)
-        .map_err(|e: RoutesError| ConfigError::new("ROUTES", e))
+impl FromVars for Config {
+    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let default_queue = vars.required("DEFAULT_QUEUE_URL")?;
+        let routes = Routes::parse(vars.optional("ROUTES").as_deref(), default_queue)
+            .map_err(|e: RoutesError| ConfigError::new("ROUTES", e))?;
+        Ok(Self { routes })
+    }
 }
 
 #[cfg(test)]
@@ -32,8 +32,8 @@ mod tests {
 
     #[test]
     fn the_default_queue_is_required_and_a_bad_rule_is_named() {
-        assert_eq!(routes_from_lookup(|_| None).unwrap_err().variable, "DEFAULT_QUEUE_URL");
-        let err = routes_from_lookup(|name| match name {
+        assert_eq!(Config::from_lookup(|_| None).unwrap_err().variable, "DEFAULT_QUEUE_URL");
+        let err = Config::from_lookup(|name| match name {
             "DEFAULT_QUEUE_URL" => Some("https://sqs.us-east-1.amazonaws.com/1/default".into()),
             "ROUTES" => Some(r#"[{"match": "batch.*", "queues": []}]"#.into()),
             _ => None,

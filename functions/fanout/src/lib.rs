@@ -6,6 +6,6 @@ mod config;
 mod handler;
 mod publish;
 
-pub use config::{ConfigError, REQUIRED, VARIABLES, routes_from_env, routes_from_lookup};
+pub use config::{Config, ConfigError, REQUIRED, VARIABLES};
 pub use handler::{DEFAULT_MAX_ATTEMPTS, Fanout, Report, UnreportableFailure, fan_out, handle};
 pub use publish::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, Outgoing, Publisher, SqsPublisher, batches};

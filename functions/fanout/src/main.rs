@@ -5,14 +5,15 @@ use std::sync::Arc;
 use fanout::{DEFAULT_MAX_ATTEMPTS, Fanout, SqsPublisher};
 use lambda_runtime::{Error, service_fn};
 use shared::clock::SystemClock;
+use shared::config::FromVars;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
-    let routes = fanout::routes_from_env()?;
+    let config = fanout::Config::from_env()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let fanout = Fanout {
-        routes,
+        routes: config.routes,
         publisher: SqsPublisher::new(aws_sdk_sqs::Client::new(&aws)),
         max_attempts: DEFAULT_MAX_ATTEMPTS,
         clock: Arc::new(SystemClock),

@@ -83,31 +83,7 @@ impl World {
 
     /// Everything waiting in `url`.
     async fn drain(&self, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
-        let mut all = Vec::new();
-        loop {
-            let page = self
-                .sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .message_attribute_names("All")
-                .send()
-                .await
-                .unwrap();
-            if page.messages().is_empty() {
-                return all;
-            }
-            for message in page.messages() {
-                self.sqs
-                    .delete_message()
-                    .queue_url(url)
-                    .receipt_handle(message.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-            all.extend(page.messages().iter().cloned());
-        }
+        testkit::drain_queue(&self.sqs, url).await.unwrap()
     }
 
     async fn ids_in(&self, url: &str) -> Vec<String> {

@@ -12,6 +12,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use lambda_http::Request;
 use receiver::{Config, EnqueueError, IngestQueue, Receiver, SqsIngestQueue, handle};
 use shared::clock::ManualClock;
+use shared::config::FromVars;
 use shared::message::IngestMessage;
 use shared::signature::SigningSecret;
 use shared::signature::sign::SignedHeaders;

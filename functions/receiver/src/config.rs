@@ -1,7 +1,7 @@
 //! The receiver's configuration, read once at cold start from the environment.
 
 pub use shared::config::ConfigError;
-use shared::config::Vars;
+use shared::config::{FromVars, Vars};
 use shared::keys::GOOGLE_JWKS_URL;
 use shared::signature::{DEFAULT_TOLERANCE_SECS, Schemes, SigningSecret};
 
@@ -65,17 +65,7 @@ pub struct Config {
     pub ingest_queue_url: String,
 }
 
-impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(&Vars::from_env())
-    }
-
-    /// Reads variables through `lookup`: a map in tests.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Self::from_vars(&Vars::new(lookup))
-    }
-
+impl FromVars for Config {
     fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
         let secrets = match (vars.optional("WEBHOOK_SECRETS"), vars.optional("WEBHOOK_SECRETS_ARN")) {
             (Some(_), Some(_)) => {

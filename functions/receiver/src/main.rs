@@ -9,6 +9,7 @@ use aws_config::timeout::TimeoutConfig;
 use lambda_http::{Error, service_fn};
 use receiver::{Config, Receiver, SqsIngestQueue};
 use shared::clock::SystemClock;
+use shared::config::FromVars;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

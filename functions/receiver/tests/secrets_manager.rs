@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use receiver::{Config, MISS_REFETCH_SECS, REFRESH_EVERY_SECS, Verification};
 use shared::clock::ManualClock;
+use shared::config::FromVars;
 use shared::signature::sign::SignedHeaders;
 use shared::signature::{SigningSecret, VerifyError};
 use support::{BODY, NOW};

@@ -12,21 +12,7 @@ use support::*;
 use testkit::{Emulator, PayloadFormat, Stack};
 
 async fn receive_all(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
-    let mut all = Vec::new();
-    loop {
-        let batch = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .unwrap();
-        if batch.messages().is_empty() {
-            return all;
-        }
-        all.extend(batch.messages().iter().cloned());
-    }
+    testkit::drain_queue(sqs, url).await.unwrap()
 }
 
 #[tokio::test]

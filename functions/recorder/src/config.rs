@@ -1,7 +1,7 @@
 //! The recorder's configuration, read once at cold start.
 
 pub use shared::config::ConfigError;
-use shared::config::Vars;
+use shared::config::{FromVars, Vars};
 
 /// Default record lifetime: 7 days, well beyond Gemini's 24 h of retries, so a late retry still
 /// finds its id and is dropped as a duplicate.
@@ -21,17 +21,7 @@ pub struct Config {
     pub ttl_secs: u64,
 }
 
-impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(&Vars::from_env())
-    }
-
-    /// Reads variables through `lookup`.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Self::from_vars(&Vars::new(lookup))
-    }
-
+impl FromVars for Config {
     fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
         let ttl_secs = vars.parsed("RECORD_TTL_SECS", DEFAULT_RECORD_TTL_SECS)?;
         if ttl_secs < 24 * 3600 {

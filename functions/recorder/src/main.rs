@@ -5,6 +5,7 @@ use std::sync::Arc;
 use lambda_runtime::{Error, service_fn};
 use recorder::{Config, DynamoDbEventStore, Recorder};
 use shared::clock::SystemClock;
+use shared::config::FromVars;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

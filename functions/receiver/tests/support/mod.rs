@@ -9,6 +9,7 @@ use lambda_http::{Body, Request, Response};
 use receiver::{Config, EnqueueError, IngestQueue, Receiver};
 use serde_json::Value;
 use shared::clock::ManualClock;
+use shared::config::FromVars;
 use shared::keys::jwks_document;
 use shared::message::IngestMessage;
 use shared::signature::SigningSecret;
