@@ -2,6 +2,8 @@
 //! emulator's queues, table and stream, with local triggers that behave like the template's event
 //! source mappings (SQS batches of up to 10 with partial failures; the table stream, INSERT only).
 
+pub mod sample_events;
+
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
