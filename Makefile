@@ -8,7 +8,11 @@ PYTHON      ?= python3
 # Tests find the emulator's Python here (testkit::Emulator).
 export MOTO_PYTHON := $(abspath $(VENV))/bin/python
 
-.PHONY: test venv lint lint-template bench clean-venv
+.PHONY: demo test venv lint lint-template bench clean-venv
+
+## demo: run the whole pipeline locally (emulator, receiver, recorder, fanout) and show what happened
+demo: venv
+	cargo run --quiet -p e2e --bin demo
 
 ## test: run every test in the workspace (unit, property, emulator, end to end)
 test: venv

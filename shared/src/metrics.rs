@@ -1,7 +1,17 @@
 //! CloudWatch metrics as embedded-metric-format (EMF) log lines: printed to stdout, extracted by
 //! CloudWatch Logs, no API call and no latency on the request path.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde_json::{Map, Value, json};
+
+static SILENCED: AtomicBool = AtomicBool::new(false);
+
+/// Stops [`emit`] printing, for the rest of the process: for local tools (the demo) whose stdout is
+/// for people, not CloudWatch.
+pub fn silence() {
+    SILENCED.store(true, Ordering::Relaxed);
+}
 
 /// The namespace every function's metrics go to.
 pub const NAMESPACE: &str = "GeminiWebhooks";
@@ -38,6 +48,9 @@ pub fn emf_line(
 
 /// Prints an EMF line to stdout, where the Lambda runtime ships it to CloudWatch Logs.
 pub fn emit(function: &str, metric: &str, value: u64, dimensions: &[(&str, &str)], timestamp_ms: i64) {
+    if SILENCED.load(Ordering::Relaxed) {
+        return;
+    }
     println!("{}", emf_line(function, metric, value, dimensions, timestamp_ms));
 }
 

@@ -1,0 +1,172 @@
+//! `make demo`: the whole pipeline on this machine, no AWS account and no Docker. Starts the emulator,
+//! creates the stack's table and queues, wires the real receiver, recorder and fanout to them, sends
+//! signed deliveries of every event type (static `v1` and dynamic `v1a`) plus a retry, a forgery and a
+//! stale replay, and prints what the receiver answered and where each event arrived. Exits 0 only when
+//! every expectation held.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use e2e::Pipeline;
+use serde_json::json;
+use shared::EventKind;
+use shared::clock::{Clock, SystemClock};
+use shared::keys::jwks_document;
+use shared::message::DownstreamMessage;
+use shared::signature::SigningSecret;
+use shared::signature::sign::{Ed25519Signer, SignedHeaders};
+use testkit::{Emulator, HttpRequest, PayloadFormat, http_event};
+
+/// One delivery and what should come of it.
+struct Case {
+    label: String,
+    scheme: &'static str,
+    signed: SignedHeaders,
+    body: Vec<u8>,
+    expect_status: u16,
+    /// The routed queue it must reach, or `None` when it must reach none (again).
+    expect_queue: Option<&'static str>,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("demo failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<bool, Box<dyn std::error::Error>> {
+    shared::metrics::silence();
+    println!("starting the local AWS emulator (moto) on 127.0.0.1 ...");
+    let emulator = Emulator::start()?;
+    let secret = SigningSecret::generate();
+    let key = Ed25519Signer::generate();
+    let vars = [
+        ("WEBHOOK_SECRETS", secret.expose_whsec()),
+        ("JWKS_JSON", jwks_document([key.public_jwk(None)]).to_string()),
+    ];
+    let mut pipeline = Pipeline::start(&emulator, &vars, Arc::new(SystemClock)).await?;
+    let now = SystemClock.unix_now();
+
+    let mut cases = Vec::new();
+    let types = EventKind::CATALOG.iter().map(|(name, _)| *name).chain(["model.tuned"]);
+    for (i, event_type) in types.enumerate() {
+        let body = json!({"type": event_type, "version": "v1", "data": {"id": format!("jobs/{i}")}})
+            .to_string()
+            .into_bytes();
+        let queue = match event_type.split('.').next() {
+            Some("batch") => "batch",
+            Some("interaction") => "interaction",
+            Some("video") => "video",
+            _ => "default",
+        };
+        let (scheme, signed) = if i % 2 == 0 {
+            ("v1", SignedHeaders::v1(&secret, &format!("msg_demo_{i:02}"), now, &body))
+        } else {
+            ("v1a", SignedHeaders::v1a(&key, &format!("msg_demo_{i:02}"), now, &body))
+        };
+        cases.push(Case {
+            label: event_type.to_owned(),
+            scheme,
+            signed,
+            body,
+            expect_status: 200,
+            expect_queue: Some(queue),
+        });
+    }
+    let retried =
+        Case { label: "retry of batch.succeeded".into(), expect_queue: None, ..clone_case(&cases[0]) };
+    let body = cases[0].body.clone();
+    cases.push(retried);
+    cases.push(Case {
+        label: "forged (unknown secret)".into(),
+        scheme: "v1",
+        signed: SignedHeaders::v1(&SigningSecret::generate(), "msg_demo_forged", now, &body),
+        body: body.clone(),
+        expect_status: 401,
+        expect_queue: None,
+    });
+    cases.push(Case {
+        label: "stale (10 minutes old)".into(),
+        scheme: "v1",
+        signed: SignedHeaders::v1(&secret, "msg_demo_stale", now - 600, &body),
+        body,
+        expect_status: 401,
+        expect_queue: None,
+    });
+
+    let mut statuses = Vec::new();
+    for case in &cases {
+        let headers = vec![
+            ("content-type".to_owned(), "application/json".to_owned()),
+            ("webhook-id".to_owned(), case.signed.id.clone()),
+            ("webhook-timestamp".to_owned(), case.signed.timestamp.clone()),
+            ("webhook-signature".to_owned(), case.signed.signature.clone()),
+        ];
+        let request = HttpRequest { method: "POST", headers, body: &case.body, base64: false };
+        let event = http_event(PayloadFormat::FunctionUrl, &request);
+        let response = pipeline.deliver(lambda_http::request::from_str(&event.to_string())?).await;
+        statuses.push(response.status().as_u16());
+    }
+    let drained = pipeline.drain().await?;
+
+    let mut arrivals: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+    for (name, queue) in &pipeline.stack.routed {
+        for message in testkit::drain_queue(&pipeline.sqs, &queue.url).await? {
+            let message = DownstreamMessage::from_sqs_body(message.body().unwrap_or_default())?;
+            arrivals.entry(message.webhook_id.to_string()).or_default().push(name);
+        }
+    }
+
+    println!();
+    println!("{:<30} {:<6} {:<7} {:<22} {}", "delivery", "scheme", "answer", "arrived in", "as expected");
+    let mut all_good = true;
+    let mut seen = BTreeMap::new();
+    for (case, status) in cases.iter().zip(&statuses) {
+        let first = seen.insert(case.signed.id.clone(), ()).is_none();
+        let arrived =
+            if first { arrivals.get(&case.signed.id).cloned().unwrap_or_default() } else { Vec::new() };
+        let expected_arrival: Vec<&str> = case.expect_queue.into_iter().collect();
+        let good = *status == case.expect_status && (!first || arrived == expected_arrival);
+        all_good &= good;
+        let arrived_text = match (first, arrived.is_empty()) {
+            (false, _) => "(duplicate: dropped)".to_owned(),
+            (true, true) => "-".to_owned(),
+            (true, false) => arrived.join(", "),
+        };
+        println!(
+            "{:<30} {:<6} {:<7} {:<22} {}",
+            case.label,
+            case.scheme,
+            status,
+            arrived_text,
+            if good { "yes" } else { "NO" }
+        );
+    }
+    println!();
+    println!(
+        "recorder handled {} ingest messages; fanout routed {} new events; failures: {}",
+        drained.ingested,
+        drained.inserts,
+        drained.ingest_failures + drained.stream_failures
+    );
+    println!("{}", if all_good { "every expectation held" } else { "SOME EXPECTATIONS FAILED" });
+    Ok(all_good)
+}
+
+fn clone_case(case: &Case) -> Case {
+    Case {
+        label: case.label.clone(),
+        scheme: case.scheme,
+        signed: case.signed.clone(),
+        body: case.body.clone(),
+        expect_status: case.expect_status,
+        expect_queue: case.expect_queue,
+    }
+}
