@@ -125,7 +125,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     }
 
     println!();
-    println!("{:<30} {:<6} {:<7} {:<22} {}", "delivery", "scheme", "answer", "arrived in", "as expected");
+    println!("{:<30} {:<6} {:<7} {:<22} as expected", "delivery", "scheme", "answer", "arrived in");
     let mut all_good = true;
     let mut seen = BTreeMap::new();
     for (case, status) in cases.iter().zip(&statuses) {
