@@ -8,11 +8,15 @@ PYTHON      ?= python3
 # Tests find the emulator's Python here (testkit::Emulator).
 export MOTO_PYTHON := $(abspath $(VENV))/bin/python
 
-.PHONY: demo test venv lint lint-template bench clean-venv
+.PHONY: demo dev test venv lint lint-template bench clean-venv
 
 ## demo: run the whole pipeline locally (emulator, receiver, recorder, fanout) and show what happened
 demo: venv
 	cargo run --quiet -p e2e --bin demo
+
+## dev: the local pipeline kept running, the receiver on http://127.0.0.1:8080/ (Ctrl-C stops it)
+dev: venv
+	cargo run --quiet -p e2e --bin demo -- --serve
 
 ## test: run every test in the workspace (unit, property, emulator, end to end)
 test: venv

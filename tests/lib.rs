@@ -2,6 +2,7 @@
 //! emulator's queues, table and stream, with local triggers that behave like the template's event
 //! source mappings (SQS batches of up to 10 with partial failures; the table stream, INSERT only).
 
+pub mod http;
 pub mod sample_events;
 
 use std::sync::Arc;
@@ -34,12 +35,16 @@ pub struct Drained {
 pub struct Pipeline {
     /// The stack's resources in the emulator.
     pub stack: Stack,
-    /// An SQS client for the emulator.
+    /// An SQS client straight to the emulator: the triggers' side, which an outage between the
+    /// functions and AWS does not touch.
     pub sqs: aws_sdk_sqs::Client,
-    receiver: Receiver<SqsIngestQueue>,
+    receiver: Arc<Receiver<SqsIngestQueue>>,
     recorder: Recorder<DynamoDbEventStore>,
     fanout: Fanout<SqsPublisher>,
     stream: StreamReader,
+    /// A stream batch the fanout failed, retried from its first failed record before anything newer,
+    /// as the stream trigger does.
+    pending_stream: Option<aws_lambda_events::event::dynamodb::Event>,
 }
 
 impl Pipeline {
@@ -50,21 +55,33 @@ impl Pipeline {
         receiver_vars: &[(&str, String)],
         clock: Arc<dyn Clock>,
     ) -> Result<Self, Box<dyn std::error::Error>> {
+        Self::start_through(emulator, emulator.endpoint(), receiver_vars, clock).await
+    }
+
+    /// As [`Pipeline::start`], with the functions reaching AWS through `functions_endpoint` (a
+    /// [`testkit::FaultProxy`] in front of the emulator), and the triggers reaching it directly.
+    pub async fn start_through(
+        emulator: &Emulator,
+        functions_endpoint: &str,
+        receiver_vars: &[(&str, String)],
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let stack = Stack::create(emulator).await?;
-        let sdk = emulator.sdk_config().await;
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let direct = emulator.sdk_config().await;
+        let sdk = testkit::sdk_config_for(functions_endpoint).await;
+        let sqs = aws_sdk_sqs::Client::new(&direct);
         let config = Config::from_lookup(|name| match name {
             "INGEST_QUEUE_URL" => Some(stack.ingest.url.clone()),
             _ => receiver_vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()),
         })?;
         let secretsmanager = aws_sdk_secretsmanager::Client::new(&sdk);
         let verification = receiver::build_verification(&config, || secretsmanager, clock.clone()).await?;
-        let receiver = Receiver {
+        let receiver = Arc::new(Receiver {
             verification,
-            queue: SqsIngestQueue::new(sqs.clone(), &stack.ingest.url),
+            queue: SqsIngestQueue::new(aws_sdk_sqs::Client::new(&sdk), &stack.ingest.url),
             max_body_bytes: config.max_body_bytes,
             clock: clock.clone(),
-        };
+        });
         let recorder = Recorder {
             store: DynamoDbEventStore::new(aws_sdk_dynamodb::Client::new(&sdk), &stack.table),
             ttl_secs: recorder::DEFAULT_RECORD_TTL_SECS,
@@ -73,12 +90,17 @@ impl Pipeline {
         let routes = Routes::parse(Some(&template_routes(&stack)), stack.routed("default").url.clone())?;
         let fanout = Fanout {
             routes,
-            publisher: SqsPublisher::new(sqs.clone()),
+            publisher: SqsPublisher::new(aws_sdk_sqs::Client::new(&sdk)),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             clock,
         };
-        let stream = StreamReader::open(&sdk, &stack.stream_arn).await?;
-        Ok(Self { stack, sqs, receiver, recorder, fanout, stream })
+        let stream = StreamReader::open(&direct, &stack.stream_arn).await?;
+        Ok(Self { stack, sqs, receiver, recorder, fanout, stream, pending_stream: None })
+    }
+
+    /// The receiver, to serve over HTTP while the triggers run.
+    pub fn receiver(&self) -> Arc<Receiver<SqsIngestQueue>> {
+        self.receiver.clone()
     }
 
     /// One HTTP delivery to the receiver.
@@ -86,9 +108,17 @@ impl Pipeline {
         receiver::handle(&self.receiver, request).await
     }
 
-    /// Runs the triggers until the ingest queue and the stream are empty: what Lambda's event source
-    /// mappings do between a delivery and your queue.
+    /// Runs both triggers: the ingest queue into the recorder, then the stream into the fanout.
     pub async fn drain(&mut self) -> Result<Drained, Box<dyn std::error::Error>> {
+        let ingest = self.drain_ingest().await?;
+        let stream = self.drain_stream().await?;
+        Ok(Drained { inserts: stream.inserts, stream_failures: stream.stream_failures, ..ingest })
+    }
+
+    /// The SQS trigger: batches of up to ten from the ingest queue into the recorder until the queue
+    /// is empty; records the recorder reports failed become visible again (at once, here), and the
+    /// pass stops at the first batch with failures, so a persistent fault cannot spin.
+    pub async fn drain_ingest(&mut self) -> Result<Drained, Box<dyn std::error::Error>> {
         let mut drained = Drained::default();
         loop {
             let batch = self
@@ -96,11 +126,10 @@ impl Pipeline {
                 .receive_message()
                 .queue_url(&self.stack.ingest.url)
                 .max_number_of_messages(10)
-                .message_attribute_names("All")
                 .send()
                 .await?;
             if batch.messages().is_empty() {
-                break;
+                return Ok(drained);
             }
             let event = sqs_event(batch.messages());
             let response =
@@ -111,35 +140,51 @@ impl Pipeline {
             drained.ingest_failures += failed.len();
             for message in batch.messages() {
                 let handle = message.receipt_handle().unwrap_or_default();
+                let url = &self.stack.ingest.url;
                 if failed.contains(&message.message_id().unwrap_or_default()) {
-                    // Redelivered once its visibility times out; here, at once.
                     self.sqs
                         .change_message_visibility()
-                        .queue_url(&self.stack.ingest.url)
+                        .queue_url(url)
                         .receipt_handle(handle)
                         .visibility_timeout(0)
                         .send()
                         .await?;
                 } else {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&self.stack.ingest.url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await?;
+                    self.sqs.delete_message().queue_url(url).receipt_handle(handle).send().await?;
                 }
             }
             if !failed.is_empty() {
-                break;
+                return Ok(drained);
             }
         }
-        let mut event = self.stream.next_event().await?;
-        // The template's FilterCriteria: INSERT only.
-        event.records.retain(|r| r.event_name == "INSERT");
-        if !event.records.is_empty() {
-            drained.inserts += event.records.len();
-            let response = fanout::handle(&self.fanout, LambdaEvent::new(event, Context::default())).await?;
-            drained.stream_failures += response.batch_item_failures.len();
+    }
+
+    /// The stream trigger: a failed batch is retried from its first failed record; only then are
+    /// new records (INSERT only, the template's filter) read and handed to the fanout.
+    pub async fn drain_stream(&mut self) -> Result<Drained, Box<dyn std::error::Error>> {
+        let mut drained = Drained::default();
+        let event = match self.pending_stream.take() {
+            Some(pending) => pending,
+            None => {
+                let mut event = self.stream.next_event().await?;
+                event.records.retain(|r| r.event_name == "INSERT");
+                event
+            }
+        };
+        if event.records.is_empty() {
+            return Ok(drained);
+        }
+        drained.inserts = event.records.len();
+        let retry = event.clone();
+        let response = fanout::handle(&self.fanout, LambdaEvent::new(event, Context::default())).await?;
+        drained.stream_failures = response.batch_item_failures.len();
+        let first_failed = retry.records.iter().position(|r| {
+            response.batch_item_failures.iter().any(|f| f.item_identifier == r.change.sequence_number)
+        });
+        if let Some(first) = first_failed {
+            let mut pending = retry;
+            pending.records.drain(..first);
+            self.pending_stream = Some(pending);
         }
         Ok(drained)
     }

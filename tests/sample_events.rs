@@ -1,5 +1,5 @@
-//! Sample Lambda events for every function, for `sam local invoke -e` (written by the `sample-events`
-//! binary) and checked by the tests against the real parsers.
+//! Sample Lambda events for every function, for `sam local invoke -e` (written by
+//! `gemini-webhooks events`) and checked by the tests against the real parsers.
 
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord as StreamRecord, StreamViewType};
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};

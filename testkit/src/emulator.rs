@@ -124,10 +124,17 @@ impl Drop for Emulator {
     }
 }
 
-/// SDK configuration for any endpoint (an emulator, or a fault-injecting proxy in front of one).
+/// SDK configuration for any endpoint (an emulator, or a fault-injecting proxy in front of one), with
+/// the receiver's timeouts, so a stalled dependency fails a call in seconds rather than hanging a test.
 pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build();
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
+        .timeout_config(timeouts)
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "testkit"))
         .load()

@@ -11,11 +11,13 @@
 //! ```
 
 mod emulator;
+mod fault_proxy;
 mod http_events;
 mod stack;
 mod stream;
 
 pub use emulator::{Emulator, EmulatorError, REGION, sdk_config_for};
+pub use fault_proxy::{Fault, FaultProxy};
 pub use http_events::{HttpRequest, PayloadFormat, http_event};
 pub use stack::{
     DLQ_RETENTION_SECS, EVENTS_TABLE, INGEST_QUEUE, Queue, QueueSpec, ROUTED_QUEUES, Stack, StackError,

@@ -1,14 +1,18 @@
 //! `make demo`: the whole pipeline on this machine, no AWS account and no Docker. Starts the emulator,
 //! creates the stack's table and queues, wires the real receiver, recorder and fanout to them, sends
 //! signed deliveries of every event type (static `v1` and dynamic `v1a`) plus a retry, a forgery and a
-//! stale replay, and prints what the receiver answered and where each event arrived. Exits 0 only when
-//! every expectation held.
+//! stale replay over HTTP, and prints what the receiver answered and where each event arrived. Exits 0
+//! only when every expectation held.
+//!
+//! With `--serve` (`make dev`) it keeps running instead: the receiver on `http://127.0.0.1:8080/`, the
+//! triggers polling, until Ctrl-C; point `gemini-webhooks send` and `tail` at it.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use e2e::Pipeline;
+use e2e::http::{serve, serve_json};
 use serde_json::json;
 use shared::EventKind;
 use shared::clock::{Clock, SystemClock};
@@ -16,7 +20,8 @@ use shared::keys::jwks_document;
 use shared::message::DownstreamMessage;
 use shared::signature::SigningSecret;
 use shared::signature::sign::{Ed25519Signer, SignedHeaders};
-use testkit::{Emulator, HttpRequest, PayloadFormat, http_event};
+use testkit::Emulator;
+use tokio::net::TcpListener;
 
 /// One delivery and what should come of it.
 struct Case {
@@ -42,17 +47,35 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<bool, Box<dyn std::error::Error>> {
+    let keep_serving = std::env::args().any(|arg| arg == "--serve");
     shared::metrics::silence();
     println!("starting the local AWS emulator (moto) on 127.0.0.1 ...");
     let emulator = Emulator::start()?;
     let secret = SigningSecret::generate();
     let key = Ed25519Signer::generate();
-    let vars = [
-        ("WEBHOOK_SECRETS", secret.expose_whsec()),
-        ("JWKS_JSON", jwks_document([key.public_jwk(None)]).to_string()),
-    ];
+
+    // Google's JWKS, played by a server on loopback.
+    let jwks_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let jwks_url = format!("http://{}/.well-known/jwks.json", jwks_listener.local_addr()?);
+    tokio::spawn(serve_json(jwks_listener, jwks_document([key.public_jwk(Some("local-1"))]).to_string()));
+
+    let vars = [("WEBHOOK_SECRETS", secret.expose_whsec()), ("JWKS_URL", jwks_url)];
     let mut pipeline = Pipeline::start(&emulator, &vars, Arc::new(SystemClock)).await?;
+    let receiver = pipeline.receiver();
+    let listener = TcpListener::bind(if keep_serving { "127.0.0.1:8080" } else { "127.0.0.1:0" }).await?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    tokio::spawn(serve(
+        listener,
+        Arc::new(move |request| {
+            let receiver = receiver.clone();
+            async move { receiver::handle(&receiver, request).await }
+        }),
+    ));
+    if keep_serving {
+        return serve_until_interrupted(&mut pipeline, &emulator, &url, &secret, &key).await;
+    }
     let now = SystemClock.unix_now();
+    let http = reqwest::Client::new();
 
     let mut cases = Vec::new();
     let types = EventKind::CATALOG.iter().map(|(name, _)| *name).chain(["model.tuned"]);
@@ -103,15 +126,15 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
 
     let mut statuses = Vec::new();
     for case in &cases {
-        let headers = vec![
-            ("content-type".to_owned(), "application/json".to_owned()),
-            ("webhook-id".to_owned(), case.signed.id.clone()),
-            ("webhook-timestamp".to_owned(), case.signed.timestamp.clone()),
-            ("webhook-signature".to_owned(), case.signed.signature.clone()),
-        ];
-        let request = HttpRequest { method: "POST", headers, body: &case.body, base64: false };
-        let event = http_event(PayloadFormat::FunctionUrl, &request);
-        let response = pipeline.deliver(lambda_http::request::from_str(&event.to_string())?).await;
+        let response = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &case.signed.id)
+            .header("webhook-timestamp", &case.signed.timestamp)
+            .header("webhook-signature", &case.signed.signature)
+            .body(case.body.clone())
+            .send()
+            .await?;
         statuses.push(response.status().as_u16());
     }
     let drained = pipeline.drain().await?;
@@ -158,6 +181,42 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     );
     println!("{}", if all_good { "every expectation held" } else { "SOME EXPECTATIONS FAILED" });
     Ok(all_good)
+}
+
+/// `make dev`: print where everything is, then run the triggers every 250 ms until Ctrl-C.
+async fn serve_until_interrupted(
+    pipeline: &mut Pipeline,
+    emulator: &Emulator,
+    url: &str,
+    secret: &SigningSecret,
+    key: &Ed25519Signer,
+) -> Result<bool, Box<dyn std::error::Error>> {
+    use base64::Engine as _;
+    println!("receiver      {url}");
+    println!("emulator      {}", emulator.endpoint());
+    println!("v1 secret     WEBHOOK_SECRET={}", secret.expose_whsec());
+    println!(
+        "v1a key       WEBHOOK_ED25519_SEED={}",
+        base64::engine::general_purpose::STANDARD.encode(key.expose_seed())
+    );
+    for (name, queue) in &pipeline.stack.routed {
+        println!("queue {name:<12}{}", queue.url);
+    }
+    println!();
+    println!("try:  gemini-webhooks send {url} --secret <v1 secret>");
+    println!("then: gemini-webhooks tail <queue> --endpoint {}", emulator.endpoint());
+    println!("Ctrl-C stops everything");
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(true),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {
+                let drained = pipeline.drain().await?;
+                if drained.ingested + drained.inserts > 0 {
+                    println!("recorded {} ingest messages, fanned out {} new events", drained.ingested, drained.inserts);
+                }
+            }
+        }
+    }
 }
 
 fn clone_case(case: &Case) -> Case {
