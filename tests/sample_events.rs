@@ -26,20 +26,13 @@ pub fn sample_events(
     let mut events = Vec::new();
 
     let signed = SignedHeaders::v1(&secret, "msg_sample_0001", now, BODY.as_bytes());
-    let headers = vec![
-        ("content-type".to_owned(), "application/json".to_owned()),
-        ("webhook-id".to_owned(), signed.id.clone()),
-        ("webhook-timestamp".to_owned(), signed.timestamp.clone()),
-        ("webhook-signature".to_owned(), signed.signature.clone()),
-    ];
     for (name, format) in [
         ("receiver-function-url", PayloadFormat::FunctionUrl),
         ("receiver-http-api", PayloadFormat::HttpApi),
         ("receiver-rest-api", PayloadFormat::RestApi),
         ("receiver-alb", PayloadFormat::Alb),
     ] {
-        let request =
-            HttpRequest { method: "POST", headers: headers.clone(), body: BODY.as_bytes(), base64: false };
+        let request = HttpRequest::signed(&signed, BODY.as_bytes());
         events.push((name, http_event(format, &request)));
     }
 

@@ -3,6 +3,8 @@
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
+use shared::signature::sign::SignedHeaders;
+use shared::signature::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 
 /// Who invokes the receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,19 @@ pub struct HttpRequest<'a> {
     pub body: &'a [u8],
     /// Send the body base64-encoded, as API Gateway does for binary media types.
     pub base64: bool,
+}
+
+impl<'a> HttpRequest<'a> {
+    /// A JSON POST of `body` carrying the three webhook headers of `signed`, as Gemini sends it.
+    pub fn signed(signed: &SignedHeaders, body: &'a [u8]) -> Self {
+        let headers = vec![
+            ("content-type".to_owned(), "application/json".to_owned()),
+            (WEBHOOK_ID.to_owned(), signed.id.clone()),
+            (WEBHOOK_TIMESTAMP.to_owned(), signed.timestamp.clone()),
+            (WEBHOOK_SIGNATURE.to_owned(), signed.signature.clone()),
+        ];
+        Self { method: "POST", headers, body, base64: false }
+    }
 }
 
 /// The event `format` delivers for `request`.

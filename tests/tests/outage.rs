@@ -20,12 +20,7 @@ static SECRET: LazyLock<SigningSecret> = LazyLock::new(SigningSecret::generate);
 fn delivery(id: &str) -> Request {
     let body = json!({"type": "batch.succeeded", "data": {"id": format!("batches/{id}")}}).to_string();
     let signed = SignedHeaders::v1(&SECRET, id, NOW, body.as_bytes());
-    let headers = vec![
-        ("webhook-id".to_owned(), signed.id),
-        ("webhook-timestamp".to_owned(), signed.timestamp),
-        ("webhook-signature".to_owned(), signed.signature),
-    ];
-    let request = HttpRequest { method: "POST", headers, body: body.as_bytes(), base64: false };
+    let request = HttpRequest::signed(&signed, body.as_bytes());
     lambda_http::request::from_str(&http_event(PayloadFormat::FunctionUrl, &request).to_string()).unwrap()
 }
 

@@ -29,14 +29,7 @@ async fn pipeline() -> Pipeline {
 }
 
 fn post(signed: &SignedHeaders, body: &[u8]) -> Request {
-    let headers = vec![
-        ("content-type".to_owned(), "application/json".to_owned()),
-        ("webhook-id".to_owned(), signed.id.clone()),
-        ("webhook-timestamp".to_owned(), signed.timestamp.clone()),
-        ("webhook-signature".to_owned(), signed.signature.clone()),
-    ];
-    let event =
-        http_event(PayloadFormat::FunctionUrl, &HttpRequest { method: "POST", headers, body, base64: false });
+    let event = http_event(PayloadFormat::FunctionUrl, &HttpRequest::signed(signed, body));
     lambda_http::request::from_str(&event.to_string()).unwrap()
 }
 

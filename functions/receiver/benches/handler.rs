@@ -85,17 +85,7 @@ fn handler(c: &mut Criterion) {
 
     let body = body(1024);
     let signed = SignedHeaders::v1(&SigningSecret::parse(SECRET).unwrap(), "msg_bench", NOW, &body);
-    let headers = vec![
-        ("content-type".to_owned(), "application/json".to_owned()),
-        ("webhook-id".to_owned(), signed.id.clone()),
-        ("webhook-timestamp".to_owned(), signed.timestamp.clone()),
-        ("webhook-signature".to_owned(), signed.signature.clone()),
-    ];
-    let event = http_event(
-        PayloadFormat::FunctionUrl,
-        &HttpRequest { method: "POST", headers, body: &body, base64: false },
-    )
-    .to_string();
+    let event = http_event(PayloadFormat::FunctionUrl, &HttpRequest::signed(&signed, &body)).to_string();
     let request = || -> Request { lambda_http::request::from_str(&event).unwrap() };
     assert_eq!(runtime.block_on(handle(&receiver, request())).status(), 200);
 

@@ -80,12 +80,7 @@ pub fn v1_headers(id: &str, timestamp: i64, body: &[u8]) -> Vec<(String, String)
 }
 
 pub fn headers_of(signed: &SignedHeaders) -> Vec<(String, String)> {
-    vec![
-        ("content-type".into(), "application/json".into()),
-        ("webhook-id".into(), signed.id.clone()),
-        ("webhook-timestamp".into(), signed.timestamp.clone()),
-        ("webhook-signature".into(), signed.signature.clone()),
-    ]
+    HttpRequest::signed(signed, b"").headers
 }
 
 /// A Lambda request as `format` delivers it.
