@@ -86,6 +86,7 @@ fn asymmetric(c: &mut Criterion) {
     let keys = KeySet::from_jwks(document.as_bytes()).unwrap();
     let verifier = Verifier::builder()
         .keys(Arc::new(JwksCache::inline(document.as_bytes(), clock.clone()).unwrap()))
+        .audience("https://hooks.example.com")
         .clock(clock)
         .build()
         .unwrap();

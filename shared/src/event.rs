@@ -21,8 +21,8 @@ pub enum EventError {
     /// Valid JSON, but not an object.
     #[error("body is not a JSON object")]
     NotAnObject,
-    /// No `type`, or a `type` that is not a string.
-    #[error("body has no string `type`")]
+    /// No `type`, or a `type` that is not a non-empty string.
+    #[error("body has no non-empty string `type`")]
     NoType,
 }
 
@@ -105,7 +105,7 @@ pub struct Event {
 }
 
 impl Event {
-    /// Parses a body: it must be a JSON object with a string `type`; nothing else is required.
+    /// Parses a body: it must be a JSON object with a non-empty string `type`; nothing else is required.
     pub fn parse(body: &[u8]) -> Result<Self, EventError> {
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(object)) => Self::try_from(object),
@@ -195,7 +195,7 @@ impl Event {
 impl TryFrom<Map<String, Value>> for Event {
     type Error = EventError;
     fn try_from(object: Map<String, Value>) -> Result<Self, EventError> {
-        if !object.get("type").is_some_and(Value::is_string) {
+        if object.get("type").and_then(Value::as_str).is_none_or(str::is_empty) {
             return Err(EventError::NoType);
         }
         Ok(Self { object })
@@ -273,6 +273,7 @@ mod tests {
         assert_eq!(Event::parse(b"[1]"), Err(EventError::NotAnObject));
         assert_eq!(Event::parse(br#"{"data":{}}"#), Err(EventError::NoType));
         assert_eq!(Event::parse(br#"{"type":5}"#), Err(EventError::NoType));
+        assert_eq!(Event::parse(br#"{"type":""}"#), Err(EventError::NoType));
         assert!(serde_json::from_str::<Event>(r#"{"type":null}"#).is_err());
     }
 

@@ -69,7 +69,7 @@ pub struct EventRecord {
     /// `data.id`, the job the event is about, when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_id: Option<String>,
-    /// The event, as a JSON string (a string keeps every number and field exactly).
+    /// The event, as a JSON string attribute (every field kept; no DynamoDB type mapping of numbers).
     #[serde(with = "json_string")]
     pub event: Event,
     /// SHA-256 of the raw body: tells a retry from a conflicting reuse of the id.

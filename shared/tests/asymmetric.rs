@@ -13,6 +13,7 @@ use shared::signature::{JwtError, Scheme, SigningSecret, Verifier, VerifyError};
 use support::{NOW, RSA_KEY};
 
 const BODY: &[u8] = br#"{"type":"interaction.completed","data":{"id":"interactions/abc"}}"#;
+const AUD: &str = "https://hooks.example.com/gemini";
 
 fn verifier(document: &Value, audience: Option<&str>) -> Verifier {
     let clock = support::clock();
@@ -86,7 +87,7 @@ async fn v1_and_v1a_entries_together_verify_by_whichever_matches() {
 
 #[tokio::test]
 async fn an_rs256_jwt_with_a_known_kid_verifies() {
-    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), Some("https://hooks.example.com/gemini"));
+    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), Some(AUD));
     let token = RSA_KEY.token(&claims());
     assert_eq!(verify_jwt(&verifier, &token).await, Ok(Scheme::Jwt));
     // The `v1,` prefixed form of the same token is read the same way.
@@ -95,7 +96,7 @@ async fn an_rs256_jwt_with_a_known_kid_verifies() {
 
 #[tokio::test]
 async fn a_jwt_with_alg_none_is_refused() {
-    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), None);
+    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), Some(AUD));
     let token = encode_jwt(&json!({"alg": "none", "kid": RSA_KEY.kid()}), &claims(), |_| Vec::new());
     let outcome = verify_jwt(&verifier, &token).await;
     assert_eq!(outcome, Err(VerifyError::Jwt(JwtError::AlgorithmNotAllowed("none".into()))));
@@ -104,7 +105,7 @@ async fn a_jwt_with_alg_none_is_refused() {
 #[tokio::test]
 async fn a_jwt_signed_hs256_with_the_public_key_as_secret_is_refused() {
     let jwk = RSA_KEY.public_jwk();
-    let verifier = verifier(&jwks_document([jwk.clone()]), None);
+    let verifier = verifier(&jwks_document([jwk.clone()]), Some(AUD));
     // The classic confusion attack: HMAC keyed with the public key material anyone can download.
     for public_material in [jwk.to_string(), jwk["n"].as_str().unwrap().to_owned()] {
         let token = encode_jwt(&json!({"alg": "HS256", "kid": RSA_KEY.kid()}), &claims(), |input| {
@@ -119,31 +120,31 @@ async fn a_jwt_signed_hs256_with_the_public_key_as_secret_is_refused() {
 
 #[tokio::test]
 async fn a_jwt_with_an_unknown_kid_is_refused() {
-    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), None);
+    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), Some(AUD));
     let token = encode_jwt(&json!({"alg": "RS256", "kid": "rotated-away"}), &claims(), |_| vec![0; 256]);
     assert_eq!(verify_jwt(&verifier, &token).await, Err(VerifyError::Jwt(JwtError::UnknownKeyId)));
 }
 
 #[tokio::test]
 async fn an_expired_jwt_is_refused() {
-    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), None);
-    let token = RSA_KEY.token(&json!({"exp": NOW - 61}));
+    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), Some(AUD));
+    let token = RSA_KEY.token(&json!({"aud": AUD, "exp": NOW - 61}));
     assert_eq!(verify_jwt(&verifier, &token).await, Err(VerifyError::Jwt(JwtError::Expired)));
     // Within the 60 s leeway it still passes.
-    let token = RSA_KEY.token(&json!({"exp": NOW - 59}));
+    let token = RSA_KEY.token(&json!({"aud": AUD, "exp": NOW - 59}));
     assert_eq!(verify_jwt(&verifier, &token).await, Ok(Scheme::Jwt));
 }
 
 #[tokio::test]
 async fn a_jwt_not_valid_yet_is_refused() {
-    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), None);
-    let token = RSA_KEY.token(&json!({"nbf": NOW + 120}));
+    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), Some(AUD));
+    let token = RSA_KEY.token(&json!({"aud": AUD, "nbf": NOW + 120}));
     assert_eq!(verify_jwt(&verifier, &token).await, Err(VerifyError::Jwt(JwtError::NotYetValid)));
 }
 
 #[tokio::test]
 async fn a_jwt_for_another_audience_is_refused() {
-    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), Some("https://hooks.example.com/gemini"));
+    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), Some(AUD));
     let mut claims = claims();
     claims["aud"] = json!("https://someone-else.example.com");
     let outcome = verify_jwt(&verifier, &RSA_KEY.token(&claims)).await;
@@ -154,7 +155,7 @@ async fn a_jwt_for_another_audience_is_refused() {
 
 #[tokio::test]
 async fn a_jwt_with_a_forged_signature_is_refused() {
-    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), None);
+    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), Some(AUD));
     let token = RSA_KEY.token(&claims());
     let (signed, _) = token.rsplit_once('.').unwrap();
     let forged = format!("{signed}.{}", RSA_KEY.token(&json!({"other": true})).rsplit_once('.').unwrap().1);
@@ -167,10 +168,30 @@ async fn jwt_entries_are_ignored_when_the_scheme_is_not_accepted() {
     let document = jwks_document([RSA_KEY.public_jwk()]).to_string();
     let verifier = Verifier::builder()
         .keys(Arc::new(JwksCache::inline(document.as_bytes(), clock.clone()).unwrap()))
+        .audience(AUD)
         .schemes("v1a".parse().unwrap())
         .clock(clock)
         .build()
         .unwrap();
+    let outcome = verify_jwt(&verifier, &RSA_KEY.token(&claims())).await;
+    assert_eq!(outcome, Err(VerifyError::NoUsableSignature));
+}
+
+#[tokio::test]
+async fn a_long_multibyte_alg_is_refused_without_panicking() {
+    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), Some(AUD));
+    let alg = format!("{}€€€", "A".repeat(15));
+    let token = encode_jwt(&json!({"alg": alg, "kid": RSA_KEY.kid()}), &claims(), |_| vec![0; 256]);
+    let outcome = verify_jwt(&verifier, &token).await;
+    assert_eq!(outcome, Err(VerifyError::Jwt(JwtError::AlgorithmNotAllowed(format!("{}€", "A".repeat(15))))));
+}
+
+#[tokio::test]
+async fn without_an_audience_to_check_jwt_entries_are_not_accepted() {
+    // A Google-signed token minted for someone else's endpoint must not verify here: with no audience
+    // configured there is nothing to tell the two apart, so the JWT form is off.
+    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), None);
+    assert!(!verifier.schemes().contains(Scheme::Jwt));
     let outcome = verify_jwt(&verifier, &RSA_KEY.token(&claims())).await;
     assert_eq!(outcome, Err(VerifyError::NoUsableSignature));
 }

@@ -13,6 +13,7 @@ use shared::signature::{Rejection, Scheme, Verifier, VerifyError};
 use support::{Answer, JwksServer, NOW};
 
 const BODY: &[u8] = br#"{"type":"video.generated","data":{"id":"operations/v1"}}"#;
+const AUD: &str = "https://hooks.example.com/gemini";
 
 struct Fixture {
     server: JwksServer,
@@ -24,7 +25,8 @@ async fn fixture(answer: Answer) -> Fixture {
     let server = JwksServer::start(answer).await;
     let clock = support::clock();
     let cache = JwksCache::remote(&server.url, clock.clone(), CachePolicy::default()).unwrap();
-    let verifier = Verifier::builder().keys(Arc::new(cache)).clock(clock.clone()).build().unwrap();
+    let verifier =
+        Verifier::builder().keys(Arc::new(cache)).audience(AUD).clock(clock.clone()).build().unwrap();
     Fixture { server, clock, verifier }
 }
 
@@ -116,7 +118,7 @@ async fn an_unknown_jwt_kid_triggers_a_refetch() {
         cache_control: None,
     });
     f.clock.advance(61);
-    let token = support::RSA_KEY.token(&serde_json::json!({"exp": NOW + 3600}));
+    let token = support::RSA_KEY.token(&serde_json::json!({"aud": AUD, "exp": NOW + 3600}));
     let headers = SignedHeaders::new("msg_kid", NOW + 61, &[token]).to_header_map().unwrap();
     assert_eq!(f.verifier.verify(&headers, BODY).await.map(|v| v.scheme), Ok(Scheme::Jwt));
     assert_eq!(f.server.hits(), 2);

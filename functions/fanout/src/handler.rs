@@ -44,6 +44,8 @@ pub struct Report {
     pub skipped: usize,
     /// Events no rule matched, sent to the default queue.
     pub unrouted: usize,
+    /// Records not attempted because an earlier window failed; the trigger's retry covers them.
+    pub deferred: usize,
 }
 
 /// A failed record has no sequence number to report it by.
@@ -51,11 +53,33 @@ pub struct Report {
 #[error("a failed stream record has no sequence number; failing the whole batch so nothing is lost")]
 pub struct UnreportableFailure;
 
-/// Routes and sends every INSERT in `records`.
+/// Records routed per window: one SendMessageBatch per queue carries a window whose events all go there.
+pub const WINDOW: usize = 10;
+
+/// Routes and sends every INSERT in `records`, a window of [`WINDOW`] records at a time, in order. At
+/// the first window with a failure it stops: the trigger retries from the first failed record, so
+/// sending anything later now would only send it twice.
 pub async fn fan_out<P: Publisher>(fanout: &Fanout<P>, records: Vec<StreamRecord>) -> Report {
     let mut report = Report::default();
+    let mut records = records.into_iter().enumerate().peekable();
+    while records.peek().is_some() {
+        let window: Vec<(usize, StreamRecord)> = records.by_ref().take(WINDOW).collect();
+        send_window(fanout, window, &mut report).await;
+        if !report.failed.is_empty() {
+            report.deferred = records.count();
+            break;
+        }
+    }
+    report
+}
+
+async fn send_window<P: Publisher>(
+    fanout: &Fanout<P>,
+    window: Vec<(usize, StreamRecord)>,
+    report: &mut Report,
+) {
     let mut per_queue: BTreeMap<&str, Vec<Outgoing>> = BTreeMap::new();
-    for (index, record) in records.into_iter().enumerate() {
+    for (index, record) in window {
         if record.event_name != "INSERT" {
             report.skipped += 1;
             continue;
@@ -63,6 +87,8 @@ pub async fn fan_out<P: Publisher>(fanout: &Fanout<P>, records: Vec<StreamRecord
         let recorded: EventRecord = match serde_dynamo::from_item(record.change.new_image) {
             Ok(recorded) => recorded,
             Err(error) => {
+                // Failed, not skipped: after the trigger's retries it lands in the on-failure DLQ and
+                // its alarm, instead of vanishing.
                 tracing::error!(index, %error, "stream image is not an event record");
                 report.failed.insert(index);
                 continue;
@@ -92,10 +118,9 @@ pub async fn fan_out<P: Publisher>(fanout: &Fanout<P>, records: Vec<StreamRecord
     }
     let sends = per_queue.iter().map(|(queue, entries)| send_with_retries(fanout, queue, entries));
     for ((queue, entries), failed_ids) in per_queue.iter().zip(join_all(sends).await) {
-        report.delivered.insert((*queue).to_owned(), entries.len() - failed_ids.len());
+        *report.delivered.entry((*queue).to_owned()).or_default() += entries.len() - failed_ids.len();
         report.failed.extend(failed_ids.iter().filter_map(|id| id.parse::<usize>().ok()));
     }
-    report
 }
 
 /// Sends `entries` to `queue` in SQS-sized batches, resending refused entries up to the attempt

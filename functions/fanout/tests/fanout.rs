@@ -280,3 +280,27 @@ async fn modify_and_remove_records_produce_no_messages() {
         assert!(w.drain(&queue.url).await.is_empty(), "{}", queue.name);
     }
 }
+
+#[tokio::test]
+async fn after_a_failed_window_nothing_later_is_sent_so_the_retry_sends_it_once() {
+    let mut w = world().await;
+    let missing = w.stack.routed("batch").url.replace("-batch", "-deleted");
+    let interaction = w.stack.routed("interaction").url.clone();
+    let rules = json!([{"match": "batch.*", "queues": [missing]}, {"match": "interaction.*", "queues": [interaction]}]);
+    let routes = Routes::parse(Some(&rules.to_string()), w.stack.routed("default").url.clone()).unwrap();
+    let fanout = w.fanout(routes, SqsPublisher::new(w.sqs.clone()));
+    for i in 0..15 {
+        let kind = if i == 3 { "batch.succeeded" } else { "interaction.completed" };
+        w.record(&format!("msg_w{i:02}"), json!({"type": kind, "data": {"id": format!("jobs/{i}")}})).await;
+    }
+    let event = w.stream_event().await;
+    assert_eq!(event.records.len(), 15);
+
+    let report = fan_out(&fanout, event.records).await;
+
+    assert_eq!(report.failed.iter().copied().collect::<Vec<_>>(), [3]);
+    assert_eq!(report.deferred, 5, "the second window waits for the retry");
+    let sent = w.ids_in(&interaction).await;
+    let first_window: Vec<String> = (0..10).filter(|i| *i != 3).map(|i| format!("msg_w{i:02}")).collect();
+    assert_eq!(sent, first_window);
+}

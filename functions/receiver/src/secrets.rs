@@ -44,7 +44,12 @@ impl SecretsManagerSource {
             .map_err(|e| SecretsError(DisplayErrorContext(e).to_string()))?;
         let text =
             value.secret_string().ok_or_else(|| SecretsError("the secret has no string value".into()))?;
-        SigningSecret::parse_list(text).map_err(|e| SecretsError(e.to_string()))
+        let secrets = SigningSecret::parse_list(text).map_err(|e| SecretsError(e.to_string()))?;
+        if secrets.is_empty() {
+            // An emptied secret would silently turn v1 off; keep the secrets we have instead.
+            return Err(SecretsError("the secret holds no whsec_ value".into()));
+        }
+        Ok(secrets)
     }
 }
 
@@ -52,6 +57,8 @@ impl SecretsManagerSource {
 struct Refresh {
     last_fetch: i64,
     last_attempt: i64,
+    /// The secrets last installed, to tell a real rotation from a re-read of the same value.
+    secrets: Vec<SigningSecret>,
 }
 
 /// The verifier every request uses, swapped whole when the secrets change.
@@ -66,21 +73,31 @@ pub struct Verification {
 impl Verification {
     /// Verification with fixed secrets (from the environment, or none).
     pub fn fixed(verifier: Verifier, clock: Arc<dyn Clock>) -> Self {
-        Self::new(verifier, None, clock)
+        Self::new(verifier, Vec::new(), None, clock)
     }
 
-    /// Verification whose secrets follow `source`; `verifier` already holds its current value.
-    pub fn following(verifier: Verifier, source: SecretsManagerSource, clock: Arc<dyn Clock>) -> Self {
-        Self::new(verifier, Some(source), clock)
+    /// Verification whose secrets follow `source`; `verifier` was built with `secrets`, its current value.
+    pub fn following(
+        verifier: Verifier,
+        secrets: Vec<SigningSecret>,
+        source: SecretsManagerSource,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self::new(verifier, secrets, Some(source), clock)
     }
 
-    fn new(verifier: Verifier, source: Option<SecretsManagerSource>, clock: Arc<dyn Clock>) -> Self {
+    fn new(
+        verifier: Verifier,
+        secrets: Vec<SigningSecret>,
+        source: Option<SecretsManagerSource>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let now = clock.unix_now();
         Self {
             current: RwLock::new(Arc::new(verifier)),
             source,
             clock,
-            refresh: Mutex::new(Refresh { last_fetch: now, last_attempt: now }),
+            refresh: Mutex::new(Refresh { last_fetch: now, last_attempt: now, secrets }),
         }
     }
 
@@ -102,8 +119,8 @@ impl Verification {
         }
     }
 
-    /// Re-reads the secret when due (or, after a miss, when the rate limit allows); true when the
-    /// secrets changed.
+    /// Re-reads the secret when due (or, after a miss, when the rate limit allows); true only when
+    /// other secrets were installed, so a miss is re-verified only when that can change the answer.
     async fn refresh(&self, after_miss: bool) -> bool {
         let Some(source) = &self.source else { return false };
         let now = self.clock.unix_now();
@@ -125,10 +142,18 @@ impl Verification {
             }
         };
         refresh.last_fetch = now;
-        match self.current().with_secrets(secrets) {
+        if secrets == refresh.secrets {
+            return false;
+        }
+        match self.current().with_secrets(secrets.clone()) {
             Ok(verifier) => {
                 *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(verifier);
-                tracing::info!(after_miss, "signing secrets re-read");
+                refresh.secrets = secrets;
+                tracing::info!(
+                    after_miss,
+                    count = refresh.secrets.len(),
+                    "rotated signing secrets installed"
+                );
                 true
             }
             Err(error) => {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use shared::clock::Clock;
 use shared::keys::{CachePolicy, JwksCache, JwksError, JwksUrlError};
-use shared::signature::{BuildError, SigningSecret, Verifier};
+use shared::signature::{BuildError, Scheme, SigningSecret, Verifier};
 
 use crate::config::{Config, KeysConfig, SecretsConfig};
 use crate::secrets::{SecretsError, SecretsManagerSource, Verification};
@@ -33,6 +33,11 @@ pub async fn build_verification(
     secretsmanager: impl FnOnce() -> aws_sdk_secretsmanager::Client,
     clock: Arc<dyn Clock>,
 ) -> Result<Verification, SetupError> {
+    if config.schemes.contains(Scheme::Jwt) && config.audience.is_none() {
+        tracing::warn!(
+            "JWT signatures are not accepted: set JWT_AUDIENCE to this endpoint's URL to accept them"
+        );
+    }
     let keys = match &config.keys {
         KeysConfig::Inline(json) => JwksCache::inline(json.as_bytes(), clock.clone())?,
         KeysConfig::Url(url) => JwksCache::remote(url, clock.clone(), CachePolicy::default())?,
@@ -55,7 +60,7 @@ pub async fn build_verification(
         SecretsConfig::SecretsManager { arn } => {
             let source = SecretsManagerSource::new(secretsmanager(), arn.clone());
             let secrets = source.fetch().await?;
-            Verification::following(builder(secrets)?, source, clock)
+            Verification::following(builder(secrets.clone())?, secrets, source, clock)
         }
     })
 }

@@ -61,9 +61,8 @@ pub(super) fn verify(token: &str, keys: &KeySet, now: i64, audience: Option<&str
     };
     let header: Header = decode_json(header_b64)?;
     if header.alg != "RS256" {
-        let mut alg = header.alg;
-        alg.truncate(16);
-        return Err(JwtError::AlgorithmNotAllowed(alg));
+        // Attacker-controlled: bounded by characters, never cut inside one.
+        return Err(JwtError::AlgorithmNotAllowed(header.alg.chars().take(16).collect()));
     }
     if header.crit.is_some() {
         return Err(JwtError::CriticalExtension);

@@ -3,8 +3,9 @@
 //! All schemes sign the same content, `webhook-id + "." + webhook-timestamp + "." + body`:
 //! - `v1`: HMAC-SHA256 with a `whsec_` secret (static webhooks); several secrets cover a rotation.
 //! - `v1a`: Ed25519 against Google's JWKS (dynamic webhooks, as observed live).
-//! - JWT: a compact RS256 token with a `kid` (the documented dynamic form). It authenticates the
-//!   sender; Google documents no claim binding it to the body, which the README states plainly.
+//! - JWT: a compact RS256 token with a `kid` (the documented dynamic form), accepted only with an
+//!   audience to check. It authenticates the sender for this endpoint; Google documents no claim
+//!   binding it to the body, which the README states plainly.
 //!
 //! The order of checks is fixed: headers are parsed and bounded, the timestamp window is checked, and
 //! only then does any crypto run, cheapest scheme first.
@@ -103,7 +104,8 @@ impl VerifierBuilder {
         self
     }
 
-    /// The audience a JWT's `aud` must contain; unchecked when not set.
+    /// The audience a JWT's `aud` must contain (your endpoint's URL). Without one, JWT entries are not
+    /// accepted at all: a token Google minted for another endpoint would verify just as well.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audience = Some(audience.into());
         self
@@ -124,6 +126,11 @@ impl VerifierBuilder {
         }
         if self.keys.is_none() {
             schemes = schemes.without(Scheme::V1a).without(Scheme::Jwt);
+        }
+        // Google signs every JWT with the same keys, whoever the endpoint: only the audience tells a
+        // token minted for this endpoint from one captured at another. No audience, no JWT.
+        if self.audience.is_none() {
+            schemes = schemes.without(Scheme::Jwt);
         }
         if schemes.is_empty() {
             return Err(BuildError::NothingToVerifyWith);

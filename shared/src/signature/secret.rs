@@ -104,6 +104,16 @@ impl SigningSecret {
     }
 }
 
+impl PartialEq for SigningSecret {
+    /// Constant-time: comparing secrets must not leak them either.
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.key.ct_eq(&other.key).into()
+    }
+}
+
+impl Eq for SigningSecret {}
+
 impl fmt::Debug for SigningSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SigningSecret(<redacted>)")
