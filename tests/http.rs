@@ -52,24 +52,13 @@ fn to_hyper(response: Response<Body>) -> hyper::Response<Full<Bytes>> {
 
 /// Serves a fixed JSON document (a JWKS) at every path.
 pub async fn serve_json(listener: TcpListener, document: String) {
-    let document = Arc::new(document);
-    loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
-        let document = document.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |_request: hyper::Request<Incoming>| {
-                let document = document.clone();
-                async move {
-                    Ok::<_, Infallible>(
-                        hyper::Response::builder()
-                            .header("content-type", "application/json")
-                            .header("cache-control", "public, max-age=3600")
-                            .body(Full::new(Bytes::from(document.as_bytes().to_vec())))
-                            .unwrap_or_default(),
-                    )
-                }
-            });
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-        });
-    }
+    let document: Arc<str> = document.into();
+    let respond = move |_request: Request| {
+        let mut response = Response::new(Body::Text(document.to_string()));
+        let headers = response.headers_mut();
+        headers.insert("content-type", lambda_http::http::HeaderValue::from_static("application/json"));
+        headers.insert("cache-control", lambda_http::http::HeaderValue::from_static("public, max-age=3600"));
+        std::future::ready(response)
+    };
+    serve(listener, Arc::new(respond)).await;
 }

@@ -24,6 +24,7 @@ use testkit::Emulator;
 use tokio::net::TcpListener;
 
 /// One delivery and what should come of it.
+#[derive(Clone)]
 struct Case {
     label: String,
     scheme: &'static str,
@@ -103,8 +104,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
             expect_queue: Some(queue),
         });
     }
-    let retried =
-        Case { label: "retry of batch.succeeded".into(), expect_queue: None, ..clone_case(&cases[0]) };
+    let retried = Case { label: "retry of batch.succeeded".into(), expect_queue: None, ..cases[0].clone() };
     let body = cases[0].body.clone();
     cases.push(retried);
     cases.push(Case {
@@ -216,16 +216,5 @@ async fn serve_until_interrupted(
                 }
             }
         }
-    }
-}
-
-fn clone_case(case: &Case) -> Case {
-    Case {
-        label: case.label.clone(),
-        scheme: case.scheme,
-        signed: case.signed.clone(),
-        body: case.body.clone(),
-        expect_status: case.expect_status,
-        expect_queue: case.expect_queue,
     }
 }
