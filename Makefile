@@ -8,7 +8,7 @@ PYTHON      ?= python3
 # Tests find the emulator's Python here (testkit::Emulator).
 export MOTO_PYTHON := $(abspath $(VENV))/bin/python
 
-.PHONY: demo dev test venv lint lint-template bench clean-venv
+.PHONY: demo dev test load fuzz venv lint lint-template bench clean-venv
 
 ## demo: run the whole pipeline locally (emulator, receiver, recorder, fanout) and show what happened
 demo: venv
@@ -21,6 +21,16 @@ dev: venv
 ## test: run every test in the workspace (unit, property, emulator, end to end)
 test: venv
 	cargo test --workspace
+
+## load: 10,000 signed deliveries (5 % retries) from 32 senders through the local pipeline; latency,
+## throughput, and every event downstream exactly once (figures in README.md)
+load: venv
+	cargo run --release --quiet -p e2e --bin load
+
+## fuzz: every cargo-fuzz target for FUZZ_SECONDS each (default 600); CI runs them for 20 s
+FUZZ_SECONDS ?= 600
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
 
 ## venv: create the Python venv holding the local AWS emulator (moto), if missing or outdated
 venv: $(VENV_STAMP)

@@ -3,11 +3,14 @@
 //! source mappings (SQS batches of up to 10 with partial failures; the table stream, INSERT only).
 
 pub mod http;
+pub mod load;
 pub mod sample_events;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use fanout::{DEFAULT_MAX_ATTEMPTS, Fanout, SqsPublisher};
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::{Context, LambdaEvent};
@@ -15,8 +18,11 @@ use receiver::{Config, Receiver, SqsIngestQueue};
 use recorder::{DynamoDbEventStore, Recorder};
 use shared::clock::Clock;
 use shared::config::FromVars;
+use shared::message::DownstreamMessage;
 use shared::routing::Routes;
 use testkit::{Emulator, Stack, StreamReader};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 /// What a pass of the local triggers did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -31,6 +37,10 @@ pub struct Drained {
     pub stream_failures: usize,
 }
 
+/// Concurrent recorder invocations the local SQS trigger runs, as Lambda's SQS event source mapping
+/// starts with five pollers.
+pub const INGEST_POLLERS: usize = 5;
+
 /// The deployed stack, locally.
 pub struct Pipeline {
     /// The stack's resources in the emulator.
@@ -41,10 +51,7 @@ pub struct Pipeline {
     receiver: Arc<Receiver<SqsIngestQueue>>,
     recorder: Recorder<DynamoDbEventStore>,
     fanout: Fanout<SqsPublisher>,
-    stream: StreamReader,
-    /// A stream batch the fanout failed, retried from its first failed record before anything newer,
-    /// as the stream trigger does.
-    pending_stream: Option<aws_lambda_events::event::dynamodb::Event>,
+    stream: tokio::sync::Mutex<StreamPosition>,
 }
 
 impl Pipeline {
@@ -68,39 +75,64 @@ impl Pipeline {
     ) -> Result<Self, Box<dyn std::error::Error>> {
         let stack = Stack::create(emulator).await?;
         let direct = emulator.sdk_config().await;
-        let sdk = testkit::sdk_config_for(functions_endpoint).await;
+        // Each function with its own timeouts, as deployed.
+        let receiver_sdk = testkit::sdk_config_for(functions_endpoint, receiver::sdk_timeouts()).await;
+        let recorder_sdk = testkit::sdk_config_for(functions_endpoint, recorder::sdk_timeouts()).await;
+        let fanout_sdk = testkit::sdk_config_for(functions_endpoint, fanout::sdk_timeouts()).await;
         let sqs = aws_sdk_sqs::Client::new(&direct);
         let config = Config::from_lookup(|name| match name {
             "INGEST_QUEUE_URL" => Some(stack.ingest.url.clone()),
             _ => receiver_vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()),
         })?;
-        let secretsmanager = aws_sdk_secretsmanager::Client::new(&sdk);
+        let secretsmanager = aws_sdk_secretsmanager::Client::new(&receiver_sdk);
         let verification = receiver::build_verification(&config, || secretsmanager, clock.clone()).await?;
         let receiver = Arc::new(Receiver {
             verification,
-            queue: SqsIngestQueue::new(aws_sdk_sqs::Client::new(&sdk), &stack.ingest.url),
+            queue: SqsIngestQueue::new(aws_sdk_sqs::Client::new(&receiver_sdk), &stack.ingest.url),
             max_body_bytes: config.max_body_bytes,
             clock: clock.clone(),
         });
         let recorder = Recorder {
-            store: DynamoDbEventStore::new(aws_sdk_dynamodb::Client::new(&sdk), &stack.table),
+            store: DynamoDbEventStore::new(aws_sdk_dynamodb::Client::new(&recorder_sdk), &stack.table),
             ttl_secs: recorder::DEFAULT_RECORD_TTL_SECS,
             clock: clock.clone(),
         };
         let routes = Routes::parse(Some(&template_routes(&stack)), stack.routed("default").url.clone())?;
         let fanout = Fanout {
             routes,
-            publisher: SqsPublisher::new(aws_sdk_sqs::Client::new(&sdk)),
+            publisher: SqsPublisher::new(aws_sdk_sqs::Client::new(&fanout_sdk)),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             clock,
         };
-        let stream = StreamReader::open(&direct, &stack.stream_arn).await?;
-        Ok(Self { stack, sqs, receiver, recorder, fanout, stream, pending_stream: None })
+        let reader = StreamReader::open(&direct, &stack.stream_arn).await?;
+        let stream = tokio::sync::Mutex::new(StreamPosition { reader, pending: None });
+        Ok(Self { stack, sqs, receiver, recorder, fanout, stream })
     }
 
     /// The receiver, to serve over HTTP while the triggers run.
     pub fn receiver(&self) -> Arc<Receiver<SqsIngestQueue>> {
         self.receiver.clone()
+    }
+
+    /// Serves the receiver over HTTP on `listener`, as its Function URL would, until the task is
+    /// aborted or the runtime ends.
+    pub fn serve_receiver(&self, listener: TcpListener) -> JoinHandle<()> {
+        let receiver = self.receiver();
+        tokio::spawn(http::serve(
+            listener,
+            Arc::new(move |request| {
+                let receiver = receiver.clone();
+                async move { receiver::handle(&receiver, request).await }
+            }),
+        ))
+    }
+
+    /// Every message waiting in every routed queue, by queue name, deleted as read: what the
+    /// downstream Lambdas would receive.
+    pub async fn take_downstream(
+        &self,
+    ) -> Result<BTreeMap<&'static str, Vec<DownstreamMessage>>, Box<dyn std::error::Error>> {
+        take_downstream(&self.sqs, &self.stack.routed).await
     }
 
     /// One HTTP delivery to the receiver.
@@ -109,64 +141,90 @@ impl Pipeline {
     }
 
     /// Runs both triggers: the ingest queue into the recorder, then the stream into the fanout.
-    pub async fn drain(&mut self) -> Result<Drained, Box<dyn std::error::Error>> {
+    pub async fn drain(&self) -> Result<Drained, Box<dyn std::error::Error>> {
         let ingest = self.drain_ingest().await?;
         let stream = self.drain_stream().await?;
         Ok(Drained { inserts: stream.inserts, stream_failures: stream.stream_failures, ..ingest })
     }
 
-    /// The SQS trigger: batches of up to ten from the ingest queue into the recorder until the queue
-    /// is empty; records the recorder reports failed become visible again (at once, here), and the
-    /// pass stops at the first batch with failures, so a persistent fault cannot spin.
-    pub async fn drain_ingest(&mut self) -> Result<Drained, Box<dyn std::error::Error>> {
+    /// The SQS trigger: [`INGEST_POLLERS`] pollers at once, each handing batches of up to ten from
+    /// the ingest queue to the recorder until the queue is empty; records the recorder reports failed
+    /// become visible again (at once, here), and a poller stops at its first batch with failures, so a
+    /// persistent fault cannot spin.
+    pub async fn drain_ingest(&self) -> Result<Drained, Box<dyn std::error::Error>> {
         let mut drained = Drained::default();
-        loop {
-            let batch = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.stack.ingest.url)
-                .max_number_of_messages(10)
-                .send()
-                .await?;
-            if batch.messages().is_empty() {
-                return Ok(drained);
-            }
-            let event = sqs_event(batch.messages());
-            let response =
-                recorder::handle(&self.recorder, LambdaEvent::new(event, Context::default())).await?;
-            let failed: Vec<&str> =
-                response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-            drained.ingested += batch.messages().len();
-            drained.ingest_failures += failed.len();
-            for message in batch.messages() {
-                let handle = message.receipt_handle().unwrap_or_default();
-                let url = &self.stack.ingest.url;
-                if failed.contains(&message.message_id().unwrap_or_default()) {
-                    self.sqs
-                        .change_message_visibility()
-                        .queue_url(url)
-                        .receipt_handle(handle)
-                        .visibility_timeout(0)
-                        .send()
-                        .await?;
-                } else {
-                    self.sqs.delete_message().queue_url(url).receipt_handle(handle).send().await?;
-                }
-            }
-            if !failed.is_empty() {
-                return Ok(drained);
+        for poller in futures::future::join_all((0..INGEST_POLLERS).map(|_| self.poll_ingest())).await {
+            let poller = poller?;
+            drained.ingested += poller.ingested;
+            drained.ingest_failures += poller.ingest_failures;
+        }
+        Ok(drained)
+    }
+
+    /// One poller of [`Pipeline::drain_ingest`].
+    async fn poll_ingest(&self) -> Result<Drained, Box<dyn std::error::Error>> {
+        let mut drained = Drained::default();
+        while let Some(batch) = self.ingest_batch(0).await? {
+            drained.ingested += batch.ingested;
+            drained.ingest_failures += batch.ingest_failures;
+            if batch.ingest_failures > 0 {
+                break;
             }
         }
+        Ok(drained)
+    }
+
+    /// One invocation of the SQS trigger: up to ten messages from the ingest queue handed to the
+    /// recorder, then, as the event source mapping does, the successes deleted in one batch and the
+    /// failures made visible again (at once, here, rather than after the visibility timeout). `None`
+    /// when the queue had nothing visible, after long-polling `wait_secs`.
+    pub async fn ingest_batch(&self, wait_secs: i32) -> Result<Option<Drained>, Box<dyn std::error::Error>> {
+        let url = &self.stack.ingest.url;
+        let receive = self.sqs.receive_message().queue_url(url).max_number_of_messages(10);
+        let batch = receive.wait_time_seconds(wait_secs).send().await?;
+        if batch.messages().is_empty() {
+            return Ok(None);
+        }
+        let event = sqs_event(batch.messages());
+        let response = recorder::handle(&self.recorder, LambdaEvent::new(event, Context::default())).await?;
+        let failed: Vec<&str> =
+            response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        let mut handled = Vec::new();
+        for (i, message) in batch.messages().iter().enumerate() {
+            let handle = message.receipt_handle().unwrap_or_default();
+            if failed.contains(&message.message_id().unwrap_or_default()) {
+                let visible = self.sqs.change_message_visibility().queue_url(url).receipt_handle(handle);
+                visible.visibility_timeout(0).send().await?;
+            } else {
+                let entry =
+                    DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(handle);
+                handled.push(entry.build()?);
+            }
+        }
+        if !handled.is_empty() {
+            let deleted =
+                self.sqs.delete_message_batch().queue_url(url).set_entries(Some(handled)).send().await?;
+            if let Some(failure) = deleted.failed().first() {
+                return Err(format!("deleting from the ingest queue: {failure:?}").into());
+            }
+        }
+        Ok(Some(Drained {
+            ingested: batch.messages().len(),
+            ingest_failures: failed.len(),
+            ..Drained::default()
+        }))
     }
 
     /// The stream trigger: a failed batch is retried from its first failed record; only then are
-    /// new records (INSERT only, the template's filter) read and handed to the fanout.
-    pub async fn drain_stream(&mut self) -> Result<Drained, Box<dyn std::error::Error>> {
+    /// new records (INSERT only, the template's filter) read and handed to the fanout. One invocation
+    /// at a time, as for a single-shard stream.
+    pub async fn drain_stream(&self) -> Result<Drained, Box<dyn std::error::Error>> {
+        let mut stream = self.stream.lock().await;
         let mut drained = Drained::default();
-        let event = match self.pending_stream.take() {
+        let event = match stream.pending.take() {
             Some(pending) => pending,
             None => {
-                let mut event = self.stream.next_event().await?;
+                let mut event = stream.reader.next_event().await?;
                 event.records.retain(|r| r.event_name == "INSERT");
                 event
             }
@@ -184,9 +242,44 @@ impl Pipeline {
         if let Some(first) = first_failed {
             let mut pending = retry;
             pending.records.drain(..first);
-            self.pending_stream = Some(pending);
+            stream.pending = Some(pending);
         }
         Ok(drained)
+    }
+}
+
+/// Where the stream trigger is.
+struct StreamPosition {
+    reader: StreamReader,
+    /// A batch the fanout failed, retried from its first failed record before anything newer, as the
+    /// stream trigger does.
+    pending: Option<aws_lambda_events::event::dynamodb::Event>,
+}
+
+/// Every message waiting in each of `routed`, by queue name, deleted as read.
+pub async fn take_downstream(
+    sqs: &aws_sdk_sqs::Client,
+    routed: &BTreeMap<&'static str, testkit::Queue>,
+) -> Result<BTreeMap<&'static str, Vec<DownstreamMessage>>, Box<dyn std::error::Error>> {
+    let mut all = BTreeMap::new();
+    for (name, queue) in routed {
+        let messages = testkit::drain_queue(sqs, &queue.url).await?;
+        let decoded = messages
+            .iter()
+            .map(|m| DownstreamMessage::from_sqs_body(m.body().unwrap_or_default()))
+            .collect::<Result<Vec<_>, _>>()?;
+        all.insert(*name, decoded);
+    }
+    Ok(all)
+}
+
+/// The routed queue `template.yaml`'s routes send `event_type` to.
+pub fn routed_queue_for(event_type: &str) -> &'static str {
+    match event_type.split('.').next() {
+        Some("batch") => "batch",
+        Some("interaction") => "interaction",
+        Some("video") => "video",
+        _ => "default",
     }
 }
 

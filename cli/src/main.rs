@@ -203,7 +203,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Tail { queue_url, endpoint, keep, idle } => {
             // A local endpoint is the emulator: its fixed region and dummy credentials.
             let config = match endpoint {
-                Some(endpoint) => testkit::sdk_config_for(&endpoint).await,
+                Some(endpoint) => testkit::sdk_config_for(&endpoint, testkit::harness_timeouts()).await,
                 None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
             };
             let sqs = aws_sdk_sqs::Client::new(&config);

@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 /// no limit, so leave generous room while bounding what reaches logs, keys and hashes.
 pub const MAX_WEBHOOK_ID_LEN: usize = 256;
 
+/// The largest `webhook-timestamp` accepted: 18 digits, so every value fits an `i64` with room for
+/// window arithmetic.
+pub const MAX_WEBHOOK_TIMESTAMP: i64 = 999_999_999_999_999_999;
+
 /// Why a `webhook-id` or `webhook-timestamp` value was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -27,6 +31,10 @@ pub enum IdError {
     /// The timestamp is not a plain base-10 integer.
     #[error("webhook-timestamp must be integer Unix seconds")]
     TimestampNotInteger,
+    /// A timestamp read from a message or item is outside what `parse` accepts: negative, or
+    /// beyond [`MAX_WEBHOOK_TIMESTAMP`].
+    #[error("webhook-timestamp must be between 0 and {MAX_WEBHOOK_TIMESTAMP}")]
+    TimestampOutOfRange,
 }
 
 /// The `webhook-id` header: unique per message and identical across retries, hence the idempotency key.
@@ -86,9 +94,10 @@ impl fmt::Debug for WebhookId {
     }
 }
 
-/// The `webhook-timestamp` header: integer Unix seconds of the delivery attempt.
+/// The `webhook-timestamp` header: integer Unix seconds of the delivery attempt. In messages and items
+/// it is a JSON number, read back through the same bounds as the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "i64", into = "i64")]
 pub struct WebhookTimestamp(i64);
 
 impl WebhookTimestamp {
@@ -109,6 +118,24 @@ impl WebhookTimestamp {
     /// Unix seconds.
     pub fn unix(self) -> i64 {
         self.0
+    }
+}
+
+impl TryFrom<i64> for WebhookTimestamp {
+    type Error = IdError;
+    /// The bounds `parse` applies: 0 to [`MAX_WEBHOOK_TIMESTAMP`].
+    fn try_from(secs: i64) -> Result<Self, IdError> {
+        if (0..=MAX_WEBHOOK_TIMESTAMP).contains(&secs) {
+            Ok(Self(secs))
+        } else {
+            Err(IdError::TimestampOutOfRange)
+        }
+    }
+}
+
+impl From<WebhookTimestamp> for i64 {
+    fn from(timestamp: WebhookTimestamp) -> i64 {
+        timestamp.0
     }
 }
 
@@ -143,6 +170,21 @@ mod tests {
         for bad in ["", "-1", "+1", " 1", "1.5", "1e9", "0x10", "9999999999999999999"] {
             assert_eq!(WebhookTimestamp::parse(bad), Err(IdError::TimestampNotInteger), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn timestamp_from_a_message_meets_the_header_bounds() {
+        // Found by the `envelope` fuzz target: a queue message carried a negative timestamp.
+        assert_eq!(serde_json::from_str::<WebhookTimestamp>("1649367553").unwrap().unix(), 1_649_367_553);
+        assert_eq!(serde_json::to_string(&WebhookTimestamp::from_unix(7)).unwrap(), "7");
+        for bad in ["-1", "-795392397", "1000000000000000000", "9223372036854775807", "1.5", "\"1\""] {
+            assert!(serde_json::from_str::<WebhookTimestamp>(bad).is_err(), "{bad}");
+        }
+        assert_eq!(WebhookTimestamp::try_from(-1), Err(IdError::TimestampOutOfRange));
+        assert_eq!(
+            WebhookTimestamp::try_from(MAX_WEBHOOK_TIMESTAMP).map(WebhookTimestamp::unix),
+            Ok(MAX_WEBHOOK_TIMESTAMP)
+        );
     }
 
     #[test]

@@ -237,6 +237,16 @@ mod tests {
     }
 
     #[test]
+    fn refuses_a_message_whose_timestamp_no_header_could_carry() {
+        // Found by the `envelope` fuzz target (`fuzz/seeds/envelope/regression-negative-timestamp.json`).
+        let body = r#"{"webhook_id":"msg_1","webhook_timestamp":-795392397,"received_at":1,"scheme":"v1",
+            "body_sha256":"00","event":{"type":"batch.succeeded"}}"#;
+        assert!(serde_json::from_str::<IngestMessage>(body).is_err());
+        let ok = body.replace("-795392397", "795392397");
+        assert_eq!(serde_json::from_str::<IngestMessage>(&ok).unwrap().webhook_timestamp.unix(), 795_392_397);
+    }
+
+    #[test]
     fn body_hash_matches_a_known_digest() {
         assert_eq!(
             BodySha256::of(b"abc").as_str(),

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 
@@ -87,9 +88,10 @@ impl Emulator {
         &self.endpoint
     }
 
-    /// SDK configuration for this emulator: its endpoint, a fixed region and dummy credentials.
+    /// SDK configuration for this emulator: its endpoint, a fixed region, dummy credentials and the
+    /// harness's generous [`harness_timeouts`].
     pub async fn sdk_config(&self) -> SdkConfig {
-        sdk_config_for(&self.endpoint).await
+        sdk_config_for(&self.endpoint, harness_timeouts()).await
     }
 
     /// A DynamoDB client for this emulator.
@@ -124,14 +126,19 @@ impl Drop for Emulator {
     }
 }
 
-/// SDK configuration for any endpoint (an emulator, or a fault-injecting proxy in front of one), with
-/// the receiver's timeouts, so a stalled dependency fails a call in seconds rather than hanging a test.
-pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(2))
-        .operation_timeout(Duration::from_secs(5))
-        .build();
+/// Timeouts for the harness's side (triggers, assertions, the CLI): generous, so a test that loads the
+/// emulator sees the functions' own timeouts fire, never its own, yet a dead emulator still fails it.
+pub fn harness_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(30))
+        .operation_timeout(Duration::from_secs(60))
+        .build()
+}
+
+/// SDK configuration for any endpoint (an emulator, or a fault-injecting proxy in front of one): a
+/// fixed region, dummy credentials, and `timeouts` (a function's own, to test it as deployed).
+pub async fn sdk_config_for(endpoint: &str, timeouts: TimeoutConfig) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .timeout_config(timeouts)

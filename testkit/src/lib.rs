@@ -16,11 +16,11 @@ mod http_events;
 mod stack;
 mod stream;
 
-pub use emulator::{Emulator, EmulatorError, REGION, sdk_config_for};
+pub use emulator::{Emulator, EmulatorError, REGION, harness_timeouts, sdk_config_for};
 pub use fault_proxy::{Fault, FaultProxy};
 pub use http_events::{HttpRequest, PayloadFormat, http_event};
 pub use stack::{
     DLQ_RETENTION_SECS, EVENTS_TABLE, INGEST_QUEUE, Queue, QueueSpec, ROUTED_QUEUES, Stack, StackError,
-    TableSpec, create_fifo_queue, create_queue, create_table, drain_queue,
+    TableSpec, create_fifo_queue, create_queue, create_table, drain_queue, receive_batch,
 };
 pub use stream::StreamReader;

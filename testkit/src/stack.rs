@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
     StreamViewType, TimeToLiveSpecification,
 };
-use aws_sdk_sqs::types::QueueAttributeName;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName};
 
 use crate::Emulator;
 
@@ -260,27 +260,53 @@ pub async fn drain_queue(
 ) -> Result<Vec<aws_sdk_sqs::types::Message>, StackError> {
     let mut all = Vec::new();
     loop {
-        let page = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .map_err(|e| StackError::new(format!("queue {url}"), e))?;
-        if page.messages().is_empty() {
+        let batch = receive_batch(sqs, url, 0).await?;
+        if batch.is_empty() {
             return Ok(all);
         }
-        for message in page.messages() {
-            sqs.delete_message()
-                .queue_url(url)
-                .receipt_handle(message.receipt_handle().unwrap_or_default())
-                .send()
-                .await
-                .map_err(|e| StackError::new(format!("queue {url}"), e))?;
-        }
-        all.extend(page.messages().iter().cloned());
+        all.extend(batch);
     }
+}
+
+/// Up to ten messages from `url`, deleted once read: one poll of a consumer. `wait_secs` above zero
+/// long-polls, as Lambda's SQS trigger does, so an idle consumer waits in the queue instead of
+/// spinning.
+pub async fn receive_batch(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    wait_secs: i32,
+) -> Result<Vec<aws_sdk_sqs::types::Message>, StackError> {
+    let page = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(wait_secs)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .map_err(|e| StackError::new(format!("queue {url}"), e))?;
+    if page.messages().is_empty() {
+        return Ok(Vec::new());
+    }
+    let entries = page.messages().iter().enumerate().map(|(i, message)| {
+        DeleteMessageBatchRequestEntry::builder()
+            .id(i.to_string())
+            .receipt_handle(message.receipt_handle().unwrap_or_default())
+            .build()
+            .map_err(|e| StackError::new(format!("queue {url}"), e))
+    });
+    let deleted = sqs
+        .delete_message_batch()
+        .queue_url(url)
+        .set_entries(Some(entries.collect::<Result<_, _>>()?))
+        .send()
+        .await
+        .map_err(|e| StackError::new(format!("queue {url}"), e))?;
+    if let Some(failed) = deleted.failed().first() {
+        let detail = failed.message().unwrap_or("delete failed").to_owned();
+        return Err(StackError { what: format!("queue {url}"), detail });
+    }
+    Ok(page.messages().to_vec())
 }
 
 async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, StackError> {

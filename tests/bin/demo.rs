@@ -11,13 +11,12 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use e2e::Pipeline;
-use e2e::http::{serve, serve_json};
+use e2e::http::serve_json;
+use e2e::{Pipeline, routed_queue_for};
 use serde_json::json;
 use shared::EventKind;
 use shared::clock::{Clock, SystemClock};
 use shared::keys::jwks_document;
-use shared::message::DownstreamMessage;
 use shared::signature::SigningSecret;
 use shared::signature::sign::{Ed25519Signer, SignedHeaders};
 use testkit::Emulator;
@@ -61,19 +60,12 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     tokio::spawn(serve_json(jwks_listener, jwks_document([key.public_jwk(Some("local-1"))]).to_string()));
 
     let vars = [("WEBHOOK_SECRETS", secret.expose_whsec()), ("JWKS_URL", jwks_url)];
-    let mut pipeline = Pipeline::start(&emulator, &vars, Arc::new(SystemClock)).await?;
-    let receiver = pipeline.receiver();
+    let pipeline = Pipeline::start(&emulator, &vars, Arc::new(SystemClock)).await?;
     let listener = TcpListener::bind(if keep_serving { "127.0.0.1:8080" } else { "127.0.0.1:0" }).await?;
     let url = format!("http://{}/", listener.local_addr()?);
-    tokio::spawn(serve(
-        listener,
-        Arc::new(move |request| {
-            let receiver = receiver.clone();
-            async move { receiver::handle(&receiver, request).await }
-        }),
-    ));
+    pipeline.serve_receiver(listener);
     if keep_serving {
-        return serve_until_interrupted(&mut pipeline, &emulator, &url, &secret, &key).await;
+        return serve_until_interrupted(&pipeline, &emulator, &url, &secret, &key).await;
     }
     let now = SystemClock.unix_now();
     let http = reqwest::Client::new();
@@ -84,12 +76,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         let body = json!({"type": event_type, "version": "v1", "data": {"id": format!("jobs/{i}")}})
             .to_string()
             .into_bytes();
-        let queue = match event_type.split('.').next() {
-            Some("batch") => "batch",
-            Some("interaction") => "interaction",
-            Some("video") => "video",
-            _ => "default",
-        };
+        let queue = routed_queue_for(event_type);
         let (scheme, signed) = if i % 2 == 0 {
             ("v1", SignedHeaders::v1(&secret, &format!("msg_demo_{i:02}"), now, &body))
         } else {
@@ -140,9 +127,8 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let drained = pipeline.drain().await?;
 
     let mut arrivals: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
-    for (name, queue) in &pipeline.stack.routed {
-        for message in testkit::drain_queue(&pipeline.sqs, &queue.url).await? {
-            let message = DownstreamMessage::from_sqs_body(message.body().unwrap_or_default())?;
+    for (name, messages) in pipeline.take_downstream().await? {
+        for message in messages {
             arrivals.entry(message.webhook_id.to_string()).or_default().push(name);
         }
     }
@@ -185,7 +171,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
 
 /// `make dev`: print where everything is, then run the triggers every 250 ms until Ctrl-C.
 async fn serve_until_interrupted(
-    pipeline: &mut Pipeline,
+    pipeline: &Pipeline,
     emulator: &Emulator,
     url: &str,
     secret: &SigningSecret,

@@ -9,7 +9,6 @@ use lambda_http::Request;
 use serde_json::json;
 use shared::clock::ManualClock;
 use shared::keys::jwks_document;
-use shared::message::DownstreamMessage;
 use shared::signature::SigningSecret;
 use shared::signature::sign::{Ed25519Signer, SignedHeaders};
 use testkit::{Emulator, Fault, FaultProxy, HttpRequest, PayloadFormat, http_event};
@@ -33,7 +32,7 @@ async fn an_outage_loses_nothing_acknowledged_and_duplicates_nothing() {
         ("JWKS_JSON", jwks_document([Ed25519Signer::generate().public_jwk(None)]).to_string()),
     ];
     let clock = Arc::new(ManualClock::at(NOW));
-    let mut pipeline = Pipeline::start_through(emulator, &proxy.endpoint(), &vars, clock).await.unwrap();
+    let pipeline = Pipeline::start_through(emulator, &proxy.endpoint(), &vars, clock).await.unwrap();
     let mut acknowledged = Vec::new();
 
     // Healthy: two deliveries recorded (not yet fanned out), two more only enqueued.
@@ -76,14 +75,8 @@ async fn an_outage_loses_nothing_acknowledged_and_duplicates_nothing() {
         assert!(passes < 5, "the pipeline does not settle");
     }
 
-    let mut arrived: Vec<String> = Vec::new();
-    for queue in pipeline.stack.routed.values() {
-        for message in testkit::drain_queue(&pipeline.sqs, &queue.url).await.unwrap() {
-            arrived.push(
-                DownstreamMessage::from_sqs_body(message.body().unwrap()).unwrap().webhook_id.to_string(),
-            );
-        }
-    }
+    let downstream = pipeline.take_downstream().await.unwrap();
+    let mut arrived: Vec<String> = downstream.values().flatten().map(|m| m.webhook_id.to_string()).collect();
     arrived.sort();
     acknowledged.sort_unstable();
     assert_eq!(arrived, acknowledged, "every acknowledged delivery exactly once, nothing refused");

@@ -2,7 +2,6 @@
 //! recorder, the table and its stream, the fanout, and the routed queues, through the real handlers and
 //! the real AWS SDK.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
 use e2e::Pipeline;
@@ -11,7 +10,6 @@ use serde_json::json;
 use shared::EventKind;
 use shared::clock::ManualClock;
 use shared::keys::jwks_document;
-use shared::message::DownstreamMessage;
 use shared::signature::SigningSecret;
 use shared::signature::sign::{Ed25519Signer, SignedHeaders};
 use testkit::{Emulator, HttpRequest, PayloadFormat, http_event};
@@ -33,19 +31,6 @@ fn post(signed: &SignedHeaders, body: &[u8]) -> Request {
     lambda_http::request::from_str(&event.to_string()).unwrap()
 }
 
-/// Every message waiting in every routed queue, by queue name, deleted as read.
-async fn downstream(pipeline: &Pipeline) -> BTreeMap<&'static str, Vec<DownstreamMessage>> {
-    let mut all = BTreeMap::new();
-    for (name, queue) in &pipeline.stack.routed {
-        let messages = testkit::drain_queue(&pipeline.sqs, &queue.url).await.unwrap();
-        all.insert(
-            *name,
-            messages.iter().map(|m| DownstreamMessage::from_sqs_body(m.body().unwrap()).unwrap()).collect(),
-        );
-    }
-    all
-}
-
 fn body_for(event_type: &str, job: &str) -> Vec<u8> {
     let data = match EventKind::of(event_type) {
         EventKind::BatchSucceeded => json!({"id": job, "output_file_uri": "gs://bucket/results.jsonl"}),
@@ -62,7 +47,7 @@ fn body_for(event_type: &str, job: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn every_event_type_signed_either_way_reaches_its_routed_queue_exactly_once() {
-    let mut pipeline = pipeline().await;
+    let pipeline = pipeline().await;
     let types: Vec<&str> = EventKind::CATALOG.iter().map(|(name, _)| *name).chain(["model.tuned"]).collect();
     let mut sent = Vec::new();
     for event_type in &types {
@@ -81,7 +66,7 @@ async fn every_event_type_signed_either_way_reaches_its_routed_queue_exactly_onc
 
     assert_eq!((drained.ingested, drained.inserts), (20, 20));
     assert_eq!((drained.ingest_failures, drained.stream_failures), (0, 0));
-    let downstream = downstream(&pipeline).await;
+    let downstream = pipeline.take_downstream().await.unwrap();
     let family =
         |queue: &str| -> Vec<&str> { downstream[queue].iter().map(|m| m.event_type.as_str()).collect() };
     assert!(family("batch").iter().all(|t| t.starts_with("batch.")) && family("batch").len() == 8);
@@ -99,7 +84,7 @@ async fn every_event_type_signed_either_way_reaches_its_routed_queue_exactly_onc
 
 #[tokio::test]
 async fn ten_deliveries_of_one_webhook_id_give_one_downstream_message() {
-    let mut pipeline = pipeline().await;
+    let pipeline = pipeline().await;
     let body = body_for("batch.succeeded", "batches/retried");
     let signed = SignedHeaders::v1(&SECRET, "msg_retried", NOW, &body);
     for attempt in 0..10 {
@@ -109,7 +94,7 @@ async fn ten_deliveries_of_one_webhook_id_give_one_downstream_message() {
     let drained = pipeline.drain().await.unwrap();
 
     assert_eq!((drained.ingested, drained.inserts), (10, 1));
-    let downstream = downstream(&pipeline).await;
+    let downstream = pipeline.take_downstream().await.unwrap();
     assert_eq!(downstream["batch"].len(), 1);
     assert_eq!(downstream["batch"][0].webhook_id.as_str(), "msg_retried");
     assert_eq!(downstream["batch"][0].event.output_uri(), Some("gs://bucket/results.jsonl"));
@@ -118,7 +103,7 @@ async fn ten_deliveries_of_one_webhook_id_give_one_downstream_message() {
 
 #[tokio::test]
 async fn forged_and_stale_deliveries_get_401_and_reach_nothing() {
-    let mut pipeline = pipeline().await;
+    let pipeline = pipeline().await;
     let body = body_for("batch.succeeded", "batches/forged");
     let forged = SignedHeaders::v1(&SigningSecret::generate(), "msg_forged", NOW, &body);
     let stale = SignedHeaders::v1(&SECRET, "msg_stale", NOW - 301, &body);
@@ -130,5 +115,5 @@ async fn forged_and_stale_deliveries_get_401_and_reach_nothing() {
     let drained = pipeline.drain().await.unwrap();
 
     assert_eq!(drained, e2e::Drained::default(), "nothing was enqueued");
-    assert!(downstream(&pipeline).await.values().all(Vec::is_empty));
+    assert!(pipeline.take_downstream().await.unwrap().values().all(Vec::is_empty));
 }

@@ -1,5 +1,8 @@
 //! The fanout's configuration, read once at cold start.
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use shared::config::{FromVars, Vars};
 use shared::routing::{Routes, RoutesError};
 
@@ -24,6 +27,17 @@ impl FromVars for Config {
             .map_err(|e: RoutesError| ConfigError::new("ROUTES", e))?;
         Ok(Self { routes })
     }
+}
+
+/// The AWS SDK's timeouts: a stuck send fails its window (retried by the stream) well inside the
+/// function's 30-second timeout. Generous per attempt, because a send that times out after SQS accepted
+/// it is sent again on the retry: the one way a downstream queue can see an event twice.
+pub fn sdk_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(20))
+        .build()
 }
 
 #[cfg(test)]

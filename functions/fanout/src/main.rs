@@ -11,7 +11,10 @@ use shared::config::FromVars;
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     let config = fanout::Config::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(fanout::sdk_timeouts())
+        .load()
+        .await;
     let fanout = Fanout {
         routes: config.routes,
         publisher: SqsPublisher::new(aws_sdk_sqs::Client::new(&aws)),

@@ -1,6 +1,9 @@
 //! The receiver's configuration, read once at cold start from the environment.
 
 pub use shared::config::ConfigError;
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use shared::config::{FromVars, Vars};
 use shared::keys::GOOGLE_JWKS_URL;
 use shared::signature::{DEFAULT_TOLERANCE_SECS, Schemes, SigningSecret};
@@ -98,6 +101,16 @@ impl FromVars for Config {
             ingest_queue_url: vars.required("INGEST_QUEUE_URL")?,
         })
     }
+}
+
+/// The AWS SDK's timeouts: Gemini wants an answer within seconds, so a slow SQS must become a 503 it
+/// will retry rather than a hung request.
+pub fn sdk_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build()
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ mod secrets;
 mod setup;
 
 pub use config::{
-    Config, ConfigError, DEFAULT_MAX_BODY_BYTES, KeysConfig, REQUIRED, SecretsConfig, VARIABLES,
+    Config, ConfigError, DEFAULT_MAX_BODY_BYTES, KeysConfig, REQUIRED, SecretsConfig, VARIABLES, sdk_timeouts,
 };
 pub use handler::{RETRY_AFTER_SECS, Receiver, handle};
 pub use queue::{EnqueueError, IngestQueue, SQS_MAX_MESSAGE_BYTES, SqsIngestQueue};

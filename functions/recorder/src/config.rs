@@ -1,6 +1,9 @@
 //! The recorder's configuration, read once at cold start.
 
 pub use shared::config::ConfigError;
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use shared::config::{FromVars, Vars};
 
 /// Default record lifetime: 7 days, well beyond Gemini's 24 h of retries, so a late retry still
@@ -32,6 +35,17 @@ impl FromVars for Config {
         }
         Ok(Self { table: vars.required("EVENTS_TABLE")?, ttl_secs })
     }
+}
+
+/// The AWS SDK's timeouts: a stuck write fails its record (retried by SQS) well inside the function's
+/// 30-second timeout, instead of timing the whole batch out. Generous per attempt, because a write that
+/// times out after DynamoDB applied it is only found out as a duplicate on the retry.
+pub fn sdk_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(20))
+        .build()
 }
 
 #[cfg(test)]

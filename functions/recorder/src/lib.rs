@@ -6,6 +6,6 @@ mod config;
 mod handler;
 mod store;
 
-pub use config::{Config, ConfigError, DEFAULT_RECORD_TTL_SECS, REQUIRED, VARIABLES};
+pub use config::{Config, ConfigError, DEFAULT_RECORD_TTL_SECS, REQUIRED, VARIABLES, sdk_timeouts};
 pub use handler::{Outcome, Recorder, UnreportableFailure, handle, record_batch};
 pub use store::{DynamoDbEventStore, EventStore, StoreError, Written};

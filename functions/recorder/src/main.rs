@@ -11,7 +11,10 @@ use shared::config::FromVars;
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     let config = Config::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(recorder::sdk_timeouts())
+        .load()
+        .await;
     let recorder = Recorder {
         store: DynamoDbEventStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table),
         ttl_secs: config.ttl_secs,

@@ -53,9 +53,6 @@ pub enum JwksUrlError {
     /// Plain HTTP to a host other than loopback: keys must not travel where they can be swapped.
     #[error("JWKS URL must use https (plain http is allowed only for loopback hosts)")]
     NotHttps,
-    /// The HTTP client could not be built (TLS set-up).
-    #[error("HTTP client for the JWKS could not be built: {0}")]
-    Client(String),
 }
 
 enum Origin {
@@ -63,7 +60,10 @@ enum Origin {
     Inline,
     Remote {
         url: reqwest::Url,
-        client: reqwest::Client,
+        /// Built by the first fetch, not at start-up: building it loads and parses the system's root
+        /// certificates (milliseconds of a cold start, on top of the AWS SDK's own load), which a
+        /// receiver that only ever sees `v1` deliveries never needs.
+        client: tokio::sync::OnceCell<reqwest::Client>,
     },
 }
 
@@ -113,8 +113,8 @@ impl JwksCache {
         Ok(Self::new(Origin::Inline, clock, CachePolicy::default(), state))
     }
 
-    /// A key set fetched from `url` on first use. Only `https`, or `http` to a loopback host (tests and
-    /// the local demo), is accepted.
+    /// A key set fetched from `url` on first use, its HTTPS client built then too. Only `https`, or
+    /// `http` to a loopback host (tests and the local demo), is accepted.
     pub fn remote(url: &str, clock: Arc<dyn Clock>, policy: CachePolicy) -> Result<Self, JwksUrlError> {
         let url = reqwest::Url::parse(url).map_err(|_| JwksUrlError::Invalid)?;
         let loopback = match url.host() {
@@ -128,13 +128,8 @@ impl JwksCache {
             "http" if loopback => {}
             _ => return Err(JwksUrlError::NotHttps),
         }
-        let client = reqwest::Client::builder()
-            .timeout(policy.fetch_timeout)
-            .connect_timeout(policy.fetch_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| JwksUrlError::Client(e.to_string()))?;
-        Ok(Self::new(Origin::Remote { url, client }, clock, policy, State::default()))
+        let origin = Origin::Remote { url, client: tokio::sync::OnceCell::new() };
+        Ok(Self::new(origin, clock, policy, State::default()))
     }
 
     fn new(origin: Origin, clock: Arc<dyn Clock>, policy: CachePolicy, state: State) -> Self {
@@ -196,7 +191,11 @@ impl JwksCache {
             return served;
         }
         self.write(|s| s.last_attempt = Some(now));
-        match fetch_jwks(client, url, self.policy.max_document_bytes).await {
+        let fetched = match client.get_or_try_init(|| async { self.http_client() }).await {
+            Ok(client) => fetch_jwks(client, url, self.policy.max_document_bytes).await,
+            Err(error) => Err(error),
+        };
+        match fetched {
             Ok(fetched) => {
                 let ttl = fetched
                     .max_age_secs
@@ -221,6 +220,17 @@ impl JwksCache {
                 stale.ok_or(KeysUnavailable { reason })
             }
         }
+    }
+
+    /// The client for fetches: bounded in time, never following a redirect. A failure (no usable
+    /// root certificates) is a failed fetch, tried again at the next.
+    fn http_client(&self) -> Result<reqwest::Client, String> {
+        reqwest::Client::builder()
+            .timeout(self.policy.fetch_timeout)
+            .connect_timeout(self.policy.fetch_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("HTTP client could not be built: {e}"))
     }
 
     /// What to answer without fetching, when the pacing rules say not to fetch now.

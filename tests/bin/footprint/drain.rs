@@ -1,0 +1,121 @@
+//! Emptying the routed queues between the fanout's invocations, counting what arrived.
+//!
+//! Two reasons. The check: a fanout that reports no failure must have put exactly the records it was
+//! given on the queues, each a downstream message. And the emulator: moto rebuilds a queue's
+//! attributes, approximate counts included, on every SendMessage, so each send costs time in
+//! proportion to the messages waiting; left in place, a run's messages would make it measure moto.
+//! Draining every [`DRAIN_EVERY`] messages keeps the queues shallow with full receives. The messages
+//! drained from the consumer's queue are kept: they are the consumer's events.
+
+use std::collections::BTreeMap;
+
+use aws_lambda_events::event::sqs::SqsMessage;
+use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use shared::message::DownstreamMessage;
+use testkit::Stack;
+
+use crate::Error;
+
+/// Messages sent before the queues are drained: ten full receives.
+const DRAIN_EVERY: usize = 100;
+
+/// Drains a stack's routed queues.
+pub(crate) struct Drain {
+    sqs: aws_sdk_sqs::Client,
+    /// Routed queue URL to ARN.
+    queues: BTreeMap<String, String>,
+    /// The queue whose messages are kept, and how many to keep.
+    keep_url: String,
+    keep_max: usize,
+    kept: Vec<SqsMessage>,
+    /// Messages sent since the last drain.
+    pending: usize,
+}
+
+impl Drain {
+    /// Drains every routed queue of `stack`, keeping up to `keep_max` messages of its `keep` queue.
+    pub(crate) fn new(sqs: aws_sdk_sqs::Client, stack: &Stack, keep: &str, keep_max: usize) -> Self {
+        let queues = stack.routed.values().map(|q| (q.url.clone(), q.arn.clone())).collect();
+        let keep_url = stack.routed(keep).url.clone();
+        Self { sqs, queues, keep_url, keep_max, kept: Vec::new(), pending: 0 }
+    }
+
+    /// Accounts for `count` more messages sent; drains once [`DRAIN_EVERY`] are waiting, or at the
+    /// `last` invocation.
+    pub(crate) async fn sent(&mut self, count: usize, last: bool) -> Result<(), Error> {
+        self.pending += count;
+        if self.pending >= DRAIN_EVERY || last {
+            let expected = std::mem::take(&mut self.pending);
+            self.settle(expected).await?;
+        }
+        Ok(())
+    }
+
+    /// Receives and deletes everything waiting; fails unless it is exactly `expected` downstream
+    /// messages.
+    async fn settle(&mut self, expected: usize) -> Result<(), Error> {
+        let mut arrived = 0;
+        for (url, arn) in &self.queues {
+            loop {
+                let page = self
+                    .sqs
+                    .receive_message()
+                    .queue_url(url)
+                    .max_number_of_messages(10)
+                    .message_attribute_names("All")
+                    .send()
+                    .await?;
+                if page.messages().is_empty() {
+                    break;
+                }
+                let mut entries = Vec::new();
+                for (i, message) in page.messages().iter().enumerate() {
+                    let body = message.body().unwrap_or_default();
+                    DownstreamMessage::from_sqs_body(body)
+                        .map_err(|e| format!("not a downstream message on {url} ({e}): {body}"))?;
+                    entries.push(
+                        DeleteMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .receipt_handle(message.receipt_handle().unwrap_or_default())
+                            .build()?,
+                    );
+                    if *url == self.keep_url && self.kept.len() < self.keep_max {
+                        self.kept.push(sqs_record(message, arn));
+                    }
+                }
+                arrived += entries.len();
+                let deleted =
+                    self.sqs.delete_message_batch().queue_url(url).set_entries(Some(entries)).send().await?;
+                if let Some(failed) = deleted.failed().first() {
+                    return Err(format!("deleting from {url} failed: {failed:?}").into());
+                }
+            }
+        }
+        if arrived == expected {
+            Ok(())
+        } else {
+            Err(format!(
+                "the fanout reported no failure, but {arrived} messages arrived for {expected} records"
+            )
+            .into())
+        }
+    }
+
+    /// The kept messages, as the SQS trigger hands them to a function.
+    pub(crate) fn into_kept(self) -> Vec<SqsMessage> {
+        self.kept
+    }
+}
+
+/// A received SQS message as the SQS trigger hands it to a function.
+fn sqs_record(message: &aws_sdk_sqs::types::Message, queue_arn: &str) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.message_id = message.message_id().map(str::to_owned);
+    record.receipt_handle = message.receipt_handle().map(str::to_owned);
+    record.body = message.body().map(str::to_owned);
+    record.md5_of_body = message.md5_of_body().map(str::to_owned);
+    record.event_source = Some("aws:sqs".into());
+    record.event_source_arn = Some(queue_arn.to_owned());
+    record.aws_region = Some(testkit::REGION.into());
+    record
+}

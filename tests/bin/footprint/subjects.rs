@@ -1,0 +1,132 @@
+//! The functions under measurement, each with the environment Lambda would give it under
+//! `template.yaml`, its AWS calls pointed at the emulator's stack.
+
+use std::path::{Path, PathBuf};
+
+use shared::signature::SigningSecret;
+use testkit::Stack;
+
+use crate::Error;
+use crate::launch::Subject;
+
+/// `template.yaml`, `Globals.Function.MemorySize`: every function's memory.
+pub(crate) const MEMORY_MB: u32 = 128;
+
+/// The four functions, in pipeline order (each run feeds the next one's events).
+pub(crate) const FUNCTIONS: [&str; 4] = ["receiver", "recorder", "fanout", "consumer"];
+
+/// Where the functions' AWS calls go, and the receiver's signing secret.
+pub(crate) struct Target<'a> {
+    /// The emulator's endpoint, as `AWS_ENDPOINT_URL`.
+    pub(crate) endpoint: &'a str,
+    /// The table and queues the functions use.
+    pub(crate) stack: &'a Stack,
+    /// The receiver's `WEBHOOK_SECRETS`.
+    pub(crate) secret: &'a SigningSecret,
+}
+
+/// What Lambda itself sets in every function's environment (bar `AWS_LAMBDA_RUNTIME_API`, added at
+/// start), with fake credentials and the emulator as every service's endpoint.
+fn lambda_env(function_name: &str, endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_LAMBDA_FUNCTION_NAME", function_name),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", &MEMORY_MB.to_string()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", &format!("/aws/lambda/{function_name}")),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/22/[$LATEST]0123456789abcdef0123456789abcdef"),
+        ("AWS_REGION", testkit::REGION),
+        ("AWS_DEFAULT_REGION", testkit::REGION),
+        ("AWS_ACCESS_KEY_ID", "ASIAFOOTPRINTTESTING"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_SESSION_TOKEN", "testing"),
+        ("AWS_ENDPOINT_URL", endpoint),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// The receiver's own variables, as the template sets them (the secret inline instead of an ARN).
+fn receiver_vars(target: &Target<'_>) -> Vec<(&'static str, String)> {
+    vec![
+        ("INGEST_QUEUE_URL", target.stack.ingest.url.clone()),
+        ("WEBHOOK_SECRETS", target.secret.expose_whsec()),
+        ("ACCEPTED_SCHEMES", "v1,v1a,jwt".to_owned()),
+        ("TIMESTAMP_TOLERANCE_SECS", "300".to_owned()),
+        ("MAX_BODY_BYTES", "262144".to_owned()),
+    ]
+}
+
+/// A function's own variables, as `template.yaml` sets them, plus the global `RUST_LOG`.
+fn own_vars(function: &str, target: &Target<'_>) -> Vec<(&'static str, String)> {
+    let stack = target.stack;
+    let mut vars = match function {
+        "receiver" => receiver_vars(target),
+        "recorder" => vec![("EVENTS_TABLE", stack.table.clone()), ("RECORD_TTL_SECS", "604800".to_owned())],
+        "fanout" => {
+            let routes = serde_json::json!([
+                {"match": "batch.*", "queues": [stack.routed("batch").url]},
+                {"match": "interaction.*", "queues": [stack.routed("interaction").url]},
+                {"match": "video.*", "queues": [stack.routed("video").url]},
+            ]);
+            vec![("DEFAULT_QUEUE_URL", stack.routed("default").url.clone()), ("ROUTES", routes.to_string())]
+        }
+        _ => Vec::new(),
+    };
+    vars.push(("RUST_LOG", "info".to_owned()));
+    vars
+}
+
+/// The bootstrap of `function` in `dir`: `DIR/<name>/bootstrap` (cargo-lambda's layout) or
+/// `DIR/<name>` (cargo's).
+pub(crate) fn bootstrap(dir: &Path, function: &str) -> Result<PathBuf, Error> {
+    [dir.join(function).join("bootstrap"), dir.join(function)]
+        .into_iter()
+        .find(|path| path.is_file())
+        .map(|path| path.canonicalize())
+        .transpose()?
+        .ok_or_else(|| format!("no bootstrap for {function} in {}", dir.display()).into())
+}
+
+/// A Rust function's bootstrap, configured for `target`.
+pub(crate) fn rust(function: &str, label: String, bootstrap: PathBuf, target: &Target<'_>) -> Subject {
+    let mut env = lambda_env(function, target.endpoint);
+    env.extend(own_vars(function, target).into_iter().map(|(k, v)| (k.to_owned(), v)));
+    Subject {
+        label,
+        function_name: function.to_owned(),
+        dir: bootstrap.parent().map(Path::to_path_buf),
+        program: bootstrap,
+        args: Vec::new(),
+        env,
+    }
+}
+
+/// The Node.js receiver in `dir`, run by `node` with the heap limits the managed `nodejs20.x`
+/// runtime's own bootstrap script derives from the memory size (a tenth for the young generation, half
+/// of that per semi-space, the rest for the old generation).
+pub(crate) fn node(label: String, node: &Path, dir: &Path, target: &Target<'_>) -> Subject {
+    let new_space = MEMORY_MB / 10;
+    let mut env = lambda_env("node-receiver", target.endpoint);
+    env.extend(receiver_vars(target).into_iter().map(|(k, v)| (k.to_owned(), v)));
+    Subject {
+        label,
+        function_name: "node-receiver".to_owned(),
+        program: node.to_path_buf(),
+        args: vec![
+            "--expose-gc".to_owned(),
+            "--max-http-header-size=81920".to_owned(),
+            format!("--max-semi-space-size={}", new_space / 2),
+            format!("--max-old-space-size={}", MEMORY_MB - new_space),
+            "bootstrap.mjs".to_owned(),
+        ],
+        dir: Some(dir.to_path_buf()),
+        env,
+    }
+}
+
+/// An executable on `PATH`, as an absolute path (the functions' environment has no `PATH`).
+pub(crate) fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| candidate.is_file())
+}
