@@ -8,7 +8,7 @@ PYTHON      ?= python3
 # Tests find the emulator's Python here (testkit::Emulator).
 export MOTO_PYTHON := $(abspath $(VENV))/bin/python
 
-.PHONY: demo dev test load fuzz venv lint lint-template bench clean-venv
+.PHONY: demo dev test load footprint fuzz venv lint lint-template bench clean-venv
 
 ## demo: run the whole pipeline locally (emulator, receiver, recorder, fanout) and show what happened
 demo: venv
@@ -26,6 +26,11 @@ test: venv
 ## throughput, and every event downstream exactly once (figures in README.md)
 load: venv
 	cargo run --release --quiet -p e2e --bin load
+
+## footprint: each function's size, cold start and RSS, beside the same receiver in Node.js
+footprint: venv
+	npm ci --prefix bench/node-receiver --no-audit --no-fund
+	cargo run --quiet -p e2e --bin footprint
 
 ## fuzz: every cargo-fuzz target for FUZZ_SECONDS each (default 600); CI runs them for 20 s
 FUZZ_SECONDS ?= 600

@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,8 @@ struct Running {
     closed: mpsc::UnboundedReceiver<()>,
     open_streams: usize,
     tail: Arc<Mutex<VecDeque<String>>>,
+    /// Bytes written to stdout and stderr: what CloudWatch Logs would ingest (and bill).
+    output_bytes: Arc<AtomicU64>,
 }
 
 impl Running {
@@ -68,6 +71,7 @@ impl Running {
         let mut child =
             command.spawn().map_err(|e| format!("starting {}: {e}", subject.program.display()))?;
         let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
+        let output_bytes = Arc::new(AtomicU64::new(0));
         let (closed_tx, closed) = mpsc::unbounded_channel();
         let streams: [Option<Box<dyn Read + Send>>; 2] = [
             child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
@@ -75,10 +79,11 @@ impl Running {
         ];
         let open_streams = streams.iter().flatten().count();
         for stream in streams.into_iter().flatten() {
-            let (tail, closed_tx) = (tail.clone(), closed_tx.clone());
+            let (tail, closed_tx, output_bytes) = (tail.clone(), closed_tx.clone(), output_bytes.clone());
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines() {
                     let Ok(line) = line else { break };
+                    output_bytes.fetch_add(line.len() as u64 + 1, Ordering::Relaxed);
                     let mut tail = tail.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                     if tail.len() == TAIL_LINES {
                         tail.pop_front();
@@ -88,7 +93,7 @@ impl Running {
                 let _ = closed_tx.send(());
             });
         }
-        Ok((t0, Self { child, closed, open_streams, tail }))
+        Ok((t0, Self { child, closed, open_streams, tail, output_bytes }))
     }
 
     /// Resolves once the process has closed its output, i.e. exited. Cancel-safe, for `select!`.
@@ -174,6 +179,8 @@ pub(crate) struct LongRun {
     pub(crate) memory: Memory,
     /// Wall time of the whole run.
     pub(crate) elapsed: Duration,
+    /// Output (logs and EMF metrics) per invocation, start-up lines included, in bytes.
+    pub(crate) output_per_invocation: u64,
 }
 
 /// Starts the function once and hands it `invocations` events from `workload`, one at a time as
@@ -202,5 +209,6 @@ pub(crate) async fn long_run(
     }
     unless_exited(&mut running, label, "the poll after the last answer", api.next_poll()).await?;
     let memory = Memory::of(running.pid())?;
-    Ok(LongRun { memory, elapsed: started.elapsed() })
+    let output_per_invocation = running.output_bytes.load(Ordering::Relaxed) / invocations as u64;
+    Ok(LongRun { memory, elapsed: started.elapsed(), output_per_invocation })
 }

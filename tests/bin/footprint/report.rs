@@ -129,10 +129,10 @@ fn peak_mb(row: &Row) -> f64 {
 /// The markdown table, then the Node.js-to-Rust ratios when both receivers were measured.
 pub(crate) fn table(rows: &[Row], node: Option<&Row>, invocations: usize) -> String {
     let mut out = format!(
-        "| function | binary MB | first poll median / p90 ms | min / max ms | peak RSS after {} invocations MB | within targets |\n",
+        "| function | binary MB | first poll median / p90 ms | min / max ms | peak RSS after {} invocations MB | output per invocation | within targets |\n",
         thousands(invocations)
     );
-    out.push_str("| --- | ---: | ---: | ---: | ---: | --- |\n");
+    out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
     for row in rows.iter().chain(node) {
         let size = match &row.size {
             Size::Binary { bytes, stripping: Stripping::Built } => format!("{:.2}", mb(*bytes)),
@@ -146,13 +146,14 @@ pub(crate) fn table(rows: &[Row], node: Option<&Row>, invocations: usize) -> Str
         };
         let verdict = if row.targeted { verdict(row) } else { "(comparison)".to_owned() };
         out.push_str(&format!(
-            "| {} | {size} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} | {verdict} |\n",
+            "| {} | {size} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} | {} B | {verdict} |\n",
             row.label,
             ms(row.first_poll.median),
             ms(row.first_poll.p90),
             ms(row.first_poll.min),
             ms(row.first_poll.max),
             peak_mb(row),
+            row.run.output_per_invocation,
         ));
     }
     if let Some(node) = node {
