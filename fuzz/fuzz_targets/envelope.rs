@@ -45,7 +45,7 @@ fn check_ingest(message: IngestMessage) {
     // The recorder's write, the stream, the fanout's decode.
     let record = EventRecord::new(message, RECORDED_AT_MS, TTL_SECS);
     let item: serde_dynamo::Item = serde_dynamo::to_item(&record).expect("a record encodes as an item");
-    let decoded = fanout::decode_new_image(item).expect("the recorder's item decodes");
+    let decoded = shared::message::EventRecord::from_stream_image(item).expect("the recorder's item decodes");
     assert_eq!(decoded, record, "record changed through the table");
     let downstream = DownstreamMessage::from(record);
     let body = serde_json::to_string(&downstream).expect("a downstream message serialises");

@@ -1,5 +1,5 @@
 //! The fanout's decode of a DynamoDB stream record's NEW_IMAGE into an `EventRecord`
-//! (`fanout::decode_new_image`), on JSON in DynamoDB's attribute-value form, read the way the Lambda
+//! (`EventRecord::from_stream_image`), on JSON in DynamoDB's attribute-value form, read the way the Lambda
 //! runtime reads it: a whole stream event (`{"Records": [...]}`, every INSERT decoded), or one image
 //! alone (`{"webhook_id": {"S": "..."}, ...}`) so the fuzzer spends its effort on the image.
 //!
@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
         },
     };
     for image in images {
-        let record = match fanout::decode_new_image(image) {
+        let record = match shared::message::EventRecord::from_stream_image(image) {
             Ok(record) => record,
             Err(error) => {
                 let _ = error.to_string();
@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
         check_event(&record.event);
 
         let item: serde_dynamo::Item = serde_dynamo::to_item(&record).expect("a record encodes as an item");
-        let again = fanout::decode_new_image(item).expect("the recorder's item decodes");
+        let again = shared::message::EventRecord::from_stream_image(item).expect("the recorder's item decodes");
         assert_eq!(again, record, "record changed through the table");
 
         let destinations = ROUTES.destinations(&record.event_type, record.event.user_metadata());

@@ -87,6 +87,12 @@ pub struct EventRecord {
 }
 
 impl EventRecord {
+    /// Decodes an INSERT's new image, as the table's stream delivers it: the fanout's only parse of
+    /// stream data, here beside the item's definition (and fuzzed: `fuzz/fuzz_targets/stream_image.rs`).
+    pub fn from_stream_image(image: serde_dynamo::Item) -> Result<Self, serde_dynamo::Error> {
+        serde_dynamo::from_item(image)
+    }
+
     /// The item for an ingest message recorded at `recorded_at_ms`, kept for `ttl_secs`.
     pub fn new(message: IngestMessage, recorded_at_ms: i64, ttl_secs: u64) -> Self {
         let ttl = i64::try_from(ttl_secs).unwrap_or(i64::MAX);

@@ -84,7 +84,7 @@ async fn send_window<P: Publisher>(
             report.skipped += 1;
             continue;
         }
-        let recorded = match decode_new_image(record.change.new_image) {
+        let recorded = match EventRecord::from_stream_image(record.change.new_image) {
             Ok(recorded) => recorded,
             Err(error) => {
                 // Failed, not skipped: after the trigger's retries it lands in the on-failure DLQ and
@@ -146,12 +146,6 @@ async fn send_with_retries<P: Publisher>(
         tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
     }
     pending.into_iter().map(|entry| entry.id).collect()
-}
-
-/// Decodes an INSERT's new image (as the stream delivers it) into the recorded event: the only parse
-/// of stream data, kept pure so the `stream_image` fuzz target runs exactly what the handler runs.
-pub fn decode_new_image(image: serde_dynamo::Item) -> Result<EventRecord, serde_dynamo::Error> {
-    serde_dynamo::from_item(image)
 }
 
 /// The Lambda handler: the response lists, by sequence number, the records to retry.

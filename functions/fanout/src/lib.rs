@@ -7,7 +7,5 @@ mod handler;
 mod publish;
 
 pub use config::{Config, ConfigError, REQUIRED, VARIABLES, sdk_timeouts};
-pub use handler::{
-    DEFAULT_MAX_ATTEMPTS, Fanout, Report, UnreportableFailure, WINDOW, decode_new_image, fan_out, handle,
-};
+pub use handler::{DEFAULT_MAX_ATTEMPTS, Fanout, Report, UnreportableFailure, WINDOW, fan_out, handle};
 pub use publish::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, Outgoing, Publisher, SqsPublisher, batches};
