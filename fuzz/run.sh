@@ -65,7 +65,9 @@ for target in "${targets[@]}"; do
   done_line=$(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$log" | tail -1 || true)
   runs=$(awk '{print $2}' <<<"$done_line")
   secs=$(awk '{print $5}' <<<"$done_line")
-  [[ -n $runs ]] || runs=$(grep -Eo 'number_of_executed_units: [0-9]+' "$log" | awk '{print $2}' | tail -1 || true)
+  if [[ -z $runs ]]; then
+    runs=$(grep -Eo 'number_of_executed_units: [0-9]+' "$log" | awk '{print $2}' | tail -1 || true)
+  fi
   rate=$(grep -Eo 'average_exec_per_sec: +[0-9]+' "$log" | awk '{print $2}' | tail -1 || true)
   units=$(grep -Eo 'corp: [0-9]+/' "$log" | tail -1 | grep -Eo '[0-9]+' || true)
   files=$(find "corpus/$target" -type f | wc -l)

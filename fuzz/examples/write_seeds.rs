@@ -220,7 +220,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     // Assembled tokens: the header is parsed, the signature never verifies.
     let raw = |header: Value, signature: String| {
-        let mut data = format!("x-fuzz-jwt-header: {header}\nx-fuzz-jwt-claims: {{\"aud\":\"{AUDIENCE}\"}}\nx-fuzz-jwt-sig: {signature}\n").into_bytes();
+        let claims = json!({"aud": AUDIENCE});
+        let directives = format!("x-fuzz-jwt-header: {header}\nx-fuzz-jwt-claims: {claims}\n");
+        let mut data = format!("{directives}x-fuzz-jwt-sig: {signature}\n").into_bytes();
         data.extend(render(&[(WEBHOOK_ID, id), (WEBHOOK_TIMESTAMP, &timestamp)], body));
         data
     };
@@ -334,8 +336,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     jwks.push((
         "google-like.json".into(),
         variant(vec![
-            json!({"kty": "EC", "crv": "P-256", "kid": "ec1", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-                   "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "use": "sig", "alg": "ES256"}),
+            json!({"kty": "EC", "crv": "P-256", "kid": "ec1", "use": "sig", "alg": "ES256",
+                   "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                   "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}),
             json!({"kty": "OKP", "crv": "X25519", "x": "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}),
             json!({"kty": "RSA", "use": "enc", "kid": "enc", "n": n, "e": "AQAB"}),
             keys[1].clone(),

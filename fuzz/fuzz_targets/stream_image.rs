@@ -53,7 +53,8 @@ fuzz_target!(|data: &[u8]| {
         check_event(&record.event);
 
         let item: serde_dynamo::Item = serde_dynamo::to_item(&record).expect("a record encodes as an item");
-        let again = shared::message::EventRecord::from_stream_image(item).expect("the recorder's item decodes");
+        let again =
+            shared::message::EventRecord::from_stream_image(item).expect("the recorder's item decodes");
         assert_eq!(again, record, "record changed through the table");
 
         let destinations = ROUTES.destinations(&record.event_type, record.event.user_metadata());

@@ -357,9 +357,13 @@ mod tests {
             &[
                 (WEBHOOK_ID, "msg_p5jXN8AQM9LWM0D4loKWxJek"),
                 (WEBHOOK_TIMESTAMP, "1614265330"),
+                // A decoy, then the genuine entry without its padding.
                 (
                     WEBHOOK_SIGNATURE,
-                    "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE",
+                    concat!(
+                        "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= ",
+                        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE"
+                    ),
                 ),
             ],
             br#"{"test": 2432232314}"#,
