@@ -14,8 +14,9 @@ use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use fanout::{DEFAULT_MAX_ATTEMPTS, Fanout, SqsPublisher};
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::{Context, LambdaEvent};
-use receiver::{Config, Receiver, SqsIngestQueue};
+use receiver::{Config, Receiver, SqsDeliveryQueues};
 use recorder::{DynamoDbEventStore, Recorder};
+use shared::aws::sqs::SqsQueue;
 use shared::clock::Clock;
 use shared::config::FromVars;
 use shared::message::DownstreamMessage;
@@ -48,15 +49,15 @@ pub struct Pipeline {
     /// An SQS client straight to the emulator: the triggers' side, which an outage between the
     /// functions and AWS does not touch.
     pub sqs: aws_sdk_sqs::Client,
-    receiver: Arc<Receiver<SqsIngestQueue>>,
-    recorder: Recorder<DynamoDbEventStore>,
-    fanout: Fanout<SqsPublisher>,
+    receiver: Arc<Receiver<SqsDeliveryQueues>>,
+    recorder: Recorder<DynamoDbEventStore, SqsQueue>,
+    fanout: Fanout<SqsPublisher, SqsQueue>,
     stream: tokio::sync::Mutex<StreamPosition>,
 }
 
 impl Pipeline {
     /// Creates the stack's resources in `emulator` and wires the three functions to them, the receiver
-    /// configured by `receiver_vars` (its `INGEST_QUEUE_URL` is filled in).
+    /// configured by `receiver_vars` (its queue URLs are filled in).
     pub async fn start(
         emulator: &Emulator,
         receiver_vars: &[(&str, String)],
@@ -82,18 +83,24 @@ impl Pipeline {
         let sqs = aws_sdk_sqs::Client::new(&direct);
         let config = Config::from_lookup(|name| match name {
             "INGEST_QUEUE_URL" => Some(stack.ingest.url.clone()),
+            "QUARANTINE_QUEUE_URL" => Some(stack.quarantine.url.clone()),
             _ => receiver_vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()),
         })?;
         let secretsmanager = aws_sdk_secretsmanager::Client::new(&receiver_sdk);
         let verification = receiver::build_verification(&config, || secretsmanager, clock.clone()).await?;
         let receiver = Arc::new(Receiver {
             verification,
-            queue: SqsIngestQueue::new(aws_sdk_sqs::Client::new(&receiver_sdk), &stack.ingest.url),
+            queues: SqsDeliveryQueues::new(
+                aws_sdk_sqs::Client::new(&receiver_sdk),
+                &stack.ingest.url,
+                &stack.quarantine.url,
+            ),
             max_body_bytes: config.max_body_bytes,
             clock: clock.clone(),
         });
         let recorder = Recorder {
             store: DynamoDbEventStore::new(aws_sdk_dynamodb::Client::new(&recorder_sdk), &stack.table),
+            dead_letters: SqsQueue::new(aws_sdk_sqs::Client::new(&recorder_sdk), &stack.ingest.dlq_url),
             ttl_secs: recorder::DEFAULT_RECORD_TTL_SECS,
             clock: clock.clone(),
         };
@@ -101,6 +108,7 @@ impl Pipeline {
         let fanout = Fanout {
             routes,
             publisher: SqsPublisher::new(aws_sdk_sqs::Client::new(&fanout_sdk)),
+            dead_letters: SqsQueue::new(aws_sdk_sqs::Client::new(&fanout_sdk), &stack.fanout_dlq.url),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             clock,
         };
@@ -110,7 +118,7 @@ impl Pipeline {
     }
 
     /// The receiver, to serve over HTTP while the triggers run.
-    pub fn receiver(&self) -> Arc<Receiver<SqsIngestQueue>> {
+    pub fn receiver(&self) -> Arc<Receiver<SqsDeliveryQueues>> {
         self.receiver.clone()
     }
 
@@ -184,6 +192,9 @@ impl Pipeline {
         let batch = receive.wait_time_seconds(wait_secs).send().await?;
         if batch.messages().is_empty() {
             return Ok(None);
+        }
+        for message in batch.messages() {
+            testkit::check_sqs_safe(message)?;
         }
         let event = sqs_event(batch.messages());
         let response = recorder::handle(&self.recorder, LambdaEvent::new(event, Context::default())).await?;

@@ -70,6 +70,11 @@ enum Command {
         #[arg(long, env = "WEBHOOK_SECRET")]
         secret: Option<String>,
     },
+    /// List, show and release verified deliveries held in the receiver's quarantine.
+    Quarantine {
+        #[command(subcommand)]
+        action: QuarantineAction,
+    },
     /// Print (and delete) the messages arriving on a routed queue.
     Tail {
         /// The queue URL.
@@ -84,6 +89,45 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         idle: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum QuarantineAction {
+    /// List every held delivery (left in the queue).
+    List {
+        #[command(flatten)]
+        quarantine: QuarantineArgs,
+    },
+    /// Print one held delivery, its body included.
+    Show {
+        /// The delivery's `webhook-id`.
+        webhook_id: String,
+        #[command(flatten)]
+        quarantine: QuarantineArgs,
+    },
+    /// Re-inject a held delivery into the ingest queue, fixed (`--body`) or as it was.
+    Release {
+        /// The delivery's `webhook-id`.
+        webhook_id: String,
+        /// The ingest queue's URL (the stack's `IngestQueueUrl` output).
+        #[arg(long, env = "INGEST_QUEUE_URL")]
+        ingest_queue: String,
+        /// The fixed body to release instead of the original (`-` reads stdin).
+        #[arg(long)]
+        body: Option<PathBuf>,
+        #[command(flatten)]
+        quarantine: QuarantineArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct QuarantineArgs {
+    /// The quarantine queue's URL (the stack's `QuarantineQueueUrl` output).
+    #[arg(long = "queue", env = "QUARANTINE_QUEUE_URL")]
+    queue_url: String,
+    /// The local emulator's endpoint, printed by `make dev` (default: AWS, with your credentials).
+    #[arg(long)]
+    endpoint: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -128,6 +172,79 @@ impl SignerArgs {
     }
 }
 
+/// SDK configuration: the local emulator's (fixed region, dummy credentials) or the user's AWS.
+async fn aws_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
+    match endpoint {
+        Some(endpoint) => testkit::sdk_config_for(endpoint, testkit::harness_timeouts()).await,
+        None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+    }
+}
+
+fn read_body(path: &std::path::Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)?;
+        Ok(bytes)
+    } else {
+        std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()).into())
+    }
+}
+
+async fn quarantine(action: QuarantineAction) -> Result<(), Box<dyn std::error::Error>> {
+    use gemini_webhooks::quarantine::Quarantine;
+    let args = match &action {
+        QuarantineAction::List { quarantine } | QuarantineAction::Show { quarantine, .. } => quarantine,
+        QuarantineAction::Release { quarantine, .. } => quarantine,
+    };
+    let sqs = aws_sdk_sqs::Client::new(&aws_config(args.endpoint.as_deref()).await);
+    let held = Quarantine::new(sqs.clone(), &args.queue_url);
+    match action {
+        QuarantineAction::List { .. } => {
+            let all = held.list().await?;
+            println!("{:<40} {:<14} {:>8}  detail", "webhook-id", "reason", "bytes");
+            for item in &all {
+                match &item.delivery {
+                    Ok(d) => println!(
+                        "{:<40} {:<14} {:>8}  {}",
+                        d.webhook_id,
+                        d.reason.as_str(),
+                        d.body.len(),
+                        d.detail
+                    ),
+                    Err(e) => println!(
+                        "{:<40} {:<14} {:>8}  not a quarantined delivery: {e}",
+                        item.message_id, "-", "-"
+                    ),
+                }
+            }
+            println!("{} held", all.len());
+        }
+        QuarantineAction::Show { webhook_id, .. } => {
+            let delivery = held.show(&webhook_id).await?;
+            let body = match std::str::from_utf8(&delivery.body) {
+                Ok(text) => json!(text),
+                Err(_) => json!({"base64": STANDARD.encode(&delivery.body)}),
+            };
+            let shown = json!({
+                "webhook_id": delivery.webhook_id, "webhook_timestamp": delivery.webhook_timestamp,
+                "received_at": delivery.received_at, "scheme": delivery.scheme, "reason": delivery.reason,
+                "detail": delivery.detail, "body_sha256": delivery.body_sha256, "body": body,
+            });
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+        }
+        QuarantineAction::Release { webhook_id, ingest_queue, body, .. } => {
+            let fixed = body.as_deref().map(read_body).transpose()?;
+            let ingest = shared::aws::sqs::SqsQueue::new(sqs, &ingest_queue);
+            let released = held.release(&webhook_id, fixed.as_deref(), &ingest).await?;
+            println!(
+                "released {webhook_id} into the ingest queue ({} held message(s) removed)",
+                released.count
+            );
+        }
+    }
+    Ok(())
+}
+
 fn fresh_id() -> String {
     let secret = SigningSecret::generate().expose_whsec();
     let token: String =
@@ -146,13 +263,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("JWKS_JSON='{}'", jwks_document([key.public_jwk(Some("local-1"))]));
         }
         Command::Sign { body, signer, id, timestamp } => {
-            let body = if body.as_os_str() == "-" {
-                let mut bytes = Vec::new();
-                std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)?;
-                bytes
-            } else {
-                std::fs::read(&body)?
-            };
+            let body = read_body(&body)?;
             let id = id.unwrap_or_else(fresh_id);
             let signed = signer.sign(&id, timestamp.unwrap_or_else(|| SystemClock.unix_now()), &body)?;
             println!(
@@ -200,13 +311,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             println!("wrote {} (receiver events signed at {now}, valid for 300 s)", dir.display());
         }
+        Command::Quarantine { action } => quarantine(action).await?,
         Command::Tail { queue_url, endpoint, keep, idle } => {
-            // A local endpoint is the emulator: its fixed region and dummy credentials.
-            let config = match endpoint {
-                Some(endpoint) => testkit::sdk_config_for(&endpoint, testkit::harness_timeouts()).await,
-                None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
-            };
-            let sqs = aws_sdk_sqs::Client::new(&config);
+            let sqs = aws_sdk_sqs::Client::new(&aws_config(endpoint.as_deref()).await);
             let mut idle_for = 0;
             while idle_for < idle {
                 let page = sqs

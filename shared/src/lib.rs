@@ -27,16 +27,20 @@
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod event;
 pub mod id;
 pub mod keys;
+pub mod limits;
 pub mod logging;
 pub mod message;
 pub mod metrics;
 pub mod routing;
 pub mod signature;
+pub mod sqs;
 
 pub use event::{Event, EventKind};
 pub use id::{WebhookId, WebhookTimestamp};

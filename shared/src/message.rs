@@ -1,12 +1,40 @@
 //! The messages between stages. Each is a JSON contract (see `design.md`): the receiver writes
-//! [`IngestMessage`] to the ingest queue and the recorder reads it.
+//! [`IngestMessage`] to the ingest queue and the recorder reads it; the recorder writes an
+//! [`EventRecord`] to the table, whose stream the fanout turns into [`DownstreamMessage`]s; what the
+//! receiver verified but could not turn into an ingest message is kept as a [`QuarantinedDelivery`].
+//!
+//! Every message body goes out through `to_sqs_body`: SQS-safe JSON ([`crate::sqs::to_json`]), and for
+//! the ingest message, within the pipeline's size budget ([`crate::limits`]).
+
+use std::fmt::Display;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::event::Event;
+use crate::event::{Event, EventError};
 use crate::id::{WebhookId, WebhookTimestamp};
+use crate::limits::EVENT_BUDGET_BYTES;
 use crate::signature::{Scheme, Verified};
+use crate::sqs;
+
+/// An ingest message that cannot be sent: never because of the network, always because of the message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The message plus the fields later stages copy out of its event exceed the size budget.
+    #[error(
+        "the event and the fields copied from it take {size} bytes, over the pipeline's {limit}-byte budget"
+    )]
+    OverBudget {
+        /// Bytes the message and its copies take, as SQS-safe JSON.
+        size: usize,
+        /// [`EVENT_BUDGET_BYTES`].
+        limit: usize,
+    },
+    /// Not serialisable (cannot happen for values parsed from JSON; kept typed rather than panicking).
+    #[error("the message could not be serialised: {0}")]
+    Json(#[from] serde_json::Error),
+}
 
 /// Lowercase hex SHA-256 of the body bytes exactly as received: how the recorder tells a retry (same
 /// hash) from a conflicting reuse of a `webhook-id` (different hash).
@@ -55,6 +83,29 @@ impl IngestMessage {
             event,
         }
     }
+
+    /// The ingest queue's message body: SQS-safe JSON, checked against the size budget, so that the
+    /// table item and downstream message made from it fit too.
+    pub fn to_sqs_body(&self) -> Result<String, EncodeError> {
+        let body = sqs::to_json(self)?;
+        let size = body.len() + copied_fields_len(&self.event)?;
+        if size > EVENT_BUDGET_BYTES {
+            return Err(EncodeError::OverBudget { size, limit: EVENT_BUDGET_BYTES });
+        }
+        Ok(body)
+    }
+
+    /// Parses an ingest queue message body.
+    pub fn from_sqs_body(body: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(body)
+    }
+}
+
+/// What the table item and the downstream message copy out of the event, as SQS-safe JSON.
+fn copied_fields_len(event: &Event) -> Result<usize, serde_json::Error> {
+    let data_id = event.data_id().map_or(Ok(0), sqs::json_len)?;
+    let user_metadata = event.user_metadata().map_or(Ok(0), sqs::json_len)?;
+    Ok(sqs::json_len(event.event_type())? + data_id + user_metadata)
 }
 
 /// One recorded delivery: the events table's item, keyed by `webhook_id`. Written once, by the first
@@ -151,6 +202,11 @@ impl DownstreamMessage {
         serde_json::from_str(body)
     }
 
+    /// The routed queue's message body: SQS-safe JSON.
+    pub fn to_sqs_body(&self) -> Result<String, serde_json::Error> {
+        sqs::to_json(self)
+    }
+
     /// The documented kind of the event.
     pub fn kind(&self) -> crate::event::EventKind {
         self.event.kind()
@@ -170,6 +226,118 @@ impl From<EventRecord> for DownstreamMessage {
             recorded_at: record.recorded_at,
             event: record.event,
         }
+    }
+}
+
+/// Why a verified delivery was quarantined instead of enqueued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuarantineReason {
+    /// The body is not a Gemini event envelope: not JSON, not an object, or no string `type`.
+    InvalidEvent,
+    /// The event and the fields copied from it exceed the pipeline's size budget.
+    OverBudget,
+    /// The ingest queue refused the message for its content.
+    Refused,
+}
+
+impl QuarantineReason {
+    /// The stable name used in the message, logs, metrics and the receiver's answer.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidEvent => "invalid_event",
+            Self::OverBudget => "over_budget",
+            Self::Refused => "refused",
+        }
+    }
+}
+
+/// Longest `detail` kept in a quarantined delivery.
+const MAX_DETAIL_CHARS: usize = 512;
+
+/// A delivery whose signature verified but which could not become an ingest message: kept whole in
+/// the quarantine queue (the raw body, base64), alarmed, and released into the ingest queue once fixed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuarantinedDelivery {
+    /// The `webhook-id` header.
+    pub webhook_id: WebhookId,
+    /// The `webhook-timestamp` header, Unix seconds.
+    pub webhook_timestamp: WebhookTimestamp,
+    /// When the receiver accepted it, Unix milliseconds.
+    pub received_at: i64,
+    /// The scheme whose signature verified.
+    pub scheme: Scheme,
+    /// Why it was quarantined.
+    pub reason: QuarantineReason,
+    /// What exactly was wrong, for people (never secret material).
+    pub detail: String,
+    /// SHA-256 of the raw body.
+    pub body_sha256: BodySha256,
+    /// The body bytes exactly as received.
+    #[serde(rename = "body_base64", with = "base64_bytes")]
+    pub body: Vec<u8>,
+}
+
+impl QuarantinedDelivery {
+    /// Keeps a verified delivery for `reason`.
+    pub fn new(
+        verified: &Verified,
+        body: &[u8],
+        reason: QuarantineReason,
+        detail: impl Display,
+        received_at_ms: i64,
+    ) -> Self {
+        Self {
+            webhook_id: verified.webhook_id.clone(),
+            webhook_timestamp: verified.timestamp,
+            received_at: received_at_ms,
+            scheme: verified.scheme,
+            reason,
+            detail: detail.to_string().chars().take(MAX_DETAIL_CHARS).collect(),
+            body_sha256: BodySha256::of(body),
+            body: body.to_vec(),
+        }
+    }
+
+    /// The quarantine queue's message body: SQS-safe JSON (the body is base64, so it always fits:
+    /// see [`crate::limits::MAX_BODY_BYTES_CEILING`]).
+    pub fn to_sqs_body(&self) -> Result<String, serde_json::Error> {
+        sqs::to_json(self)
+    }
+
+    /// Parses a quarantine queue message body.
+    pub fn from_sqs_body(body: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(body)
+    }
+
+    /// The ingest message that releases this delivery, with `fixed_body` in place of the original when
+    /// given. Provenance (id, timestamp, scheme, receipt time) is the original delivery's: the
+    /// signature was checked when it arrived.
+    pub fn release(&self, fixed_body: Option<&[u8]>) -> Result<IngestMessage, EventError> {
+        let body = fixed_body.unwrap_or(&self.body);
+        Ok(IngestMessage {
+            webhook_id: self.webhook_id.clone(),
+            webhook_timestamp: self.webhook_timestamp,
+            received_at: self.received_at,
+            scheme: self.scheme,
+            body_sha256: BodySha256::of(body),
+            event: Event::parse(body)?,
+        })
+    }
+}
+
+/// (De)serialises bytes as standard base64.
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&BASE64.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        BASE64.decode(String::deserialize(deserializer)?).map_err(D::Error::custom)
     }
 }
 
@@ -250,6 +418,76 @@ mod tests {
         assert!(serde_json::from_str::<IngestMessage>(body).is_err());
         let ok = body.replace("-795392397", "795392397");
         assert_eq!(serde_json::from_str::<IngestMessage>(&ok).unwrap().webhook_timestamp.unix(), 795_392_397);
+    }
+
+    fn verified(id: &str) -> Verified {
+        Verified {
+            webhook_id: WebhookId::parse(id).unwrap(),
+            timestamp: WebhookTimestamp::from_unix(1_769_083_200),
+            scheme: Scheme::V1,
+        }
+    }
+
+    #[test]
+    fn an_ingest_body_with_noncharacters_is_sqs_safe_and_reads_back_equal() {
+        let body = "{\"type\":\"batch.failed\",\"data\":{\"error_message\":\"\u{FFFF}\u{FFFE}\"}}";
+        let message = IngestMessage::new(
+            verified("msg_nc"),
+            body.as_bytes(),
+            Event::parse(body.as_bytes()).unwrap(),
+            1,
+        );
+        let text = message.to_sqs_body().unwrap();
+        assert_eq!(sqs::first_disallowed(&text), None);
+        assert_eq!(IngestMessage::from_sqs_body(&text).unwrap(), message);
+    }
+
+    #[test]
+    fn the_budget_counts_the_fields_later_stages_copy() {
+        // 150 KB of metadata is copied into the table item and the downstream message beside the event:
+        // over the 400 KB item limit in all, though the ingest message alone would fit.
+        let metadata = "m".repeat(150_000);
+        let body =
+            json!({"type": "batch.succeeded", "user_metadata": {"a": metadata, "b": metadata}}).to_string();
+        let message = IngestMessage::new(
+            verified("msg_big"),
+            body.as_bytes(),
+            Event::parse(body.as_bytes()).unwrap(),
+            1,
+        );
+        match message.to_sqs_body() {
+            Err(EncodeError::OverBudget { size, limit }) => {
+                assert!(size > 600_000 && limit == EVENT_BUDGET_BYTES, "{size}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let small =
+            json!({"type": "batch.succeeded", "user_metadata": {"a": "m".repeat(100_000)}}).to_string();
+        let message = IngestMessage::new(
+            verified("msg_ok"),
+            small.as_bytes(),
+            Event::parse(small.as_bytes()).unwrap(),
+            1,
+        );
+        assert!(message.to_sqs_body().is_ok());
+    }
+
+    #[test]
+    fn a_quarantined_delivery_keeps_the_raw_bytes_and_releases_with_its_provenance() {
+        let raw = b"\xff\xfe not json at all";
+        let kept =
+            QuarantinedDelivery::new(&verified("msg_q"), raw, QuarantineReason::InvalidEvent, "not JSON", 42);
+        let text = kept.to_sqs_body().unwrap();
+        let back = QuarantinedDelivery::from_sqs_body(&text).unwrap();
+        assert_eq!(back, kept);
+        assert_eq!(back.body, raw);
+        assert!(matches!(back.release(None), Err(EventError::NotJson(_))));
+        let fixed = br#"{"type":"batch.succeeded","data":{"id":"batches/q"}}"#;
+        let released = back.release(Some(fixed)).unwrap();
+        assert_eq!(released.webhook_id.as_str(), "msg_q");
+        assert_eq!((released.received_at, released.scheme), (42, Scheme::V1));
+        assert_eq!(released.body_sha256, BodySha256::of(fixed));
+        assert_eq!(released.event.data_id(), Some("batches/q"));
     }
 
     #[test]

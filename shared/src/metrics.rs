@@ -1,11 +1,37 @@
 //! CloudWatch metrics as embedded-metric-format (EMF) log lines: printed to stdout, extracted by
 //! CloudWatch Logs, no API call and no latency on the request path.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Map, Value, json};
 
 static SILENCED: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Lines [`emit`] keeps instead of printing, on this thread, while a test captures them.
+    static CAPTURED: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
+
+/// Keeps this thread's metric lines from now on instead of printing them, until [`take_captured`]: how
+/// a test (on a current-thread runtime) proves a handler emitted a metric.
+pub fn capture() {
+    CAPTURED.with(|captured| *captured.borrow_mut() = Some(Vec::new()));
+}
+
+/// The lines kept since [`capture`], parsed; capturing goes on.
+pub fn take_captured() -> Vec<Value> {
+    CAPTURED.with(|captured| {
+        captured
+            .borrow_mut()
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    })
+}
 
 /// Stops [`emit`] printing, for the rest of the process: for local tools (the demo) whose stdout is
 /// for people, not CloudWatch.
@@ -48,10 +74,13 @@ pub fn emf_line(
 
 /// Prints an EMF line to stdout, where the Lambda runtime ships it to CloudWatch Logs.
 pub fn emit(function: &str, metric: &str, value: u64, dimensions: &[(&str, &str)], timestamp_ms: i64) {
-    if SILENCED.load(Ordering::Relaxed) {
+    let line = || emf_line(function, metric, value, dimensions, timestamp_ms);
+    let kept =
+        CAPTURED.with(|captured| captured.borrow_mut().as_mut().map(|lines| lines.push(line())).is_some());
+    if kept || SILENCED.load(Ordering::Relaxed) {
         return;
     }
-    println!("{}", emf_line(function, metric, value, dimensions, timestamp_ms));
+    println!("{}", line());
 }
 
 #[cfg(test)]

@@ -61,6 +61,29 @@ pub const INGEST_QUEUE: QueueSpec = queue("ingest");
 pub const ROUTED_QUEUES: [QueueSpec; 4] =
     [queue("batch"), queue("interaction"), queue("video"), queue("default")];
 
+/// A queue where what could not be processed is kept for people to look at: no consumer, no DLQ of its
+/// own, the longest retention SQS allows.
+#[derive(Debug, Clone, Copy)]
+pub struct KeptQueueSpec {
+    /// Name suffix after the stack prefix.
+    pub name: &'static str,
+    /// How long a message is kept: 14 days, the SQS maximum.
+    pub retention_secs: u32,
+}
+
+/// Verified deliveries the receiver could not turn into an ingest message.
+pub const QUARANTINE_QUEUE: KeptQueueSpec =
+    KeptQueueSpec { name: "quarantine", retention_secs: DLQ_RETENTION_SECS };
+
+/// Recorded events a routed queue refused for good, as full downstream messages (and the stream
+/// trigger's pointers to batches it gave up on).
+pub const FANOUT_DLQ: KeptQueueSpec =
+    KeptQueueSpec { name: "fanout-dlq", retention_secs: DLQ_RETENTION_SECS };
+
+/// The largest message every queue of the stack accepts: SQS's maximum, which the size budget is
+/// derived from ([`shared::limits`]).
+pub const MAX_MESSAGE_BYTES: usize = shared::limits::SQS_MAX_MESSAGE_BYTES;
+
 /// The stack's resources could not be created.
 #[derive(Debug, thiserror::Error)]
 #[error("creating {what} failed: {detail}")]
@@ -73,6 +96,17 @@ impl StackError {
     pub(crate) fn new(what: impl Into<String>, error: impl std::error::Error) -> Self {
         Self { what: what.into(), detail: DisplayErrorContext(error).to_string() }
     }
+}
+
+/// A queue without a DLQ, created.
+#[derive(Debug, Clone)]
+pub struct KeptQueue {
+    /// The queue's name.
+    pub name: String,
+    /// The queue's URL.
+    pub url: String,
+    /// The queue's ARN.
+    pub arn: String,
 }
 
 /// A queue and its DLQ, created.
@@ -101,6 +135,10 @@ pub struct Stack {
     pub ingest: Queue,
     /// The routed queues by spec name (`batch`, `interaction`, `video`, `default`).
     pub routed: BTreeMap<&'static str, Queue>,
+    /// The receiver's quarantine.
+    pub quarantine: KeptQueue,
+    /// The fanout's dead-letter queue.
+    pub fanout_dlq: KeptQueue,
 }
 
 impl Stack {
@@ -116,7 +154,9 @@ impl Stack {
         for spec in &ROUTED_QUEUES {
             routed.insert(spec.name, create_queue(&sqs, &prefix, spec).await?);
         }
-        Ok(Self { prefix, table, stream_arn, ingest, routed })
+        let quarantine = create_kept_queue(&sqs, &prefix, &QUARANTINE_QUEUE).await?;
+        let fanout_dlq = create_kept_queue(&sqs, &prefix, &FANOUT_DLQ).await?;
+        Ok(Self { prefix, table, stream_arn, ingest, routed, quarantine, fanout_dlq })
     }
 
     /// A routed queue by spec name; panics on a name not in [`ROUTED_QUEUES`] (a test bug).
@@ -196,7 +236,10 @@ pub async fn create_queue(
     let dlq_url = create_one(
         sqs,
         &dlq_name,
-        [(QueueAttributeName::MessageRetentionPeriod, DLQ_RETENTION_SECS.to_string())],
+        [
+            (QueueAttributeName::MessageRetentionPeriod, DLQ_RETENTION_SECS.to_string()),
+            (QueueAttributeName::MaximumMessageSize, MAX_MESSAGE_BYTES.to_string()),
+        ],
     )
     .await?;
     let dlq_arn = queue_arn(sqs, &dlq_url).await?;
@@ -211,12 +254,33 @@ pub async fn create_queue(
         [
             (QueueAttributeName::VisibilityTimeout, spec.visibility_timeout_secs.to_string()),
             (QueueAttributeName::MessageRetentionPeriod, spec.retention_secs.to_string()),
+            (QueueAttributeName::MaximumMessageSize, MAX_MESSAGE_BYTES.to_string()),
             (QueueAttributeName::RedrivePolicy, redrive),
         ],
     )
     .await?;
     let arn = queue_arn(sqs, &url).await?;
     Ok(Queue { name, url, arn, dlq_url })
+}
+
+/// Creates a queue that keeps what could not be processed (no DLQ of its own).
+pub async fn create_kept_queue(
+    sqs: &aws_sdk_sqs::Client,
+    prefix: &str,
+    spec: &KeptQueueSpec,
+) -> Result<KeptQueue, StackError> {
+    let name = format!("{prefix}-{}", spec.name);
+    let url = create_one(
+        sqs,
+        &name,
+        [
+            (QueueAttributeName::MessageRetentionPeriod, spec.retention_secs.to_string()),
+            (QueueAttributeName::MaximumMessageSize, MAX_MESSAGE_BYTES.to_string()),
+        ],
+    )
+    .await?;
+    let arn = queue_arn(sqs, &url).await?;
+    Ok(KeptQueue { name, url, arn })
 }
 
 /// Creates a FIFO queue (`{prefix}-{name}.fifo`), deduplicating by explicit id only; returns its URL.
@@ -288,6 +352,9 @@ pub async fn receive_batch(
     if page.messages().is_empty() {
         return Ok(Vec::new());
     }
+    for message in page.messages() {
+        check_sqs_safe(message)?;
+    }
     let entries = page.messages().iter().enumerate().map(|(i, message)| {
         DeleteMessageBatchRequestEntry::builder()
             .id(i.to_string())
@@ -307,6 +374,29 @@ pub async fn receive_batch(
         return Err(StackError { what: format!("queue {url}"), detail });
     }
     Ok(page.messages().to_vec())
+}
+
+/// Fails on a message holding a character SQS refuses, in its body or a String attribute: the
+/// emulator may store what SQS would never have accepted, so every message a test reads back is
+/// checked here.
+pub fn check_sqs_safe(message: &aws_sdk_sqs::types::Message) -> Result<(), StackError> {
+    let id = message.message_id().unwrap_or("?");
+    let texts = std::iter::once(("body", message.body().unwrap_or_default())).chain(
+        message
+            .message_attributes()
+            .into_iter()
+            .flatten()
+            .map(|(name, value)| (name.as_str(), value.string_value().unwrap_or_default())),
+    );
+    for (part, text) in texts {
+        if let Some((offset, c)) = shared::sqs::first_disallowed(text) {
+            return Err(StackError {
+                what: format!("message {id}"),
+                detail: format!("{part} holds {c:?} at byte {offset}, which SQS refuses"),
+            });
+        }
+    }
+    Ok(())
 }
 
 async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, StackError> {

@@ -117,3 +117,29 @@ async fn forged_and_stale_deliveries_get_401_and_reach_nothing() {
     assert_eq!(drained, e2e::Drained::default(), "nothing was enqueued");
     assert!(pipeline.take_downstream().await.unwrap().values().all(Vec::is_empty));
 }
+
+#[tokio::test]
+async fn an_event_with_characters_sqs_refuses_reaches_its_routed_queue_as_the_same_json() {
+    let pipeline = pipeline().await;
+    // U+FFFE and U+FFFF where a job's own data goes: user_metadata and an error message.
+    let body = json!({"type": "batch.failed", "data": {"id": "batches/nc", "error_code": 13,
+                      "error_message": "bad \u{FFFF} output \u{FFFE}"},
+                      "user_metadata": {"note": "\u{FFFF}", "team\u{FFFE}": "ml"}})
+    .to_string();
+    let signed = SignedHeaders::v1(&SECRET, "msg_nonchars", NOW, body.as_bytes());
+
+    let response = pipeline.deliver(post(&signed, body.as_bytes())).await;
+    pipeline.drain().await.unwrap();
+
+    assert_eq!(response.status(), 200);
+    // Every message read back, at every stage, is checked against SQS's allowed characters.
+    let downstream = pipeline.take_downstream().await.unwrap();
+    let batch = &downstream["batch"];
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0].event.error_message(), Some("bad \u{FFFF} output \u{FFFE}"));
+    assert_eq!(batch[0].user_metadata.as_ref().unwrap()["team\u{FFFE}"], "ml");
+    assert_eq!(
+        serde_json::to_value(&batch[0].event).unwrap(),
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    );
+}

@@ -4,7 +4,10 @@
 use std::collections::BTreeSet;
 
 use serde_yaml::Value;
-use testkit::{DLQ_RETENTION_SECS, EVENTS_TABLE, INGEST_QUEUE, QueueSpec, ROUTED_QUEUES};
+use testkit::{
+    DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE, MAX_MESSAGE_BYTES, QUARANTINE_QUEUE,
+    QueueSpec, ROUTED_QUEUES,
+};
 
 fn template() -> Value {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
@@ -71,6 +74,41 @@ fn every_queue_matches_the_harness_and_redrives_to_its_own_dlq() {
             DLQ_RETENTION_SECS.to_string()
         );
     }
+}
+
+#[test]
+fn the_queues_that_keep_what_failed_match_the_harness_and_outlive_the_stack() {
+    let template = template();
+    for (logical, spec) in [("QuarantineQueue", QUARANTINE_QUEUE), ("FanoutDLQ", FANOUT_DLQ)] {
+        let queue = resource(&template, logical);
+        assert_eq!(text(&queue["MessageRetentionPeriod"]), spec.retention_secs.to_string(), "{logical}");
+        assert!(queue["RedrivePolicy"].is_null(), "{logical} is where things end up: no DLQ of its own");
+    }
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        let keeps_data = name.ends_with("DLQ") || name == "QuarantineQueue" || name == "EventsTable";
+        if keeps_data {
+            assert_eq!(resource["DeletionPolicy"].as_str(), Some("Retain"), "{name}");
+            assert_eq!(resource["UpdateReplacePolicy"].as_str(), Some("Retain"), "{name}");
+        }
+    }
+}
+
+#[test]
+fn every_queue_takes_the_largest_message_the_size_budget_assumes() {
+    let template = template();
+    let mut queues = 0;
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() == Some("AWS::SQS::Queue") {
+            queues += 1;
+            let size = text(&resource["Properties"]["MaximumMessageSize"]);
+            assert_eq!(size, MAX_MESSAGE_BYTES.to_string(), "{}", name.as_str().unwrap());
+        }
+    }
+    assert!(queues >= 12);
+    let receiver = &resource(&template, "ReceiverFunction")["Environment"]["Variables"];
+    let max_body: usize = text(&receiver["MAX_BODY_BYTES"]).parse().unwrap();
+    assert_eq!(max_body, shared::limits::DEFAULT_MAX_BODY_BYTES);
 }
 
 #[test]

@@ -7,9 +7,9 @@ use shared::config::{FromVars, Vars};
 use shared::routing::{Routes, RoutesError};
 
 /// Every variable the fanout reads.
-pub const VARIABLES: &[&str] = &["ROUTES", "DEFAULT_QUEUE_URL"];
+pub const VARIABLES: &[&str] = &["ROUTES", "DEFAULT_QUEUE_URL", "FANOUT_DLQ_URL"];
 /// The variables without a default.
-pub const REQUIRED: &[&str] = &["DEFAULT_QUEUE_URL"];
+pub const REQUIRED: &[&str] = &["DEFAULT_QUEUE_URL", "FANOUT_DLQ_URL"];
 
 pub use shared::config::ConfigError;
 
@@ -18,6 +18,8 @@ pub use shared::config::ConfigError;
 pub struct Config {
     /// `ROUTES` and `DEFAULT_QUEUE_URL`, parsed.
     pub routes: Routes,
+    /// `FANOUT_DLQ_URL`: where records a routed queue refuses for good are kept.
+    pub dead_letter_queue_url: String,
 }
 
 impl FromVars for Config {
@@ -25,7 +27,7 @@ impl FromVars for Config {
         let default_queue = vars.required("DEFAULT_QUEUE_URL")?;
         let routes = Routes::parse(vars.optional("ROUTES").as_deref(), default_queue)
             .map_err(|e: RoutesError| ConfigError::new("ROUTES", e))?;
-        Ok(Self { routes })
+        Ok(Self { routes, dead_letter_queue_url: vars.required("FANOUT_DLQ_URL")? })
     }
 }
 
@@ -49,6 +51,7 @@ mod tests {
         assert_eq!(Config::from_lookup(|_| None).unwrap_err().variable, "DEFAULT_QUEUE_URL");
         let err = Config::from_lookup(|name| match name {
             "DEFAULT_QUEUE_URL" => Some("https://sqs.us-east-1.amazonaws.com/1/default".into()),
+            "FANOUT_DLQ_URL" => Some("https://sqs.us-east-1.amazonaws.com/1/fanout-dlq".into()),
             "ROUTES" => Some(r#"[{"match": "batch.*", "queues": []}]"#.into()),
             _ => None,
         })

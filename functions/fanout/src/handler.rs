@@ -1,6 +1,12 @@
-//! One batch of stream records: decode each INSERT's new image, route it, send every queue's share with
-//! SendMessageBatch (retrying refused entries a bounded number of times), and report by sequence number
-//! the records that still failed, so the trigger retries them and finally sends them to its DLQ.
+//! One batch of stream records: decode each INSERT's new image, route it, and send every queue's share
+//! with SendMessageBatch.
+//!
+//! Each failure gets a verdict. A record a queue refuses for good (too large for it, an id it will not
+//! take, a queue that does not exist or may not be written) is *handled*: kept in the fanout DLQ as the
+//! full downstream message with its reason and destination, and the batch goes on. Only a fault that
+//! may pass (throttling, 5xx, timeouts) is retried here a few times and then reported by sequence
+//! number, so the trigger retries the batch from there; sending stops at that window, since anything
+//! later would be sent again by the retry.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -10,23 +16,28 @@ use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord as St
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use futures::future::join_all;
 use lambda_runtime::LambdaEvent;
+use shared::aws::sqs::SendError;
 use shared::clock::Clock;
 use shared::message::{DownstreamMessage, EventRecord};
 use shared::metrics;
 use shared::routing::Routes;
+use shared::sqs::{deduplication_id, group_id};
 
-use crate::publish::{Outgoing, Publisher, batches};
+use crate::dead_letters::{DeadLetter, DeadLetters};
+use crate::publish::{BatchResult, Outgoing, Publisher, batches};
 
 /// Sends per entry within one invocation, first included.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
 /// The fanout's dependencies, built once per container.
 #[derive(Debug)]
-pub struct Fanout<P> {
+pub struct Fanout<P, D> {
     /// Where each event type goes.
     pub routes: Routes,
     /// The routed queues.
     pub publisher: P,
+    /// The fanout DLQ.
+    pub dead_letters: D,
     /// Sends per entry within one invocation.
     pub max_attempts: u32,
     /// For metric timestamps.
@@ -38,6 +49,8 @@ pub struct Fanout<P> {
 pub struct Report {
     /// Messages accepted, by queue URL.
     pub delivered: BTreeMap<String, usize>,
+    /// Messages kept in the fanout DLQ, by reason.
+    pub dead_lettered: BTreeMap<String, usize>,
     /// Indexes of the records that must be retried.
     pub failed: BTreeSet<usize>,
     /// MODIFY and REMOVE records (TTL deletions among them), ignored.
@@ -57,9 +70,12 @@ pub struct UnreportableFailure;
 pub const WINDOW: usize = 10;
 
 /// Routes and sends every INSERT in `records`, a window of [`WINDOW`] records at a time, in order. At
-/// the first window with a failure it stops: the trigger retries from the first failed record, so
-/// sending anything later now would only send it twice.
-pub async fn fan_out<P: Publisher>(fanout: &Fanout<P>, records: Vec<StreamRecord>) -> Report {
+/// the first window with a record to retry it stops: the trigger retries from the first failed record,
+/// so sending anything later now would only send it twice.
+pub async fn fan_out<P: Publisher, D: DeadLetters>(
+    fanout: &Fanout<P, D>,
+    records: Vec<StreamRecord>,
+) -> Report {
     let mut report = Report::default();
     let mut records = records.into_iter().enumerate().peekable();
     while records.peek().is_some() {
@@ -73,84 +89,195 @@ pub async fn fan_out<P: Publisher>(fanout: &Fanout<P>, records: Vec<StreamRecord
     report
 }
 
-async fn send_window<P: Publisher>(
-    fanout: &Fanout<P>,
+async fn send_window<P: Publisher, D: DeadLetters>(
+    fanout: &Fanout<P, D>,
     window: Vec<(usize, StreamRecord)>,
     report: &mut Report,
 ) {
     let mut per_queue: BTreeMap<&str, Vec<Outgoing>> = BTreeMap::new();
+    let mut letters: Vec<(usize, DeadLetter)> = Vec::new();
     for (index, record) in window {
         if record.event_name != "INSERT" {
             report.skipped += 1;
             continue;
         }
-        let recorded = match EventRecord::from_stream_image(record.change.new_image) {
-            Ok(recorded) => recorded,
-            Err(error) => {
-                // Failed, not skipped: after the trigger's retries it lands in the on-failure DLQ and
-                // its alarm, instead of vanishing.
-                tracing::error!(index, %error, "stream image is not an event record");
-                report.failed.insert(index);
-                continue;
+        match prepare(fanout, index, record) {
+            Prepared::Routed { messages, by_default } => {
+                report.unrouted += usize::from(by_default);
+                for (queue, outgoing) in messages {
+                    per_queue.entry(queue).or_default().push(outgoing);
+                }
             }
-        };
-        let destinations = fanout.routes.destinations(&recorded.event_type, recorded.event.user_metadata());
-        report.unrouted += usize::from(destinations.by_default);
-        let message = DownstreamMessage::from(recorded);
-        let body = match serde_json::to_string(&message) {
-            Ok(body) => body,
-            Err(error) => {
-                tracing::error!(index, %error, "downstream message not serialisable");
-                report.failed.insert(index);
-                continue;
-            }
-        };
-        let group_id = message.data_id.clone().unwrap_or_else(|| message.webhook_id.to_string());
-        for queue in destinations.queues {
-            per_queue.entry(queue).or_default().push(Outgoing {
-                id: index.to_string(),
-                body: body.clone(),
-                webhook_id: message.webhook_id.to_string(),
-                event_type: message.event_type.clone(),
-                group_id: group_id.clone(),
-            });
+            Prepared::Unsendable(letter) => letters.push((index, letter)),
         }
     }
-    let sends = per_queue.iter().map(|(queue, entries)| send_with_retries(fanout, queue, entries));
-    for ((queue, entries), failed_ids) in per_queue.iter().zip(join_all(sends).await) {
-        *report.delivered.entry((*queue).to_owned()).or_default() += entries.len() - failed_ids.len();
-        report.failed.extend(failed_ids.iter().filter_map(|id| id.parse::<usize>().ok()));
+    let sends = per_queue.iter().map(|(queue, entries)| send_to_queue(fanout, queue, entries));
+    for ((queue, entries), refused) in per_queue.iter().zip(join_all(sends).await) {
+        *report.delivered.entry((*queue).to_owned()).or_default() += entries.len() - refused.len();
+        for (outgoing, error) in refused {
+            if !error.is_permanent() {
+                tracing::warn!(webhook_id = %outgoing.webhook_id, queue, %error, "will be retried");
+                report.failed.insert(outgoing.record);
+                continue;
+            }
+            letters.push((
+                outgoing.record,
+                DeadLetter {
+                    destination: Some((*queue).to_owned()),
+                    reason: error.code().to_owned(),
+                    detail: error.to_string(),
+                    webhook_id: Some(outgoing.webhook_id),
+                    event_type: Some(outgoing.event_type),
+                    body: outgoing.body,
+                },
+            ));
+        }
+    }
+    let kept = join_all(letters.iter().map(|(_, letter)| fanout.dead_letters.keep(letter))).await;
+    for ((index, letter), kept) in letters.into_iter().zip(kept) {
+        match kept {
+            Ok(()) => {
+                tracing::error!(
+                    webhook_id = letter.webhook_id,
+                    destination = letter.destination,
+                    reason = letter.reason,
+                    detail = letter.detail,
+                    outcome = "dead_lettered",
+                    "kept in the fanout DLQ"
+                );
+                *report.dead_lettered.entry(letter.reason).or_default() += 1;
+            }
+            Err(error) => {
+                tracing::warn!(webhook_id = letter.webhook_id, %error, "fanout DLQ unavailable; will be retried");
+                report.failed.insert(index);
+            }
+        }
     }
 }
 
-/// Sends `entries` to `queue` in SQS-sized batches, resending refused entries up to the attempt
-/// limit; returns the ids still refused.
-async fn send_with_retries<P: Publisher>(
-    fanout: &Fanout<P>,
+/// What one INSERT record makes.
+enum Prepared<'r> {
+    /// A message for each queue it routes to.
+    Routed {
+        /// By queue URL.
+        messages: Vec<(&'r str, Outgoing)>,
+        /// No rule matched: the default queue alone.
+        by_default: bool,
+    },
+    /// It cannot be made into a message at all: its dead letter.
+    Unsendable(DeadLetter),
+}
+
+fn prepare<P, D>(fanout: &Fanout<P, D>, index: usize, record: StreamRecord) -> Prepared<'_> {
+    let image = record.change.new_image;
+    let recorded = match EventRecord::from_stream_image(image.clone()) {
+        Ok(recorded) => recorded,
+        Err(error) => {
+            return Prepared::Unsendable(DeadLetter {
+                body: shared::sqs::to_json(&image).unwrap_or_else(|_| "(unencodable stream image)".into()),
+                destination: None,
+                reason: "undecodable_record".into(),
+                detail: error.to_string(),
+                webhook_id: None,
+                event_type: None,
+            });
+        }
+    };
+    let destinations = fanout.routes.destinations(&recorded.event_type, recorded.event.user_metadata());
+    let message = DownstreamMessage::from(recorded);
+    let body = match message.to_sqs_body() {
+        Ok(body) => body,
+        Err(error) => {
+            return Prepared::Unsendable(DeadLetter {
+                body: "(unencodable downstream message)".into(),
+                destination: None,
+                reason: "not_serialisable".into(),
+                detail: error.to_string(),
+                webhook_id: Some(message.webhook_id.to_string()),
+                event_type: Some(message.event_type.clone()),
+            });
+        }
+    };
+    let webhook_id = message.webhook_id.as_str();
+    let outgoing = Outgoing {
+        record: index,
+        body,
+        webhook_id: webhook_id.to_owned(),
+        event_type: message.event_type.clone(),
+        group_id: group_id(message.data_id.as_deref(), webhook_id),
+        deduplication_id: deduplication_id(webhook_id),
+    };
+    Prepared::Routed {
+        messages: destinations.queues.into_iter().map(|queue| (queue, outgoing.clone())).collect(),
+        by_default: destinations.by_default,
+    }
+}
+
+/// Sends `entries` to `queue` in SQS-sized batches. A refusal for good is final at once; a transient
+/// fault is tried again up to the attempt limit. A whole call refused for its content (one bad entry
+/// can refuse a batch) is split into single sends, so only the bad entry is refused. Returns the
+/// entries not sent, each with its last error.
+async fn send_to_queue<P: Publisher, D>(
+    fanout: &Fanout<P, D>,
     queue: &str,
     entries: &[Outgoing],
-) -> Vec<String> {
+) -> Vec<(Outgoing, SendError)> {
+    let attempts = fanout.max_attempts.max(1);
+    let mut unsent = Vec::new();
     let mut pending = entries.to_vec();
-    for attempt in 1..=fanout.max_attempts.max(1) {
-        let refused: Vec<String> =
-            join_all(batches(&pending).into_iter().map(|batch| fanout.publisher.send_batch(queue, batch)))
-                .await
-                .into_iter()
-                .flatten()
-                .collect();
-        pending.retain(|entry| refused.contains(&entry.id));
-        if pending.is_empty() || attempt == fanout.max_attempts {
+    for attempt in 1..=attempts {
+        let sends = batches(&pending)
+            .into_iter()
+            .map(|batch| async move { (batch, fanout.publisher.send_batch(queue, batch).await) });
+        let mut retry = Vec::new();
+        for (batch, result) in join_all(sends).await {
+            let refused: Vec<(usize, SendError)> = match result {
+                BatchResult::Answered(refused) => refused,
+                BatchResult::CallFailed(SendError::MessageRefused { .. }) if batch.len() > 1 => {
+                    isolate(fanout, queue, batch).await
+                }
+                BatchResult::CallFailed(error) => (0..batch.len()).map(|i| (i, error.clone())).collect(),
+            };
+            for (position, error) in refused {
+                let Some(entry) = batch.get(position) else { continue };
+                if error.is_permanent() || attempt == attempts {
+                    unsent.push((entry.clone(), error));
+                } else {
+                    retry.push(entry.clone());
+                }
+            }
+        }
+        if retry.is_empty() {
             break;
         }
-        // A short, growing pause: refusals are mostly throttling.
+        pending = retry;
+        // A short, growing pause: transient refusals are mostly throttling.
         tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
     }
-    pending.into_iter().map(|entry| entry.id).collect()
+    unsent
+}
+
+/// Sends each entry of a refused batch on its own: the verdict per entry.
+async fn isolate<P: Publisher, D>(
+    fanout: &Fanout<P, D>,
+    queue: &str,
+    batch: &[Outgoing],
+) -> Vec<(usize, SendError)> {
+    let singles = batch.iter().map(|entry| fanout.publisher.send_batch(queue, std::slice::from_ref(entry)));
+    join_all(singles)
+        .await
+        .into_iter()
+        .enumerate()
+        .filter_map(|(position, result)| match result {
+            BatchResult::Answered(unsent) => unsent.into_iter().next().map(|(_, error)| (position, error)),
+            BatchResult::CallFailed(error) => Some((position, error)),
+        })
+        .collect()
 }
 
 /// The Lambda handler: the response lists, by sequence number, the records to retry.
-pub async fn handle<P: Publisher>(
-    fanout: &Fanout<P>,
+pub async fn handle<P: Publisher, D: DeadLetters>(
+    fanout: &Fanout<P, D>,
     event: LambdaEvent<StreamEvent>,
 ) -> Result<DynamoDbEventResponse, UnreportableFailure> {
     let sequence_numbers: Vec<Option<String>> =
@@ -167,7 +294,7 @@ pub async fn handle<P: Publisher>(
     Ok(response)
 }
 
-fn emit_metrics<P>(fanout: &Fanout<P>, report: &Report) {
+fn emit_metrics<P, D>(fanout: &Fanout<P, D>, report: &Report) {
     let now_ms = fanout.clock.unix_now_ms();
     for (queue, &count) in report.delivered.iter().filter(|(_, n)| **n > 0) {
         let name = queue.rsplit('/').next().unwrap_or(queue);
@@ -175,6 +302,10 @@ fn emit_metrics<P>(fanout: &Fanout<P>, report: &Report) {
     }
     if report.unrouted > 0 {
         metrics::emit("fanout", "Unrouted", report.unrouted as u64, &[], now_ms);
+    }
+    let dead_lettered: usize = report.dead_lettered.values().sum();
+    if dead_lettered > 0 {
+        metrics::emit("fanout", "DeadLettered", dead_lettered as u64, &[], now_ms);
     }
     if !report.failed.is_empty() {
         metrics::emit("fanout", "Failed", report.failed.len() as u64, &[], now_ms);

@@ -3,9 +3,13 @@
 //! transactional outbox): an event is routed if and only if it was recorded.
 
 mod config;
+mod dead_letters;
 mod handler;
 mod publish;
 
 pub use config::{Config, ConfigError, REQUIRED, VARIABLES, sdk_timeouts};
+pub use dead_letters::{DeadLetter, DeadLetters};
 pub use handler::{DEFAULT_MAX_ATTEMPTS, Fanout, Report, UnreportableFailure, WINDOW, fan_out, handle};
-pub use publish::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, Outgoing, Publisher, SqsPublisher, batches};
+pub use publish::{
+    BatchResult, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, Outgoing, Publisher, SqsPublisher, batches,
+};

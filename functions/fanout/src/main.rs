@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use fanout::{DEFAULT_MAX_ATTEMPTS, Fanout, SqsPublisher};
 use lambda_runtime::{Error, service_fn};
+use shared::aws::sqs::SqsQueue;
 use shared::clock::SystemClock;
 use shared::config::FromVars;
 
@@ -15,9 +16,11 @@ async fn main() -> Result<(), Error> {
         .timeout_config(fanout::sdk_timeouts())
         .load()
         .await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
     let fanout = Fanout {
         routes: config.routes,
-        publisher: SqsPublisher::new(aws_sdk_sqs::Client::new(&aws)),
+        publisher: SqsPublisher::new(sqs.clone()),
+        dead_letters: SqsQueue::new(sqs, &config.dead_letter_queue_url),
         max_attempts: DEFAULT_MAX_ATTEMPTS,
         clock: Arc::new(SystemClock),
     };

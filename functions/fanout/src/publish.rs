@@ -2,42 +2,44 @@
 
 use std::future::Future;
 
-use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use shared::aws::sqs::{SendError, classify, classify_entry, message_size, string_attribute};
+use shared::limits::SQS_MAX_MESSAGE_BYTES;
 
 /// Most entries in one SendMessageBatch.
 pub const MAX_BATCH_ENTRIES: usize = 10;
 /// Most bytes in one SendMessageBatch (bodies and attributes together).
-pub const MAX_BATCH_BYTES: usize = 256 * 1024;
+pub const MAX_BATCH_BYTES: usize = SQS_MAX_MESSAGE_BYTES;
 
 /// One message for one queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
-    /// Unique within one batch call; maps a failure back to its stream record.
-    pub id: String,
-    /// The downstream message, JSON.
+    /// The stream record it comes from: its index in the batch.
+    pub record: usize,
+    /// The downstream message, SQS-safe JSON.
     pub body: String,
-    /// `webhook_id` attribute, and the FIFO deduplication id.
+    /// `webhook_id` attribute.
     pub webhook_id: String,
     /// `event_type` attribute.
     pub event_type: String,
-    /// The FIFO message group (`data_id`, so one job's events stay in order).
+    /// The FIFO message group (the job, so one job's events are delivered one at a time).
     pub group_id: String,
+    /// The FIFO deduplication id (the `webhook-id`, fitted to SQS's rules).
+    pub deduplication_id: String,
 }
 
 impl Outgoing {
-    /// What the entry counts against the batch size limit.
+    fn attributes(&self) -> [(&str, &str); 2] {
+        [("webhook_id", &self.webhook_id), ("event_type", &self.event_type)]
+    }
+
+    /// What the entry counts against the batch size limit, as SQS counts it.
     fn size(&self) -> usize {
-        // Attribute names, types and values; a small allowance covers SQS's own accounting.
-        self.body.len()
-            + self.webhook_id.len()
-            + self.event_type.len()
-            + "webhook_idevent_typeStringString".len()
-            + 32
+        message_size(&self.body, &self.attributes())
     }
 }
 
-/// Splits entries into batches SQS accepts: at most ten each and 256 KiB in all.
+/// Splits entries into batches SQS accepts: at most ten each and 1 MiB in all.
 pub fn batches(entries: &[Outgoing]) -> Vec<&[Outgoing]> {
     let mut batches = Vec::new();
     let mut start = 0;
@@ -57,11 +59,19 @@ pub fn batches(entries: &[Outgoing]) -> Vec<&[Outgoing]> {
     batches
 }
 
+/// What one SendMessageBatch came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchResult {
+    /// The call was answered: the entries SQS refused, by position in the batch (the rest were sent).
+    Answered(Vec<(usize, SendError)>),
+    /// The call itself failed: nothing was sent.
+    CallFailed(SendError),
+}
+
 /// Where routed messages go.
 pub trait Publisher: Send + Sync {
-    /// Sends one batch (within SQS limits) to `queue_url`; returns the ids of the entries that were
-    /// not accepted (all of them when the call itself failed).
-    fn send_batch(&self, queue_url: &str, batch: &[Outgoing]) -> impl Future<Output = Vec<String>> + Send;
+    /// Sends one batch (within SQS limits) to `queue_url`.
+    fn send_batch(&self, queue_url: &str, batch: &[Outgoing]) -> impl Future<Output = BatchResult> + Send;
 }
 
 /// The routed queues in SQS.
@@ -77,39 +87,49 @@ impl SqsPublisher {
     }
 }
 
-fn attribute(value: &str) -> Option<MessageAttributeValue> {
-    MessageAttributeValue::builder().data_type("String").string_value(value).build().ok()
-}
-
-fn entry(message: &Outgoing, fifo: bool) -> Option<SendMessageBatchRequestEntry> {
-    let mut entry = SendMessageBatchRequestEntry::builder()
-        .id(&message.id)
-        .message_body(&message.body)
-        .message_attributes("webhook_id", attribute(&message.webhook_id)?)
-        .message_attributes("event_type", attribute(&message.event_type)?);
-    if fifo {
-        entry = entry.message_group_id(&message.group_id).message_deduplication_id(&message.webhook_id);
+/// The entry for `message` at `position` in its batch: the position is its id within the call.
+fn entry(position: usize, message: &Outgoing, fifo: bool) -> Result<SendMessageBatchRequestEntry, SendError> {
+    let mut entry =
+        SendMessageBatchRequestEntry::builder().id(position.to_string()).message_body(&message.body);
+    for (name, value) in message.attributes() {
+        if let Some(attribute) = string_attribute(value) {
+            entry = entry.message_attributes(name, attribute);
+        }
     }
-    entry.build().ok()
+    if fifo {
+        entry = entry.message_group_id(&message.group_id).message_deduplication_id(&message.deduplication_id);
+    }
+    entry
+        .build()
+        .map_err(|e| SendError::MessageRefused { code: "ConstructionFailure".into(), detail: e.to_string() })
 }
 
 impl Publisher for SqsPublisher {
-    async fn send_batch(&self, queue_url: &str, batch: &[Outgoing]) -> Vec<String> {
+    async fn send_batch(&self, queue_url: &str, batch: &[Outgoing]) -> BatchResult {
         let fifo = queue_url.ends_with(".fifo");
-        let entries: Option<Vec<_>> = batch.iter().map(|m| entry(m, fifo)).collect();
-        let all = || batch.iter().map(|m| m.id.clone()).collect();
-        let Some(entries) = entries else { return all() };
+        let entries: Result<Vec<_>, _> = batch.iter().enumerate().map(|(i, m)| entry(i, m, fifo)).collect();
+        let entries = match entries {
+            Ok(entries) => entries,
+            Err(error) => return BatchResult::CallFailed(error),
+        };
         match self.client.send_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await {
             Ok(output) => {
-                for failed in output.failed() {
-                    tracing::warn!(queue_url, id = failed.id(), code = failed.code(), "entry refused by SQS");
-                }
-                output.failed().iter().map(|f| f.id().to_owned()).collect()
+                // Every entry not listed as sent is unsent: refused for the reason given, or (never
+                // seen, but not assumed away) missing from the answer, and then tried again.
+                let refused = (0..batch.len())
+                    .filter(|i| !output.successful().iter().any(|sent| sent.id() == i.to_string()))
+                    .map(|i| {
+                        let failed = output.failed().iter().find(|failed| failed.id() == i.to_string());
+                        let error = failed.map_or_else(
+                            || SendError::Transient("entry missing from SQS's answer".into()),
+                            classify_entry,
+                        );
+                        (i, error)
+                    })
+                    .collect();
+                BatchResult::Answered(refused)
             }
-            Err(error) => {
-                tracing::warn!(queue_url, error = %DisplayErrorContext(&error), "SendMessageBatch failed");
-                all()
-            }
+            Err(error) => BatchResult::CallFailed(classify(&error)),
         }
     }
 }
@@ -118,13 +138,14 @@ impl Publisher for SqsPublisher {
 mod tests {
     use super::*;
 
-    fn outgoing(id: usize, body_len: usize) -> Outgoing {
+    fn outgoing(record: usize, body_len: usize) -> Outgoing {
         Outgoing {
-            id: id.to_string(),
+            record,
             body: "x".repeat(body_len),
-            webhook_id: format!("msg_{id}"),
+            webhook_id: format!("msg_{record}"),
             event_type: "batch.succeeded".into(),
             group_id: "batches/1".into(),
+            deduplication_id: format!("msg_{record}"),
         }
     }
 
@@ -137,7 +158,7 @@ mod tests {
 
     #[test]
     fn batches_stay_under_the_byte_limit() {
-        let entries: Vec<_> = (0..6).map(|i| outgoing(i, 100 * 1024)).collect();
+        let entries: Vec<_> = (0..6).map(|i| outgoing(i, 400 * 1024)).collect();
         let batches = batches(&entries);
         assert_eq!(batches.iter().map(|b| b.len()).collect::<Vec<_>>(), [2, 2, 2]);
         for batch in batches {

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
-use fanout::{Fanout, Outgoing, Publisher, SqsPublisher, fan_out, handle};
+use fanout::{BatchResult, Fanout, Outgoing, Publisher, SqsPublisher, fan_out, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
+use shared::aws::sqs::{SendError, SqsQueue};
 use shared::clock::ManualClock;
 use shared::event::Event;
 use shared::message::{DownstreamMessage, EventRecord, IngestMessage};
@@ -27,8 +28,23 @@ struct Counting {
 }
 
 impl Publisher for Counting {
-    async fn send_batch(&self, queue_url: &str, batch: &[Outgoing]) -> Vec<String> {
+    async fn send_batch(&self, queue_url: &str, batch: &[Outgoing]) -> BatchResult {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.send_batch(queue_url, batch).await
+    }
+}
+
+/// A publisher whose calls to one queue fail as throttled: a transient fault, for the retry logic.
+struct Throttled {
+    inner: SqsPublisher,
+    queue: String,
+}
+
+impl Publisher for Throttled {
+    async fn send_batch(&self, queue_url: &str, batch: &[Outgoing]) -> BatchResult {
+        if queue_url == self.queue {
+            return BatchResult::CallFailed(SendError::Transient("RequestThrottled".into()));
+        }
         self.inner.send_batch(queue_url, batch).await
     }
 }
@@ -59,8 +75,14 @@ impl World {
         Routes::parse(Some(&rules.to_string()), q("default")).unwrap()
     }
 
-    fn fanout<P: Publisher>(&self, routes: Routes, publisher: P) -> Fanout<P> {
-        Fanout { routes, publisher, max_attempts: 3, clock: Arc::new(ManualClock::at(NOW_MS / 1000)) }
+    fn fanout<P: Publisher>(&self, routes: Routes, publisher: P) -> Fanout<P, SqsQueue> {
+        Fanout {
+            routes,
+            publisher,
+            dead_letters: SqsQueue::new(self.sqs.clone(), &self.stack.fanout_dlq.url),
+            max_attempts: 3,
+            clock: Arc::new(ManualClock::at(NOW_MS / 1000)),
+        }
     }
 
     /// Records an event as the recorder would: one PutItem of the contract item.
@@ -222,7 +244,7 @@ async fn a_fifo_queue_dedupes_by_webhook_id_and_keeps_each_jobs_order() {
 }
 
 #[tokio::test]
-async fn a_missing_queue_fails_only_the_records_routed_to_it() {
+async fn a_missing_queue_keeps_its_records_whole_in_the_fanout_dlq_and_the_rest_are_delivered() {
     let mut w = world().await;
     let missing = w.stack.routed("batch").url.replace("-batch", "-deleted");
     let rules = json!([{"match": "batch.*", "queues": [missing]},
@@ -231,24 +253,112 @@ async fn a_missing_queue_fails_only_the_records_routed_to_it() {
     let fanout = w.fanout(routes, SqsPublisher::new(w.sqs.clone()));
     w.record("msg_lost_route", json!({"type": "batch.succeeded", "data": {"id": "batches/1"}})).await;
     w.record("msg_fine", json!({"type": "interaction.completed", "data": {"id": "interactions/1"}})).await;
-    let event = w.stream_event().await;
-    let sequence_of = |id: &str| {
-        event
-            .records
-            .iter()
-            .find(|r| {
-                r.change.new_image.get("webhook_id") == Some(&serde_dynamo::AttributeValue::S(id.into()))
-            })
-            .and_then(|r| r.change.sequence_number.clone())
-    };
-    let expected_failure = sequence_of("msg_lost_route");
 
-    let response = handle(&fanout, invoke(event.clone())).await.unwrap();
+    let response = handle(&fanout, invoke(w.stream_event().await)).await.unwrap();
 
-    let failures: Vec<Option<String>> =
-        response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
-    assert_eq!(failures, [expected_failure]);
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "a queue that does not exist will not appear on a retry"
+    );
     assert_eq!(w.ids_in(&w.stack.routed("interaction").url).await, ["msg_fine"]);
+    let kept = w.drain(&w.stack.fanout_dlq.url).await;
+    assert_eq!(kept.len(), 1);
+    let message = DownstreamMessage::from_sqs_body(kept[0].body().unwrap()).unwrap();
+    assert_eq!(message.webhook_id.as_str(), "msg_lost_route");
+    let attributes = kept[0].message_attributes().unwrap();
+    assert_eq!(attributes["destination_queue"].string_value(), Some(missing.as_str()));
+    assert!(
+        attributes["failure_reason"].string_value().unwrap().contains("NonExistentQueue")
+            || attributes["failure_reason"].string_value() == Some("QueueDoesNotExist")
+    );
+}
+
+#[tokio::test]
+async fn permanently_bad_records_among_thirty_are_dead_lettered_and_every_good_one_arrives_once() {
+    let mut w = world().await;
+    let batch = w.stack.routed("batch").url.clone();
+    let fifo = create_fifo_queue(&w.sqs, &w.stack.prefix, "jobs").await.unwrap();
+    // A queue whose owner lowered its size limit: a 2 KB message can never go there.
+    let small = w
+        .sqs
+        .create_queue()
+        .queue_name(format!("{}-small", w.stack.prefix))
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::MaximumMessageSize, "1024")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let missing = w.stack.routed("batch").url.replace("-batch", "-deleted");
+    let rules = json!([
+        {"match": "batch.*", "queues": [batch]},
+        {"match": "interaction.*", "queues": [fifo]},
+        {"match": "video.*", "queues": [small]},
+        {"match": "*.lost", "queues": [missing]},
+    ]);
+    let routes = Routes::parse(Some(&rules.to_string()), w.stack.routed("default").url.clone()).unwrap();
+    let fanout = w.fanout(routes, SqsPublisher::new(w.sqs.clone()));
+    let long_id = format!("msg_{}", "l".repeat(196)); // 200 bytes: over FIFO's 128-byte dedup id
+    let mut good_batch = Vec::new();
+    for i in 0..30 {
+        let id = format!("msg_{i:02}");
+        match i {
+            // Bad for good: over the small queue's limit, in the same SendMessageBatch as a good one.
+            3 => {
+                w.record(
+                    &id,
+                    json!({"type": "video.generated", "data": {"id": "op/3", "pad": "p".repeat(2048)}}),
+                )
+                .await
+            }
+            4 => w.record(&id, json!({"type": "video.generated", "data": {"id": "op/4"}})).await,
+            // Bad for good: routed to a queue that does not exist.
+            17 => w.record(&id, json!({"type": "model.lost", "data": {"id": "m/17"}})).await,
+            // Edge cases FIFO must still take: an empty job id, an id too long to deduplicate by.
+            5 => w.record(&id, json!({"type": "interaction.completed", "data": {"id": ""}})).await,
+            9 => {
+                w.record(&long_id, json!({"type": "interaction.completed", "data": {"id": "interactions/9"}}))
+                    .await
+            }
+            _ => {
+                w.record(&id, json!({"type": "batch.succeeded", "data": {"id": format!("batches/{i}")}}))
+                    .await;
+                good_batch.push(id);
+            }
+        }
+    }
+    let event = w.stream_event().await;
+    assert_eq!(event.records.len(), 30);
+
+    let response = handle(&fanout, invoke(event)).await.unwrap();
+
+    assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
+    good_batch.sort();
+    assert_eq!(w.ids_in(&batch).await, good_batch);
+    assert_eq!(w.ids_in(&fifo).await, ["msg_05".to_owned(), long_id]);
+    assert_eq!(w.ids_in(&small).await, ["msg_04"]);
+    let mut kept: Vec<(String, String, String)> = w
+        .drain(&w.stack.fanout_dlq.url)
+        .await
+        .iter()
+        .map(|m| {
+            let message = DownstreamMessage::from_sqs_body(m.body().unwrap()).unwrap();
+            let attributes = m.message_attributes().unwrap();
+            (
+                message.webhook_id.to_string(),
+                attributes["destination_queue"].string_value().unwrap().to_owned(),
+                attributes["failure_reason"].string_value().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    kept.sort();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert_eq!(
+        (kept[0].0.as_str(), kept[0].1.as_str(), kept[0].2.as_str()),
+        ("msg_03", small.as_str(), "InvalidParameterValue")
+    );
+    assert_eq!((kept[1].0.as_str(), kept[1].1.as_str()), ("msg_17", missing.as_str()));
 }
 
 #[tokio::test]
@@ -282,13 +392,12 @@ async fn modify_and_remove_records_produce_no_messages() {
 }
 
 #[tokio::test]
-async fn after_a_failed_window_nothing_later_is_sent_so_the_retry_sends_it_once() {
+async fn after_a_window_with_a_transient_failure_nothing_later_is_sent_so_the_retry_sends_it_once() {
     let mut w = world().await;
-    let missing = w.stack.routed("batch").url.replace("-batch", "-deleted");
+    let batch = w.stack.routed("batch").url.clone();
     let interaction = w.stack.routed("interaction").url.clone();
-    let rules = json!([{"match": "batch.*", "queues": [missing]}, {"match": "interaction.*", "queues": [interaction]}]);
-    let routes = Routes::parse(Some(&rules.to_string()), w.stack.routed("default").url.clone()).unwrap();
-    let fanout = w.fanout(routes, SqsPublisher::new(w.sqs.clone()));
+    let throttled = Throttled { inner: SqsPublisher::new(w.sqs.clone()), queue: batch.clone() };
+    let fanout = w.fanout(w.routes(), throttled);
     for i in 0..15 {
         let kind = if i == 3 { "batch.succeeded" } else { "interaction.completed" };
         w.record(&format!("msg_w{i:02}"), json!({"type": kind, "data": {"id": format!("jobs/{i}")}})).await;
@@ -300,7 +409,40 @@ async fn after_a_failed_window_nothing_later_is_sent_so_the_retry_sends_it_once(
 
     assert_eq!(report.failed.iter().copied().collect::<Vec<_>>(), [3]);
     assert_eq!(report.deferred, 5, "the second window waits for the retry");
+    assert!(report.dead_lettered.is_empty(), "a transient fault is never dead-lettered");
     let sent = w.ids_in(&interaction).await;
     let first_window: Vec<String> = (0..10).filter(|i| *i != 3).map(|i| format!("msg_w{i:02}")).collect();
     assert_eq!(sent, first_window);
+    assert!(w.drain(&w.stack.fanout_dlq.url).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_outage_defers_and_the_retry_delivers_every_record_once() {
+    let mut w = world().await;
+    let emulator = Emulator::shared().unwrap();
+    let proxy = testkit::FaultProxy::start(emulator.endpoint()).await.unwrap();
+    let through_proxy = testkit::sdk_config_for(&proxy.endpoint(), fanout::sdk_timeouts()).await;
+    let fanout = w.fanout(w.routes(), SqsPublisher::new(aws_sdk_sqs::Client::new(&through_proxy)));
+    for i in 0..12 {
+        w.record(
+            &format!("msg_o{i:02}"),
+            json!({"type": "batch.succeeded", "data": {"id": format!("b/{i}")}}),
+        )
+        .await;
+    }
+    let event = w.stream_event().await;
+    proxy.set(testkit::Fault::Refuse);
+
+    let during = fan_out(&fanout, event.records.clone()).await;
+
+    assert_eq!(during.failed.len(), 10, "the first window, retried by the trigger");
+    assert_eq!(during.deferred, 2);
+    assert!(during.dead_lettered.is_empty());
+    proxy.set(testkit::Fault::None);
+    // The trigger retries from the first failed record: here, the whole batch.
+    let after = fan_out(&fanout, event.records).await;
+    assert!(after.failed.is_empty());
+    let expected: Vec<String> = (0..12).map(|i| format!("msg_o{i:02}")).collect();
+    assert_eq!(w.ids_in(&w.stack.routed("batch").url).await, expected);
+    assert!(w.drain(&w.stack.fanout_dlq.url).await.is_empty());
 }

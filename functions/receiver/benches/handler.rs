@@ -10,10 +10,11 @@ use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_http_client::test_util::infallible_client_fn;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use lambda_http::Request;
-use receiver::{Config, EnqueueError, IngestQueue, Receiver, SqsIngestQueue, handle};
+use receiver::{Config, DeliveryQueues, EnqueueError, Receiver, SqsDeliveryQueues, handle};
+use shared::aws::sqs::SendError;
 use shared::clock::ManualClock;
 use shared::config::FromVars;
-use shared::message::IngestMessage;
+use shared::message::{IngestMessage, QuarantinedDelivery};
 use shared::signature::SigningSecret;
 use shared::signature::sign::SignedHeaders;
 use testkit::{HttpRequest, PayloadFormat, http_event};
@@ -46,12 +47,17 @@ fn stubbed_sqs() -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(config)
 }
 
-/// A queue that accepts everything at no cost: isolates the handler's own work.
+/// Queues that accept everything at no cost beyond encoding the message as the SQS adapter does:
+/// isolates the handler's own work.
 struct NoQueue;
 
-impl IngestQueue for NoQueue {
-    async fn send(&self, _message: &IngestMessage, body: String) -> Result<(), EnqueueError> {
-        std::hint::black_box(body);
+impl DeliveryQueues for NoQueue {
+    async fn enqueue(&self, message: &IngestMessage) -> Result<(), EnqueueError> {
+        std::hint::black_box(message.to_sqs_body()?);
+        Ok(())
+    }
+
+    async fn quarantine(&self, _delivery: &QuarantinedDelivery) -> Result<(), SendError> {
         Ok(())
     }
 }
@@ -62,6 +68,7 @@ fn handler(c: &mut Criterion) {
         "WEBHOOK_SECRETS" => Some(SECRET.into()),
         "ACCEPTED_SCHEMES" => Some("v1".into()),
         "INGEST_QUEUE_URL" => Some("https://sqs.us-east-1.amazonaws.com/123456789012/ingest".into()),
+        "QUARANTINE_QUEUE_URL" => Some("https://sqs.us-east-1.amazonaws.com/123456789012/quarantine".into()),
         _ => None,
     })
     .unwrap();
@@ -70,7 +77,7 @@ fn handler(c: &mut Criterion) {
         runtime.block_on(receiver::build_verification(&config, || unreachable!(), clock.clone())).unwrap();
     let receiver = Receiver {
         verification,
-        queue: SqsIngestQueue::new(stubbed_sqs(), &config.ingest_queue_url),
+        queues: SqsDeliveryQueues::new(stubbed_sqs(), &config.ingest_queue_url, &config.quarantine_queue_url),
         max_body_bytes: config.max_body_bytes,
         clock: clock.clone(),
     };
@@ -78,7 +85,7 @@ fn handler(c: &mut Criterion) {
         verification: runtime
             .block_on(receiver::build_verification(&config, || unreachable!(), clock.clone()))
             .unwrap(),
-        queue: NoQueue,
+        queues: NoQueue,
         max_body_bytes: config.max_body_bytes,
         clock,
     };

@@ -6,10 +6,9 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use shared::config::{FromVars, Vars};
 use shared::keys::GOOGLE_JWKS_URL;
+pub use shared::limits::DEFAULT_MAX_BODY_BYTES;
+use shared::limits::MAX_BODY_BYTES_CEILING;
 use shared::signature::{DEFAULT_TOLERANCE_SECS, Schemes, SigningSecret};
-
-/// Default largest body accepted: Gemini's envelopes are a few hundred bytes.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Every variable the receiver reads.
 pub const VARIABLES: &[&str] = &[
@@ -22,9 +21,10 @@ pub const VARIABLES: &[&str] = &[
     "ACCEPTED_SCHEMES",
     "JWT_AUDIENCE",
     "INGEST_QUEUE_URL",
+    "QUARANTINE_QUEUE_URL",
 ];
 /// The variables without a default.
-pub const REQUIRED: &[&str] = &["INGEST_QUEUE_URL"];
+pub const REQUIRED: &[&str] = &["INGEST_QUEUE_URL", "QUARANTINE_QUEUE_URL"];
 
 /// Where the `v1` signing secrets come from.
 #[derive(Debug, Clone)]
@@ -66,6 +66,8 @@ pub struct Config {
     pub audience: Option<String>,
     /// `INGEST_QUEUE_URL`.
     pub ingest_queue_url: String,
+    /// `QUARANTINE_QUEUE_URL`: where verified deliveries that cannot be enqueued are kept.
+    pub quarantine_queue_url: String,
 }
 
 impl FromVars for Config {
@@ -91,14 +93,25 @@ impl FromVars for Config {
         if schemes.is_empty() {
             return Err(ConfigError::new("ACCEPTED_SCHEMES", "names no scheme"));
         }
+        let max_body_bytes = vars.parsed("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?;
+        if max_body_bytes > MAX_BODY_BYTES_CEILING {
+            return Err(ConfigError::new(
+                "MAX_BODY_BYTES",
+                format!(
+                    "{max_body_bytes} is over {MAX_BODY_BYTES_CEILING}, the most a quarantined body can \
+                     take in one SQS message"
+                ),
+            ));
+        }
         Ok(Self {
             secrets,
             keys,
             tolerance_secs: vars.parsed("TIMESTAMP_TOLERANCE_SECS", DEFAULT_TOLERANCE_SECS)?,
-            max_body_bytes: vars.parsed("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
+            max_body_bytes,
             schemes,
             audience: vars.optional("JWT_AUDIENCE"),
             ingest_queue_url: vars.required("INGEST_QUEUE_URL")?,
+            quarantine_queue_url: vars.required("QUARANTINE_QUEUE_URL")?,
         })
     }
 }
@@ -118,16 +131,23 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn lookup(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let vars: HashMap<String, String> =
             vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
     const QUEUE: (&str, &str) = ("INGEST_QUEUE_URL", "http://127.0.0.1:1/000000000000/ingest");
+    const QUARANTINE: (&str, &str) = ("QUARANTINE_QUEUE_URL", "http://127.0.0.1:1/000000000000/quarantine");
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut all = vec![QUARANTINE];
+        all.extend_from_slice(vars);
+        lookup(&all)
+    }
 
     #[test]
-    fn defaults_need_only_the_queue() {
+    fn defaults_need_only_the_queues() {
         let config = config(&[QUEUE]).unwrap();
         assert!(matches!(config.secrets, SecretsConfig::None));
         assert_eq!(config.keys, KeysConfig::Url(GOOGLE_JWKS_URL.into()));
@@ -139,6 +159,18 @@ mod tests {
     #[test]
     fn a_missing_queue_is_named() {
         assert_eq!(config(&[]).unwrap_err().variable, "INGEST_QUEUE_URL");
+        assert_eq!(lookup(&[QUEUE]).unwrap_err().variable, "QUARANTINE_QUEUE_URL");
+    }
+
+    #[test]
+    fn a_body_limit_whose_quarantine_could_not_fit_sqs_is_refused() {
+        let at_ceiling = MAX_BODY_BYTES_CEILING.to_string();
+        assert_eq!(
+            config(&[QUEUE, ("MAX_BODY_BYTES", &at_ceiling)]).unwrap().max_body_bytes,
+            MAX_BODY_BYTES_CEILING
+        );
+        let over = (MAX_BODY_BYTES_CEILING + 1).to_string();
+        assert_eq!(config(&[QUEUE, ("MAX_BODY_BYTES", &over)]).unwrap_err().variable, "MAX_BODY_BYTES");
     }
 
     #[test]

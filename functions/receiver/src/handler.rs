@@ -1,5 +1,10 @@
 //! One delivery: method and size checks, verification, envelope parsing, enqueue, and the answer.
-//! Every outcome is one [`Outcome`], logged once and answered once.
+//! Every outcome is one [`Outcome`], logged once, counted once and answered once.
+//!
+//! Once a signature verifies, the event is the user's: nothing after that point answers 4xx. A
+//! delivery that cannot become an ingest message (not an event, over the size budget, refused by SQS
+//! for its content) is quarantined and answered 202, so Gemini stops retrying and the user has it;
+//! only a dependency that is down (the queue, the quarantine, the signing keys) answers 503.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,13 +12,14 @@ use std::time::Instant;
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
+use shared::aws::sqs::SendError;
 use shared::clock::Clock;
-use shared::event::{Event, EventError};
-use shared::message::IngestMessage;
+use shared::event::Event;
+use shared::message::{EncodeError, IngestMessage, QuarantineReason, QuarantinedDelivery};
 use shared::metrics;
 use shared::signature::{Rejection, Verified, VerifyError};
 
-use crate::queue::{EnqueueError, IngestQueue};
+use crate::queue::{DeliveryQueues, EnqueueError};
 use crate::secrets::Verification;
 
 /// Seconds Gemini is asked to wait before retrying after a 503.
@@ -25,35 +31,47 @@ pub struct Receiver<Q> {
     /// Signature verification with the current secrets and keys.
     pub verification: Verification,
     /// Where verified deliveries go.
-    pub queue: Q,
+    pub queues: Q,
     /// Bodies larger than this are refused before any crypto.
     pub max_body_bytes: usize,
     /// For `received_at`.
     pub clock: Arc<dyn Clock>,
 }
 
-/// Why a delivery was not accepted.
+/// What became of a request.
+#[derive(Debug)]
+enum Outcome {
+    /// Verified and enqueued.
+    Accepted(Verified),
+    /// Verified, and kept in the quarantine.
+    Quarantined(Verified, QuarantineReason),
+    /// Not accepted.
+    Refused(Refusal),
+}
+
+/// Why a request was not accepted.
 #[derive(Debug)]
 enum Refusal {
     MethodNotAllowed,
-    TooLarge { limit: usize },
+    TooLarge {
+        limit: usize,
+    },
     Verify(VerifyError),
-    InvalidEvent(EventError),
-    Enqueue(EnqueueError),
+    /// A dependency is down: the ingest queue, or the quarantine when a delivery had to go there.
+    Unavailable(SendError),
 }
 
 impl Refusal {
     fn status(&self) -> StatusCode {
         match self {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::TooLarge { .. } | Self::Enqueue(EnqueueError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Verify(e) => match e.rejection() {
                 Rejection::Malformed => StatusCode::BAD_REQUEST,
                 Rejection::Unauthenticated => StatusCode::UNAUTHORIZED,
                 Rejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             },
-            Self::InvalidEvent(_) => StatusCode::BAD_REQUEST,
-            Self::Enqueue(EnqueueError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -63,9 +81,7 @@ impl Refusal {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::TooLarge { .. } => "body_too_large",
             Self::Verify(e) => e.code(),
-            Self::InvalidEvent(_) => "invalid_event",
-            Self::Enqueue(EnqueueError::TooLarge(_)) => "message_too_large",
-            Self::Enqueue(EnqueueError::Unavailable(_)) => "enqueue_failed",
+            Self::Unavailable(_) => "enqueue_failed",
         }
     }
 
@@ -75,21 +91,19 @@ impl Refusal {
             Self::MethodNotAllowed => "only POST is accepted".into(),
             Self::TooLarge { limit } => format!("body is larger than {limit} bytes"),
             Self::Verify(e) => e.to_string(),
-            Self::InvalidEvent(e) => e.to_string(),
-            Self::Enqueue(EnqueueError::TooLarge(_)) => "event is too large to enqueue".into(),
-            Self::Enqueue(EnqueueError::Unavailable(_)) => "temporarily unable to accept events".into(),
+            Self::Unavailable(_) => "temporarily unable to accept events".into(),
         }
     }
 }
 
 /// Handles one request. Never fails: every outcome, including a dependency being down, is an answer.
-pub async fn handle<Q: IngestQueue>(receiver: &Receiver<Q>, request: Request) -> Response<Body> {
+pub async fn handle<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: Request) -> Response<Body> {
     let started = Instant::now();
     let outcome = accept(receiver, &request).await;
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let now_ms = receiver.clock.unix_now_ms();
     match outcome {
-        Ok(verified) => {
+        Outcome::Accepted(verified) => {
             tracing::info!(
                 webhook_id = %verified.webhook_id, scheme = %verified.scheme, outcome = "accepted",
                 status = 200, latency_us, "delivery accepted"
@@ -97,11 +111,23 @@ pub async fn handle<Q: IngestQueue>(receiver: &Receiver<Q>, request: Request) ->
             metrics::emit("receiver", "Accepted", 1, &[], now_ms);
             json_response(StatusCode::OK, &json!({"status": "accepted", "webhook_id": verified.webhook_id}))
         }
-        Err(refusal) => {
+        Outcome::Quarantined(verified, reason) => {
+            tracing::error!(
+                webhook_id = %verified.webhook_id, scheme = %verified.scheme, outcome = "quarantined",
+                reason = reason.as_str(), status = 202, latency_us,
+                "verified delivery quarantined: list it with `gemini-webhooks quarantine list`"
+            );
+            metrics::emit("receiver", "Quarantined", 1, &[], now_ms);
+            json_response(
+                StatusCode::ACCEPTED,
+                &json!({"status": "quarantined", "webhook_id": verified.webhook_id, "reason": reason.as_str()}),
+            )
+        }
+        Outcome::Refused(refusal) => {
             let status = refusal.status();
             match &refusal {
-                Refusal::Enqueue(EnqueueError::Unavailable(detail)) => {
-                    tracing::error!(error = %detail, status = status.as_u16(), latency_us, "enqueue failed");
+                Refusal::Unavailable(error) => {
+                    tracing::error!(%error, status = status.as_u16(), latency_us, "enqueue failed");
                     metrics::emit("receiver", "EnqueueFailed", 1, &[], now_ms);
                 }
                 _ => {
@@ -125,22 +151,56 @@ pub async fn handle<Q: IngestQueue>(receiver: &Receiver<Q>, request: Request) ->
     }
 }
 
-async fn accept<Q: IngestQueue>(receiver: &Receiver<Q>, request: &Request) -> Result<Verified, Refusal> {
+async fn accept<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: &Request) -> Outcome {
     if request.method() != Method::POST {
-        return Err(Refusal::MethodNotAllowed);
+        return Outcome::Refused(Refusal::MethodNotAllowed);
     }
     // lambda_http has already decoded a base64-encoded body: these are the bytes Gemini sent.
     let body: &[u8] = request.body().as_ref();
     if body.len() > receiver.max_body_bytes {
-        return Err(Refusal::TooLarge { limit: receiver.max_body_bytes });
+        return Outcome::Refused(Refusal::TooLarge { limit: receiver.max_body_bytes });
     }
-    let verified = receiver.verification.verify(request.headers(), body).await.map_err(Refusal::Verify)?;
-    let event = Event::parse(body).map_err(Refusal::InvalidEvent)?;
-    let message = IngestMessage::new(verified.clone(), body, event, receiver.clock.unix_now_ms());
-    let serialized = serde_json::to_string(&message)
-        .map_err(|e| Refusal::Enqueue(EnqueueError::Unavailable(format!("serialising: {e}"))))?;
-    receiver.queue.send(&message, serialized).await.map_err(Refusal::Enqueue)?;
-    Ok(verified)
+    let verified = match receiver.verification.verify(request.headers(), body).await {
+        Ok(verified) => verified,
+        Err(error) => return Outcome::Refused(Refusal::Verify(error)),
+    };
+    // From here on the event is the user's: enqueued, or kept in the quarantine, or a 503.
+    let received_at = receiver.clock.unix_now_ms();
+    let event = match Event::parse(body) {
+        Ok(event) => event,
+        Err(error) => {
+            return quarantine(receiver, verified, body, QuarantineReason::InvalidEvent, error).await;
+        }
+    };
+    let message = IngestMessage::new(verified.clone(), body, event, received_at);
+    match receiver.queues.enqueue(&message).await {
+        Ok(()) => Outcome::Accepted(verified),
+        Err(EnqueueError::Encode(error @ EncodeError::OverBudget { .. })) => {
+            quarantine(receiver, verified, body, QuarantineReason::OverBudget, error).await
+        }
+        Err(EnqueueError::Encode(error)) => {
+            quarantine(receiver, verified, body, QuarantineReason::Refused, error).await
+        }
+        Err(EnqueueError::Send(error @ SendError::MessageRefused { .. })) => {
+            quarantine(receiver, verified, body, QuarantineReason::Refused, error).await
+        }
+        // The queue is down or refuses everything: Gemini retries, the alarm fires.
+        Err(EnqueueError::Send(error)) => Outcome::Refused(Refusal::Unavailable(error)),
+    }
+}
+
+async fn quarantine<Q: DeliveryQueues>(
+    receiver: &Receiver<Q>,
+    verified: Verified,
+    body: &[u8],
+    reason: QuarantineReason,
+    detail: impl std::fmt::Display,
+) -> Outcome {
+    let delivery = QuarantinedDelivery::new(&verified, body, reason, detail, receiver.clock.unix_now_ms());
+    match receiver.queues.quarantine(&delivery).await {
+        Ok(()) => Outcome::Quarantined(verified, reason),
+        Err(error) => Outcome::Refused(Refusal::Unavailable(error)),
+    }
 }
 
 fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {

@@ -14,6 +14,6 @@ pub use config::{
     Config, ConfigError, DEFAULT_MAX_BODY_BYTES, KeysConfig, REQUIRED, SecretsConfig, VARIABLES, sdk_timeouts,
 };
 pub use handler::{RETRY_AFTER_SECS, Receiver, handle};
-pub use queue::{EnqueueError, IngestQueue, SQS_MAX_MESSAGE_BYTES, SqsIngestQueue};
+pub use queue::{DeliveryQueues, EnqueueError, SqsDeliveryQueues};
 pub use secrets::{MISS_REFETCH_SECS, REFRESH_EVERY_SECS, SecretsError, SecretsManagerSource, Verification};
 pub use setup::{SetupError, build_verification};

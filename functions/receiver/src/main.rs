@@ -4,7 +4,7 @@ use aws_config::BehaviorVersion;
 use std::sync::Arc;
 
 use lambda_http::{Error, service_fn};
-use receiver::{Config, Receiver, SqsIngestQueue};
+use receiver::{Config, Receiver, SqsDeliveryQueues};
 use shared::clock::SystemClock;
 use shared::config::FromVars;
 
@@ -20,7 +20,11 @@ async fn main() -> Result<(), Error> {
             .await?;
     let receiver = Receiver {
         verification,
-        queue: SqsIngestQueue::new(aws_sdk_sqs::Client::new(&aws), &config.ingest_queue_url),
+        queues: SqsDeliveryQueues::new(
+            aws_sdk_sqs::Client::new(&aws),
+            &config.ingest_queue_url,
+            &config.quarantine_queue_url,
+        ),
         max_body_bytes: config.max_body_bytes,
         clock,
     };

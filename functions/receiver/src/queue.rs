@@ -1,73 +1,67 @@
-//! The ingest queue port, and its SQS adapter.
+//! Where verified deliveries go: the ingest queue, or, when one cannot become an ingest message, the
+//! quarantine. The port, and its SQS adapter.
 
 use std::future::Future;
 
-use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::MessageAttributeValue;
-use shared::message::IngestMessage;
+use shared::aws::sqs::{SendError, SqsQueue};
+use shared::message::{EncodeError, IngestMessage, QuarantinedDelivery};
 
-/// The largest SQS message body (256 KiB), counting the message attributes.
-pub const SQS_MAX_MESSAGE_BYTES: usize = 256 * 1024;
-
-/// Why a message was not enqueued.
+/// Why a message did not reach the ingest queue.
 #[derive(Debug, thiserror::Error)]
 pub enum EnqueueError {
-    /// The message is larger than the queue accepts; retrying cannot help.
-    #[error("message of {0} bytes is larger than the queue accepts")]
-    TooLarge(usize),
-    /// The queue could not be reached or refused the call; a retry may succeed.
-    #[error("enqueue failed: {0}")]
-    Unavailable(String),
+    /// The message cannot be made (over the size budget, or not serialisable): a verdict on the
+    /// delivery, never on the network.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// SQS did not take it.
+    #[error(transparent)]
+    Send(#[from] SendError),
 }
 
-/// Where verified deliveries go. A port, so the handler is tested against the real SQS adapter and
+/// The receiver's two queues. A port, so the handler is tested against the real SQS adapter and
 /// benchmarked without network.
-pub trait IngestQueue: Send + Sync {
-    /// Enqueues one message; `Ok` only once the queue has durably accepted it.
-    fn send(
+pub trait DeliveryQueues: Send + Sync {
+    /// Enqueues a verified delivery; `Ok` only once the queue has durably accepted it.
+    fn enqueue(&self, message: &IngestMessage) -> impl Future<Output = Result<(), EnqueueError>> + Send;
+
+    /// Keeps a verified delivery that cannot be enqueued; `Ok` only once it is durably kept.
+    fn quarantine(
         &self,
-        message: &IngestMessage,
-        body: String,
-    ) -> impl Future<Output = Result<(), EnqueueError>> + Send;
+        delivery: &QuarantinedDelivery,
+    ) -> impl Future<Output = Result<(), SendError>> + Send;
 }
 
-/// The ingest queue in SQS.
+/// The ingest and quarantine queues in SQS.
 #[derive(Debug, Clone)]
-pub struct SqsIngestQueue {
-    client: aws_sdk_sqs::Client,
-    url: String,
+pub struct SqsDeliveryQueues {
+    ingest: SqsQueue,
+    quarantine: SqsQueue,
 }
 
-impl SqsIngestQueue {
-    /// The queue at `url`, through `client`.
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
-        Self { client, url: url.into() }
+impl SqsDeliveryQueues {
+    /// The queues at `ingest_url` and `quarantine_url`, through `client`.
+    pub fn new(client: aws_sdk_sqs::Client, ingest_url: &str, quarantine_url: &str) -> Self {
+        Self {
+            ingest: SqsQueue::new(client.clone(), ingest_url),
+            quarantine: SqsQueue::new(client, quarantine_url),
+        }
     }
 }
 
-fn string_attribute(value: &str) -> Option<MessageAttributeValue> {
-    MessageAttributeValue::builder().data_type("String").string_value(value).build().ok()
-}
+impl DeliveryQueues for SqsDeliveryQueues {
+    async fn enqueue(&self, message: &IngestMessage) -> Result<(), EnqueueError> {
+        let body = message.to_sqs_body()?;
+        let attributes =
+            [("webhook_id", message.webhook_id.as_str()), ("event_type", message.event.event_type())];
+        Ok(self.ingest.send(body, &attributes).await?)
+    }
 
-impl IngestQueue for SqsIngestQueue {
-    async fn send(&self, message: &IngestMessage, body: String) -> Result<(), EnqueueError> {
-        let size = body.len() + message.webhook_id.as_str().len() + message.event.event_type().len() + 64;
-        if size > SQS_MAX_MESSAGE_BYTES {
-            return Err(EnqueueError::TooLarge(size));
-        }
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .set_message_attributes(Some(
-                [("webhook_id", message.webhook_id.as_str()), ("event_type", message.event.event_type())]
-                    .into_iter()
-                    .filter_map(|(k, v)| Some((k.to_owned(), string_attribute(v)?)))
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| EnqueueError::Unavailable(DisplayErrorContext(e).to_string()))
+    async fn quarantine(&self, delivery: &QuarantinedDelivery) -> Result<(), SendError> {
+        let body = delivery.to_sqs_body().map_err(|e| SendError::MessageRefused {
+            code: "NotSerialisable".into(),
+            detail: e.to_string(),
+        })?;
+        let attributes = [("webhook_id", delivery.webhook_id.as_str()), ("reason", delivery.reason.as_str())];
+        self.quarantine.send(body, &attributes).await
     }
 }

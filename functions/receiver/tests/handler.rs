@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use lambda_http::http::StatusCode;
 use receiver::handle;
 use serde_json::json;
+use shared::message::QuarantineReason;
 use shared::signature::sign::{SignedHeaders, v1_entry};
 use shared::signature::{Scheme, SigningSecret};
 use support::*;
@@ -23,7 +24,7 @@ async fn accepts_a_signed_delivery_in_every_payload_format() {
         assert_eq!(response.status(), StatusCode::OK, "{format:?}");
         assert_eq!(json_body(&response), json!({"status": "accepted", "webhook_id": "msg_formats"}));
         assert_eq!(response.headers()["content-type"], "application/json");
-        let sent = receiver.queue.sent();
+        let sent = receiver.queues.sent();
         assert_eq!(sent.len(), 1, "{format:?}");
         let (message, body) = &sent[0];
         assert_eq!(message.webhook_id.as_str(), "msg_formats");
@@ -49,7 +50,7 @@ async fn a_base64_encoded_body_is_verified_over_the_decoded_bytes() {
         let request = request(format, "POST", v1_headers("msg_b64", NOW, BODY), BODY, true);
         let response = handle(&receiver, request).await;
         assert_eq!(response.status(), StatusCode::OK, "{format:?}");
-        assert_eq!(receiver.queue.sent()[0].0.body_sha256, shared::message::BodySha256::of(BODY));
+        assert_eq!(receiver.queues.sent()[0].0.body_sha256, shared::message::BodySha256::of(BODY));
     }
 }
 
@@ -91,7 +92,7 @@ async fn a_v1a_delivery_verifies_against_the_jwks() {
         handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers_of(&signed), BODY, false))
             .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(receiver.queue.sent()[0].0.scheme, Scheme::V1a);
+    assert_eq!(receiver.queues.sent()[0].0.scheme, Scheme::V1a);
 }
 
 #[tokio::test]
@@ -104,7 +105,7 @@ async fn methods_other_than_post_get_405_with_allow() {
         assert_eq!(response.headers()["allow"], "POST");
         assert_eq!(json_body(&response)["error"], "method_not_allowed");
     }
-    assert!(receiver.queue.sent().is_empty());
+    assert!(receiver.queues.sent().is_empty());
 }
 
 #[tokio::test]
@@ -134,7 +135,7 @@ async fn malformed_webhook_headers_get_400() {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         assert_eq!(json_body(&response)["error"], code);
     }
-    assert!(receiver.queue.sent().is_empty());
+    assert!(receiver.queues.sent().is_empty());
 }
 
 #[tokio::test]
@@ -154,18 +155,78 @@ async fn forged_and_stale_deliveries_get_401_and_enqueue_nothing() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{code}");
         assert_eq!(json_body(&response)["error"], code);
     }
-    assert!(receiver.queue.sent().is_empty());
+    assert!(receiver.queues.sent().is_empty());
 }
 
 #[tokio::test]
-async fn a_verified_body_that_is_not_an_event_gets_400() {
+async fn a_verified_body_that_is_not_an_event_is_quarantined_with_202() {
     let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
-    for body in [&b"not json"[..], b"[1,2]", br#"{"data":{}}"#, br#"{"type":7}"#] {
-        let response = handle(&receiver, signed_post("msg_shape", body)).await;
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(body));
-        assert_eq!(json_body(&response)["error"], "invalid_event");
+    shared::metrics::capture();
+    let bodies = [&b"not json"[..], b"[1,2]", br#"{"data":{}}"#, br#"{"type":7}"#, b"\xff\x00binary"];
+    for (i, body) in bodies.into_iter().enumerate() {
+        let id = format!("msg_shape_{i}");
+        // Base64, as a Function URL passes a body that is not text.
+        let request = request(PayloadFormat::FunctionUrl, "POST", v1_headers(&id, NOW, body), body, true);
+        let response = handle(&receiver, request).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(body));
+        assert_eq!(
+            json_body(&response),
+            json!({"status": "quarantined", "webhook_id": id, "reason": "invalid_event"})
+        );
+        let kept = receiver.queues.quarantined().pop().unwrap();
+        assert_eq!((kept.webhook_id.as_str(), kept.body.as_slice()), (id.as_str(), body));
+        assert_eq!(kept.reason, QuarantineReason::InvalidEvent);
+        assert_eq!((kept.webhook_timestamp.unix(), kept.scheme), (NOW, Scheme::V1));
+        let metrics = shared::metrics::take_captured();
+        assert!(
+            metrics.iter().any(|m| m["Quarantined"] == 1),
+            "the metric behind the dashboard: {metrics:?}"
+        );
     }
-    assert!(receiver.queue.sent().is_empty());
+    assert!(receiver.queues.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_verified_event_over_the_size_budget_is_quarantined_with_202() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    // Under the 256 KiB body limit, but its user_metadata is copied beside the event in the table
+    // item and downstream message: over the 400 KB item in all.
+    let metadata = "m".repeat(120_000);
+    let body = json!({"type": "batch.succeeded", "data": {"id": "batches/big"},
+                      "user_metadata": {"a": metadata, "b": metadata}})
+    .to_string();
+    assert!(body.len() < 256 * 1024);
+
+    let response = handle(&receiver, signed_post("msg_big", body.as_bytes())).await;
+
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(json_body(&response)["reason"], "over_budget");
+    let kept = receiver.queues.quarantined();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].body, body.as_bytes());
+    assert!(kept[0].to_sqs_body().unwrap().len() <= shared::limits::SQS_MAX_MESSAGE_BYTES);
+    assert!(receiver.queues.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_delivery_that_must_be_quarantined_gets_503_while_the_quarantine_is_down() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    receiver.queues.quarantine_down.store(true, Ordering::SeqCst);
+    let response = handle(&receiver, signed_post("msg_nowhere", b"not json")).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert!(receiver.queues.quarantined().is_empty() && receiver.queues.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_forged_body_that_is_not_an_event_is_refused_not_quarantined() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    let forged = SignedHeaders::v1(&SigningSecret::generate(), "msg_forged_junk", NOW, b"junk");
+    let response =
+        handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers_of(&forged), b"junk", false))
+            .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(receiver.queues.quarantined().is_empty());
 }
 
 #[tokio::test]
@@ -178,7 +239,7 @@ async fn unknown_event_types_are_accepted() {
 #[tokio::test]
 async fn a_queue_that_is_down_gets_503_with_retry_after() {
     let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
-    receiver.queue.down.store(true, Ordering::SeqCst);
+    receiver.queues.down.store(true, Ordering::SeqCst);
     let response = handle(&receiver, signed_post("msg_down", BODY)).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers()["retry-after"], "5");
@@ -199,5 +260,5 @@ async fn no_obtainable_signing_keys_gets_503_not_401() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers()["retry-after"], "5");
     assert_eq!(json_body(&response)["error"], "signing_keys_unavailable");
-    assert!(receiver.queue.sent().is_empty());
+    assert!(receiver.queues.sent().is_empty());
 }

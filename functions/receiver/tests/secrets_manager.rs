@@ -35,7 +35,7 @@ async fn fixture(initial: &SigningSecret) -> Fixture {
     let config = Config::from_lookup(|var| match var {
         "WEBHOOK_SECRETS_ARN" => Some(arn.clone()),
         "JWKS_JSON" => Some(shared::keys::jwks_document([support::ED25519.public_jwk(None)]).to_string()),
-        "INGEST_QUEUE_URL" => Some("http://127.0.0.1:1/q".into()),
+        "INGEST_QUEUE_URL" | "QUARANTINE_QUEUE_URL" => Some("http://127.0.0.1:1/q".into()),
         _ => None,
     })
     .unwrap();

@@ -11,9 +11,9 @@ use shared::config::{FromVars, Vars};
 pub const DEFAULT_RECORD_TTL_SECS: u64 = 7 * 24 * 3600;
 
 /// Every variable the recorder reads.
-pub const VARIABLES: &[&str] = &["EVENTS_TABLE", "RECORD_TTL_SECS"];
+pub const VARIABLES: &[&str] = &["EVENTS_TABLE", "RECORD_TTL_SECS", "INGEST_DLQ_URL"];
 /// The variables without a default.
-pub const REQUIRED: &[&str] = &["EVENTS_TABLE"];
+pub const REQUIRED: &[&str] = &["EVENTS_TABLE", "INGEST_DLQ_URL"];
 
 /// The recorder's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub struct Config {
     pub table: String,
     /// `RECORD_TTL_SECS` (default 7 days).
     pub ttl_secs: u64,
+    /// `INGEST_DLQ_URL`: where messages that can never be recorded are kept.
+    pub dead_letter_queue_url: String,
 }
 
 impl FromVars for Config {
@@ -33,7 +35,11 @@ impl FromVars for Config {
                 "must be at least 86400 (Gemini retries for 24 hours)",
             ));
         }
-        Ok(Self { table: vars.required("EVENTS_TABLE")?, ttl_secs })
+        Ok(Self {
+            table: vars.required("EVENTS_TABLE")?,
+            ttl_secs,
+            dead_letter_queue_url: vars.required("INGEST_DLQ_URL")?,
+        })
     }
 }
 
@@ -57,17 +63,27 @@ mod tests {
     }
 
     #[test]
-    fn needs_the_table_and_defaults_the_ttl_to_a_week() {
+    fn needs_the_table_and_the_dlq_and_defaults_the_ttl_to_a_week() {
         assert_eq!(config(&[]).unwrap_err().variable, "EVENTS_TABLE");
+        assert_eq!(config(&[("EVENTS_TABLE", "events")]).unwrap_err().variable, "INGEST_DLQ_URL");
         assert_eq!(
-            config(&[("EVENTS_TABLE", "events")]).unwrap(),
-            Config { table: "events".into(), ttl_secs: 604_800 }
+            config(&[("EVENTS_TABLE", "events"), ("INGEST_DLQ_URL", "https://q/dlq")]).unwrap(),
+            Config {
+                table: "events".into(),
+                ttl_secs: 604_800,
+                dead_letter_queue_url: "https://q/dlq".into()
+            }
         );
     }
 
     #[test]
     fn refuses_a_ttl_shorter_than_the_retry_window() {
-        let err = config(&[("EVENTS_TABLE", "events"), ("RECORD_TTL_SECS", "3600")]).unwrap_err();
+        let err = config(&[
+            ("EVENTS_TABLE", "events"),
+            ("INGEST_DLQ_URL", "https://q/dlq"),
+            ("RECORD_TTL_SECS", "3600"),
+        ])
+        .unwrap_err();
         assert_eq!(err.variable, "RECORD_TTL_SECS");
         assert_eq!(
             config(&[("EVENTS_TABLE", "e"), ("RECORD_TTL_SECS", "x")]).unwrap_err().variable,

@@ -1,5 +1,7 @@
-//! One SQS batch: each record parsed and written concurrently; only the records that failed are
-//! returned, so SQS redelivers those alone (and, after its retries, moves poison to the DLQ).
+//! One SQS batch: each record parsed and written concurrently; only the records that failed for a
+//! reason that may pass are returned, so SQS redelivers those alone. A record that can never be
+//! recorded (not an ingest message, an item DynamoDB refuses) goes to the ingest DLQ at once, with
+//! its reason, and the batch goes on.
 
 use std::sync::Arc;
 
@@ -10,13 +12,16 @@ use shared::clock::Clock;
 use shared::message::{EventRecord, IngestMessage};
 use shared::metrics;
 
+use crate::dead_letters::DeadLetters;
 use crate::store::{EventStore, Written};
 
 /// The recorder's dependencies, built once per container.
 #[derive(Debug)]
-pub struct Recorder<S> {
+pub struct Recorder<S, D> {
     /// The events table.
     pub store: S,
+    /// The ingest DLQ.
+    pub dead_letters: D,
     /// How long records are kept (the table's TTL does the deleting).
     pub ttl_secs: u64,
     /// For `recorded_at` and `expires_at`.
@@ -32,16 +37,16 @@ pub enum Outcome {
     Duplicate,
     /// The id was recorded with another body: dropped, the first stands.
     Conflict,
-    /// Not an ingest message: failed, so SQS moves it to the DLQ after its retries.
-    Poison(String),
-    /// The write failed; SQS will redeliver it.
+    /// Can never be recorded (the reason given): kept in the ingest DLQ.
+    DeadLettered(&'static str),
+    /// Failed for now (the write, or keeping a dead letter); SQS will redeliver it.
     Failed(String),
 }
 
 impl Outcome {
     /// Whether SQS must redeliver the record.
     pub fn is_failure(&self) -> bool {
-        matches!(self, Self::Poison(_) | Self::Failed(_))
+        matches!(self, Self::Failed(_))
     }
 }
 
@@ -51,25 +56,23 @@ impl Outcome {
 pub struct UnreportableFailure;
 
 /// Records every message of the batch, concurrently, and returns each one's outcome by message id.
-pub async fn record_batch<S: EventStore>(
-    recorder: &Recorder<S>,
+pub async fn record_batch<S: EventStore, D: DeadLetters>(
+    recorder: &Recorder<S, D>,
     event: &SqsEvent,
 ) -> Vec<(Option<String>, Outcome)> {
     let outcomes = join_all(event.records.iter().map(|message| record_one(recorder, message))).await;
     event.records.iter().map(|m| m.message_id.clone()).zip(outcomes).collect()
 }
 
-async fn record_one<S: EventStore>(recorder: &Recorder<S>, message: &SqsMessage) -> Outcome {
-    let parsed = message
-        .body
-        .as_deref()
-        .ok_or_else(|| "no body".to_owned())
-        .and_then(|body| serde_json::from_str::<IngestMessage>(body).map_err(|e| e.to_string()));
-    let ingest = match parsed {
+async fn record_one<S: EventStore, D: DeadLetters>(
+    recorder: &Recorder<S, D>,
+    message: &SqsMessage,
+) -> Outcome {
+    let body = message.body.as_deref().unwrap_or_default();
+    let ingest = match IngestMessage::from_sqs_body(body) {
         Ok(ingest) => ingest,
-        Err(reason) => {
-            tracing::error!(message_id = message.message_id.as_deref(), %reason, "poison message");
-            return Outcome::Poison(reason);
+        Err(error) => {
+            return dead_letter(recorder, message, "not_an_ingest_message", &error.to_string()).await;
         }
     };
     let record = EventRecord::new(ingest, recorder.clock.unix_now_ms(), recorder.ttl_secs);
@@ -93,6 +96,9 @@ async fn record_one<S: EventStore>(recorder: &Recorder<S>, message: &SqsMessage)
             );
             Outcome::Conflict
         }
+        Err(error) if error.is_permanent() => {
+            dead_letter(recorder, message, "refused_by_dynamodb", &error.to_string()).await
+        }
         Err(error) => {
             tracing::warn!(webhook_id, %error, outcome = "failed", "will be redelivered");
             Outcome::Failed(error.to_string())
@@ -100,9 +106,30 @@ async fn record_one<S: EventStore>(recorder: &Recorder<S>, message: &SqsMessage)
     }
 }
 
+/// Keeps a record that can never be recorded in the ingest DLQ; if that fails too, it is failed, so
+/// SQS redelivers it (and its own redrive still catches it).
+async fn dead_letter<S, D: DeadLetters>(
+    recorder: &Recorder<S, D>,
+    message: &SqsMessage,
+    reason: &'static str,
+    detail: &str,
+) -> Outcome {
+    let message_id = message.message_id.as_deref();
+    match recorder.dead_letters.keep(message.body.as_deref().unwrap_or_default(), reason, detail).await {
+        Ok(()) => {
+            tracing::error!(message_id, reason, detail, outcome = "dead_lettered", "kept in the ingest DLQ");
+            Outcome::DeadLettered(reason)
+        }
+        Err(error) => {
+            tracing::warn!(message_id, reason, %error, outcome = "failed", "ingest DLQ unavailable; will be redelivered");
+            Outcome::Failed(error.to_string())
+        }
+    }
+}
+
 /// The Lambda handler: the batch response lists exactly the records SQS must redeliver.
-pub async fn handle<S: EventStore>(
-    recorder: &Recorder<S>,
+pub async fn handle<S: EventStore, D: DeadLetters>(
+    recorder: &Recorder<S, D>,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, UnreportableFailure> {
     let outcomes = record_batch(recorder, &event.payload).await;
@@ -118,13 +145,14 @@ pub async fn handle<S: EventStore>(
     Ok(response)
 }
 
-fn emit_metrics<S>(recorder: &Recorder<S>, outcomes: &[(Option<String>, Outcome)]) {
+fn emit_metrics<S, D>(recorder: &Recorder<S, D>, outcomes: &[(Option<String>, Outcome)]) {
     let now_ms = recorder.clock.unix_now_ms();
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count() as u64;
     for (metric, n) in [
         ("Recorded", count(|o| *o == Outcome::Recorded)),
         ("Duplicates", count(|o| *o == Outcome::Duplicate)),
         ("Conflicts", count(|o| *o == Outcome::Conflict)),
+        ("DeadLettered", count(|o| matches!(o, Outcome::DeadLettered(_)))),
         ("Failed", count(Outcome::is_failure)),
     ] {
         if n > 0 {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use lambda_runtime::{Error, service_fn};
 use recorder::{Config, DynamoDbEventStore, Recorder};
+use shared::aws::sqs::SqsQueue;
 use shared::clock::SystemClock;
 use shared::config::FromVars;
 
@@ -17,6 +18,7 @@ async fn main() -> Result<(), Error> {
         .await;
     let recorder = Recorder {
         store: DynamoDbEventStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table),
+        dead_letters: SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &config.dead_letter_queue_url),
         ttl_secs: config.ttl_secs,
         clock: Arc::new(SystemClock),
     };

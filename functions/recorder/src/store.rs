@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use shared::message::EventRecord;
@@ -21,10 +21,23 @@ pub enum Written {
     },
 }
 
-/// The write did not happen; a retry may succeed (throttling, 5xx, timeouts, a missing table).
+/// The write did not happen.
 #[derive(Debug, thiserror::Error)]
-#[error("recording failed: {0}")]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    /// A retry may succeed (throttling, 5xx, timeouts, a missing table or role mid-deploy).
+    #[error("recording failed: {0}")]
+    Transient(String),
+    /// DynamoDB refuses this item for good (a `ValidationException`: too large, an invalid value).
+    #[error("DynamoDB refused the item: {0}")]
+    Refused(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same record can never succeed.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Refused(_))
+    }
+}
 
 /// Where deliveries are recorded.
 pub trait EventStore: Send + Sync {
@@ -50,7 +63,8 @@ impl EventStore for DynamoDbEventStore {
     /// `attribute_not_exists(webhook_id)` with ALL_OLD on failure: a duplicate costs one write and no
     /// read, and still tells a retry from a conflict.
     async fn record(&self, record: &EventRecord) -> Result<Written, StoreError> {
-        let item = serde_dynamo::to_item(record).map_err(|e| StoreError(format!("encoding item: {e}")))?;
+        let item =
+            serde_dynamo::to_item(record).map_err(|e| StoreError::Refused(format!("encoding item: {e}")))?;
         let result = self
             .client
             .put_item()
@@ -77,6 +91,10 @@ impl EventStore for DynamoDbEventStore {
                 Written::Conflict { stored_sha256: stored.to_owned() }
             });
         }
-        Err(StoreError(DisplayErrorContext(error).to_string()))
+        let detail = DisplayErrorContext(&error).to_string();
+        Err(match error.code() {
+            Some("ValidationException") => StoreError::Refused(detail),
+            _ => StoreError::Transient(detail),
+        })
     }
 }

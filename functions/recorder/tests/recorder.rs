@@ -6,6 +6,7 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::{Context, LambdaEvent};
 use recorder::{DynamoDbEventStore, Outcome, Recorder, handle, record_batch};
+use shared::aws::sqs::SqsQueue;
 use shared::clock::ManualClock;
 use shared::event::Event;
 use shared::message::{BodySha256, IngestMessage};
@@ -42,9 +43,14 @@ fn sqs_event(bodies: &[String]) -> SqsEvent {
     event
 }
 
-async fn recorder_for(emulator: &Emulator, table: &str) -> Recorder<DynamoDbEventStore> {
+async fn recorder_for(
+    emulator: &Emulator,
+    table: &str,
+    dlq_url: &str,
+) -> Recorder<DynamoDbEventStore, SqsQueue> {
     Recorder {
         store: DynamoDbEventStore::new(emulator.dynamodb().await, table),
+        dead_letters: SqsQueue::new(emulator.sqs().await, dlq_url),
         ttl_secs: 7 * 24 * 3600,
         clock: Arc::new(ManualClock::at(NOW_MS / 1000)),
     }
@@ -78,7 +84,7 @@ fn n(value: i64) -> AttributeValue {
 async fn a_new_event_becomes_one_item_with_every_contract_attribute() {
     let emulator = Emulator::shared().unwrap();
     let stack = Stack::create(emulator).await.unwrap();
-    let recorder = recorder_for(emulator, &stack.table).await;
+    let recorder = recorder_for(emulator, &stack.table, &stack.ingest.dlq_url).await;
 
     let response =
         handle(&recorder, LambdaEvent::new(sqs_event(&[ingest_body("msg_new", BODY)]), Context::default()))
@@ -106,7 +112,7 @@ async fn a_new_event_becomes_one_item_with_every_contract_attribute() {
 async fn fifty_deliveries_of_one_id_over_concurrent_invocations_record_one_item() {
     let emulator = Emulator::shared().unwrap();
     let stack = Stack::create(emulator).await.unwrap();
-    let recorder = Arc::new(recorder_for(emulator, &stack.table).await);
+    let recorder = Arc::new(recorder_for(emulator, &stack.table, &stack.ingest.dlq_url).await);
     let body = ingest_body("msg_storm", BODY);
 
     // Five concurrent invocations of ten records each, as SQS would deliver a retry storm.
@@ -131,7 +137,7 @@ async fn fifty_deliveries_of_one_id_over_concurrent_invocations_record_one_item(
 async fn a_reused_id_with_another_body_is_a_conflict_and_the_first_stands() {
     let emulator = Emulator::shared().unwrap();
     let stack = Stack::create(emulator).await.unwrap();
-    let recorder = recorder_for(emulator, &stack.table).await;
+    let recorder = recorder_for(emulator, &stack.table, &stack.ingest.dlq_url).await;
     let other = r#"{"type":"video.generated","data":{"id":"operations/other"}}"#;
 
     let first = record_batch(&recorder, &sqs_event(&[ingest_body("msg_reused", BODY)])).await;
@@ -151,28 +157,63 @@ async fn a_reused_id_with_another_body_is_a_conflict_and_the_first_stands() {
 }
 
 #[tokio::test]
-async fn only_the_poison_message_of_a_batch_is_reported_failed() {
+async fn a_poison_message_goes_to_the_dlq_at_once_with_its_reason_and_the_batch_goes_on() {
     let emulator = Emulator::shared().unwrap();
     let stack = Stack::create(emulator).await.unwrap();
-    let recorder = recorder_for(emulator, &stack.table).await;
-    let batch = [
-        ingest_body("msg_ok_1", BODY),
-        r#"{"not":"an ingest message"}"#.to_owned(),
-        ingest_body("msg_ok_2", BODY),
-    ];
+    let recorder = recorder_for(emulator, &stack.table, &stack.ingest.dlq_url).await;
+    let poison = r#"{"not":"an ingest message"}"#;
+    let batch = [ingest_body("msg_ok_1", BODY), poison.to_owned(), ingest_body("msg_ok_2", BODY)];
 
     let response = handle(&recorder, LambdaEvent::new(sqs_event(&batch), Context::default())).await.unwrap();
 
-    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-    assert_eq!(failed, ["m-1"]);
+    assert!(response.batch_item_failures.is_empty(), "nothing to retry: retrying cannot fix it");
     assert!(item(emulator, &stack.table, "msg_ok_1").await.is_some());
     assert!(item(emulator, &stack.table, "msg_ok_2").await.is_some());
+    let kept = testkit::drain_queue(&emulator.sqs().await, &stack.ingest.dlq_url).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].body(), Some(poison));
+    let attributes = kept[0].message_attributes().unwrap();
+    assert_eq!(attributes["failure_reason"].string_value(), Some("not_an_ingest_message"));
+}
+
+#[tokio::test]
+async fn an_item_dynamodb_refuses_goes_to_the_dlq_at_once() {
+    let emulator = Emulator::shared().unwrap();
+    let stack = Stack::create(emulator).await.unwrap();
+    let recorder = recorder_for(emulator, &stack.table, &stack.ingest.dlq_url).await;
+    // Over DynamoDB's 400 KB item: the receiver's budget never lets one through, a hand-made message can.
+    let huge = format!(r#"{{"type":"batch.succeeded","data":{{"pad":"{}"}}}}"#, "x".repeat(420_000));
+    let batch = [ingest_body("msg_huge", &huge), ingest_body("msg_fine", BODY)];
+
+    let outcomes = record_batch(&recorder, &sqs_event(&batch)).await;
+
+    assert_eq!(outcomes[0].1, Outcome::DeadLettered("refused_by_dynamodb"));
+    assert_eq!(outcomes[1].1, Outcome::Recorded);
+    let kept = testkit::drain_queue(&emulator.sqs().await, &stack.ingest.dlq_url).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        IngestMessage::from_sqs_body(kept[0].body().unwrap()).unwrap().webhook_id.as_str(),
+        "msg_huge"
+    );
+}
+
+#[tokio::test]
+async fn a_poison_message_is_retried_while_the_dlq_is_unreachable() {
+    let emulator = Emulator::shared().unwrap();
+    let stack = Stack::create(emulator).await.unwrap();
+    let missing_dlq = stack.ingest.dlq_url.replace("-dlq", "-no-such-dlq");
+    let recorder = recorder_for(emulator, &stack.table, &missing_dlq).await;
+
+    let outcomes = record_batch(&recorder, &sqs_event(&["{}".to_owned()])).await;
+
+    assert!(outcomes[0].1.is_failure(), "kept nowhere, so not acknowledged: {:?}", outcomes[0].1);
 }
 
 #[tokio::test]
 async fn a_missing_table_fails_every_record_so_nothing_is_lost() {
     let emulator = Emulator::shared().unwrap();
-    let recorder = recorder_for(emulator, "no-such-table").await;
+    let stack = Stack::create(emulator).await.unwrap();
+    let recorder = recorder_for(emulator, "no-such-table", &stack.ingest.dlq_url).await;
     let batch = [ingest_body("msg_a", BODY), ingest_body("msg_b", BODY)];
 
     let response = handle(&recorder, LambdaEvent::new(sqs_event(&batch), Context::default())).await.unwrap();
@@ -185,7 +226,7 @@ async fn a_missing_table_fails_every_record_so_nothing_is_lost() {
 async fn a_stopped_emulator_fails_every_record_so_nothing_is_lost() {
     let emulator = Emulator::start().unwrap();
     let stack = Stack::create(&emulator).await.unwrap();
-    let recorder = recorder_for(&emulator, &stack.table).await;
+    let recorder = recorder_for(&emulator, &stack.table, &stack.ingest.dlq_url).await;
     emulator.stop();
     let batch = [ingest_body("msg_a", BODY), ingest_body("msg_b", BODY), ingest_body("msg_c", BODY)];
 

@@ -50,6 +50,7 @@ fn lambda_env(function_name: &str, endpoint: &str) -> Vec<(String, String)> {
 fn receiver_vars(target: &Target<'_>) -> Vec<(&'static str, String)> {
     vec![
         ("INGEST_QUEUE_URL", target.stack.ingest.url.clone()),
+        ("QUARANTINE_QUEUE_URL", target.stack.quarantine.url.clone()),
         ("WEBHOOK_SECRETS", target.secret.expose_whsec()),
         ("ACCEPTED_SCHEMES", "v1,v1a,jwt".to_owned()),
         ("TIMESTAMP_TOLERANCE_SECS", "300".to_owned()),
@@ -62,14 +63,22 @@ fn own_vars(function: &str, target: &Target<'_>) -> Vec<(&'static str, String)> 
     let stack = target.stack;
     let mut vars = match function {
         "receiver" => receiver_vars(target),
-        "recorder" => vec![("EVENTS_TABLE", stack.table.clone()), ("RECORD_TTL_SECS", "604800".to_owned())],
+        "recorder" => vec![
+            ("EVENTS_TABLE", stack.table.clone()),
+            ("RECORD_TTL_SECS", "604800".to_owned()),
+            ("INGEST_DLQ_URL", stack.ingest.dlq_url.clone()),
+        ],
         "fanout" => {
             let routes = serde_json::json!([
                 {"match": "batch.*", "queues": [stack.routed("batch").url]},
                 {"match": "interaction.*", "queues": [stack.routed("interaction").url]},
                 {"match": "video.*", "queues": [stack.routed("video").url]},
             ]);
-            vec![("DEFAULT_QUEUE_URL", stack.routed("default").url.clone()), ("ROUTES", routes.to_string())]
+            vec![
+                ("DEFAULT_QUEUE_URL", stack.routed("default").url.clone()),
+                ("ROUTES", routes.to_string()),
+                ("FANOUT_DLQ_URL", stack.fanout_dlq.url.clone()),
+            ]
         }
         _ => Vec::new(),
     };

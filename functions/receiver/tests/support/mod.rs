@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use lambda_http::{Body, Request, Response};
-use receiver::{Config, EnqueueError, IngestQueue, Receiver};
+use receiver::{Config, DeliveryQueues, EnqueueError, Receiver};
 use serde_json::Value;
+use shared::aws::sqs::SendError;
 use shared::clock::ManualClock;
 use shared::config::FromVars;
 use shared::keys::jwks_document;
-use shared::message::IngestMessage;
+use shared::message::{IngestMessage, QuarantinedDelivery};
 use shared::signature::SigningSecret;
 use shared::signature::sign::{Ed25519Signer, SignedHeaders};
 use testkit::{HttpRequest, PayloadFormat, http_event};
@@ -27,25 +28,43 @@ pub fn secret() -> SigningSecret {
     SigningSecret::parse(SECRET).unwrap()
 }
 
-/// A queue that records what it is sent, or refuses when told to.
+/// Queues that record what they are sent (encoded as the SQS adapter encodes it), or are down when
+/// told to.
 #[derive(Default)]
 pub struct RecordingQueue {
     pub sent: Mutex<Vec<(IngestMessage, String)>>,
+    pub quarantined: Mutex<Vec<QuarantinedDelivery>>,
+    /// The ingest queue is down.
     pub down: AtomicBool,
+    /// The quarantine is down.
+    pub quarantine_down: AtomicBool,
 }
 
 impl RecordingQueue {
     pub fn sent(&self) -> Vec<(IngestMessage, String)> {
         self.sent.lock().unwrap().clone()
     }
+
+    pub fn quarantined(&self) -> Vec<QuarantinedDelivery> {
+        self.quarantined.lock().unwrap().clone()
+    }
 }
 
-impl IngestQueue for RecordingQueue {
-    async fn send(&self, message: &IngestMessage, body: String) -> Result<(), EnqueueError> {
+impl DeliveryQueues for RecordingQueue {
+    async fn enqueue(&self, message: &IngestMessage) -> Result<(), EnqueueError> {
+        let body = message.to_sqs_body()?;
         if self.down.load(Ordering::SeqCst) {
-            return Err(EnqueueError::Unavailable("connection refused".into()));
+            return Err(SendError::Transient("connection refused".into()).into());
         }
         self.sent.lock().unwrap().push((message.clone(), body));
+        Ok(())
+    }
+
+    async fn quarantine(&self, delivery: &QuarantinedDelivery) -> Result<(), SendError> {
+        if self.quarantine_down.load(Ordering::SeqCst) {
+            return Err(SendError::Transient("connection refused".into()));
+        }
+        self.quarantined.lock().unwrap().push(delivery.clone());
         Ok(())
     }
 }
@@ -57,6 +76,7 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
         ("WEBHOOK_SECRETS".into(), SECRET.into()),
         ("JWKS_JSON".into(), jwks),
         ("INGEST_QUEUE_URL".into(), "http://127.0.0.1:1/000000000000/ingest".into()),
+        ("QUARANTINE_QUEUE_URL".into(), "http://127.0.0.1:1/000000000000/quarantine".into()),
     ];
     for (k, v) in extra {
         vars.retain(|(name, _)| name != k);
@@ -65,14 +85,14 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
     Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())).unwrap()
 }
 
-/// A receiver built from `config` as `main` builds it, around `queue`, at [`NOW`].
-pub async fn receiver_with<Q: IngestQueue>(config: &Config, queue: Q) -> Receiver<Q> {
+/// A receiver built from `config` as `main` builds it, around `queues`, at [`NOW`].
+pub async fn receiver_with<Q: DeliveryQueues>(config: &Config, queues: Q) -> Receiver<Q> {
     let clock = Arc::new(ManualClock::at(NOW));
     let verification =
         receiver::build_verification(config, || panic!("no Secrets Manager in these tests"), clock.clone())
             .await
             .unwrap();
-    Receiver { verification, queue, max_body_bytes: config.max_body_bytes, clock }
+    Receiver { verification, queues, max_body_bytes: config.max_body_bytes, clock }
 }
 
 pub fn v1_headers(id: &str, timestamp: i64, body: &[u8]) -> Vec<(String, String)> {

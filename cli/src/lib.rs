@@ -1,0 +1,4 @@
+//! `gemini-webhooks` as a library: the operations the command line runs against a deployed stack or the
+//! local one, callable (and tested) without the binary.
+
+pub mod quarantine;

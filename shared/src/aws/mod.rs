@@ -1,0 +1,5 @@
+//! The AWS side of the functions (feature `aws`): sending to SQS with failures typed as worth retrying
+//! or not, and message attributes SQS always accepts. Kept behind a feature so the pure library (and
+//! its fuzz targets, and a consumer that only parses messages) builds without the AWS SDK.
+
+pub mod sqs;
