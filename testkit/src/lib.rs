@@ -20,8 +20,9 @@ pub use emulator::{Emulator, EmulatorError, REGION, harness_timeouts, sdk_config
 pub use fault_proxy::{Fault, FaultProxy};
 pub use http_events::{HttpRequest, PayloadFormat, http_event};
 pub use stack::{
-    DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE, KeptQueue, KeptQueueSpec, MAX_MESSAGE_BYTES,
-    QUARANTINE_QUEUE, Queue, QueueSpec, ROUTED_QUEUES, Stack, StackError, TableSpec, check_sqs_safe,
-    create_fifo_queue, create_kept_queue, create_queue, create_table, drain_queue, receive_batch,
+    CLAIMS_TABLE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE, KeptQueue, KeptQueueSpec,
+    MAX_MESSAGE_BYTES, QUARANTINE_QUEUE, Queue, QueueSpec, ROUTED_QUEUES, Stack, StackError, TableSpec,
+    check_sqs_safe, create_fifo_queue, create_kept_queue, create_queue, create_table, drain_queue,
+    receive_batch,
 };
 pub use stream::StreamReader;

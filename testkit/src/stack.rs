@@ -22,8 +22,8 @@ pub struct TableSpec {
     pub partition_key: &'static str,
     /// Attribute holding the expiry time in Unix seconds.
     pub ttl_attribute: &'static str,
-    /// What the stream carries: new images only.
-    pub stream_view: &'static str,
+    /// What the stream carries (new images only), if the table has one.
+    pub stream_view: Option<&'static str>,
 }
 
 /// The table every delivery is recorded in, keyed by `webhook-id`.
@@ -31,7 +31,15 @@ pub const EVENTS_TABLE: TableSpec = TableSpec {
     name: "events",
     partition_key: "webhook_id",
     ttl_attribute: "expires_at",
-    stream_view: "NEW_IMAGE",
+    stream_view: Some("NEW_IMAGE"),
+};
+
+/// The example consumer's claims on each `webhook_id` (`shared::aws::idempotency`).
+pub const CLAIMS_TABLE: TableSpec = TableSpec {
+    name: "claims",
+    partition_key: shared::aws::idempotency::KEY,
+    ttl_attribute: shared::aws::idempotency::EXPIRES_AT,
+    stream_view: None,
 };
 
 /// A queue's settings; every queue has a dead-letter queue.
@@ -139,6 +147,8 @@ pub struct Stack {
     pub quarantine: KeptQueue,
     /// The fanout's dead-letter queue.
     pub fanout_dlq: KeptQueue,
+    /// The example consumer's claims table.
+    pub claims_table: String,
 }
 
 impl Stack {
@@ -148,7 +158,10 @@ impl Stack {
         let dynamodb = emulator.dynamodb().await;
         let sqs = emulator.sqs().await;
         let table = format!("{prefix}-{}", EVENTS_TABLE.name);
-        let stream_arn = create_table(&dynamodb, &table, &EVENTS_TABLE).await?;
+        let stream_arn = create_table(&dynamodb, &table, &EVENTS_TABLE).await?.ok_or_else(|| StackError {
+            what: format!("table {table}"),
+            detail: "no stream ARN returned".into(),
+        })?;
         let ingest = create_queue(&sqs, &prefix, &INGEST_QUEUE).await?;
         let mut routed = BTreeMap::new();
         for spec in &ROUTED_QUEUES {
@@ -156,7 +169,9 @@ impl Stack {
         }
         let quarantine = create_kept_queue(&sqs, &prefix, &QUARANTINE_QUEUE).await?;
         let fanout_dlq = create_kept_queue(&sqs, &prefix, &FANOUT_DLQ).await?;
-        Ok(Self { prefix, table, stream_arn, ingest, routed, quarantine, fanout_dlq })
+        let claims_table = format!("{prefix}-{}", CLAIMS_TABLE.name);
+        create_table(&dynamodb, &claims_table, &CLAIMS_TABLE).await?;
+        Ok(Self { prefix, table, stream_arn, ingest, routed, quarantine, fanout_dlq, claims_table })
     }
 
     /// A routed queue by spec name; panics on a name not in [`ROUTED_QUEUES`] (a test bug).
@@ -170,13 +185,24 @@ fn unique_prefix() -> String {
     format!("t{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Creates the table (on-demand, stream of new images) and turns on its TTL; returns the stream ARN.
+/// Creates a table (on-demand, with its stream if the spec has one) and turns on its TTL; returns the
+/// stream ARN.
 pub async fn create_table(
     dynamodb: &aws_sdk_dynamodb::Client,
     name: &str,
     spec: &TableSpec,
-) -> Result<String, StackError> {
+) -> Result<Option<String>, StackError> {
     let what = || format!("table {name}");
+    let stream = match spec.stream_view {
+        Some(view) => Some(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view))
+                .build()
+                .map_err(|e| StackError::new(what(), e))?,
+        ),
+        None => None,
+    };
     let created = dynamodb
         .create_table()
         .table_name(name)
@@ -195,13 +221,7 @@ pub async fn create_table(
                 .build()
                 .map_err(|e| StackError::new(what(), e))?,
         )
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::from(spec.stream_view))
-                .build()
-                .map_err(|e| StackError::new(what(), e))?,
-        )
+        .set_stream_specification(stream)
         .send()
         .await
         .map_err(|e| StackError::new(what(), e))?;
@@ -218,11 +238,7 @@ pub async fn create_table(
         .send()
         .await
         .map_err(|e| StackError::new(what(), e))?;
-    created
-        .table_description()
-        .and_then(|t| t.latest_stream_arn())
-        .map(str::to_owned)
-        .ok_or_else(|| StackError { what: what(), detail: "no stream ARN returned".into() })
+    Ok(created.table_description().and_then(|t| t.latest_stream_arn()).map(str::to_owned))
 }
 
 /// Creates a queue with its DLQ and redrive policy.

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use serde_yaml::Value;
 use testkit::{
-    DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE, MAX_MESSAGE_BYTES, QUARANTINE_QUEUE,
-    QueueSpec, ROUTED_QUEUES,
+    CLAIMS_TABLE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE, MAX_MESSAGE_BYTES,
+    QUARANTINE_QUEUE, QueueSpec, ROUTED_QUEUES,
 };
 
 fn template() -> Value {
@@ -49,12 +49,21 @@ fn the_events_table_matches_the_harness() {
     assert_eq!(table["KeySchema"][0]["AttributeName"].as_str(), Some(EVENTS_TABLE.partition_key));
     assert_eq!(table["KeySchema"][0]["KeyType"].as_str(), Some("HASH"));
     assert_eq!(table["AttributeDefinitions"][0]["AttributeType"].as_str(), Some("S"));
-    assert_eq!(table["StreamSpecification"]["StreamViewType"].as_str(), Some(EVENTS_TABLE.stream_view));
+    assert_eq!(table["StreamSpecification"]["StreamViewType"].as_str(), EVENTS_TABLE.stream_view);
     assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(EVENTS_TABLE.ttl_attribute));
     assert_eq!(table["TimeToLiveSpecification"]["Enabled"].as_bool(), Some(true));
     assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
     assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
     assert_eq!(table["SSESpecification"]["SSEEnabled"].as_bool(), Some(true));
+}
+
+#[test]
+fn the_consumers_claims_table_matches_the_harness() {
+    let template = template();
+    let table = resource(&template, "ClaimsTable");
+    assert_eq!(table["KeySchema"][0]["AttributeName"].as_str(), Some(CLAIMS_TABLE.partition_key));
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(CLAIMS_TABLE.ttl_attribute));
+    assert!(table["StreamSpecification"].is_null());
 }
 
 #[test]
@@ -145,6 +154,7 @@ fn every_function_gets_exactly_the_variables_its_code_reads() {
     assert_variables(&template, "ReceiverFunction", receiver::VARIABLES, receiver::REQUIRED);
     assert_variables(&template, "RecorderFunction", recorder::VARIABLES, recorder::REQUIRED);
     assert_variables(&template, "FanoutFunction", fanout::VARIABLES, fanout::REQUIRED);
+    assert_variables(&template, "BatchConsumerFunction", consumer::VARIABLES, consumer::REQUIRED);
 }
 
 #[test]

@@ -1,33 +1,76 @@
 //! An example consumer of a routed queue: one call turns each SQS record into a
-//! [`DownstreamMessage`], and the match on its kind is where your code goes (download the batch
-//! results, resume the interaction, fetch the video). Copy this crate to start your own.
+//! [`DownstreamMessage`], a claim on its `webhook_id` makes acting on it happen once however often it
+//! is delivered, and the match on its kind is where your code goes (download the batch results,
+//! resume the interaction, fetch the video). Copy this crate to start your own.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+mod config;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
+use shared::aws::idempotency::{Claim, Idempotency};
 use shared::event::EventKind;
 use shared::message::DownstreamMessage;
 
-/// Handles one batch; a record that is not a downstream message is reported failed (and, after the
-/// queue's retries, lands in its DLQ) while the others go on.
-pub async fn handle(event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, std::convert::Infallible> {
+pub use config::{Config, REQUIRED, VARIABLES};
+
+/// The consumer's dependencies, built once per container.
+#[derive(Debug)]
+pub struct Consumer {
+    /// Claims on each `webhook_id`, so each event is acted on once.
+    pub once: Idempotency,
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Acted on, for the first time.
+    Acted,
+    /// Acted on before: acknowledged, nothing done.
+    Duplicate,
+    /// Not done now (unparseable, being handled elsewhere, the claims table unreachable): SQS
+    /// redelivers it, and after the queue's retries moves it to the DLQ.
+    Failed(String),
+}
+
+/// Handles one batch: only the records that failed are reported, so SQS redelivers those alone.
+pub async fn handle(
+    consumer: &Consumer,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, std::convert::Infallible> {
     let mut response = SqsBatchResponse::default();
     for record in event.payload.records {
-        let parsed = DownstreamMessage::from_sqs_body(record.body.as_deref().unwrap_or_default());
-        match parsed {
-            Ok(message) => act_on(&message),
-            Err(error) => {
-                tracing::error!(message_id = record.message_id.as_deref(), %error, "not a downstream message");
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = record.message_id.unwrap_or_default();
-                response.batch_item_failures.push(failure);
-            }
+        if let Outcome::Failed(reason) = process(consumer, &record).await {
+            tracing::warn!(message_id = record.message_id.as_deref(), %reason, "will be redelivered");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = record.message_id.unwrap_or_default();
+            response.batch_item_failures.push(failure);
         }
     }
     Ok(response)
 }
 
-/// What a real consumer would act on. Handling must be idempotent on `webhook_id`: standard SQS
-/// queues deliver at least once.
+/// One record: parse, claim, act, mark done.
+pub async fn process(consumer: &Consumer, record: &SqsMessage) -> Outcome {
+    let message = match DownstreamMessage::from_sqs_body(record.body.as_deref().unwrap_or_default()) {
+        Ok(message) => message,
+        Err(error) => return Outcome::Failed(format!("not a downstream message: {error}")),
+    };
+    match consumer.once.claim(&message.webhook_id).await {
+        Ok(Claim::Acquired) => {}
+        Ok(Claim::AlreadyDone) => return Outcome::Duplicate,
+        Ok(Claim::InProgress) => return Outcome::Failed("another invocation is handling it".into()),
+        Err(error) => return Outcome::Failed(error.to_string()),
+    }
+    act_on(&message);
+    // Acting happened: if marking it fails, the lease still runs out and a redelivery (if any) acts
+    // again, which your code must tolerate anyway; the record itself is done.
+    if let Err(error) = consumer.once.done(&message.webhook_id).await {
+        tracing::warn!(webhook_id = %message.webhook_id, %error, "acted, but could not mark it done");
+    }
+    Outcome::Acted
+}
+
+/// What a real consumer would act on.
 fn act_on(message: &DownstreamMessage) {
     let id = message.webhook_id.as_str();
     let job = message.data_id.as_deref().unwrap_or("<no id>");
@@ -46,32 +89,5 @@ fn act_on(message: &DownstreamMessage) {
             "job failed"
         ),
         _ => tracing::info!(webhook_id = id, job, event_type = %message.event_type, "job event"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use aws_lambda_events::event::sqs::SqsMessage;
-    use lambda_runtime::Context;
-
-    fn record(id: &str, body: &str) -> SqsMessage {
-        let mut message = SqsMessage::default();
-        message.message_id = Some(id.into());
-        message.body = Some(body.into());
-        message
-    }
-
-    #[tokio::test]
-    async fn only_the_unparseable_record_is_reported_failed() {
-        let good = r#"{"webhook_id":"msg_1","type":"batch.succeeded","data_id":"batches/1","user_metadata":null,
-            "event":{"type":"batch.succeeded","data":{"id":"batches/1"}},"scheme":"v1",
-            "webhook_timestamp":1769083200,"received_at":1769083200100,"recorded_at":1769083200200}"#;
-        let mut event = SqsEvent::default();
-        event.records = vec![record("a", good), record("b", "{}"), record("c", good)];
-        let response = handle(LambdaEvent::new(event, Context::default())).await.unwrap();
-        let failed: Vec<&str> =
-            response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-        assert_eq!(failed, ["b"]);
     }
 }

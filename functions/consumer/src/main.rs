@@ -1,9 +1,30 @@
-//! The example consumer Lambda.
+//! The example consumer Lambda: wires the claims table, then serves [`consumer::handle`].
 
+use std::sync::Arc;
+
+use consumer::{Config, Consumer};
 use lambda_runtime::{Error, service_fn};
+use shared::aws::idempotency::Idempotency;
+use shared::clock::SystemClock;
+use shared::config::FromVars;
+
+/// A claim outlasts the function's 30-second timeout, so a running invocation is never overtaken.
+const LEASE_SECS: u64 = 60;
+/// Done events are remembered for a week: past Gemini's 24 h of retries and the queue's retention.
+const KEEP_SECS: u64 = 7 * 24 * 3600;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
-    lambda_runtime::run(service_fn(consumer::handle)).await
+    let config = Config::from_env()?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let once = Idempotency::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        &config.claims_table,
+        LEASE_SECS,
+        KEEP_SECS,
+        Arc::new(SystemClock),
+    );
+    let consumer = &Consumer { once };
+    lambda_runtime::run(service_fn(move |event| consumer::handle(consumer, event))).await
 }

@@ -80,6 +80,7 @@ fn own_vars(function: &str, target: &Target<'_>) -> Vec<(&'static str, String)> 
                 ("FANOUT_DLQ_URL", stack.fanout_dlq.url.clone()),
             ]
         }
+        "consumer" => vec![("IDEMPOTENCY_TABLE", stack.claims_table.clone())],
         _ => Vec::new(),
     };
     vars.push(("RUST_LOG", "info".to_owned()));

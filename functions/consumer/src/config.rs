@@ -1,0 +1,21 @@
+//! The consumer's configuration, read once at cold start.
+
+use shared::config::{ConfigError, FromVars, Vars};
+
+/// Every variable the consumer reads.
+pub const VARIABLES: &[&str] = &["IDEMPOTENCY_TABLE"];
+/// The variables without a default.
+pub const REQUIRED: &[&str] = &["IDEMPOTENCY_TABLE"];
+
+/// The consumer's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `IDEMPOTENCY_TABLE`: the table of claims on each `webhook_id`.
+    pub claims_table: String,
+}
+
+impl FromVars for Config {
+    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        Ok(Self { claims_table: vars.required("IDEMPOTENCY_TABLE")? })
+    }
+}

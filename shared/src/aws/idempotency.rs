@@ -1,0 +1,167 @@
+//! Handling each event once, on the consumer's side: standard SQS queues deliver at least once, and a
+//! stream retry can send an event twice, so a consumer claims each `webhook_id` in a small table of its
+//! own before acting on it.
+//!
+//! A claim is a lease, not a mark: if the consumer fails (or dies) while acting, the event is not lost.
+//! It [`Idempotency::release`]s the claim on failure, or the lease simply runs out, and the redelivery
+//! claims it again. Only [`Idempotency::done`] makes later deliveries skip it.
+//!
+//! ```no_run
+//! # async fn act(_: &shared::message::DownstreamMessage) -> Result<(), std::io::Error> { Ok(()) }
+//! # async fn example(once: shared::aws::idempotency::Idempotency, message: shared::message::DownstreamMessage)
+//! #     -> Result<(), Box<dyn std::error::Error>> {
+//! use shared::aws::idempotency::Claim;
+//! match once.claim(&message.webhook_id).await? {
+//!     Claim::AlreadyDone => {}                                  // a duplicate: acknowledge it
+//!     Claim::InProgress => return Err("being handled".into()), // report it failed: SQS redelivers later
+//!     Claim::Acquired => match act(&message).await {
+//!         Ok(()) => once.done(&message.webhook_id).await?,
+//!         Err(error) => {
+//!             once.release(&message.webhook_id).await?;
+//!             return Err(error.into());
+//!         }
+//!     },
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+
+use crate::clock::Clock;
+use crate::id::WebhookId;
+
+/// The table's partition key (a string).
+pub const KEY: &str = "webhook_id";
+/// `in_progress` or `done`.
+pub const STATUS: &str = "status";
+/// Until when (Unix seconds) an `in_progress` claim holds.
+pub const LEASE_UNTIL: &str = "lease_until";
+/// When DynamoDB's TTL may delete the claim (Unix seconds): the table's TTL attribute.
+pub const EXPIRES_AT: &str = "expires_at";
+
+const IN_PROGRESS: &str = "in_progress";
+const DONE: &str = "done";
+
+/// What a claim found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// First to claim it (or the previous claim's lease ran out): act on it, then call `done`.
+    Acquired,
+    /// Handled before: acknowledge the duplicate and do nothing.
+    AlreadyDone,
+    /// Another invocation is acting on it now: report it failed, so it comes back after that one.
+    InProgress,
+}
+
+/// The table could not be read or written: report the message failed, so SQS redelivers it.
+#[derive(Debug, thiserror::Error)]
+#[error("idempotency table {table}: {detail}")]
+pub struct IdempotencyError {
+    table: String,
+    detail: String,
+}
+
+/// Claims on `webhook_id`s in a DynamoDB table (partition key [`KEY`], TTL on [`EXPIRES_AT`]).
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    lease_secs: i64,
+    keep_secs: i64,
+    clock: Arc<dyn Clock>,
+}
+
+impl Idempotency {
+    /// Claims in `table`. `lease_secs` should outlast one attempt at acting (your function's timeout);
+    /// `keep_secs` how long a done event is remembered (longer than duplicates can arrive: a week
+    /// covers Gemini's 24 h of retries, the queue's retention and a replay).
+    pub fn new(
+        client: aws_sdk_dynamodb::Client,
+        table: impl Into<String>,
+        lease_secs: u64,
+        keep_secs: u64,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let secs = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
+        Self { client, table: table.into(), lease_secs: secs(lease_secs), keep_secs: secs(keep_secs), clock }
+    }
+
+    fn error(&self, error: impl std::error::Error) -> IdempotencyError {
+        IdempotencyError { table: self.table.clone(), detail: DisplayErrorContext(error).to_string() }
+    }
+
+    /// Claims `webhook_id` with one conditional write: new, or an `in_progress` claim whose lease ran out.
+    pub async fn claim(&self, webhook_id: &WebhookId) -> Result<Claim, IdempotencyError> {
+        let now = self.clock.unix_now();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY, AttributeValue::S(webhook_id.to_string()))
+            .item(STATUS, AttributeValue::S(IN_PROGRESS.into()))
+            .item(LEASE_UNTIL, AttributeValue::N(now.saturating_add(self.lease_secs).to_string()))
+            .item(EXPIRES_AT, AttributeValue::N(now.saturating_add(self.keep_secs).to_string()))
+            .condition_expression("attribute_not_exists(#key) OR (#status = :in_progress AND #lease < :now)")
+            .expression_attribute_names("#key", KEY)
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#lease", LEASE_UNTIL)
+            .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Acquired),
+            Err(SdkError::ServiceError(failure)) => match failure.err() {
+                PutItemError::ConditionalCheckFailedException(found) => {
+                    let done = found.item().and_then(|item| item.get(STATUS))
+                        == Some(&AttributeValue::S(DONE.into()));
+                    Ok(if done { Claim::AlreadyDone } else { Claim::InProgress })
+                }
+                _ => Err(self.error(SdkError::ServiceError(failure))),
+            },
+            Err(error) => Err(self.error(error)),
+        }
+    }
+
+    /// Marks `webhook_id` handled: later deliveries get [`Claim::AlreadyDone`].
+    pub async fn done(&self, webhook_id: &WebhookId) -> Result<(), IdempotencyError> {
+        let now = self.clock.unix_now();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY, AttributeValue::S(webhook_id.to_string()))
+            .item(STATUS, AttributeValue::S(DONE.into()))
+            .item(EXPIRES_AT, AttributeValue::N(now.saturating_add(self.keep_secs).to_string()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
+    /// Gives up a claim after acting failed, so the redelivery can claim it at once.
+    pub async fn release(&self, webhook_id: &WebhookId) -> Result<(), IdempotencyError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(webhook_id.to_string()))
+            .condition_expression("#status = :in_progress")
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Already done, or gone: nothing to give up.
+            Err(SdkError::ServiceError(failure)) if failure.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(error) => Err(self.error(error)),
+        }
+    }
+}
