@@ -12,11 +12,11 @@ export MOTO_PYTHON := $(abspath $(VENV))/bin/python
 
 ## demo: run the whole pipeline locally (emulator, receiver, recorder, fanout) and show what happened
 demo: venv
-	cargo run --quiet -p e2e --bin demo
+	cargo run --quiet -p local-stack --bin demo
 
 ## dev: the local pipeline kept running, the receiver on http://127.0.0.1:8080/ (Ctrl-C stops it)
 dev: venv
-	cargo run --quiet -p e2e --bin demo -- --serve
+	cargo run --quiet -p local-stack --bin demo -- --serve
 
 ## test: run every test in the workspace (unit, property, emulator, end to end)
 test: venv
@@ -25,12 +25,12 @@ test: venv
 ## load: 10,000 signed deliveries (5 % retries) from 32 senders through the local pipeline; latency,
 ## throughput, and every event downstream exactly once (figures in README.md)
 load: venv
-	cargo run --release --quiet -p e2e --bin load
+	cargo run --release --quiet -p local-stack --bin load
 
 ## footprint: each function's size, cold start and RSS, beside the same receiver in Node.js
 footprint: venv
 	npm ci --prefix bench/node-receiver --no-audit --no-fund
-	cargo run --quiet -p e2e --bin footprint
+	cargo run --quiet -p local-stack --bin footprint
 
 ## fuzz: every cargo-fuzz target for FUZZ_SECONDS each (default 600); CI runs them for 20 s
 FUZZ_SECONDS ?= 600

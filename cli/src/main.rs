@@ -175,7 +175,16 @@ impl SignerArgs {
 /// SDK configuration: the local emulator's (fixed region, dummy credentials) or the user's AWS.
 async fn aws_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
     match endpoint {
-        Some(endpoint) => testkit::sdk_config_for(endpoint, testkit::harness_timeouts()).await,
+        Some(endpoint) => {
+            let credentials =
+                aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "local");
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .endpoint_url(endpoint)
+                .credentials_provider(credentials)
+                .load()
+                .await
+        }
         None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
     }
 }
@@ -300,10 +309,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Events { dir, secret } => {
-            let secret = secret.unwrap_or_else(|| e2e::sample_events::DEMO_SECRET.to_owned());
+            let secret = secret.unwrap_or_else(|| gemini_webhooks::sample_events::DEMO_SECRET.to_owned());
             std::fs::create_dir_all(&dir)?;
             let now = SystemClock.unix_now();
-            for (name, event) in e2e::sample_events::sample_events(&secret, now)? {
+            for (name, event) in gemini_webhooks::sample_events::sample_events(&secret, now)? {
                 std::fs::write(
                     dir.join(format!("{name}.json")),
                     serde_json::to_string_pretty(&event)? + "\n",

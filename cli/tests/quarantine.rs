@@ -6,7 +6,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use e2e::Pipeline;
+use local_stack::Pipeline;
 use serde_json::json;
 use shared::clock::SystemClock;
 use shared::signature::SigningSecret;

@@ -30,7 +30,7 @@ pub const AUDIENCE: &str = "https://hooks.example.com/gemini";
 /// The `kid` of the fixture's RSA key in its JWKS.
 pub const RSA_KID: &str = "fuzz-rsa-1";
 /// The `v1` secrets: the two Standard Webhooks test-vector secrets and the demo secret of
-/// `tests/sample_events.rs`, so real signed deliveries verify as seeds; three, as in a rotation.
+/// `cli/src/sample_events.rs`, so real signed deliveries verify as seeds; three, as in a rotation.
 pub const SECRETS: [&str; 3] = [
     "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
     "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",

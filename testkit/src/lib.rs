@@ -12,13 +12,13 @@
 
 mod emulator;
 mod fault_proxy;
-mod http_events;
 mod stack;
 mod stream;
 
 pub use emulator::{Emulator, EmulatorError, REGION, harness_timeouts, sdk_config_for};
 pub use fault_proxy::{Fault, FaultProxy};
-pub use http_events::{HttpRequest, PayloadFormat, http_event};
+/// Lambda HTTP events of every payload format: the CLI's own (it writes them for `sam local invoke`).
+pub use gemini_webhooks::lambda_events::{HttpRequest, PayloadFormat, http_event};
 pub use stack::{
     CLAIMS_TABLE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE, KeptQueue, KeptQueueSpec,
     MAX_MESSAGE_BYTES, QUARANTINE_QUEUE, Queue, QueueSpec, ROUTED_QUEUES, Stack, StackError, TableSpec,

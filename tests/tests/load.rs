@@ -1,7 +1,7 @@
 //! A smaller load run than `make load`, on every `make test`: concurrent senders and retries racing
 //! the originals through the real pipeline must still give every event exactly once downstream.
 
-use e2e::load::{self, LoadPlan};
+use local_stack::load::{self, LoadPlan};
 use testkit::Emulator;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

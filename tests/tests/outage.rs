@@ -4,8 +4,8 @@
 
 use std::sync::{Arc, LazyLock};
 
-use e2e::Pipeline;
 use lambda_http::Request;
+use local_stack::Pipeline;
 use serde_json::json;
 use shared::clock::ManualClock;
 use shared::keys::jwks_document;

@@ -4,8 +4,8 @@
 
 use std::sync::{Arc, LazyLock};
 
-use e2e::Pipeline;
 use lambda_http::Request;
+use local_stack::Pipeline;
 use serde_json::json;
 use shared::EventKind;
 use shared::clock::ManualClock;
@@ -114,7 +114,7 @@ async fn forged_and_stale_deliveries_get_401_and_reach_nothing() {
 
     let drained = pipeline.drain().await.unwrap();
 
-    assert_eq!(drained, e2e::Drained::default(), "nothing was enqueued");
+    assert_eq!(drained, local_stack::Drained::default(), "nothing was enqueued");
     assert!(pipeline.take_downstream().await.unwrap().values().all(Vec::is_empty));
 }
 

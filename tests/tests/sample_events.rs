@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
-use e2e::sample_events::{DEMO_SECRET, sample_events};
+use gemini_webhooks::sample_events::{DEMO_SECRET, sample_events};
 use shared::clock::ManualClock;
 use shared::message::{DownstreamMessage, EventRecord, IngestMessage};
 use shared::signature::{SigningSecret, Verifier};

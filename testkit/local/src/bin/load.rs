@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use e2e::load::{self, LoadPlan, LoadReport};
+use local_stack::load::{self, LoadPlan, LoadReport};
 use testkit::Emulator;
 
 #[tokio::main]

@@ -94,7 +94,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), Error> {
     let options = Options::parse(std::env::args().skip(1))?;
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize()?;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize()?;
     let sets = if options.bootstraps.is_empty() {
         build_release(&root)?;
         vec![root.join("target/release")]

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use e2e::http::serve_json;
-use e2e::{Pipeline, routed_queue_for};
+use local_stack::http::serve_json;
+use local_stack::{Pipeline, routed_queue_for};
 use serde_json::json;
 use shared::EventKind;
 use shared::clock::{Clock, SystemClock};

@@ -1,6 +1,7 @@
 //! Sample Lambda events for every function, for `sam local invoke -e` (written by
 //! `gemini-webhooks events`) and checked by the tests against the real parsers.
 
+use crate::lambda_events::{HttpRequest, PayloadFormat, http_event};
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord as StreamRecord, StreamViewType};
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use serde_json::{Value, json};
@@ -9,7 +10,6 @@ use shared::message::{DownstreamMessage, EventRecord, IngestMessage};
 use shared::signature::sign::SignedHeaders;
 use shared::signature::{Scheme, SigningSecret, Verified};
 use shared::{WebhookId, WebhookTimestamp};
-use testkit::{HttpRequest, PayloadFormat, http_event};
 
 /// A secret for local invocations only: it is public, never configure it in AWS.
 pub const DEMO_SECRET: &str = "whsec_ZGVtby1vbmx5LXNlY3JldC1kby1ub3QtdXNlIQ==";

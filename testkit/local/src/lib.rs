@@ -4,7 +4,6 @@
 
 pub mod http;
 pub mod load;
-pub mod sample_events;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
