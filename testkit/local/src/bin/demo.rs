@@ -11,10 +11,12 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use gemini_webhooks::quarantine::Quarantine;
 use local_stack::http::serve_json;
 use local_stack::{Pipeline, routed_queue_for};
 use serde_json::json;
 use shared::EventKind;
+use shared::aws::sqs::SqsQueue;
 use shared::clock::{Clock, SystemClock};
 use shared::keys::jwks_document;
 use shared::signature::SigningSecret;
@@ -32,6 +34,8 @@ struct Case {
     expect_status: u16,
     /// The routed queue it must reach, or `None` when it must reach none (again).
     expect_queue: Option<&'static str>,
+    /// Not a delivery: the release of the quarantined delivery with the same id.
+    release: bool,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -89,6 +93,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
             body,
             expect_status: 200,
             expect_queue: Some(queue),
+            release: false,
         });
     }
     let retried = Case { label: "retry of batch.succeeded".into(), expect_queue: None, ..cases[0].clone() };
@@ -101,6 +106,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         body: body.clone(),
         expect_status: 401,
         expect_queue: None,
+        release: false,
     });
     cases.push(Case {
         label: "stale (10 minutes old)".into(),
@@ -109,6 +115,18 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         body,
         expect_status: 401,
         expect_queue: None,
+        release: false,
+    });
+    // Signed, so the user's, but not an event: kept in the quarantine (202), released below, fixed.
+    let not_an_event = br#"{"kind":"batch.succeeded","data":{"id":"jobs/q"}}"#.to_vec();
+    cases.push(Case {
+        label: "verified, not an event".into(),
+        scheme: "v1",
+        signed: SignedHeaders::v1(&secret, "msg_demo_quarantined", now, &not_an_event),
+        body: not_an_event,
+        expect_status: 202,
+        expect_queue: None,
+        release: false,
     });
 
     let mut statuses = Vec::new();
@@ -124,7 +142,27 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
             .await?;
         statuses.push(response.status().as_u16());
     }
-    let drained = pipeline.drain().await?;
+    let mut drained = pipeline.drain().await?;
+    // The quarantined delivery, released with its `type` fixed, as `gemini-webhooks quarantine release
+    // msg_demo_quarantined --body fixed.json` does.
+    let quarantine = Quarantine::new(pipeline.sqs.clone(), &pipeline.stack.quarantine.url);
+    let held = quarantine.list().await?.len();
+    let fixed = br#"{"type":"batch.succeeded","data":{"id":"jobs/q"}}"#;
+    let ingest = SqsQueue::new(pipeline.sqs.clone(), &pipeline.stack.ingest.url);
+    quarantine.release("msg_demo_quarantined", Some(fixed), &ingest).await?;
+    cases.push(Case {
+        label: "... released, type fixed".into(),
+        expect_status: 0,
+        expect_queue: Some("batch"),
+        release: true,
+        ..cases[cases.len() - 1].clone()
+    });
+    statuses.push(0);
+    let again = pipeline.drain().await?;
+    drained.ingested += again.ingested;
+    drained.inserts += again.inserts;
+    drained.ingest_failures += again.ingest_failures;
+    drained.stream_failures += again.stream_failures;
 
     let mut arrivals: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
     for (name, messages) in pipeline.take_downstream().await? {
@@ -135,25 +173,33 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
 
     println!();
     println!("{:<30} {:<6} {:<7} {:<22} as expected", "delivery", "scheme", "answer", "arrived in");
-    let mut all_good = true;
+    let mut all_good = held == 1;
     let mut seen = BTreeMap::new();
     for (case, status) in cases.iter().zip(&statuses) {
         let first = seen.insert(case.signed.id.clone(), ()).is_none();
-        let arrived =
-            if first { arrivals.get(&case.signed.id).cloned().unwrap_or_default() } else { Vec::new() };
+        let arrived = match (first, *status) {
+            // Held at first; it arrives once released (the release's row).
+            (true, 202) => Vec::new(),
+            (true, _) => arrivals.get(&case.signed.id).cloned().unwrap_or_default(),
+            (false, _) if case.release => arrivals.get(&case.signed.id).cloned().unwrap_or_default(),
+            (false, _) => Vec::new(),
+        };
         let expected_arrival: Vec<&str> = case.expect_queue.into_iter().collect();
-        let good = *status == case.expect_status && (!first || arrived == expected_arrival);
+        let counted = first || case.release;
+        let good = *status == case.expect_status && (!counted || arrived == expected_arrival);
         all_good &= good;
-        let arrived_text = match (first, arrived.is_empty()) {
+        let arrived_text = match (counted, arrived.is_empty()) {
             (false, _) => "(duplicate: dropped)".to_owned(),
+            (true, true) if *status == 202 => "(quarantined)".to_owned(),
             (true, true) => "-".to_owned(),
             (true, false) => arrived.join(", "),
         };
+        let answer = if case.release { "cli".to_owned() } else { status.to_string() };
         println!(
             "{:<30} {:<6} {:<7} {:<22} {}",
             case.label,
             case.scheme,
-            status,
+            answer,
             arrived_text,
             if good { "yes" } else { "NO" }
         );
