@@ -35,6 +35,8 @@ pub struct HttpRequest<'a> {
     pub body: &'a [u8],
     /// Send the body base64-encoded, as API Gateway does for binary media types.
     pub base64: bool,
+    /// Query string parameters (a dynamic delivery's `token`).
+    pub query: Vec<(String, String)>,
 }
 
 impl<'a> HttpRequest<'a> {
@@ -46,7 +48,14 @@ impl<'a> HttpRequest<'a> {
             (WEBHOOK_TIMESTAMP.to_owned(), signed.timestamp.clone()),
             (WEBHOOK_SIGNATURE.to_owned(), signed.signature.clone()),
         ];
-        Self { method: "POST", headers, body, base64: false }
+        Self { method: "POST", headers, body, base64: false, query: Vec::new() }
+    }
+
+    /// The same request with `token` in the query string, as Gemini posts a dynamic delivery to the
+    /// URL it was given for the job.
+    pub fn with_url_token(mut self, token: &str) -> Self {
+        self.query.push(("token".to_owned(), token.to_owned()));
+        self
     }
 }
 
@@ -60,6 +69,18 @@ pub fn http_event(format: PayloadFormat, request: &HttpRequest<'_>) -> Value {
         String::from_utf8_lossy(request.body).into_owned()
     };
     let method = request.method;
+    let raw_query: String =
+        request.query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    let query: Map<String, Value> =
+        request.query.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+    let multi_query: Map<String, Value> =
+        request.query.iter().map(|(k, v)| (k.clone(), json!([v]))).collect();
+    let (query, multi_query) = if request.query.is_empty() {
+        (Value::Null, Value::Null)
+    } else {
+        (Value::Object(query), Value::Object(multi_query))
+    };
+    let alb_query = if request.query.is_empty() { json!({}) } else { query.clone() };
     match format {
         PayloadFormat::FunctionUrl | PayloadFormat::HttpApi => {
             let domain = if format == PayloadFormat::FunctionUrl {
@@ -68,8 +89,8 @@ pub fn http_event(format: PayloadFormat, request: &HttpRequest<'_>) -> Value {
                 "abcdefghij.execute-api.us-east-1.amazonaws.com"
             };
             json!({
-                "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
-                "headers": headers,
+                "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": raw_query,
+                "headers": headers, "queryStringParameters": query,
                 "requestContext": {
                     "accountId": "123456789012", "apiId": "abcdefghij", "domainName": domain,
                     "domainPrefix": "abcdefghij",
@@ -87,7 +108,7 @@ pub fn http_event(format: PayloadFormat, request: &HttpRequest<'_>) -> Value {
             json!({
                 "resource": "/webhook", "path": "/webhook", "httpMethod": method,
                 "headers": headers, "multiValueHeaders": multi,
-                "queryStringParameters": null, "multiValueQueryStringParameters": null,
+                "queryStringParameters": query, "multiValueQueryStringParameters": multi_query,
                 "pathParameters": null, "stageVariables": null,
                 "requestContext": {
                     "accountId": "123456789012", "resourceId": "abc123", "stage": "prod",
@@ -102,7 +123,7 @@ pub fn http_event(format: PayloadFormat, request: &HttpRequest<'_>) -> Value {
         PayloadFormat::Alb => json!({
             "requestContext": {"elb": {"targetGroupArn":
                 "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gemini/0123456789abcdef"}},
-            "httpMethod": method, "path": "/", "queryStringParameters": {},
+            "httpMethod": method, "path": "/", "queryStringParameters": alb_query,
             "headers": headers, "body": body, "isBase64Encoded": request.base64
         }),
     }

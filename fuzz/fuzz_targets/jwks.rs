@@ -38,13 +38,13 @@ fuzz_target!(|data: &[u8]| {
     let (v1a, jwt) = &*DELIVERIES;
     fixture.clock.set(BASE_NOW);
     let ours = fixture.keys.ed25519_keys()[0];
-    let verdict = fixture.verifier.verify_with_keys(v1a, BODY, Some(&set));
+    let verdict = fixture.verifier.verify_with_keys(v1a, BODY, None, Some(&set));
     assert_eq!(
         verdict.as_ref().map(|v| v.scheme).ok(),
         set.ed25519_keys().contains(&ours).then_some(Scheme::V1a),
         "{verdict:?}"
     );
-    let verdict = fixture.verifier.verify_with_keys(jwt, BODY, Some(&set));
+    let verdict = fixture.verifier.verify_with_keys(jwt, BODY, None, Some(&set));
     if verdict.is_ok() {
         assert!(rsa_count(&set) > 0, "a JWT verified without an RSA key");
     }

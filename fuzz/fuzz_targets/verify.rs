@@ -146,7 +146,8 @@ fn signed(fixture: &Fixture, delivery: &Delivery<'_>, how: &str) {
     }
 }
 
-/// A JWT the verifier accepted: RS256, no critical extension, our audience, not expired, already valid.
+/// A JWT the verifier accepted: RS256, no critical extension, our audience, `iat` and `exp` present and
+/// at most ten minutes apart, not expired, not issued in the future, already valid.
 fn check_accepted_jwt(header: &Value, claims: &Value, now: i64) {
     assert_eq!(header.get("alg").and_then(Value::as_str), Some("RS256"), "accepted {header}");
     assert!(header.get("crit").is_none_or(Value::is_null), "accepted crit in {header}");
@@ -157,9 +158,11 @@ fn check_accepted_jwt(header: &Value, claims: &Value, now: i64) {
     };
     assert!(audience_ok, "accepted a token for another audience: {claims}");
     let leeway = 60.0;
-    if let Some(exp) = claims.get("exp").and_then(Value::as_f64) {
-        assert!((now as f64) < exp + leeway, "accepted an expired token: {claims}");
-    }
+    let exp = claims.get("exp").and_then(Value::as_f64).expect("accepted a token without exp");
+    let iat = claims.get("iat").and_then(Value::as_f64).expect("accepted a token without iat");
+    assert!(exp - iat <= 600.0, "accepted a long-lived token: {claims}");
+    assert!((now as f64) < exp + leeway, "accepted an expired token: {claims}");
+    assert!(iat <= (now as f64) + leeway, "accepted a token issued in the future: {claims}");
     if let Some(nbf) = claims.get("nbf").and_then(Value::as_f64) {
         assert!((now as f64) + leeway >= nbf, "accepted a token not valid yet: {claims}");
     }

@@ -14,7 +14,10 @@ use sha2::Sha256;
 use shared::clock::{Clock, ManualClock, SystemClock};
 use shared::keys::{JwksCache, KeySet, jwks_document};
 use shared::signature::sign::{Ed25519Signer, RsaJwtSigner, SignedHeaders};
-use shared::signature::{SigningSecret, Verifier};
+use shared::signature::{SigningSecret, UrlToken, Verifier};
+
+/// The endpoint's URL token, which dynamic deliveries carry.
+const TOKEN: &str = "tok_0123456789abcdefghijklmn";
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const ID: &str = "msg_2f1c8a2e-5d1b-4a8e-9b3a-0c2d4e6f8a1b";
@@ -61,7 +64,7 @@ fn v1(c: &mut Criterion) {
             })
         });
         group.bench_function(BenchmarkId::new("this_crate", &label), |b| {
-            b.iter(|| verifier.verify_with_keys(black_box(&headers), black_box(&body), None).unwrap())
+            b.iter(|| verifier.verify_with_keys(black_box(&headers), black_box(&body), None, None).unwrap())
         });
         group.bench_function(BenchmarkId::new("standardwebhooks", &label), |b| {
             b.iter(|| standard.verify(black_box(&body), black_box(&headers)).unwrap())
@@ -86,6 +89,7 @@ fn asymmetric(c: &mut Criterion) {
     let keys = KeySet::from_jwks(document.as_bytes()).unwrap();
     let verifier = Verifier::builder()
         .keys(Arc::new(JwksCache::inline(document.as_bytes(), clock.clone()).unwrap()))
+        .url_token(UrlToken::parse(TOKEN).unwrap())
         .audience("https://hooks.example.com")
         .clock(clock)
         .build()
@@ -96,12 +100,16 @@ fn asymmetric(c: &mut Criterion) {
     // Signed by the last of three keys: the worst case, as `v1a` names no key.
     let v1a: HeaderMap = SignedHeaders::v1a(&ed_keys[2], ID, now, &body).to_header_map().unwrap();
     group.bench_function("v1a_ed25519_3_keys/1KiB", |b| {
-        b.iter(|| verifier.verify_with_keys(black_box(&v1a), black_box(&body), Some(&keys)).unwrap())
+        b.iter(|| {
+            verifier.verify_with_keys(black_box(&v1a), black_box(&body), Some(TOKEN), Some(&keys)).unwrap()
+        })
     });
-    let token = rsa.token(&json!({"aud": "https://hooks.example.com", "exp": now + 3600}));
+    let token = rsa.token(&json!({"aud": "https://hooks.example.com", "iat": now, "exp": now + 300}));
     let jwt = SignedHeaders::new(ID, now, &[token]).to_header_map().unwrap();
     group.bench_function("jwt_rs256/1KiB", |b| {
-        b.iter(|| verifier.verify_with_keys(black_box(&jwt), black_box(&body), Some(&keys)).unwrap())
+        b.iter(|| {
+            verifier.verify_with_keys(black_box(&jwt), black_box(&body), Some(TOKEN), Some(&keys)).unwrap()
+        })
     });
     group.finish();
 }

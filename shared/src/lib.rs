@@ -20,7 +20,8 @@
 //!
 //! // `verify` is async: it fetches Google's JWKS when a `v1a` or JWT entry needs it.
 //! let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-//! let verified = runtime.block_on(verifier.verify(&headers, body))?;
+//! // The third argument is the URL's `token` query parameter, which only dynamic deliveries need.
+//! let verified = runtime.block_on(verifier.verify(&headers, body, None))?;
 //! assert_eq!(verified.webhook_id.as_str(), "msg_1");
 //! assert_eq!(verified.scheme, shared::Scheme::V1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -38,6 +39,7 @@ pub mod limits;
 pub mod logging;
 pub mod message;
 pub mod metrics;
+pub mod refresh;
 pub mod routing;
 pub mod signature;
 pub mod sqs;

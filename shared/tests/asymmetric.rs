@@ -9,8 +9,12 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use shared::keys::{JwksCache, jwks_document};
 use shared::signature::sign::{Ed25519Signer, SignedHeaders, encode_jwt};
-use shared::signature::{JwtError, Scheme, SigningSecret, Verifier, VerifyError};
+use shared::signature::{JwtError, Scheme, SigningSecret, UrlToken, Verifier, VerifyError};
 use support::{NOW, RSA_KEY};
+
+/// The endpoint's URL token: dynamic deliveries carry it (see `dynamic_token.rs` for what happens
+/// when they do not).
+const TOKEN: &str = "tok_0123456789abcdefghijklmn";
 
 const BODY: &[u8] = br#"{"type":"interaction.completed","data":{"id":"interactions/abc"}}"#;
 const AUD: &str = "https://hooks.example.com/gemini";
@@ -18,7 +22,8 @@ const AUD: &str = "https://hooks.example.com/gemini";
 fn verifier(document: &Value, audience: Option<&str>) -> Verifier {
     let clock = support::clock();
     let cache = JwksCache::inline(document.to_string().as_bytes(), clock.clone()).unwrap();
-    let mut builder = Verifier::builder().keys(Arc::new(cache)).clock(clock);
+    let mut builder =
+        Verifier::builder().keys(Arc::new(cache)).url_token(UrlToken::parse(TOKEN).unwrap()).clock(clock);
     if let Some(audience) = audience {
         builder = builder.audience(audience);
     }
@@ -27,12 +32,12 @@ fn verifier(document: &Value, audience: Option<&str>) -> Verifier {
 
 async fn verify_jwt(verifier: &Verifier, token: &str) -> Result<Scheme, VerifyError> {
     let headers = SignedHeaders::new("msg_jwt", NOW, &[token.to_owned()]);
-    verifier.verify(&headers.to_header_map().unwrap(), BODY).await.map(|v| v.scheme)
+    verifier.verify(&headers.to_header_map().unwrap(), BODY, Some(TOKEN)).await.map(|v| v.scheme)
 }
 
 fn claims() -> Value {
     json!({"iss": "https://generativelanguage.googleapis.com", "aud": "https://hooks.example.com/gemini",
-           "iat": NOW, "exp": NOW + 3600})
+           "iat": NOW, "exp": NOW + 300})
 }
 
 #[tokio::test]
@@ -41,7 +46,7 @@ async fn v1a_signed_by_the_third_of_three_keys_verifies() {
     let document = jwks_document(keys.iter().map(|k| k.public_jwk(None)));
     let verifier = verifier(&document, None);
     let headers = SignedHeaders::v1a(&keys[2], "msg_v1a", NOW, BODY).to_header_map().unwrap();
-    let verified = verifier.verify(&headers, BODY).await.unwrap();
+    let verified = verifier.verify(&headers, BODY, Some(TOKEN)).await.unwrap();
     assert_eq!(verified.scheme, Scheme::V1a);
     assert_eq!(verified.webhook_id.as_str(), "msg_v1a");
     assert_eq!(verified.timestamp.unix(), NOW);
@@ -53,7 +58,7 @@ async fn v1a_by_a_key_outside_the_set_fails() {
     let verifier = verifier(&jwks_document([trusted.public_jwk(None)]), None);
     let headers =
         SignedHeaders::v1a(&Ed25519Signer::generate(), "msg_v1a", NOW, BODY).to_header_map().unwrap();
-    assert_eq!(verifier.verify(&headers, BODY).await, Err(VerifyError::NoMatch));
+    assert_eq!(verifier.verify(&headers, BODY, Some(TOKEN)).await, Err(VerifyError::NoMatch));
 }
 
 #[tokio::test]
@@ -62,7 +67,7 @@ async fn v1a_over_a_tampered_body_fails() {
     let verifier = verifier(&jwks_document([key.public_jwk(None)]), None);
     let headers = SignedHeaders::v1a(&key, "msg_v1a", NOW, BODY).to_header_map().unwrap();
     let tampered = br#"{"type":"interaction.completed","data":{"id":"interactions/xyz"}}"#;
-    assert_eq!(verifier.verify(&headers, tampered).await, Err(VerifyError::NoMatch));
+    assert_eq!(verifier.verify(&headers, tampered, Some(TOKEN)).await, Err(VerifyError::NoMatch));
 }
 
 #[tokio::test]
@@ -75,6 +80,7 @@ async fn v1_and_v1a_entries_together_verify_by_whichever_matches() {
     let verifier = Verifier::builder()
         .secret(SigningSecret::generate())
         .keys(Arc::new(cache))
+        .url_token(UrlToken::parse(TOKEN).unwrap())
         .clock(clock)
         .build()
         .unwrap();
@@ -82,7 +88,7 @@ async fn v1_and_v1a_entries_together_verify_by_whichever_matches() {
     let wrong_v1 = shared::signature::sign::v1_entry(&SigningSecret::generate(), "msg_mixed", &ts, BODY);
     let entries = [wrong_v1, key.entry("msg_mixed", &ts, BODY)];
     let headers = SignedHeaders::new("msg_mixed", NOW, &entries).to_header_map().unwrap();
-    assert_eq!(verifier.verify(&headers, BODY).await.unwrap().scheme, Scheme::V1a);
+    assert_eq!(verifier.verify(&headers, BODY, Some(TOKEN)).await.unwrap().scheme, Scheme::V1a);
 }
 
 #[tokio::test]
@@ -128,18 +134,60 @@ async fn a_jwt_with_an_unknown_kid_is_refused() {
 #[tokio::test]
 async fn an_expired_jwt_is_refused() {
     let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), Some(AUD));
-    let token = RSA_KEY.token(&json!({"aud": AUD, "exp": NOW - 61}));
+    let token = RSA_KEY.token(&json!({"aud": AUD, "iat": NOW - 361, "exp": NOW - 61}));
     assert_eq!(verify_jwt(&verifier, &token).await, Err(VerifyError::Jwt(JwtError::Expired)));
     // Within the 60 s leeway it still passes.
-    let token = RSA_KEY.token(&json!({"aud": AUD, "exp": NOW - 59}));
+    let token = RSA_KEY.token(&json!({"aud": AUD, "iat": NOW - 359, "exp": NOW - 59}));
     assert_eq!(verify_jwt(&verifier, &token).await, Ok(Scheme::Jwt));
 }
 
 #[tokio::test]
 async fn a_jwt_not_valid_yet_is_refused() {
     let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), Some(AUD));
-    let token = RSA_KEY.token(&json!({"aud": AUD, "nbf": NOW + 120}));
+    let token = RSA_KEY.token(&json!({"aud": AUD, "iat": NOW, "exp": NOW + 300, "nbf": NOW + 120}));
     assert_eq!(verify_jwt(&verifier, &token).await, Err(VerifyError::Jwt(JwtError::NotYetValid)));
+}
+
+#[tokio::test]
+async fn a_jwt_without_exp_or_iat_or_with_a_long_lifetime_is_refused() {
+    let verifier = verifier(&jwks_document([RSA_KEY.public_jwk()]), Some(AUD));
+    let cases = [
+        // Without `exp` a captured token would verify forever.
+        (json!({"aud": AUD, "iat": NOW}), JwtError::MissingClaim("exp")),
+        (json!({"aud": AUD, "exp": NOW + 300}), JwtError::MissingClaim("iat")),
+        (json!({"aud": AUD, "iat": NOW, "exp": NOW + 3600}), JwtError::LifetimeTooLong(3600)),
+        (json!({"aud": AUD, "iat": NOW + 120, "exp": NOW + 300}), JwtError::IssuedInFuture),
+    ];
+    for (claims, refusal) in cases {
+        assert_eq!(
+            verify_jwt(&verifier, &RSA_KEY.token(&claims)).await,
+            Err(VerifyError::Jwt(refusal)),
+            "{claims}"
+        );
+    }
+    let ten_minutes = json!({"aud": AUD, "iat": NOW - 100, "exp": NOW + 500});
+    assert_eq!(verify_jwt(&verifier, &RSA_KEY.token(&ten_minutes)).await, Ok(Scheme::Jwt));
+}
+
+#[tokio::test]
+async fn a_jwt_from_another_issuer_is_refused_when_one_is_configured() {
+    let clock = support::clock();
+    let document = jwks_document([RSA_KEY.public_jwk()]).to_string();
+    let verifier = Verifier::builder()
+        .keys(Arc::new(JwksCache::inline(document.as_bytes(), clock.clone()).unwrap()))
+        .url_token(UrlToken::parse(TOKEN).unwrap())
+        .audience(AUD)
+        .issuer("https://generativelanguage.googleapis.com")
+        .clock(clock)
+        .build()
+        .unwrap();
+    assert_eq!(verify_jwt(&verifier, &RSA_KEY.token(&claims())).await, Ok(Scheme::Jwt));
+    let mut other = claims();
+    other["iss"] = json!("https://accounts.example.com");
+    assert_eq!(
+        verify_jwt(&verifier, &RSA_KEY.token(&other)).await,
+        Err(VerifyError::Jwt(JwtError::IssuerMismatch))
+    );
 }
 
 #[tokio::test]
@@ -168,6 +216,7 @@ async fn jwt_entries_are_ignored_when_the_scheme_is_not_accepted() {
     let document = jwks_document([RSA_KEY.public_jwk()]).to_string();
     let verifier = Verifier::builder()
         .keys(Arc::new(JwksCache::inline(document.as_bytes(), clock.clone()).unwrap()))
+        .url_token(UrlToken::parse(TOKEN).unwrap())
         .audience(AUD)
         .schemes("v1a".parse().unwrap())
         .clock(clock)

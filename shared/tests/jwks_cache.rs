@@ -7,9 +7,14 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use shared::clock::ManualClock;
-use shared::keys::{CachePolicy, JwksCache, JwksUrlError, jwks_document};
+use shared::keys::{JwksCache, JwksUrlError, jwks_document};
+use shared::refresh::RefreshPolicy;
 use shared::signature::sign::{Ed25519Signer, SignedHeaders};
 use shared::signature::{Rejection, Scheme, Verifier, VerifyError};
+
+fn policy() -> RefreshPolicy {
+    RefreshPolicy::JWKS
+}
 use support::{Answer, JwksServer, NOW};
 
 const BODY: &[u8] = br#"{"type":"video.generated","data":{"id":"operations/v1"}}"#;
@@ -24,9 +29,14 @@ struct Fixture {
 async fn fixture(answer: Answer) -> Fixture {
     let server = JwksServer::start(answer).await;
     let clock = support::clock();
-    let cache = JwksCache::remote(&server.url, clock.clone(), CachePolicy::default()).unwrap();
-    let verifier =
-        Verifier::builder().keys(Arc::new(cache)).audience(AUD).clock(clock.clone()).build().unwrap();
+    let cache = JwksCache::remote(&server.url, clock.clone(), policy()).unwrap();
+    let verifier = Verifier::builder()
+        .keys(Arc::new(cache))
+        .audience(AUD)
+        .accept_dynamic_without_token()
+        .clock(clock.clone())
+        .build()
+        .unwrap();
     Fixture { server, clock, verifier }
 }
 
@@ -38,7 +48,7 @@ impl Fixture {
     /// Verifies a delivery signed by `key` just now (by the fixture's clock).
     async fn deliver(&self, key: &Ed25519Signer) -> Result<Scheme, VerifyError> {
         let headers = SignedHeaders::v1a(key, "msg_cache", self.clock_now(), BODY).to_header_map().unwrap();
-        self.verifier.verify(&headers, BODY).await.map(|v| v.scheme)
+        self.verifier.verify(&headers, BODY, None).await.map(|v| v.scheme)
     }
 
     fn clock_now(&self) -> i64 {
@@ -118,9 +128,9 @@ async fn an_unknown_jwt_kid_triggers_a_refetch() {
         cache_control: None,
     });
     f.clock.advance(61);
-    let token = support::RSA_KEY.token(&serde_json::json!({"aud": AUD, "exp": NOW + 3600}));
+    let token = support::RSA_KEY.token(&serde_json::json!({"aud": AUD, "iat": NOW + 61, "exp": NOW + 361}));
     let headers = SignedHeaders::new("msg_kid", NOW + 61, &[token]).to_header_map().unwrap();
-    assert_eq!(f.verifier.verify(&headers, BODY).await.map(|v| v.scheme), Ok(Scheme::Jwt));
+    assert_eq!(f.verifier.verify(&headers, BODY, None).await.map(|v| v.scheme), Ok(Scheme::Jwt));
     assert_eq!(f.server.hits(), 2);
 }
 
@@ -169,11 +179,16 @@ async fn an_unreachable_jwks_url_is_unavailable() {
     let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
     drop(listener);
     let clock = support::clock();
-    let cache = JwksCache::remote(&url, clock.clone(), CachePolicy::default()).unwrap();
-    let verifier = Verifier::builder().keys(Arc::new(cache)).clock(clock).build().unwrap();
+    let cache = JwksCache::remote(&url, clock.clone(), policy()).unwrap();
+    let verifier = Verifier::builder()
+        .keys(Arc::new(cache))
+        .accept_dynamic_without_token()
+        .clock(clock)
+        .build()
+        .unwrap();
     let key = Ed25519Signer::generate();
     let headers = SignedHeaders::v1a(&key, "msg_down", NOW, BODY).to_header_map().unwrap();
-    let err = verifier.verify(&headers, BODY).await.unwrap_err();
+    let err = verifier.verify(&headers, BODY, None).await.unwrap_err();
     assert_eq!(err.rejection(), Rejection::Unavailable);
 }
 
@@ -196,7 +211,7 @@ async fn concurrent_requests_on_a_cold_cache_share_one_fetch() {
 #[test]
 fn plain_http_is_refused_except_on_loopback() {
     let clock = Arc::new(ManualClock::at(NOW));
-    let remote = |url: &str| JwksCache::remote(url, clock.clone(), CachePolicy::default()).map(|_| ());
+    let remote = |url: &str| JwksCache::remote(url, clock.clone(), policy()).map(|_| ());
     assert_eq!(remote("http://keys.example.com/jwks.json"), Err(JwksUrlError::NotHttps));
     assert_eq!(remote("ftp://keys.example.com/jwks.json"), Err(JwksUrlError::NotHttps));
     assert_eq!(remote("not a url"), Err(JwksUrlError::Invalid));
@@ -204,4 +219,23 @@ fn plain_http_is_refused_except_on_loopback() {
     assert!(remote("http://127.0.0.1:9/jwks.json").is_ok());
     assert!(remote("http://localhost:9/jwks.json").is_ok());
     assert!(remote("http://[::1]:9/jwks.json").is_ok());
+}
+
+#[tokio::test]
+async fn past_the_maximum_stale_age_with_the_source_down_keys_are_unavailable_not_trusted() {
+    let key = Ed25519Signer::generate();
+    let f = fixture(serving(&[&key], Some("max-age=3600"))).await;
+    f.deliver(&key).await.unwrap();
+    f.server.answer(Answer::Status(500));
+
+    f.clock.advance(23 * 3600);
+    assert_eq!(f.deliver(&key).await, Ok(Scheme::V1a), "23 h after the fetch: stale, still served");
+    f.clock.advance(3600 + 1);
+    let err = f.deliver(&key).await.unwrap_err();
+    assert!(matches!(err, VerifyError::KeysUnavailable(_)), "{err:?}");
+    assert_eq!(err.rejection(), Rejection::Unavailable, "503: Gemini retries until the keys are back");
+
+    f.server.answer(serving(&[&key], None));
+    f.clock.advance(11);
+    assert_eq!(f.deliver(&key).await, Ok(Scheme::V1a));
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use shared::clock::ManualClock;
 use shared::signature::sign::{SignedHeaders, v1_entry};
-use shared::signature::{Rejection, Scheme, SigningSecret, Verifier, VerifyError};
+use shared::signature::{EndpointSecrets, Rejection, Scheme, SigningSecret, Verifier, VerifyError};
 
 #[derive(Deserialize)]
 struct Vectors {
@@ -46,7 +46,7 @@ fn verify(
     body: &[u8],
 ) -> Result<Scheme, VerifyError> {
     let headers = SignedHeaders { id: id.into(), timestamp: timestamp.into(), signature: signature.into() };
-    verifier.verify_with_keys(&headers.to_header_map().unwrap(), body, None).map(|v| v.scheme)
+    verifier.verify_with_keys(&headers.to_header_map().unwrap(), body, None, None).map(|v| v.scheme)
 }
 
 #[test]
@@ -192,21 +192,49 @@ fn a_verifier_with_nothing_to_verify_with_is_refused() {
     assert_eq!(err, shared::signature::BuildError::NothingToVerifyWith);
 }
 
-#[test]
-fn a_verifier_with_new_secrets_accepts_the_new_and_refuses_the_old() {
+/// A secret source whose value the test replaces, as a rotation in Secrets Manager would.
+struct Rotating(Arc<std::sync::Mutex<Vec<SigningSecret>>>);
+
+impl shared::refresh::Source<EndpointSecrets> for Rotating {
+    fn fetch(&self) -> shared::refresh::Fetching<'_, EndpointSecrets> {
+        let signing = self.0.lock().unwrap().clone();
+        Box::pin(async move {
+            Ok(shared::refresh::Fetched {
+                value: EndpointSecrets { signing, url_token: None },
+                max_age_secs: None,
+            })
+        })
+    }
+    fn describe(&self) -> String {
+        "rotating".into()
+    }
+}
+
+#[tokio::test]
+async fn after_a_rotation_the_new_secret_verifies_and_the_old_is_refused() {
     let old = SigningSecret::generate();
     let new = SigningSecret::generate();
     let body = b"{}";
-    let before = verifier_at(&[&old], support::NOW);
-    let after = before.with_secrets(vec![new.clone()]).unwrap();
-    let by = |secret: &SigningSecret| SignedHeaders::v1(secret, "msg_swap", support::NOW, body);
-    let (old_signed, new_signed) = (by(&old), by(&new));
-    assert_eq!(
-        verify(&after, &new_signed.id, &new_signed.timestamp, &new_signed.signature, body),
-        Ok(Scheme::V1)
+    let clock = support::clock();
+    let current = Arc::new(std::sync::Mutex::new(vec![old.clone()]));
+    let secrets = shared::refresh::Refreshing::from_source(
+        shared::signature::SIGNING_SECRETS,
+        Rotating(current.clone()),
+        clock.clone(),
+        shared::refresh::RefreshPolicy::SECRETS,
     );
+    let verifier = Verifier::builder().secrets_from(Arc::new(secrets)).clock(clock.clone()).build().unwrap();
+    let by = |secret: &SigningSecret| {
+        SignedHeaders::v1(secret, "msg_swap", support::NOW, body).to_header_map().unwrap()
+    };
+    assert_eq!(verifier.verify(&by(&old), body, None).await.map(|v| v.scheme), Ok(Scheme::V1));
+
+    *current.lock().unwrap() = vec![new.clone()];
+    clock.advance(61);
     assert_eq!(
-        verify(&after, &old_signed.id, &old_signed.timestamp, &old_signed.signature, body),
-        Err(VerifyError::NoMatch)
+        verifier.verify(&by(&new), body, None).await.map(|v| v.scheme),
+        Ok(Scheme::V1),
+        "a miss refetches the secret (at most once a minute) and verifies again"
     );
+    assert_eq!(verifier.verify(&by(&old), body, None).await.map(|v| v.scheme), Err(VerifyError::NoMatch));
 }

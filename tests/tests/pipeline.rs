@@ -21,13 +21,22 @@ static ED25519: LazyLock<Ed25519Signer> = LazyLock::new(Ed25519Signer::generate)
 async fn pipeline() -> Pipeline {
     let vars = [
         ("WEBHOOK_SECRETS", SECRET.expose_whsec()),
+        ("WEBHOOK_URL_TOKEN", URL_TOKEN.to_owned()),
         ("JWKS_JSON", jwks_document([ED25519.public_jwk(None)]).to_string()),
     ];
     Pipeline::start(Emulator::shared().unwrap(), &vars, Arc::new(ManualClock::at(NOW))).await.unwrap()
 }
 
+/// The endpoint's URL token: dynamic deliveries are posted to the URL carrying it.
+const URL_TOKEN: &str = "tok_0123456789abcdefghijklmn";
+
+/// A delivery posted as Gemini posts it: a dynamic (`v1a`) one to the URL with the token.
 fn post(signed: &SignedHeaders, body: &[u8]) -> Request {
-    let event = http_event(PayloadFormat::FunctionUrl, &HttpRequest::signed(signed, body));
+    let mut request = HttpRequest::signed(signed, body);
+    if signed.signature.starts_with("v1a,") {
+        request = request.with_url_token(URL_TOKEN);
+    }
+    let event = http_event(PayloadFormat::FunctionUrl, &request);
     lambda_http::request::from_str(&event.to_string()).unwrap()
 }
 

@@ -37,7 +37,8 @@ fn every_sample_event_is_what_its_function_parses() {
         match *name {
             n if n.starts_with("receiver-") => {
                 let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-                let verified = verifier.verify_with_keys(request.headers(), request.body().as_ref(), None);
+                let verified =
+                    verifier.verify_with_keys(request.headers(), request.body().as_ref(), None, None);
                 assert!(verified.is_ok(), "{name}: {verified:?}");
             }
             "recorder-sqs" => {

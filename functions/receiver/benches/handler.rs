@@ -73,22 +73,16 @@ fn handler(c: &mut Criterion) {
     })
     .unwrap();
     let clock = Arc::new(ManualClock::at(NOW));
-    let verification =
-        runtime.block_on(receiver::build_verification(&config, || unreachable!(), clock.clone())).unwrap();
+    let verifier =
+        || runtime.block_on(receiver::build_verifier(&config, || unreachable!(), clock.clone())).unwrap().0;
     let receiver = Receiver {
-        verification,
+        verifier: verifier(),
         queues: SqsDeliveryQueues::new(stubbed_sqs(), &config.ingest_queue_url, &config.quarantine_queue_url),
         max_body_bytes: config.max_body_bytes,
         clock: clock.clone(),
     };
-    let own_work = Receiver {
-        verification: runtime
-            .block_on(receiver::build_verification(&config, || unreachable!(), clock.clone()))
-            .unwrap(),
-        queues: NoQueue,
-        max_body_bytes: config.max_body_bytes,
-        clock,
-    };
+    let own_work =
+        Receiver { verifier: verifier(), queues: NoQueue, max_body_bytes: config.max_body_bytes, clock };
 
     let body = body(1024);
     let signed = SignedHeaders::v1(&SigningSecret::parse(SECRET).unwrap(), "msg_bench", NOW, &body);

@@ -8,7 +8,11 @@ use shared::config::{FromVars, Vars};
 use shared::keys::GOOGLE_JWKS_URL;
 pub use shared::limits::DEFAULT_MAX_BODY_BYTES;
 use shared::limits::MAX_BODY_BYTES_CEILING;
-use shared::signature::{DEFAULT_TOLERANCE_SECS, Schemes, SigningSecret};
+use shared::signature::{DEFAULT_TOLERANCE_SECS, EndpointSecrets, Scheme, Schemes, SigningSecret, UrlToken};
+
+/// The schemes accepted when `ACCEPTED_SCHEMES` is not set. JWT needs an audience (`JWT_AUDIENCE`), so
+/// it is opt-in: with it in the default, every cold start without one would warn.
+pub const DEFAULT_SCHEMES: Schemes = Schemes::NONE.with(Scheme::V1).with(Scheme::V1a);
 
 /// Every variable the receiver reads.
 pub const VARIABLES: &[&str] = &[
@@ -20,24 +24,25 @@ pub const VARIABLES: &[&str] = &[
     "MAX_BODY_BYTES",
     "ACCEPTED_SCHEMES",
     "JWT_AUDIENCE",
+    "JWT_ISSUER",
+    "WEBHOOK_URL_TOKEN",
     "INGEST_QUEUE_URL",
     "QUARANTINE_QUEUE_URL",
 ];
 /// The variables without a default.
 pub const REQUIRED: &[&str] = &["INGEST_QUEUE_URL", "QUARANTINE_QUEUE_URL"];
 
-/// Where the `v1` signing secrets come from.
+/// Where the endpoint's secrets (the `v1` signing secrets and the URL token) come from.
 #[derive(Debug, Clone)]
 pub enum SecretsConfig {
-    /// `WEBHOOK_SECRETS`: a whitespace-separated `whsec_` list (local use).
-    Inline(Vec<SigningSecret>),
-    /// `WEBHOOK_SECRETS_ARN`: a Secrets Manager secret holding that list (AWS).
+    /// `WEBHOOK_SECRETS` (a whitespace-separated `whsec_` list) and `WEBHOOK_URL_TOKEN`, each optional:
+    /// local use.
+    Inline(EndpointSecrets),
+    /// `WEBHOOK_SECRETS_ARN`: a Secrets Manager secret holding both (AWS), kept fresh.
     SecretsManager {
         /// The secret's ARN or name.
         arn: String,
     },
-    /// Neither set: only `v1a` and JWT deliveries (dynamic webhooks) can verify.
-    None,
 }
 
 /// Where the keys for `v1a` and JWT signatures come from.
@@ -60,10 +65,12 @@ pub struct Config {
     pub tolerance_secs: u64,
     /// `MAX_BODY_BYTES` (default 256 KiB).
     pub max_body_bytes: usize,
-    /// `ACCEPTED_SCHEMES` (default `v1,v1a,jwt`).
+    /// `ACCEPTED_SCHEMES` (default `v1,v1a`).
     pub schemes: Schemes,
-    /// `JWT_AUDIENCE`: the `aud` a JWT must carry; unchecked when unset.
+    /// `JWT_AUDIENCE`: the `aud` a JWT must carry; JWTs are refused when unset.
     pub audience: Option<String>,
+    /// `JWT_ISSUER`: the `iss` a JWT must carry; unchecked when unset (Google documents none).
+    pub issuer: Option<String>,
     /// `INGEST_QUEUE_URL`.
     pub ingest_queue_url: String,
     /// `QUARANTINE_QUEUE_URL`: where verified deliveries that cannot be enqueued are kept.
@@ -72,24 +79,33 @@ pub struct Config {
 
 impl FromVars for Config {
     fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
-        let secrets = match (vars.optional("WEBHOOK_SECRETS"), vars.optional("WEBHOOK_SECRETS_ARN")) {
-            (Some(_), Some(_)) => {
+        let inline = [vars.optional("WEBHOOK_SECRETS"), vars.optional("WEBHOOK_URL_TOKEN")];
+        let secrets = match (inline, vars.optional("WEBHOOK_SECRETS_ARN")) {
+            ([list, token], None) => SecretsConfig::Inline(EndpointSecrets {
+                signing: match list {
+                    Some(list) => SigningSecret::parse_list(&list)
+                        .map_err(|e| ConfigError::new("WEBHOOK_SECRETS", e))?,
+                    None => Vec::new(),
+                },
+                url_token: token
+                    .map(|t| UrlToken::parse(&t))
+                    .transpose()
+                    .map_err(|e| ConfigError::new("WEBHOOK_URL_TOKEN", e))?,
+            }),
+            ([None, None], Some(arn)) => SecretsConfig::SecretsManager { arn },
+            ([list, _], Some(_)) => {
+                let variable = if list.is_some() { "WEBHOOK_SECRETS" } else { "WEBHOOK_URL_TOKEN" };
                 return Err(ConfigError::new(
-                    "WEBHOOK_SECRETS",
-                    "set either WEBHOOK_SECRETS or WEBHOOK_SECRETS_ARN, not both",
+                    variable,
+                    "set it or WEBHOOK_SECRETS_ARN (whose secret holds it), not both",
                 ));
             }
-            (Some(list), None) => SecretsConfig::Inline(
-                SigningSecret::parse_list(&list).map_err(|e| ConfigError::new("WEBHOOK_SECRETS", e))?,
-            ),
-            (None, Some(arn)) => SecretsConfig::SecretsManager { arn },
-            (None, None) => SecretsConfig::None,
         };
         let keys = match (vars.optional("JWKS_JSON"), vars.optional("JWKS_URL")) {
             (Some(json), _) => KeysConfig::Inline(json),
             (None, url) => KeysConfig::Url(url.unwrap_or_else(|| GOOGLE_JWKS_URL.to_owned())),
         };
-        let schemes = vars.parsed("ACCEPTED_SCHEMES", Schemes::ALL)?;
+        let schemes = vars.parsed("ACCEPTED_SCHEMES", DEFAULT_SCHEMES)?;
         if schemes.is_empty() {
             return Err(ConfigError::new("ACCEPTED_SCHEMES", "names no scheme"));
         }
@@ -110,6 +126,7 @@ impl FromVars for Config {
             max_body_bytes,
             schemes,
             audience: vars.optional("JWT_AUDIENCE"),
+            issuer: vars.optional("JWT_ISSUER"),
             ingest_queue_url: vars.required("INGEST_QUEUE_URL")?,
             quarantine_queue_url: vars.required("QUARANTINE_QUEUE_URL")?,
         })
@@ -149,11 +166,13 @@ mod tests {
     #[test]
     fn defaults_need_only_the_queues() {
         let config = config(&[QUEUE]).unwrap();
-        assert!(matches!(config.secrets, SecretsConfig::None));
+        assert!(
+            matches!(&config.secrets, SecretsConfig::Inline(s) if s.signing.is_empty() && s.url_token.is_none())
+        );
         assert_eq!(config.keys, KeysConfig::Url(GOOGLE_JWKS_URL.into()));
         assert_eq!(config.tolerance_secs, 300);
         assert_eq!(config.max_body_bytes, 256 * 1024);
-        assert_eq!(config.schemes, Schemes::ALL);
+        assert_eq!(config.schemes, "v1,v1a".parse().unwrap(), "JWT is opt-in: it needs an audience");
     }
 
     #[test]
@@ -175,7 +194,9 @@ mod tests {
 
     #[test]
     fn a_bad_secret_is_named_by_variable_and_position_not_value() {
-        let err = config(&[QUEUE, ("WEBHOOK_SECRETS", "whsec_AAAA whsec_!!hunter2")]).unwrap_err();
+        let err =
+            config(&[QUEUE, ("WEBHOOK_SECRETS", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_!!hunter2")])
+                .unwrap_err();
         assert_eq!(err.variable, "WEBHOOK_SECRETS");
         let message = err.to_string();
         assert!(message.contains("#2"), "{message}");
@@ -195,9 +216,19 @@ mod tests {
 
     #[test]
     fn both_secret_sources_at_once_are_refused() {
-        let err = config(&[QUEUE, ("WEBHOOK_SECRETS", "whsec_AAAA"), ("WEBHOOK_SECRETS_ARN", "arn:x")])
-            .unwrap_err();
+        let secret = ("WEBHOOK_SECRETS", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let err = config(&[QUEUE, secret, ("WEBHOOK_SECRETS_ARN", "arn:x")]).unwrap_err();
         assert_eq!(err.variable, "WEBHOOK_SECRETS");
+        let token = ("WEBHOOK_URL_TOKEN", "tok_0123456789abcdefghijklmn");
+        let err = config(&[QUEUE, token, ("WEBHOOK_SECRETS_ARN", "arn:x")]).unwrap_err();
+        assert_eq!(err.variable, "WEBHOOK_URL_TOKEN");
+    }
+
+    #[test]
+    fn a_weak_url_token_is_named_not_echoed() {
+        let err = config(&[QUEUE, ("WEBHOOK_URL_TOKEN", "hunter2")]).unwrap_err();
+        assert_eq!(err.variable, "WEBHOOK_URL_TOKEN");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]

@@ -10,17 +10,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderValue, Method, StatusCode, header};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use shared::aws::sqs::SendError;
 use shared::clock::Clock;
 use shared::event::Event;
 use shared::message::{EncodeError, IngestMessage, QuarantineReason, QuarantinedDelivery};
 use shared::metrics;
-use shared::signature::{Rejection, Verified, VerifyError};
+use shared::signature::{Rejection, Verified, Verifier, VerifyError};
 
 use crate::queue::{DeliveryQueues, EnqueueError};
-use crate::secrets::Verification;
 
 /// Seconds Gemini is asked to wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u32 = 5;
@@ -28,8 +27,8 @@ pub const RETRY_AFTER_SECS: u32 = 5;
 /// The receiver's dependencies, built once per container.
 #[derive(Debug)]
 pub struct Receiver<Q> {
-    /// Signature verification with the current secrets and keys.
-    pub verification: Verification,
+    /// Signature verification, with the endpoint's secrets and Google's keys kept fresh.
+    pub verifier: Verifier,
     /// Where verified deliveries go.
     pub queues: Q,
     /// Bodies larger than this are refused before any crypto.
@@ -160,7 +159,9 @@ async fn accept<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: &Request) ->
     if body.len() > receiver.max_body_bytes {
         return Outcome::Refused(Refusal::TooLarge { limit: receiver.max_body_bytes });
     }
-    let verified = match receiver.verification.verify(request.headers(), body).await {
+    // Dynamic deliveries carry the endpoint's token in the URL Gemini was given for the job.
+    let url_token = request.query_string_parameters_ref().and_then(|query| query.first("token"));
+    let verified = match receiver.verifier.verify(request.headers(), body, url_token).await {
         Ok(verified) => verified,
         Err(error) => return Outcome::Refused(Refusal::Verify(error)),
     };

@@ -11,9 +11,10 @@ mod secrets;
 mod setup;
 
 pub use config::{
-    Config, ConfigError, DEFAULT_MAX_BODY_BYTES, KeysConfig, REQUIRED, SecretsConfig, VARIABLES, sdk_timeouts,
+    Config, ConfigError, DEFAULT_MAX_BODY_BYTES, DEFAULT_SCHEMES, KeysConfig, REQUIRED, SecretsConfig,
+    VARIABLES, sdk_timeouts,
 };
 pub use handler::{RETRY_AFTER_SECS, Receiver, handle};
 pub use queue::{DeliveryQueues, EnqueueError, SqsDeliveryQueues};
-pub use secrets::{MISS_REFETCH_SECS, REFRESH_EVERY_SECS, SecretsError, SecretsManagerSource, Verification};
-pub use setup::{SetupError, build_verification};
+pub use secrets::SecretsManagerSource;
+pub use setup::{Notice, SetupError, build_verifier};

@@ -15,11 +15,14 @@ async fn main() -> Result<(), Error> {
     let aws =
         aws_config::defaults(BehaviorVersion::latest()).timeout_config(receiver::sdk_timeouts()).load().await;
     let clock = Arc::new(SystemClock);
-    let verification =
-        receiver::build_verification(&config, || aws_sdk_secretsmanager::Client::new(&aws), clock.clone())
+    let (verifier, notices) =
+        receiver::build_verifier(&config, || aws_sdk_secretsmanager::Client::new(&aws), clock.clone())
             .await?;
+    for notice in notices {
+        tracing::warn!("{notice}");
+    }
     let receiver = Receiver {
-        verification,
+        verifier,
         queues: SqsDeliveryQueues::new(
             aws_sdk_sqs::Client::new(&aws),
             &config.ingest_queue_url,

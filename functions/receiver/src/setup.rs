@@ -1,13 +1,16 @@
-//! Start-up wiring shared by `main` and the tests: verification from configuration.
+//! Start-up wiring shared by `main` and the tests: the verifier from configuration, and what the
+//! function should say about it at start-up.
 
+use std::fmt;
 use std::sync::Arc;
 
 use shared::clock::Clock;
-use shared::keys::{CachePolicy, JwksCache, JwksError, JwksUrlError};
-use shared::signature::{BuildError, Scheme, SigningSecret, Verifier};
+use shared::keys::{JwksCache, JwksError, JwksUrlError};
+use shared::refresh::{RefreshPolicy, Refreshing};
+use shared::signature::{BuildError, EndpointSecrets, SIGNING_SECRETS, Scheme, Verifier};
 
 use crate::config::{Config, KeysConfig, SecretsConfig};
-use crate::secrets::{SecretsError, SecretsManagerSource, Verification};
+use crate::secrets::SecretsManagerSource;
 
 /// Start-up failed; the message names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -18,49 +21,108 @@ pub enum SetupError {
     /// `JWKS_URL` cannot be used.
     #[error("configuration error in JWKS_URL: {0}")]
     KeysUrl(#[from] JwksUrlError),
-    /// `WEBHOOK_SECRETS_ARN` could not be read.
-    #[error("configuration error in WEBHOOK_SECRETS_ARN: {0}")]
-    Secrets(#[from] SecretsError),
     /// Nothing left to verify with.
     #[error("configuration error in ACCEPTED_SCHEMES: {0}")]
     Verifier(#[from] BuildError),
 }
 
-/// Builds verification from configuration: the key cache, the secrets (read once now from Secrets
-/// Manager when configured so) and the verifier.
-pub async fn build_verification(
+/// Something the receiver says at start-up, so a configuration that refuses deliveries is not silent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Dynamic schemes are accepted, but no URL token is configured: every `v1a`/JWT delivery is refused.
+    NoUrlToken,
+    /// JWT is accepted, but no audience is configured: every JWT delivery is refused.
+    NoJwtAudience,
+    /// The secret holds no signing secret: `v1` deliveries get 503 until the endpoint is registered.
+    NotRegistered,
+    /// The secret could not be read at start-up; requests will try again.
+    SecretsUnreadable(String),
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoUrlToken => f.write_str(
+                "v1a and JWT deliveries are refused: no URL token is configured (set WEBHOOK_URL_TOKEN, or \
+                 url_token in the WEBHOOK_SECRETS_ARN secret; make one with `gemini-webhooks keygen`)",
+            ),
+            Self::NoJwtAudience => f.write_str(
+                "JWT deliveries are refused: set JWT_AUDIENCE to this endpoint's URL to accept them",
+            ),
+            Self::NotRegistered => f.write_str(
+                "v1 deliveries get 503 until the endpoint is registered: the secret holds no whsec_ signing \
+                 secret yet (gemini-webhooks webhooks create --stack NAME writes it)",
+            ),
+            Self::SecretsUnreadable(reason) => {
+                write!(f, "the signing secrets could not be read yet: {reason}")
+            }
+        }
+    }
+}
+
+/// Builds the verifier from configuration: the key set, and the endpoint's secrets (read once now from
+/// Secrets Manager when configured so, then kept fresh). Returns what to say at start-up beside it.
+pub async fn build_verifier(
     config: &Config,
     secretsmanager: impl FnOnce() -> aws_sdk_secretsmanager::Client,
     clock: Arc<dyn Clock>,
-) -> Result<Verification, SetupError> {
-    if config.schemes.contains(Scheme::Jwt) && config.audience.is_none() {
-        tracing::warn!(
-            "JWT signatures are not accepted: set JWT_AUDIENCE to this endpoint's URL to accept them"
-        );
-    }
+) -> Result<(Verifier, Vec<Notice>), SetupError> {
     let keys = match &config.keys {
         KeysConfig::Inline(json) => JwksCache::inline(json.as_bytes(), clock.clone())?,
-        KeysConfig::Url(url) => JwksCache::remote(url, clock.clone(), CachePolicy::default())?,
+        KeysConfig::Url(url) => JwksCache::remote(url, clock.clone(), RefreshPolicy::JWKS)?,
     };
-    let builder = |secrets: Vec<SigningSecret>| {
-        let mut builder = Verifier::builder()
-            .secrets(secrets)
-            .keys(Arc::new(keys))
-            .tolerance_secs(config.tolerance_secs)
-            .schemes(config.schemes)
-            .clock(clock.clone());
-        if let Some(audience) = &config.audience {
-            builder = builder.audience(audience.clone());
+    let mut builder = Verifier::builder()
+        .keys(Arc::new(keys))
+        .tolerance_secs(config.tolerance_secs)
+        .schemes(config.schemes)
+        .clock(clock.clone());
+    if let Some(audience) = &config.audience {
+        builder = builder.audience(audience.clone());
+    }
+    if let Some(issuer) = &config.issuer {
+        builder = builder.issuer(issuer.clone());
+    }
+    let known = match &config.secrets {
+        SecretsConfig::Inline(secrets) => {
+            builder = builder.secrets(secrets.signing.clone());
+            if let Some(token) = &secrets.url_token {
+                builder = builder.url_token(token.clone());
+            }
+            Ok(secrets.clone())
         }
-        builder.build()
-    };
-    Ok(match &config.secrets {
-        SecretsConfig::Inline(secrets) => Verification::fixed(builder(secrets.clone())?, clock),
-        SecretsConfig::None => Verification::fixed(builder(Vec::new())?, clock),
         SecretsConfig::SecretsManager { arn } => {
             let source = SecretsManagerSource::new(secretsmanager(), arn.clone());
-            let secrets = source.fetch().await?;
-            Verification::following(builder(secrets.clone())?, secrets, source, clock)
+            let secrets =
+                Arc::new(Refreshing::from_source(SIGNING_SECRETS, source, clock, RefreshPolicy::SECRETS));
+            // Read now, while the cold start has the CPU; a failure is not fatal: requests retry it.
+            let current = secrets.current().await.map(|s| (*s).clone()).map_err(|e| e.to_string());
+            builder = builder.secrets_from(secrets);
+            current
         }
-    })
+    };
+    let verifier = builder.build()?;
+    Ok((verifier, notices(config, known)))
+}
+
+/// What the configuration refuses, said once at start-up.
+fn notices(config: &Config, secrets: Result<EndpointSecrets, String>) -> Vec<Notice> {
+    let accepts = |scheme| config.schemes.contains(scheme);
+    let dynamic = accepts(Scheme::V1a) || accepts(Scheme::Jwt);
+    let mut notices = Vec::new();
+    match secrets {
+        Ok(secrets) => {
+            if dynamic && secrets.url_token.is_none() {
+                notices.push(Notice::NoUrlToken);
+            }
+            let registered_elsewhere = matches!(config.secrets, SecretsConfig::Inline(_));
+            if accepts(Scheme::V1) && secrets.signing.is_empty() && !registered_elsewhere {
+                notices.push(Notice::NotRegistered);
+            }
+        }
+        Err(reason) => notices.push(Notice::SecretsUnreadable(reason)),
+    }
+    if accepts(Scheme::Jwt) && config.audience.is_none() {
+        notices.push(Notice::NoJwtAudience);
+    }
+    notices
 }

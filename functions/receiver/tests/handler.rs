@@ -7,11 +7,12 @@ use std::sync::atomic::Ordering;
 use lambda_http::http::StatusCode;
 use receiver::handle;
 use serde_json::json;
+use shared::keys::jwks_document;
 use shared::message::QuarantineReason;
 use shared::signature::sign::{SignedHeaders, v1_entry};
 use shared::signature::{Scheme, SigningSecret};
 use support::*;
-use testkit::PayloadFormat;
+use testkit::{HttpRequest, PayloadFormat};
 
 #[tokio::test]
 async fn accepts_a_signed_delivery_in_every_payload_format() {
@@ -85,14 +86,117 @@ async fn a_signature_header_with_several_entries_verifies_by_any_of_them() {
 }
 
 #[tokio::test]
-async fn a_v1a_delivery_verifies_against_the_jwks() {
+async fn a_v1a_delivery_verifies_against_the_jwks_at_the_url_with_the_token() {
     let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
-    let signed = SignedHeaders::v1a(&ED25519, "msg_dynamic", NOW, BODY);
-    let response =
-        handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers_of(&signed), BODY, false))
-            .await;
-    assert_eq!(response.status(), StatusCode::OK);
+    for format in PayloadFormat::ALL {
+        let response = handle(&receiver, dynamic_post(format, "msg_dynamic", BODY, Some(URL_TOKEN))).await;
+        assert_eq!(response.status(), StatusCode::OK, "{format:?}");
+    }
     assert_eq!(receiver.queues.sent()[0].0.scheme, Scheme::V1a);
+}
+
+#[tokio::test]
+async fn a_genuine_dynamic_delivery_without_the_token_or_with_a_wrong_one_gets_401() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    shared::metrics::capture();
+    for token in [None, Some("tok_0123456789abcdefghijklmX")] {
+        let response =
+            handle(&receiver, dynamic_post(PayloadFormat::FunctionUrl, "msg_theirs", BODY, token)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{token:?}");
+        assert_eq!(json_body(&response)["error"], "dynamic_token_mismatch");
+    }
+    let metrics = shared::metrics::take_captured();
+    assert!(
+        metrics.iter().all(|m| m["reason"] == "dynamic_token_mismatch"),
+        "its own metric reason: {metrics:?}"
+    );
+    assert_eq!(metrics.len(), 2);
+    assert!(receiver.queues.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_genuine_jwt_delivery_needs_the_token_too() {
+    let rsa = shared::signature::sign::RsaJwtSigner::generate("rsa-1").unwrap();
+    let audience = "https://abc.lambda-url.us-east-1.on.aws/";
+    let jwks = jwks_document([ED25519.public_jwk(None), rsa.public_jwk()]).to_string();
+    let config =
+        config(&[("JWKS_JSON", &jwks), ("ACCEPTED_SCHEMES", "v1,v1a,jwt"), ("JWT_AUDIENCE", audience)]);
+    let receiver = receiver_with(&config, RecordingQueue::default()).await;
+    let token = rsa.token(&json!({"aud": audience, "iat": NOW, "exp": NOW + 300}));
+    let signed = SignedHeaders::new("msg_jwt", NOW, &[token]);
+    let post = |url_token: Option<&str>| {
+        let mut request = HttpRequest::signed(&signed, BODY);
+        if let Some(url_token) = url_token {
+            request = request.with_url_token(url_token);
+        }
+        lambda_request(PayloadFormat::FunctionUrl, &request)
+    };
+    assert_eq!(handle(&receiver, post(None)).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        handle(&receiver, post(Some("tok_0123456789abcdefghijklmX"))).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(handle(&receiver, post(Some(URL_TOKEN))).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn v1_deliveries_are_unaffected_by_the_token() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    let signed = SignedHeaders::v1(&secret(), "msg_static", NOW, BODY);
+    for request in
+        [HttpRequest::signed(&signed, BODY), HttpRequest::signed(&signed, BODY).with_url_token("wrong")]
+    {
+        assert_eq!(
+            handle(&receiver, lambda_request(PayloadFormat::FunctionUrl, &request)).await.status(),
+            StatusCode::OK
+        );
+    }
+}
+
+#[tokio::test]
+async fn with_no_token_configured_a_genuine_v1a_delivery_gets_401_and_start_up_says_why() {
+    let config = config(&[("WEBHOOK_URL_TOKEN", "")]);
+    let clock = std::sync::Arc::new(shared::clock::ManualClock::at(NOW));
+    let (_, notices) = receiver::build_verifier(&config, || unreachable!(), clock).await.unwrap();
+    assert_eq!(notices, [receiver::Notice::NoUrlToken]);
+    assert!(receiver::Notice::NoUrlToken.to_string().contains("WEBHOOK_URL_TOKEN"));
+    let receiver = receiver_with(&config, RecordingQueue::default()).await;
+    let response =
+        handle(&receiver, dynamic_post(PayloadFormat::FunctionUrl, "msg_dyn", BODY, Some(URL_TOKEN))).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(json_body(&response)["error"], "no_usable_signature");
+}
+
+#[tokio::test]
+async fn four_v1a_entries_get_400_before_any_crypto() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    let entry = ED25519.entry("msg_many", &NOW.to_string(), BODY);
+    let signed = SignedHeaders::new("msg_many", NOW, &vec![entry; 4]);
+    let request = lambda_request(
+        PayloadFormat::FunctionUrl,
+        &HttpRequest::signed(&signed, BODY).with_url_token(URL_TOKEN),
+    );
+    let response = handle(&receiver, request).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json_body(&response)["error"], "invalid_header");
+}
+
+#[tokio::test]
+async fn signature_headers_joined_by_a_proxy_verify() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    let ts = NOW.to_string();
+    let good = v1_entry(&secret(), "msg_joined", &ts, BODY);
+    let other = v1_entry(&SigningSecret::generate(), "msg_joined", &ts, BODY);
+    for value in [format!("{good}, {other}"), format!("{other},  {good}"), format!(" {good} ")] {
+        let headers = vec![
+            ("webhook-id".to_owned(), "msg_joined".to_owned()),
+            ("webhook-timestamp".to_owned(), ts.clone()),
+            ("webhook-signature".to_owned(), value.clone()),
+        ];
+        let response =
+            handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers, BODY, false)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{value:?}");
+    }
 }
 
 #[tokio::test]
@@ -253,9 +357,8 @@ async fn no_obtainable_signing_keys_gets_503_not_401() {
     drop(listener);
     let config = config(&[("JWKS_URL", &url), ("JWKS_JSON", "")]);
     let receiver = receiver_with(&config, RecordingQueue::default()).await;
-    let signed = SignedHeaders::v1a(&ED25519, "msg_nokeys", NOW, BODY);
     let response =
-        handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers_of(&signed), BODY, false))
+        handle(&receiver, dynamic_post(PayloadFormat::FunctionUrl, "msg_nokeys", BODY, Some(URL_TOKEN)))
             .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers()["retry-after"], "5");

@@ -1,36 +1,42 @@
 //! Secrets from Secrets Manager (in the emulator): a rotated secret is picked up without a restart,
-//! and re-reading after a miss is rate-limited so forged traffic cannot hammer Secrets Manager.
+//! re-reading after a miss is rate-limited so forged traffic cannot hammer Secrets Manager, the value
+//! may be plain text or the console's JSON, and an endpoint not yet registered answers 503 (Gemini
+//! retries) until its secret is written.
 
 mod support;
 
 use std::sync::Arc;
 
-use receiver::{Config, MISS_REFETCH_SECS, REFRESH_EVERY_SECS, Verification};
+use receiver::{Config, Notice};
 use shared::clock::ManualClock;
 use shared::config::FromVars;
+use shared::refresh::RefreshPolicy;
 use shared::signature::sign::SignedHeaders;
-use shared::signature::{SigningSecret, VerifyError};
-use support::{BODY, NOW};
+use shared::signature::{Rejection, SigningSecret, Verifier, VerifyError};
+use support::{BODY, ED25519, NOW};
 use testkit::Emulator;
+
+/// Seconds between re-reads, and least seconds between re-reads after a miss.
+const REFRESH_EVERY_SECS: i64 = RefreshPolicy::SECRETS.default_ttl_secs as i64;
+const MISS_REFETCH_SECS: i64 = RefreshPolicy::SECRETS.miss_refetch_interval_secs as i64;
 
 struct Fixture {
     secretsmanager: aws_sdk_secretsmanager::Client,
     arn: String,
     clock: Arc<ManualClock>,
-    verification: Verification,
+    verifier: Verifier,
+    notices: Vec<Notice>,
 }
 
 async fn fixture(initial: &SigningSecret) -> Fixture {
+    fixture_with(&initial.expose_whsec()).await
+}
+
+async fn fixture_with(value: &str) -> Fixture {
     let emulator = Emulator::shared().unwrap();
     let secretsmanager = emulator.secretsmanager().await;
     let name = format!("webhook-secrets-{}-{}", std::process::id(), NOW ^ rand_suffix());
-    let created = secretsmanager
-        .create_secret()
-        .name(&name)
-        .secret_string(initial.expose_whsec())
-        .send()
-        .await
-        .unwrap();
+    let created = secretsmanager.create_secret().name(&name).secret_string(value).send().await.unwrap();
     let arn = created.arn().unwrap().to_owned();
     let config = Config::from_lookup(|var| match var {
         "WEBHOOK_SECRETS_ARN" => Some(arn.clone()),
@@ -41,8 +47,8 @@ async fn fixture(initial: &SigningSecret) -> Fixture {
     .unwrap();
     let clock = Arc::new(ManualClock::at(NOW));
     let client = secretsmanager.clone();
-    let verification = receiver::build_verification(&config, || client, clock.clone()).await.unwrap();
-    Fixture { secretsmanager, arn, clock, verification }
+    let (verifier, notices) = receiver::build_verifier(&config, || client, clock.clone()).await.unwrap();
+    Fixture { secretsmanager, arn, clock, verifier, notices }
 }
 
 fn rand_suffix() -> i64 {
@@ -55,11 +61,21 @@ impl Fixture {
     async fn deliver(&self, secret: &SigningSecret) -> Result<(), VerifyError> {
         let now = shared::clock::Clock::unix_now(&*self.clock);
         let headers = SignedHeaders::v1(secret, "msg_rotation", now, BODY).to_header_map().unwrap();
-        self.verification.verify(&headers, BODY).await.map(|_| ())
+        self.verifier.verify(&headers, BODY, None).await.map(|_| ())
+    }
+
+    async fn deliver_dynamic(&self, url_token: Option<&str>) -> Result<(), VerifyError> {
+        let now = shared::clock::Clock::unix_now(&*self.clock);
+        let headers = SignedHeaders::v1a(&ED25519, "msg_dynamic", now, BODY).to_header_map().unwrap();
+        self.verifier.verify(&headers, BODY, url_token).await.map(|_| ())
     }
 
     async fn rotate_to(&self, secrets: &[&SigningSecret]) {
         let value = secrets.iter().map(|s| s.expose_whsec()).collect::<Vec<_>>().join(" ");
+        self.put(&value).await;
+    }
+
+    async fn put(&self, value: &str) {
         self.secretsmanager
             .put_secret_value()
             .secret_id(&self.arn)
@@ -69,6 +85,8 @@ impl Fixture {
             .unwrap();
     }
 }
+
+const TOKEN: &str = "tok_0123456789abcdefghijklmn";
 
 #[tokio::test]
 async fn a_rotated_secret_verifies_without_a_restart_after_one_rate_limited_refetch() {
@@ -102,4 +120,47 @@ async fn secrets_are_re_read_every_five_minutes_even_without_misses() {
         .await
         .unwrap();
     assert_eq!(f.deliver(&new).await, Ok(()));
+}
+
+#[tokio::test]
+async fn the_consoles_json_shape_holds_signing_secrets_and_the_url_token() {
+    let (a, b) = (SigningSecret::generate(), SigningSecret::generate());
+    let value =
+        format!(r#"{{"signing_secrets":"{} {}","url_token":"{TOKEN}"}}"#, a.expose_whsec(), b.expose_whsec());
+    let f = fixture_with(&value).await;
+    assert!(f.notices.is_empty(), "{:?}", f.notices);
+    assert_eq!(f.deliver(&a).await, Ok(()));
+    assert_eq!(f.deliver(&b).await, Ok(()));
+    assert_eq!(f.deliver_dynamic(Some(TOKEN)).await, Ok(()));
+    assert_eq!(f.deliver_dynamic(None).await, Err(VerifyError::DynamicTokenMismatch));
+}
+
+#[tokio::test]
+async fn an_unregistered_endpoint_answers_v1_with_503_until_its_secret_is_written() {
+    // What the stack creates: a token, and no signing secret until the endpoint is registered.
+    let f = fixture_with(&format!(r#"{{"signing_secrets":"","url_token":"{TOKEN}"}}"#)).await;
+    assert_eq!(f.notices, [Notice::NotRegistered]);
+    let secret = SigningSecret::generate();
+    let err = f.deliver(&secret).await.unwrap_err();
+    assert!(matches!(err, VerifyError::SecretsUnavailable(_)), "{err:?}");
+    assert_eq!(err.rejection(), Rejection::Unavailable, "503: Gemini retries, nothing is lost");
+    assert!(err.to_string().contains("register"), "{err}");
+    assert_eq!(f.deliver_dynamic(Some(TOKEN)).await, Ok(()), "dynamic deliveries need no signing secret");
+
+    f.put(&format!(r#"{{"signing_secrets":"{}","url_token":"{TOKEN}"}}"#, secret.expose_whsec())).await;
+    f.clock.advance(REFRESH_EVERY_SECS);
+    assert_eq!(f.deliver(&secret).await, Ok(()), "verifies within five minutes, without a restart");
+}
+
+#[tokio::test]
+async fn a_rotated_url_token_is_picked_up_after_one_rate_limited_refetch() {
+    let secret = SigningSecret::generate();
+    let f =
+        fixture_with(&format!(r#"{{"signing_secrets":"{}","url_token":"{TOKEN}"}}"#, secret.expose_whsec()))
+            .await;
+    let rotated = "tok_rotated_0123456789abcdefghij";
+    f.put(&format!(r#"{{"signing_secrets":"{}","url_token":"{rotated}"}}"#, secret.expose_whsec())).await;
+    f.clock.advance(MISS_REFETCH_SECS);
+    assert_eq!(f.deliver_dynamic(Some(rotated)).await, Ok(()));
+    assert_eq!(f.deliver_dynamic(Some(TOKEN)).await, Err(VerifyError::DynamicTokenMismatch));
 }

@@ -7,7 +7,7 @@ use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, RsaPublicKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use crate::signature::b64;
 
@@ -36,11 +36,20 @@ pub(crate) struct RsaKey {
     pub(crate) key: pkcs1v15::VerifyingKey<Sha256>,
 }
 
-/// The usable keys of one JWKS document.
+/// The usable keys of one JWKS document. Two sets are equal when they came from the same document, so
+/// a refetch that brings nothing new does not cause a second verification pass.
 #[derive(Debug, Clone, Default)]
 pub struct KeySet {
     ed25519: Vec<VerifyingKey>,
     rsa: Vec<RsaKey>,
+    /// SHA-256 of the document the keys came from.
+    fingerprint: [u8; 32],
+}
+
+impl PartialEq for KeySet {
+    fn eq(&self, other: &Self) -> bool {
+        self.fingerprint == other.fingerprint
+    }
 }
 
 #[derive(Deserialize)]
@@ -73,9 +82,10 @@ impl KeySet {
     /// other types, for encryption, for other algorithms or with invalid material are skipped, so a
     /// key Google adds tomorrow never breaks verification with the keys we know.
     pub fn from_jwks(document: &[u8]) -> Result<Self, JwksError> {
+        let fingerprint = Sha256::digest(document).into();
         let document: Document =
             serde_json::from_slice(document).map_err(|e| JwksError::NotJwks(e.to_string()))?;
-        let mut set = Self::default();
+        let mut set = Self { fingerprint, ..Self::default() };
         let mut skipped = 0;
         for value in document.keys {
             let usable = serde_json::from_value::<Jwk>(value).ok().and_then(|jwk| set.add(jwk));

@@ -1,6 +1,6 @@
 //! Why a delivery was not verified, and what the receiver should answer for each reason.
 
-use crate::keys::KeysUnavailable;
+use crate::refresh::Unavailable;
 
 /// The three answers a verification failure can lead to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,18 @@ pub enum JwtError {
     /// `aud` does not hold the configured audience.
     #[error("token audience does not match")]
     AudienceMismatch,
+    /// A claim every accepted token must carry is missing.
+    #[error("token has no `{0}` claim")]
+    MissingClaim(&'static str),
+    /// `exp - iat` is longer than a delivery needs: a long-lived token is a long replay window.
+    #[error("token lifetime of {0} s is longer than the {max} s allowed", max = super::jwt::MAX_LIFETIME_SECS)]
+    LifetimeTooLong(i64),
+    /// `iat` is in the future.
+    #[error("token is issued in the future")]
+    IssuedInFuture,
+    /// `iss` is not the configured issuer.
+    #[error("token issuer does not match")]
+    IssuerMismatch,
 }
 
 /// Why a delivery did not verify. Each variant maps to one [`Rejection`]; none carries secret
@@ -81,12 +93,20 @@ pub enum VerifyError {
     /// Entries were present, but none verified.
     #[error("no signature matched")]
     NoMatch,
+    /// A dynamic (`v1a` or JWT) delivery whose URL does not carry this endpoint's token: Google may
+    /// have sent it, but for someone else's job.
+    #[error("dynamic deliveries must carry this endpoint's token in the URL")]
+    DynamicTokenMismatch,
     /// A JWT-form signature was refused and nothing else verified.
     #[error("JWT signature refused: {0}")]
     Jwt(JwtError),
-    /// Asymmetric entries could not be checked: no signing keys are obtainable right now.
+    /// Asymmetric entries could not be checked: no trustworthy signing keys are obtainable right now.
     #[error(transparent)]
-    KeysUnavailable(#[from] KeysUnavailable),
+    KeysUnavailable(Unavailable),
+    /// `v1` entries could not be checked: no signing secret is obtainable right now (or the endpoint
+    /// is not registered with Gemini yet).
+    #[error(transparent)]
+    SecretsUnavailable(Unavailable),
 }
 
 impl VerifyError {
@@ -98,8 +118,9 @@ impl VerifyError {
             | Self::TimestampInFuture { .. }
             | Self::NoUsableSignature
             | Self::NoMatch
+            | Self::DynamicTokenMismatch
             | Self::Jwt(_) => Rejection::Unauthenticated,
-            Self::KeysUnavailable(_) => Rejection::Unavailable,
+            Self::KeysUnavailable(_) | Self::SecretsUnavailable(_) => Rejection::Unavailable,
         }
     }
 
@@ -112,8 +133,10 @@ impl VerifyError {
             Self::TimestampInFuture { .. } => "timestamp_in_future",
             Self::NoUsableSignature => "no_usable_signature",
             Self::NoMatch => "signature_mismatch",
+            Self::DynamicTokenMismatch => "dynamic_token_mismatch",
             Self::Jwt(_) => "jwt_refused",
             Self::KeysUnavailable(_) => "signing_keys_unavailable",
+            Self::SecretsUnavailable(_) => "signing_secrets_unavailable",
         }
     }
 }

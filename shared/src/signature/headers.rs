@@ -19,6 +19,9 @@ pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
 pub const MAX_SIGNATURE_HEADER_LEN: usize = 8 * 1024;
 /// Most entries (of any version) accepted in `webhook-signature`.
 pub const MAX_SIGNATURE_ENTRIES: usize = 16;
+/// Most asymmetric entries (`v1a`, JWT) accepted: each costs a public-key operation per key over the
+/// whole body, so an unauthenticated request must not be able to ask for many. A rotation needs two.
+pub const MAX_ASYMMETRIC_ENTRIES: usize = 3;
 
 /// One signature entry of a scheme this verifier accepts, decoded; entries of the wrong length are
 /// dropped when decoded, so they can never match.
@@ -63,11 +66,27 @@ impl<'a> WebhookHeaders<'a> {
     /// header into several), decoded as it is reached.
     pub(crate) fn entries(&self) -> impl Iterator<Item = Entry<'a>> + '_ {
         let schemes = self.schemes;
-        std::iter::once(self.signature)
-            .chain(self.more_signatures.iter().copied())
-            .flat_map(str::split_ascii_whitespace)
+        raw_entries(std::iter::once(self.signature).chain(self.more_signatures.iter().copied()))
             .filter_map(move |raw| parse_entry(raw, schemes))
     }
+
+    /// Whether any `v1` entry is present.
+    pub(crate) fn has_symmetric(&self) -> bool {
+        self.entries().any(|e| matches!(e, Entry::V1(_)))
+    }
+
+    /// Whether any `v1a` or JWT entry is present.
+    pub(crate) fn has_asymmetric(&self) -> bool {
+        self.entries().any(|e| matches!(e, Entry::V1a(_) | Entry::Jwt(_)))
+    }
+}
+
+/// The entries of the header's values, as text. Entries are separated by runs of whitespace; a
+/// Function URL or an HTTP API joins repeated header lines with `, `, which leaves a comma at the end of
+/// every entry but the last, so one trailing comma is dropped (standard base64 and JWTs never end with
+/// one; a bare `v1,` becomes `v1`, which is still no entry).
+fn raw_entries<'a>(values: impl Iterator<Item = &'a str>) -> impl Iterator<Item = &'a str> {
+    values.flat_map(str::split_ascii_whitespace).map(|raw| raw.strip_suffix(',').unwrap_or(raw))
 }
 
 /// The one value of a header that must appear exactly once. Its bytes are checked by the newtype that
@@ -94,15 +113,22 @@ fn signature_values(values: GetAll<'_, HeaderValue>) -> Result<(&str, Vec<&str>)
     let mut more = Vec::new();
     let mut total_len = 0;
     let mut count = 0;
+    let mut asymmetric = 0;
     for value in values {
         total_len += value.len();
         if total_len > MAX_SIGNATURE_HEADER_LEN {
             return Err(invalid(format!("is longer than {MAX_SIGNATURE_HEADER_LEN} bytes")));
         }
         let value = value.to_str().map_err(|_| invalid("is not visible ASCII".into()))?;
-        count += value.split_ascii_whitespace().count();
+        for raw in raw_entries(std::iter::once(value)) {
+            count += 1;
+            asymmetric += usize::from(raw.starts_with("v1a,") || raw.contains('.'));
+        }
         if count > MAX_SIGNATURE_ENTRIES {
             return Err(invalid(format!("has more than {MAX_SIGNATURE_ENTRIES} entries")));
+        }
+        if asymmetric > MAX_ASYMMETRIC_ENTRIES {
+            return Err(invalid(format!("has more than {MAX_ASYMMETRIC_ENTRIES} v1a or JWT entries")));
         }
         if first.is_none() { first = Some(value) } else { more.push(value) }
     }
@@ -196,6 +222,46 @@ mod tests {
         let h = headers("a.b.c v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=");
         let parsed = WebhookHeaders::parse(&h, Schemes::only(Scheme::V1a)).unwrap();
         assert_eq!(parsed.entries().count(), 0);
+    }
+
+    #[test]
+    fn reads_entries_a_proxy_joined_with_commas_and_any_whitespace() {
+        let good = "tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=";
+        for sig in [
+            format!("v1,{good}, v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc="),
+            format!("v1,AAAA,  v1,{good}"),
+            format!("  v1,{good}  "),
+            format!("v2,x   \t v1,{good}"),
+        ] {
+            let map = headers(&sig);
+            let parsed = WebhookHeaders::parse(&map, Schemes::ALL).unwrap();
+            let macs: Vec<[u8; 32]> = parsed
+                .entries()
+                .filter_map(|e| if let Entry::V1(mac) = e { Some(mac) } else { None })
+                .collect();
+            assert!(macs.iter().any(|m| b64::STANDARD_LENIENT.encode(m) == good), "{sig:?}");
+        }
+    }
+
+    #[test]
+    fn still_refuses_bare_prefixes_and_trailing_characters() {
+        let good = "tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=";
+        for sig in ["v1,".to_owned(), "v1,,".to_owned(), format!("v1,{good},,"), format!("v1,{good}x")] {
+            let map = headers(&sig);
+            let parsed = WebhookHeaders::parse(&map, Schemes::ALL).unwrap();
+            assert_eq!(parsed.entries().count(), 0, "{sig:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_more_than_three_asymmetric_entries_before_any_crypto() {
+        let v1a = format!("v1a,{}", "A".repeat(86));
+        let three = [v1a.as_str(); 3].join(" ");
+        assert!(WebhookHeaders::parse(&headers(&three), Schemes::ALL).is_ok());
+        for four in [[v1a.as_str(); 4].join(" "), format!("{three} a.b.c")] {
+            let err = WebhookHeaders::parse(&headers(&four), Schemes::ALL).unwrap_err();
+            assert!(matches!(err, VerifyError::InvalidHeader { header: WEBHOOK_SIGNATURE, .. }), "{err}");
+        }
     }
 
     #[test]

@@ -2,6 +2,12 @@
 //!
 //! Only RS256 is accepted: `alg` is read to refuse everything else (`none`, `HS256` signed with the
 //! public key as an HMAC secret, ...), never to choose an algorithm.
+//!
+//! What an accepted token proves, and what it does not: Google (the holder of a JWKS key) minted it for
+//! this audience (your URL), within its lifetime, which must be stated (`iat` and `exp`) and at most
+//! ten minutes. Google documents no claim binding it to the body, the `webhook-id` or the timestamp, so
+//! within its lifetime a captured token verifies with any body: the URL token (which the capturer must
+//! also have) and the short lifetime are what bound that.
 
 use base64::Engine as _;
 use rsa::pkcs1v15::Signature;
@@ -13,8 +19,11 @@ use super::b64;
 use super::error::JwtError;
 use crate::keys::KeySet;
 
-/// Allowed clock skew for `exp` and `nbf`, as most JWT libraries default to.
+/// Allowed clock skew for `exp`, `nbf` and `iat`, as most JWT libraries default to.
 pub(crate) const LEEWAY_SECS: i64 = 60;
+
+/// Longest lifetime (`exp - iat`) accepted: a delivery is sent within seconds of the token's minting.
+pub const MAX_LIFETIME_SECS: i64 = 600;
 
 #[derive(Deserialize)]
 struct Header {
@@ -30,9 +39,13 @@ struct Claims {
     #[serde(default)]
     exp: Option<f64>,
     #[serde(default)]
+    iat: Option<f64>,
+    #[serde(default)]
     nbf: Option<f64>,
     #[serde(default)]
     aud: Option<Audience>,
+    #[serde(default)]
+    iss: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -51,8 +64,16 @@ impl Audience {
     }
 }
 
-/// Verifies `token` against the set's RSA keys, then its time and audience claims.
-pub(super) fn verify(token: &str, keys: &KeySet, now: i64, audience: Option<&str>) -> Result<(), JwtError> {
+/// What a token must claim besides a good signature.
+pub(super) struct Expected<'a> {
+    /// The `aud` it must hold.
+    pub(super) audience: Option<&'a str>,
+    /// The `iss` it must carry, when one is configured.
+    pub(super) issuer: Option<&'a str>,
+}
+
+/// Verifies `token` against the set's RSA keys, then its time, audience and issuer claims.
+pub(super) fn verify(token: &str, keys: &KeySet, now: i64, expected: &Expected<'_>) -> Result<(), JwtError> {
     let mut parts = token.split('.');
     let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -82,17 +103,32 @@ pub(super) fn verify(token: &str, keys: &KeySet, now: i64, audience: Option<&str
 
     // Claims are read only once the signature holds.
     let claims: Claims = decode_json(claims_b64)?;
+    let exp = claims.exp.ok_or(JwtError::MissingClaim("exp"))?;
+    let iat = claims.iat.ok_or(JwtError::MissingClaim("iat"))?;
+    let lifetime = exp - iat;
+    if lifetime > MAX_LIFETIME_SECS as f64 {
+        return Err(JwtError::LifetimeTooLong(lifetime as i64));
+    }
     let now = now as f64;
-    if claims.exp.is_some_and(|exp| now >= exp + LEEWAY_SECS as f64) {
+    let leeway = LEEWAY_SECS as f64;
+    if now >= exp + leeway {
         return Err(JwtError::Expired);
     }
-    if claims.nbf.is_some_and(|nbf| now + (LEEWAY_SECS as f64) < nbf) {
+    if iat > now + leeway {
+        return Err(JwtError::IssuedInFuture);
+    }
+    if claims.nbf.is_some_and(|nbf| now + leeway < nbf) {
         return Err(JwtError::NotYetValid);
     }
-    if let Some(expected) = audience
-        && !claims.aud.is_some_and(|aud| aud.contains(expected))
+    if let Some(audience) = expected.audience
+        && !claims.aud.is_some_and(|aud| aud.contains(audience))
     {
         return Err(JwtError::AudienceMismatch);
+    }
+    if let Some(issuer) = expected.issuer
+        && claims.iss.as_deref() != Some(issuer)
+    {
+        return Err(JwtError::IssuerMismatch);
     }
     Ok(())
 }

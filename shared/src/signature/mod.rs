@@ -4,13 +4,19 @@
 //! - `v1`: HMAC-SHA256 with a `whsec_` secret (static webhooks); several secrets cover a rotation.
 //! - `v1a`: Ed25519 against Google's JWKS (dynamic webhooks, as observed live).
 //! - JWT: a compact RS256 token with a `kid` (the documented dynamic form), accepted only with an
-//!   audience to check. It authenticates the sender for this endpoint; Google documents no claim
-//!   binding it to the body, which the README states plainly.
+//!   audience to check, and `iat`/`exp` no more than ten minutes apart.
 //!
-//! The order of checks is fixed: headers are parsed and bounded, the timestamp window is checked, and
-//! only then does any crypto run, cheapest scheme first.
+//! Dynamic deliveries (`v1a`, JWT) are signed with Google's global keys, so a signature alone does not
+//! make one yours: they are accepted only when the URL carries the endpoint's token
+//! ([`EndpointSecrets::url_token`]), checked before any asymmetric crypto runs.
+//!
+//! The order of checks is fixed: headers are parsed and bounded (at most three asymmetric entries),
+//! the timestamp window is checked, `v1` is tried (cheap), then the URL token, and only then any
+//! public-key operation. A miss with secrets or keys that may have rotated is retried once, after a
+//! rate-limited refetch, in one place: [`Verifier::verify`].
 
 pub(crate) mod b64;
+mod endpoint;
 mod error;
 mod headers;
 mod jwt;
@@ -24,17 +30,27 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
+pub use endpoint::{EndpointSecrets, SecretValueError, TokenError, UrlToken};
 pub use error::{JwtError, Rejection, VerifyError};
 pub use headers::{
-    MAX_SIGNATURE_ENTRIES, MAX_SIGNATURE_HEADER_LEN, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
+    MAX_ASYMMETRIC_ENTRIES, MAX_SIGNATURE_ENTRIES, MAX_SIGNATURE_HEADER_LEN, WEBHOOK_ID, WEBHOOK_SIGNATURE,
+    WEBHOOK_TIMESTAMP,
 };
+pub use jwt::MAX_LIFETIME_SECS as MAX_JWT_LIFETIME_SECS;
 pub use scheme::{Scheme, Schemes, UnknownScheme};
 pub use secret::{SecretError, SecretListError, SigningSecret};
 
 use crate::clock::{Clock, SystemClock};
 use crate::id::{WebhookId, WebhookTimestamp};
 use crate::keys::{JwksCache, KeySet};
+use crate::refresh::{Refreshing, Unavailable};
 use headers::{Entry, WebhookHeaders};
+
+/// The endpoint's secrets, kept fresh (from Secrets Manager in AWS) or fixed (inline, locally).
+pub type SecretsSource = Refreshing<EndpointSecrets>;
+
+/// What the refresh engine calls the endpoint's secrets in errors and logs.
+pub const SIGNING_SECRETS: &str = "signing secrets";
 
 /// Default replay window, each way: what Gemini's guide and every Standard Webhooks library use.
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
@@ -54,35 +70,54 @@ pub struct Verified {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// No scheme is left that this verifier could check: no secrets for `v1` and no key source for
-    /// `v1a`/JWT, or none of those schemes accepted.
+    /// No scheme is left that this verifier could check: no secrets for `v1`, no key source for
+    /// `v1a`/JWT (or no URL token to bind them to the endpoint), or none of those schemes accepted.
     #[error(
-        "nothing to verify with: configure signing secrets (v1) or a key set (v1a, jwt) for an accepted scheme"
+        "nothing to verify with: configure signing secrets (v1), or a key set and a URL token (v1a, jwt), for an accepted scheme"
     )]
     NothingToVerifyWith,
+    /// Secrets given both inline and as a source.
+    #[error("give the endpoint's secrets either inline or as a source, not both")]
+    TwoSecretSources,
 }
 
 /// Builds a [`Verifier`]; see [`Verifier::builder`].
 #[derive(Debug)]
 pub struct VerifierBuilder {
-    secrets: Vec<SigningSecret>,
+    inline: EndpointSecrets,
+    source: Option<Arc<SecretsSource>>,
     keys: Option<Arc<JwksCache>>,
     tolerance_secs: u64,
     schemes: Schemes,
     audience: Option<String>,
+    issuer: Option<String>,
+    dynamic_without_token: bool,
     clock: Arc<dyn Clock>,
 }
 
 impl VerifierBuilder {
     /// Adds a `v1` signing secret; call again (or use [`Self::secrets`]) for rotation overlaps.
     pub fn secret(mut self, secret: SigningSecret) -> Self {
-        self.secrets.push(secret);
+        self.inline.signing.push(secret);
         self
     }
 
     /// Adds `v1` signing secrets.
     pub fn secrets(mut self, secrets: impl IntoIterator<Item = SigningSecret>) -> Self {
-        self.secrets.extend(secrets);
+        self.inline.signing.extend(secrets);
+        self
+    }
+
+    /// The token dynamic deliveries must carry in the URL (inline configuration).
+    pub fn url_token(mut self, token: UrlToken) -> Self {
+        self.inline.url_token = Some(token);
+        self
+    }
+
+    /// The endpoint's secrets (signing secrets and URL token) from a source kept fresh, instead of
+    /// inline: how a rotation takes effect without a restart.
+    pub fn secrets_from(mut self, source: Arc<SecretsSource>) -> Self {
+        self.source = Some(source);
         self
     }
 
@@ -111,6 +146,20 @@ impl VerifierBuilder {
         self
     }
 
+    /// The `iss` a JWT must carry. Google documents none for webhooks, so none is checked by default.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Accepts dynamic deliveries without a URL token. Any Gemini customer can then have Google deliver
+    /// genuine events of their own jobs to you: only for tests, and for callers that bind dynamic
+    /// deliveries to themselves some other way.
+    pub fn accept_dynamic_without_token(mut self) -> Self {
+        self.dynamic_without_token = true;
+        self
+    }
+
     /// The clock for the replay window and JWT expiry (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -119,11 +168,24 @@ impl VerifierBuilder {
 
     /// Checks the configuration and builds the verifier.
     pub fn build(self) -> Result<Verifier, BuildError> {
-        let accepted = self.schemes;
-        let mut schemes = accepted;
-        if self.secrets.is_empty() {
-            schemes = schemes.without(Scheme::V1);
+        let inline_given = !self.inline.signing.is_empty() || self.inline.url_token.is_some();
+        if self.source.is_some() && inline_given {
+            return Err(BuildError::TwoSecretSources);
         }
+        let mut schemes = self.schemes;
+        let secrets = match self.source {
+            Some(source) => source,
+            None => {
+                // Fixed secrets: what they lack is known now.
+                if self.inline.signing.is_empty() {
+                    schemes = schemes.without(Scheme::V1);
+                }
+                if self.inline.url_token.is_none() && !self.dynamic_without_token {
+                    schemes = schemes.without(Scheme::V1a).without(Scheme::Jwt);
+                }
+                Arc::new(Refreshing::fixed(SIGNING_SECRETS, self.inline, self.clock.clone()))
+            }
+        };
         if self.keys.is_none() {
             schemes = schemes.without(Scheme::V1a).without(Scheme::Jwt);
         }
@@ -136,12 +198,13 @@ impl VerifierBuilder {
             return Err(BuildError::NothingToVerifyWith);
         }
         Ok(Verifier {
-            secrets: self.secrets,
+            secrets,
             keys: self.keys,
             tolerance_secs: self.tolerance_secs,
-            accepted,
             schemes,
             audience: self.audience,
+            issuer: self.issuer,
+            dynamic_without_token: self.dynamic_without_token,
             clock: self.clock,
         })
     }
@@ -150,13 +213,14 @@ impl VerifierBuilder {
 /// Verifies deliveries. Built once at start-up and shared by every request.
 #[derive(Debug)]
 pub struct Verifier {
-    secrets: Vec<SigningSecret>,
+    secrets: Arc<SecretsSource>,
     keys: Option<Arc<JwksCache>>,
     tolerance_secs: u64,
-    /// The schemes configured; `schemes` is those of them this verifier has secrets or keys for.
-    accepted: Schemes,
+    /// The schemes this verifier can check (accepted and configured).
     schemes: Schemes,
     audience: Option<String>,
+    issuer: Option<String>,
+    dynamic_without_token: bool,
     clock: Arc<dyn Clock>,
 }
 
@@ -173,11 +237,14 @@ impl Verifier {
     /// Starts a builder with the defaults: all schemes, 300 s tolerance, the system clock.
     pub fn builder() -> VerifierBuilder {
         VerifierBuilder {
-            secrets: Vec::new(),
+            inline: EndpointSecrets::default(),
+            source: None,
             keys: None,
             tolerance_secs: DEFAULT_TOLERANCE_SECS,
             schemes: Schemes::ALL,
             audience: None,
+            issuer: None,
+            dynamic_without_token: false,
             clock: Arc::new(SystemClock),
         }
     }
@@ -187,68 +254,73 @@ impl Verifier {
         self.schemes
     }
 
-    /// A verifier like this one, sharing its key cache and clock, with other `v1` secrets: how a
-    /// rotated secret takes effect without a restart.
-    pub fn with_secrets(&self, secrets: Vec<SigningSecret>) -> Result<Verifier, BuildError> {
-        let mut builder = Verifier::builder()
-            .secrets(secrets)
-            .tolerance_secs(self.tolerance_secs)
-            .schemes(self.accepted)
-            .clock(self.clock.clone());
-        if let Some(keys) = &self.keys {
-            builder = builder.keys(keys.clone());
-        }
-        if let Some(audience) = &self.audience {
-            builder = builder.audience(audience.clone());
-        }
-        builder.build()
+    /// The endpoint's secrets, as this verifier sees them.
+    pub fn secrets(&self) -> &Arc<SecretsSource> {
+        &self.secrets
     }
 
-    /// Verifies a delivery: the three headers (names in any case) and the body bytes exactly as
-    /// received. Fetches the JWKS only when an asymmetric entry must be checked and no fresh key set
-    /// is cached.
-    pub async fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<Verified, VerifyError> {
+    /// Verifies a delivery: the three headers (names in any case), the body bytes exactly as received,
+    /// and the `token` query parameter of the URL it was posted to. Fetches secrets or keys only when
+    /// an entry needs them and no fresh copy is cached.
+    pub async fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        url_token: Option<&str>,
+    ) -> Result<Verified, VerifyError> {
         let now = self.clock.unix_now();
         let parsed = self.precheck(headers, now)?;
-        if self.verify_symmetric(&parsed, body) {
-            return Ok(parsed.into_verified(Scheme::V1));
+        let (symmetric, asymmetric) = (parsed.has_symmetric(), parsed.has_asymmetric());
+        if !symmetric && !asymmetric {
+            return Err(no_entry(&parsed));
         }
-        let Some(cache) = self.keys.as_ref().filter(|_| has_asymmetric(&parsed)) else {
-            return Err(no_symmetric_match(&parsed));
-        };
-        let keys = cache.keys().await?;
-        let miss = match self.verify_asymmetric(&parsed, body, now, &keys) {
-            Ok(scheme) => return Ok(parsed.into_verified(scheme)),
-            Err(miss) => miss,
-        };
-        if miss.may_have_rotated
-            && let Some(rotated) = cache.refresh_after_miss().await
-        {
-            let scheme = self.verify_asymmetric(&parsed, body, now, &rotated).map_err(miss_error)?;
-            return Ok(parsed.into_verified(scheme));
+        // A `v1` miss is final only once every other entry missed too; secrets that cannot be had
+        // now make the whole answer "try again".
+        let mut unavailable = None;
+        if symmetric {
+            match self.verify_symmetric(&parsed, body).await {
+                Ok(()) => return Ok(parsed.into_verified(Scheme::V1)),
+                Err(error @ VerifyError::SecretsUnavailable(_)) => unavailable = Some(error),
+                Err(_) => {}
+            }
         }
-        Err(miss_error(miss))
+        let refusal = if asymmetric {
+            match self.verify_dynamic(&parsed, body, now, url_token).await {
+                Ok(scheme) => return Ok(parsed.into_verified(scheme)),
+                Err(error) => error,
+            }
+        } else {
+            VerifyError::NoMatch
+        };
+        Err(match (unavailable, refusal) {
+            (_, refusal @ (VerifyError::KeysUnavailable(_) | VerifyError::SecretsUnavailable(_))) => refusal,
+            (Some(unavailable), _) => unavailable,
+            (None, refusal) => refusal,
+        })
     }
 
-    /// Verifies against a given key set with no I/O at all: the pure core of [`Self::verify`], for
-    /// callers that manage keys themselves and for benchmarks.
+    /// Verifies against a given key set and the secrets last fetched, with no I/O at all: the pure core
+    /// of [`Self::verify`], for callers that manage keys themselves and for benchmarks.
     pub fn verify_with_keys(
         &self,
         headers: &HeaderMap,
         body: &[u8],
+        url_token: Option<&str>,
         keys: Option<&KeySet>,
     ) -> Result<Verified, VerifyError> {
         let now = self.clock.unix_now();
         let parsed = self.precheck(headers, now)?;
-        if self.verify_symmetric(&parsed, body) {
+        let secrets = self.secrets.cached().unwrap_or_default();
+        if symmetric_matches(&secrets.signing, &parsed, body) {
             return Ok(parsed.into_verified(Scheme::V1));
         }
         match keys {
-            Some(keys) if has_asymmetric(&parsed) => {
+            Some(keys) if parsed.has_asymmetric() => {
+                self.check_url_token(&secrets, url_token)?;
                 let scheme = self.verify_asymmetric(&parsed, body, now, keys).map_err(miss_error)?;
                 Ok(parsed.into_verified(scheme))
             }
-            _ => Err(no_symmetric_match(&parsed)),
+            _ => Err(no_entry(&parsed)),
         }
     }
 
@@ -274,14 +346,70 @@ impl Verifier {
         Ok(())
     }
 
-    fn verify_symmetric(&self, parsed: &WebhookHeaders<'_>, body: &[u8]) -> bool {
-        let candidates = || {
-            parsed.entries().filter_map(|e| match e {
-                Entry::V1(mac) => Some(mac),
-                _ => None,
-            })
+    /// `v1` against the current secrets, and once more after a refetch if they may have rotated.
+    async fn verify_symmetric(&self, parsed: &WebhookHeaders<'_>, body: &[u8]) -> Result<(), VerifyError> {
+        let secrets = self.secrets.current().await.map_err(VerifyError::SecretsUnavailable)?;
+        if secrets.signing.is_empty() {
+            return Err(VerifyError::SecretsUnavailable(Unavailable {
+                what: SIGNING_SECRETS,
+                reason: "the endpoint's secret holds no whsec_ signing secret yet: register the endpoint \
+                         with Gemini (gemini-webhooks webhooks create --stack NAME)"
+                    .into(),
+            }));
+        }
+        if symmetric_matches(&secrets.signing, parsed, body) {
+            return Ok(());
+        }
+        match self.secrets.refresh_after_miss().await {
+            Some(rotated) if symmetric_matches(&rotated.signing, parsed, body) => Ok(()),
+            _ => Err(VerifyError::NoMatch),
+        }
+    }
+
+    /// `v1a` and JWT: the URL token first (retried once after a refetch, for a rotated token), then the
+    /// keys (retried once after a refetch, for rotated keys).
+    async fn verify_dynamic(
+        &self,
+        parsed: &WebhookHeaders<'_>,
+        body: &[u8],
+        now: i64,
+        url_token: Option<&str>,
+    ) -> Result<Scheme, VerifyError> {
+        let Some(cache) = &self.keys else { return Err(no_entry(parsed)) };
+        if !self.dynamic_without_token {
+            let secrets = self.secrets.current().await.map_err(VerifyError::SecretsUnavailable)?;
+            if let Err(mismatch) = self.check_url_token(&secrets, url_token) {
+                let rotated = self.secrets.refresh_after_miss().await;
+                match rotated {
+                    Some(rotated) if self.check_url_token(&rotated, url_token).is_ok() => {}
+                    _ => return Err(mismatch),
+                }
+            }
+        }
+        let keys = cache.current().await.map_err(VerifyError::KeysUnavailable)?;
+        let miss = match self.verify_asymmetric(parsed, body, now, &keys) {
+            Ok(scheme) => return Ok(scheme),
+            Err(miss) => miss,
         };
-        v1::any_matches(&self.secrets, parsed.id.as_str(), parsed.timestamp_raw, body, candidates)
+        if miss.may_have_rotated
+            && let Some(rotated) = cache.refresh_after_miss().await
+        {
+            return self.verify_asymmetric(parsed, body, now, &rotated).map_err(miss_error);
+        }
+        Err(miss_error(miss))
+    }
+
+    /// Whether the URL carries the endpoint's token. No token configured means dynamic deliveries are
+    /// not accepted at all.
+    fn check_url_token(&self, secrets: &EndpointSecrets, url_token: Option<&str>) -> Result<(), VerifyError> {
+        if self.dynamic_without_token {
+            return Ok(());
+        }
+        match &secrets.url_token {
+            None => Err(VerifyError::NoUsableSignature),
+            Some(token) if url_token.is_some_and(|candidate| token.matches(candidate)) => Ok(()),
+            Some(_) => Err(VerifyError::DynamicTokenMismatch),
+        }
     }
 
     fn verify_asymmetric(
@@ -293,6 +421,7 @@ impl Verifier {
     ) -> Result<Scheme, AsymmetricMiss> {
         let mut miss = AsymmetricMiss::default();
         let mut signed_content = None;
+        let expected = jwt::Expected { audience: self.audience.as_deref(), issuer: self.issuer.as_deref() };
         for entry in parsed.entries() {
             match entry {
                 Entry::V1(_) => {}
@@ -305,7 +434,7 @@ impl Verifier {
                     }
                     miss.may_have_rotated = true;
                 }
-                Entry::Jwt(token) => match jwt::verify(token, keys, now, self.audience.as_deref()) {
+                Entry::Jwt(token) => match jwt::verify(token, keys, now, &expected) {
                     Ok(()) => return Ok(Scheme::Jwt),
                     Err(error) => {
                         miss.may_have_rotated |=
@@ -319,12 +448,19 @@ impl Verifier {
     }
 }
 
-fn has_asymmetric(parsed: &WebhookHeaders<'_>) -> bool {
-    parsed.entries().any(|e| matches!(e, Entry::V1a(_) | Entry::Jwt(_)))
+/// Whether a `v1` entry matches any of `secrets`.
+fn symmetric_matches(secrets: &[SigningSecret], parsed: &WebhookHeaders<'_>, body: &[u8]) -> bool {
+    let candidates = || {
+        parsed.entries().filter_map(|e| match e {
+            Entry::V1(mac) => Some(mac),
+            _ => None,
+        })
+    };
+    v1::any_matches(secrets, parsed.id.as_str(), parsed.timestamp_raw, body, candidates)
 }
 
-/// The error when `v1` did not match and nothing else can be tried.
-fn no_symmetric_match(parsed: &WebhookHeaders<'_>) -> VerifyError {
+/// The error when no entry could be tried at all.
+fn no_entry(parsed: &WebhookHeaders<'_>) -> VerifyError {
     if parsed.entries().next().is_some() { VerifyError::NoMatch } else { VerifyError::NoUsableSignature }
 }
 

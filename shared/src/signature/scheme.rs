@@ -30,7 +30,7 @@ impl Scheme {
         }
     }
 
-    fn bit(self) -> u8 {
+    const fn bit(self) -> u8 {
         1 << self as u8
     }
 }
@@ -72,7 +72,7 @@ impl Schemes {
     }
 
     /// This set plus `scheme`.
-    pub fn with(self, scheme: Scheme) -> Self {
+    pub const fn with(self, scheme: Scheme) -> Self {
         Self(self.0 | scheme.bit())
     }
 

@@ -19,8 +19,13 @@ pub enum SecretError {
     #[error("signing secret is empty")]
     Empty,
     /// The part after `whsec_` is not standard base64.
-    #[error("signing secret is not standard base64 after `whsec_`")]
+    #[error(
+        "signing secret is not standard base64 after `whsec_` (separate several secrets with spaces, not commas)"
+    )]
     NotBase64,
+    /// Fewer than [`SigningSecret::MIN_KEY_BYTES`] bytes once decoded: too weak to trust.
+    #[error("signing secret is {0} bytes once decoded; at least 16 are required (Gemini's are 24)")]
+    TooShort(usize),
 }
 
 /// A secret refused in a list, by its 1-based position (never by value).
@@ -44,6 +49,9 @@ pub struct SigningSecret {
 }
 
 impl SigningSecret {
+    /// Fewest key bytes accepted: 128 bits.
+    pub const MIN_KEY_BYTES: usize = 16;
+
     /// Parses `whsec_` + standard base64 (padding optional). The prefix may be left out, as the
     /// Standard Webhooks libraries allow.
     pub fn parse(raw: &str) -> Result<Self, SecretError> {
@@ -80,6 +88,9 @@ impl SigningSecret {
     fn from_key(key: Vec<u8>) -> Result<Self, SecretError> {
         if key.is_empty() {
             return Err(SecretError::Empty);
+        }
+        if key.len() < Self::MIN_KEY_BYTES {
+            return Err(SecretError::TooShort(key.len()));
         }
         // HMAC takes keys of any length, so this cannot fail for a non-empty key.
         let mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|_| SecretError::Empty)?;
@@ -129,8 +140,8 @@ mod tests {
         let padded = SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let bare = SigningSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         assert_eq!(padded.key, bare.key);
-        let unpadded = SigningSecret::parse("whsec_AAAAAAA").unwrap();
-        let with_pad = SigningSecret::parse("whsec_AAAAAAA=").unwrap();
+        let unpadded = SigningSecret::parse("whsec_AAAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        let with_pad = SigningSecret::parse("whsec_AAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
         assert_eq!(unpadded.key, with_pad.key);
     }
 
@@ -142,8 +153,20 @@ mod tests {
     }
 
     #[test]
+    fn refuses_secrets_shorter_than_sixteen_bytes() {
+        // "whsec_AAAA" decodes to 3 bytes: anyone could guess it.
+        assert_eq!(SigningSecret::parse("whsec_AAAA").unwrap_err(), SecretError::TooShort(3));
+        assert_eq!(
+            SigningSecret::parse("whsec_AAAAAAAAAAAAAAAAAAAA").unwrap_err(),
+            SecretError::TooShort(15)
+        );
+        assert!(SigningSecret::parse("whsec_AAAAAAAAAAAAAAAAAAAAAA==").is_ok(), "16 bytes");
+    }
+
+    #[test]
     fn names_the_refused_secret_by_position_never_by_value() {
-        let err = SigningSecret::parse_list("whsec_AAAA\n whsec_%%%%secretvalue").unwrap_err();
+        let err = SigningSecret::parse_list("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n whsec_%%%%secretvalue")
+            .unwrap_err();
         assert_eq!(err, SecretListError { position: 2, count: 2, problem: SecretError::NotBase64 });
         let message = err.to_string();
         assert!(message.contains("#2 of 2"), "{message}");

@@ -1,6 +1,7 @@
 //! Serving Lambda handlers over plain HTTP on loopback, so the local pipeline answers real requests
 //! (from the CLI, curl, or a tunnel) exactly as a Function URL would.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use tokio::net::TcpListener;
 
 /// Serves `handler` on `listener` until the task is dropped or aborted.
@@ -32,11 +33,20 @@ where
     }
 }
 
+/// The request as lambda_http hands it to a handler, query string parameters included.
 async fn from_hyper(request: hyper::Request<Incoming>) -> Request {
     let (parts, body) = request.into_parts();
     let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let body = if bytes.is_empty() { Body::Empty } else { Body::Binary(bytes.to_vec()) };
-    Request::from_parts(parts, body)
+    let query: HashMap<String, String> = parts
+        .uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    Request::from_parts(parts, body).with_query_string_parameters(query)
 }
 
 fn to_hyper(response: Response<Body>) -> hyper::Response<Full<Bytes>> {

@@ -24,6 +24,28 @@ use testkit::{Emulator, Stack, StreamReader};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+/// The receiver's two URLs, as a user gives them to Gemini: the plain one registered for static (`v1`)
+/// webhooks, and the one with the endpoint's token passed in each job's `webhook_config.uris`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// For static webhooks.
+    pub plain: String,
+    /// For dynamic webhooks: `plain` with `?token=`.
+    pub dynamic: String,
+}
+
+impl Endpoint {
+    /// The URLs of the receiver at `url`, whose URL token is `token`.
+    pub fn new(url: &str, token: &shared::signature::UrlToken) -> Self {
+        Self { plain: url.to_owned(), dynamic: format!("{url}?token={}", token.expose()) }
+    }
+
+    /// The URL a delivery signed dynamically (`true`) or statically goes to.
+    pub fn for_scheme(&self, dynamic: bool) -> &str {
+        if dynamic { &self.dynamic } else { &self.plain }
+    }
+}
+
 /// What a pass of the local triggers did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Drained {
@@ -86,9 +108,10 @@ impl Pipeline {
             _ => receiver_vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()),
         })?;
         let secretsmanager = aws_sdk_secretsmanager::Client::new(&receiver_sdk);
-        let verification = receiver::build_verification(&config, || secretsmanager, clock.clone()).await?;
+        let (verifier, _notices) =
+            receiver::build_verifier(&config, || secretsmanager, clock.clone()).await?;
         let receiver = Arc::new(Receiver {
-            verification,
+            verifier,
             queues: SqsDeliveryQueues::new(
                 aws_sdk_sqs::Client::new(&receiver_sdk),
                 &stack.ingest.url,

@@ -13,13 +13,13 @@ use shared::EventKind;
 use shared::clock::{Clock, SystemClock};
 use shared::keys::jwks_document;
 use shared::message::DownstreamMessage;
-use shared::signature::SigningSecret;
 use shared::signature::sign::{Ed25519Signer, SignedHeaders};
+use shared::signature::{SigningSecret, UrlToken};
 use testkit::Emulator;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::{Drained, Pipeline, routed_queue_for};
+use crate::{Drained, Endpoint, Pipeline, routed_queue_for};
 
 /// How hard to push.
 #[derive(Debug, Clone, Copy)]
@@ -131,13 +131,16 @@ struct PlannedEvent {
 pub async fn run(emulator: &Emulator, plan: LoadPlan) -> Result<LoadReport, Box<dyn std::error::Error>> {
     let secret = SigningSecret::generate();
     let key = Ed25519Signer::generate();
+    let token = UrlToken::generate();
     let vars = [
         ("WEBHOOK_SECRETS", secret.expose_whsec()),
+        ("WEBHOOK_URL_TOKEN", token.expose().to_owned()),
         ("JWKS_JSON", jwks_document([key.public_jwk(Some("load-1"))]).to_string()),
     ];
     let pipeline = Pipeline::start(emulator, &vars, Arc::new(SystemClock)).await?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/", listener.local_addr()?);
+    // Static deliveries go to the plain URL; dynamic ones to the URL with the token, as Gemini is told.
+    let url = Endpoint::new(&format!("http://{}/", listener.local_addr()?), &token);
     let server = pipeline.serve_receiver(listener);
 
     let events = Arc::new(plan_events(plan.unique()));
@@ -232,7 +235,7 @@ pub async fn run(emulator: &Emulator, plan: LoadPlan) -> Result<LoadReport, Box<
 /// for its answer before the next.
 fn spawn_senders(
     plan: &LoadPlan,
-    url: &str,
+    url: &Endpoint,
     events: &Arc<Vec<PlannedEvent>>,
     signing: Arc<(SigningSecret, Ed25519Signer)>,
 ) -> Result<Vec<Sender>, reqwest::Error> {
@@ -242,7 +245,7 @@ fn spawn_senders(
     let spawn = |_| {
         let (events, order, next, signing, http) =
             (events.clone(), order.clone(), next.clone(), signing.clone(), http.clone());
-        let url = url.to_owned();
+        let url = url.clone();
         tokio::spawn(async move {
             let mut answers = Vec::new();
             while let Some(&event) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
@@ -303,7 +306,7 @@ struct Answer {
 /// five times, as a well-behaved webhook sender retries. The latency is the last attempt's.
 async fn deliver(
     http: &reqwest::Client,
-    url: &str,
+    url: &Endpoint,
     event: &PlannedEvent,
     (secret, key): &(SigningSecret, Ed25519Signer),
 ) -> Result<Answer, reqwest::Error> {
@@ -316,7 +319,7 @@ async fn deliver(
             SignedHeaders::v1(secret, &event.id, now, &event.body)
         };
         let request = http
-            .post(url)
+            .post(url.for_scheme(event.dynamic))
             .header("content-type", "application/json")
             .header("webhook-id", &signed.id)
             .header("webhook-timestamp", &signed.timestamp)

@@ -20,6 +20,8 @@ use testkit::{HttpRequest, PayloadFormat, http_event};
 /// 2026-01-22T12:00:00Z.
 pub const NOW: i64 = 1_769_083_200;
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// The endpoint's URL token, which dynamic deliveries carry.
+pub const URL_TOKEN: &str = "tok_0123456789abcdefghijklmn";
 pub static ED25519: LazyLock<Ed25519Signer> = LazyLock::new(Ed25519Signer::generate);
 
 pub const BODY: &[u8] = br#"{"type":"batch.succeeded","version":"v1","timestamp":"2026-01-22T12:00:00Z","data":{"id":"batches/abc123","output_file_uri":"gs://bucket/out.jsonl"}}"#;
@@ -74,6 +76,7 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
     let jwks = jwks_document([ED25519.public_jwk(None)]).to_string();
     let mut vars: Vec<(String, String)> = vec![
         ("WEBHOOK_SECRETS".into(), SECRET.into()),
+        ("WEBHOOK_URL_TOKEN".into(), URL_TOKEN.into()),
         ("JWKS_JSON".into(), jwks),
         ("INGEST_QUEUE_URL".into(), "http://127.0.0.1:1/000000000000/ingest".into()),
         ("QUARANTINE_QUEUE_URL".into(), "http://127.0.0.1:1/000000000000/quarantine".into()),
@@ -88,11 +91,11 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
 /// A receiver built from `config` as `main` builds it, around `queues`, at [`NOW`].
 pub async fn receiver_with<Q: DeliveryQueues>(config: &Config, queues: Q) -> Receiver<Q> {
     let clock = Arc::new(ManualClock::at(NOW));
-    let verification =
-        receiver::build_verification(config, || panic!("no Secrets Manager in these tests"), clock.clone())
+    let (verifier, _) =
+        receiver::build_verifier(config, || panic!("no Secrets Manager in these tests"), clock.clone())
             .await
             .unwrap();
-    Receiver { verification, queues, max_body_bytes: config.max_body_bytes, clock }
+    Receiver { verifier, queues, max_body_bytes: config.max_body_bytes, clock }
 }
 
 pub fn v1_headers(id: &str, timestamp: i64, body: &[u8]) -> Vec<(String, String)> {
@@ -111,8 +114,22 @@ pub fn request(
     body: &[u8],
     base64: bool,
 ) -> Request {
-    let event = http_event(format, &HttpRequest { method, headers, body, base64 });
-    lambda_http::request::from_str(&event.to_string()).unwrap()
+    lambda_request(format, &HttpRequest { method, headers, body, base64, query: Vec::new() })
+}
+
+/// The Lambda request `format` delivers for `request`.
+pub fn lambda_request(format: PayloadFormat, request: &HttpRequest<'_>) -> Request {
+    lambda_http::request::from_str(&http_event(format, request).to_string()).unwrap()
+}
+
+/// A dynamic delivery signed `v1a` by [`ED25519`], posted to the URL carrying `token` (if any).
+pub fn dynamic_post(format: PayloadFormat, id: &str, body: &[u8], token: Option<&str>) -> Request {
+    let signed = SignedHeaders::v1a(&ED25519, id, NOW, body);
+    let mut request = HttpRequest::signed(&signed, body);
+    if let Some(token) = token {
+        request = request.with_url_token(token);
+    }
+    lambda_request(format, &request)
 }
 
 /// A signed POST of `body` with id `id`, as a Function URL delivers it.

@@ -13,14 +13,14 @@ use std::sync::Arc;
 
 use gemini_webhooks::quarantine::Quarantine;
 use local_stack::http::serve_json;
-use local_stack::{Pipeline, routed_queue_for};
+use local_stack::{Endpoint, Pipeline, routed_queue_for};
 use serde_json::json;
 use shared::EventKind;
 use shared::aws::sqs::SqsQueue;
 use shared::clock::{Clock, SystemClock};
 use shared::keys::jwks_document;
-use shared::signature::SigningSecret;
 use shared::signature::sign::{Ed25519Signer, SignedHeaders};
+use shared::signature::{SigningSecret, UrlToken};
 use testkit::Emulator;
 use tokio::net::TcpListener;
 
@@ -36,6 +36,8 @@ struct Case {
     expect_queue: Option<&'static str>,
     /// Not a delivery: the release of the quarantined delivery with the same id.
     release: bool,
+    /// Posted to the plain URL even though signed dynamically (without the token).
+    to_plain_url: bool,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -63,13 +65,18 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let jwks_url = format!("http://{}/.well-known/jwks.json", jwks_listener.local_addr()?);
     tokio::spawn(serve_json(jwks_listener, jwks_document([key.public_jwk(Some("local-1"))]).to_string()));
 
-    let vars = [("WEBHOOK_SECRETS", secret.expose_whsec()), ("JWKS_URL", jwks_url)];
+    let token = UrlToken::generate();
+    let vars = [
+        ("WEBHOOK_SECRETS", secret.expose_whsec()),
+        ("WEBHOOK_URL_TOKEN", token.expose().to_owned()),
+        ("JWKS_URL", jwks_url),
+    ];
     let pipeline = Pipeline::start(&emulator, &vars, Arc::new(SystemClock)).await?;
     let listener = TcpListener::bind(if keep_serving { "127.0.0.1:8080" } else { "127.0.0.1:0" }).await?;
-    let url = format!("http://{}/", listener.local_addr()?);
+    let endpoint = Endpoint::new(&format!("http://{}/", listener.local_addr()?), &token);
     pipeline.serve_receiver(listener);
     if keep_serving {
-        return serve_until_interrupted(&pipeline, &emulator, &url, &secret, &key).await;
+        return serve_until_interrupted(&pipeline, &emulator, &endpoint, &secret, &key).await;
     }
     let now = SystemClock.unix_now();
     let http = reqwest::Client::new();
@@ -94,11 +101,23 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
             expect_status: 200,
             expect_queue: Some(queue),
             release: false,
+            to_plain_url: false,
         });
     }
     let retried = Case { label: "retry of batch.succeeded".into(), expect_queue: None, ..cases[0].clone() };
     let body = cases[0].body.clone();
     cases.push(retried);
+    // Genuine, signed with "Google's" key, but posted without the endpoint's token: someone else's job.
+    cases.push(Case {
+        label: "dynamic, without the token".into(),
+        scheme: "v1a",
+        signed: SignedHeaders::v1a(&key, "msg_demo_theirs", now, &body),
+        body: body.clone(),
+        expect_status: 401,
+        expect_queue: None,
+        release: false,
+        to_plain_url: true,
+    });
     cases.push(Case {
         label: "forged (unknown secret)".into(),
         scheme: "v1",
@@ -107,6 +126,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         expect_status: 401,
         expect_queue: None,
         release: false,
+        to_plain_url: false,
     });
     cases.push(Case {
         label: "stale (10 minutes old)".into(),
@@ -116,6 +136,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         expect_status: 401,
         expect_queue: None,
         release: false,
+        to_plain_url: false,
     });
     // Signed, so the user's, but not an event: kept in the quarantine (202), released below, fixed.
     let not_an_event = br#"{"kind":"batch.succeeded","data":{"id":"jobs/q"}}"#.to_vec();
@@ -127,12 +148,14 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         expect_status: 202,
         expect_queue: None,
         release: false,
+        to_plain_url: false,
     });
 
     let mut statuses = Vec::new();
     for case in &cases {
+        let dynamic = case.scheme == "v1a" && !case.to_plain_url;
         let response = http
-            .post(&url)
+            .post(endpoint.for_scheme(dynamic))
             .header("content-type", "application/json")
             .header("webhook-id", &case.signed.id)
             .header("webhook-timestamp", &case.signed.timestamp)
@@ -219,12 +242,14 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
 async fn serve_until_interrupted(
     pipeline: &Pipeline,
     emulator: &Emulator,
-    url: &str,
+    endpoint: &Endpoint,
     secret: &SigningSecret,
     key: &Ed25519Signer,
 ) -> Result<bool, Box<dyn std::error::Error>> {
     use base64::Engine as _;
+    let url = &endpoint.plain;
     println!("receiver      {url}");
+    println!("dynamic URL   {}", endpoint.dynamic);
     println!("emulator      {}", emulator.endpoint());
     println!("v1 secret     WEBHOOK_SECRET={}", secret.expose_whsec());
     println!(
