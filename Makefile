@@ -8,7 +8,7 @@ PYTHON      ?= python3
 # Tests find the emulator's Python here (testkit::Emulator).
 export MOTO_PYTHON := $(abspath $(VENV))/bin/python
 
-.PHONY: demo dev test load footprint fuzz venv lint lint-template bench clean-venv
+.PHONY: demo dev test load footprint fuzz venv lint lint-template dashboard-image bench clean-venv
 
 ## demo: run the whole pipeline locally (emulator, receiver, recorder, fanout) and show what happened
 demo: venv
@@ -59,6 +59,10 @@ $(TOOLS_VENV)/.installed: tools/requirements.txt
 	$(PYTHON) -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 	touch $@
+
+## dashboard-image: docs/dashboard.png, the CloudWatch dashboard's layout rendered from template.yaml
+dashboard-image: $(TOOLS_VENV)/.installed
+	$(TOOLS_VENV)/bin/python tools/render_dashboard.py template.yaml docs/dashboard.png
 
 ## bench: criterion benchmarks (figures in README.md)
 bench:

@@ -24,8 +24,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate a `whsec_` signing secret and an Ed25519 key pair with its JWKS.
+    /// Generate a `whsec_` signing secret, a URL token for dynamic deliveries, and an Ed25519 key pair
+    /// with its JWKS.
     Keygen,
+    /// Print the URLs to give Gemini: the static one, and the dynamic one with the endpoint's token.
+    Endpoint {
+        /// The stack (its `WebhookUrl` and `EndpointSecretArn` outputs).
+        #[arg(long, conflicts_with_all = ["url", "secret_arn"])]
+        stack: Option<String>,
+        /// The receiver's URL, instead of a stack.
+        #[arg(long, requires = "secret_arn")]
+        url: Option<String>,
+        /// The endpoint's secret, instead of a stack.
+        #[arg(long)]
+        secret_arn: Option<String>,
+        /// A local emulator's endpoint (default: AWS, with your credentials).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
     /// Print the three webhook headers for a body (read from a file, or `-` for stdin).
     Sign {
         /// The body to sign.
@@ -60,6 +76,9 @@ enum Command {
         /// Sign with a timestamp this many seconds old (over 300 expects 401).
         #[arg(long, default_value_t = 0)]
         age: i64,
+        /// The endpoint's URL token, added to the URL as `?token=` (dynamic deliveries need it).
+        #[arg(long, env = "WEBHOOK_URL_TOKEN")]
+        url_token: Option<String>,
     },
     /// Write Lambda event fixtures for every function, the receiver's signed now.
     Events {
@@ -268,6 +287,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Keygen => {
             let key = Ed25519Signer::generate();
             println!("WEBHOOK_SECRET={}", SigningSecret::generate().expose_whsec());
+            println!("WEBHOOK_URL_TOKEN={}", shared::signature::UrlToken::generate().expose());
             println!("WEBHOOK_ED25519_SEED={}", STANDARD.encode(key.expose_seed()));
             println!("JWKS_JSON='{}'", jwks_document([key.public_jwk(Some("local-1"))]));
         }
@@ -280,7 +300,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 signed.id, signed.timestamp, signed.signature
             );
         }
-        Command::Send { url, event_type, signer, id, repeat, tamper, age } => {
+        Command::Endpoint { stack, url, secret_arn, endpoint } => {
+            let config = aws_config(endpoint.as_deref()).await;
+            let (url, arn) = match (stack, url, secret_arn) {
+                (Some(stack), _, _) => {
+                    let cfn = aws_sdk_cloudformation::Client::new(&config);
+                    let outputs = gemini_webhooks::stack::StackOutputs::load(&cfn, &stack).await?;
+                    (outputs.get("WebhookUrl")?.to_owned(), outputs.get("EndpointSecretArn")?.to_owned())
+                }
+                (None, Some(url), Some(arn)) => (url, arn),
+                _ => return Err("give --stack NAME, or --url URL and --secret-arn ARN".into()),
+            };
+            let secrets = aws_sdk_secretsmanager::Client::new(&config);
+            let urls = gemini_webhooks::endpoint::endpoint_urls(&secrets, &url, &arn).await?;
+            println!("static  (register with Gemini):         {}", urls.static_url);
+            println!("dynamic (webhook_config.uris, secret):  {}", urls.dynamic_url);
+        }
+        Command::Send { url, event_type, signer, id, repeat, tamper, age, url_token } => {
+            let url = match url_token {
+                Some(token) => {
+                    let token = shared::signature::UrlToken::parse(&token)
+                        .map_err(|e| format!("--url-token (or WEBHOOK_URL_TOKEN): {e}"))?;
+                    gemini_webhooks::endpoint::urls(&url, &token).dynamic_url
+                }
+                None => url,
+            };
             let id = id.unwrap_or_else(fresh_id);
             let data = match EventKind::of(&event_type) {
                 EventKind::BatchSucceeded | EventKind::VideoGenerated => {

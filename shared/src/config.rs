@@ -61,6 +61,17 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     }
 }
 
+/// `METRICS_NAMESPACE`, read by every function that publishes metrics: the CloudWatch namespace they go
+/// to (the template sets `GeminiWebhooks/<stack name>`; [`crate::metrics::DEFAULT_NAMESPACE`] otherwise).
+pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    /// `METRICS_NAMESPACE`, or the default.
+    pub fn metrics_namespace(&self) -> String {
+        self.optional(METRICS_NAMESPACE).unwrap_or_else(|| crate::metrics::DEFAULT_NAMESPACE.to_owned())
+    }
+}
+
 /// A configuration read from variables. Implement [`FromVars::from_vars`]; `from_env` (for `main`)
 /// and `from_lookup` (for tests) come with it.
 pub trait FromVars: Sized {

@@ -2,6 +2,7 @@
 //! CloudWatch Logs, no API call and no latency on the request path.
 
 use std::cell::RefCell;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Map, Value, json};
@@ -39,20 +40,118 @@ pub fn silence() {
     SILENCED.store(true, Ordering::Relaxed);
 }
 
-/// The namespace every function's metrics go to.
-pub const NAMESPACE: &str = "GeminiWebhooks";
+/// The namespace metrics go to unless [`set_namespace`] says otherwise. The template gives each stack
+/// its own (`GeminiWebhooks/<stack>`), so two stacks in one account keep apart.
+pub const DEFAULT_NAMESPACE: &str = "GeminiWebhooks";
+
+static NAMESPACE: OnceLock<String> = OnceLock::new();
+
+/// Sets the namespace for the rest of the process (`METRICS_NAMESPACE`, read by each function's
+/// configuration at cold start). A second call is ignored.
+pub fn set_namespace(namespace: &str) {
+    let _ = NAMESPACE.set(namespace.to_owned());
+}
+
+fn namespace() -> &'static str {
+    NAMESPACE.get().map_or(DEFAULT_NAMESPACE, String::as_str)
+}
+
+/// The function a metric comes from: its `Function` dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// The webhook endpoint.
+    Receiver,
+    /// The ingest queue's consumer.
+    Recorder,
+    /// The table stream's consumer.
+    Fanout,
+}
+
+impl Function {
+    /// The dimension value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Receiver => "receiver",
+            Self::Recorder => "recorder",
+            Self::Fanout => "fanout",
+        }
+    }
+}
+
+/// Every metric the functions publish: one name each, which the template's alarms and dashboard use
+/// too (a test holds them to this list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Receiver: verified and enqueued.
+    Accepted,
+    /// Receiver: refused, by `reason`.
+    Rejected,
+    /// Receiver: verified, kept in the quarantine.
+    Quarantined,
+    /// Receiver: a dependency was down (503).
+    EnqueueFailed,
+    /// Recorder: first delivery of an id.
+    Recorded,
+    /// Recorder: a retry of a recorded id.
+    Duplicates,
+    /// Recorder: an id reused with another body.
+    Conflicts,
+    /// Recorder and fanout: kept in their DLQ at once, refused for good.
+    DeadLettered,
+    /// Recorder and fanout: to be retried.
+    Failed,
+    /// Fanout: sent, by `queue`.
+    FannedOut,
+    /// Fanout: no rule matched (sent to the default queue).
+    Unrouted,
+}
+
+impl Metric {
+    /// Every metric.
+    pub const ALL: [Metric; 11] = [
+        Self::Accepted,
+        Self::Rejected,
+        Self::Quarantined,
+        Self::EnqueueFailed,
+        Self::Recorded,
+        Self::Duplicates,
+        Self::Conflicts,
+        Self::DeadLettered,
+        Self::Failed,
+        Self::FannedOut,
+        Self::Unrouted,
+    ];
+
+    /// The metric's name in CloudWatch.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Accepted => "Accepted",
+            Self::Rejected => "Rejected",
+            Self::Quarantined => "Quarantined",
+            Self::EnqueueFailed => "EnqueueFailed",
+            Self::Recorded => "Recorded",
+            Self::Duplicates => "Duplicates",
+            Self::Conflicts => "Conflicts",
+            Self::DeadLettered => "DeadLettered",
+            Self::Failed => "Failed",
+            Self::FannedOut => "FannedOut",
+            Self::Unrouted => "Unrouted",
+        }
+    }
+}
 
 /// One EMF line: `metric` counted `value` times, with `dimensions` (name, value) besides `Function`.
 pub fn emf_line(
-    function: &str,
-    metric: &str,
+    function: Function,
+    metric: Metric,
     value: u64,
     dimensions: &[(&str, &str)],
     timestamp_ms: i64,
 ) -> String {
+    let metric = metric.name();
     let mut names = vec![Value::from("Function")];
     let mut root = Map::new();
-    root.insert("Function".into(), function.into());
+    root.insert("Function".into(), function.name().into());
     for (name, dim_value) in dimensions {
         names.push(Value::from(*name));
         root.insert((*name).into(), (*dim_value).into());
@@ -63,7 +162,7 @@ pub fn emf_line(
         json!({
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
+                "Namespace": namespace(),
                 "Dimensions": [names],
                 "Metrics": [{"Name": metric, "Unit": "Count"}],
             }],
@@ -73,7 +172,7 @@ pub fn emf_line(
 }
 
 /// Prints an EMF line to stdout, where the Lambda runtime ships it to CloudWatch Logs.
-pub fn emit(function: &str, metric: &str, value: u64, dimensions: &[(&str, &str)], timestamp_ms: i64) {
+pub fn emit(function: Function, metric: Metric, value: u64, dimensions: &[(&str, &str)], timestamp_ms: i64) {
     let line = || emf_line(function, metric, value, dimensions, timestamp_ms);
     let kept =
         CAPTURED.with(|captured| captured.borrow_mut().as_mut().map(|lines| lines.push(line())).is_some());
@@ -89,14 +188,19 @@ mod tests {
 
     #[test]
     fn writes_a_line_cloudwatch_can_extract() {
-        let line =
-            emf_line("receiver", "Rejected", 1, &[("reason", "signature_mismatch")], 1_700_000_000_000);
+        let line = emf_line(
+            Function::Receiver,
+            Metric::Rejected,
+            1,
+            &[("reason", "signature_mismatch")],
+            1_700_000_000_000,
+        );
         let value: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["Rejected"], 1);
         assert_eq!(value["reason"], "signature_mismatch");
         assert_eq!(value["Function"], "receiver");
         let directive = &value["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(directive["Namespace"], NAMESPACE);
+        assert_eq!(directive["Namespace"], DEFAULT_NAMESPACE);
         assert_eq!(directive["Dimensions"], json!([["Function", "reason"]]));
         assert_eq!(directive["Metrics"], json!([{"Name": "Rejected", "Unit": "Count"}]));
         assert_eq!(value["_aws"]["Timestamp"], 1_700_000_000_000_i64);

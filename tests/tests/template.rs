@@ -95,7 +95,8 @@ fn the_queues_that_keep_what_failed_match_the_harness_and_outlive_the_stack() {
     }
     for (name, resource) in template["Resources"].as_mapping().unwrap() {
         let name = name.as_str().unwrap();
-        let keeps_data = name.ends_with("DLQ") || name == "QuarantineQueue" || name == "EventsTable";
+        let keeps_data =
+            name.ends_with("DLQ") || ["QuarantineQueue", "EventsTable", "EndpointSecret"].contains(&name);
         if keeps_data {
             assert_eq!(resource["DeletionPolicy"].as_str(), Some("Retain"), "{name}");
             assert_eq!(resource["UpdateReplacePolicy"].as_str(), Some("Retain"), "{name}");
@@ -163,12 +164,15 @@ fn the_templates_routes_parse_and_cover_every_documented_family() {
     let routes = &resource(&template, "FanoutFunction")["Environment"]["Variables"]["ROUTES"];
     let Value::Tagged(sub) = routes else { panic!("ROUTES is a !Sub") };
     let pattern = text(&sub.value[0]);
-    let filled = ["Batch", "Interaction", "Video"].iter().fold(pattern, |json, name| {
-        json.replace(
-            &format!("${{{name}}}"),
-            &format!("https://sqs.us-east-1.amazonaws.com/123456789012/{name}"),
-        )
-    });
+    let filled = ["Batch", "Interaction", "Video"]
+        .iter()
+        .fold(pattern, |json, name| {
+            json.replace(
+                &format!("${{{name}}}"),
+                &format!("https://sqs.us-east-1.amazonaws.com/123456789012/{name}"),
+            )
+        })
+        .replace("${Extra}", "");
     let routes =
         shared::routing::Routes::parse(Some(&filled), "https://sqs.us-east-1.amazonaws.com/1/default")
             .unwrap();
@@ -193,4 +197,211 @@ fn functions_are_built_with_cargo_lambda_for_al2023() {
         assert_eq!(metadata["BuildMethod"].as_str(), Some("rust-cargolambda"), "{function}");
         assert_eq!(metadata["BuildProperties"]["Binary"].as_str(), Some(binary), "{function}");
     }
+}
+
+/// Every statement of every IAM policy in the template: the roles' inline policies, and any function's
+/// own `Policies`.
+fn statements(template: &Value) -> Vec<(String, Value)> {
+    let mut found = Vec::new();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap().to_owned();
+        let policies = &resource["Properties"]["Policies"];
+        for policy in policies.as_sequence().into_iter().flatten() {
+            let document =
+                if policy["PolicyDocument"].is_null() { policy } else { &policy["PolicyDocument"] };
+            for statement in document["Statement"].as_sequence().into_iter().flatten() {
+                // A conditional statement (`!If [Cond, statement, !Ref AWS::NoValue]`): its statement.
+                let statement = match statement {
+                    Value::Tagged(tagged) if tagged.tag == "!If" => tagged.value[1].clone(),
+                    statement => statement.clone(),
+                };
+                found.push((name.clone(), statement));
+            }
+        }
+    }
+    found
+}
+
+/// Actions AWS grants only on `"*"`. None is needed today: a statement on `"*"` fails the test below
+/// unless its action is listed here, with the reason.
+const STAR_ONLY_ACTIONS: &[&str] = &[];
+
+#[test]
+fn every_function_has_its_own_role_and_no_permission_on_everything() {
+    let template = template();
+    let mut functions = 0;
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        functions += 1;
+        // Without an explicit role SAM creates one and, for SQS and stream triggers, attaches
+        // AWSLambdaSQSQueueExecutionRole / AWSLambdaDynamoDBExecutionRole: receive and delete on every
+        // queue in the account, read every stream.
+        let role = &resource["Properties"]["Role"];
+        assert!(!role.is_null(), "{name} has no role of its own, so SAM would attach its managed policies");
+        assert_eq!(get_att_target(role), format!("{}Role", name.trim_end_matches("Function")), "{name}");
+        assert!(resource["Properties"]["Policies"].is_null(), "{name}: permissions belong on its role");
+    }
+    assert_eq!(functions, 4);
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::IAM::Role") {
+            continue;
+        }
+        for managed in resource["Properties"]["ManagedPolicyArns"].as_sequence().into_iter().flatten() {
+            let Value::Tagged(sub) = managed else { panic!("{name:?}: {managed:?}") };
+            assert!(
+                text(&sub.value).ends_with(":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"),
+                "{name:?} has managed policy {managed:?}: only AWSLambdaBasicExecutionRole (its own logs)"
+            );
+        }
+    }
+    let all = statements(&template);
+    assert_eq!(all.len(), 11, "every statement of the four roles is checked");
+    for (name, statement) in all {
+        let resources: Vec<&Value> = match &statement["Resource"] {
+            Value::Sequence(list) => list.iter().collect(),
+            one => vec![one],
+        };
+        for resource in resources {
+            if resource.as_str() == Some("*") {
+                let actions: Vec<String> = match &statement["Action"] {
+                    Value::Sequence(list) => list.iter().map(text).collect(),
+                    one => vec![text(one)],
+                };
+                assert!(
+                    actions.iter().all(|a| STAR_ONLY_ACTIONS.contains(&a.as_str())),
+                    "{name} grants {actions:?} on every resource"
+                );
+            }
+        }
+    }
+}
+
+/// The dashboard's body with every `${...}` of its `!Sub` filled, parsed.
+fn dashboard(template: &Value) -> serde_json::Value {
+    let Value::Tagged(sub) = &resource(template, "Dashboard")["DashboardBody"] else { panic!("a !Sub") };
+    let mut body = text(&sub.value);
+    while let Some(start) = body.find("${") {
+        let end = start + body[start..].find('}').unwrap();
+        body.replace_range(start..=end, "placeholder");
+    }
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("the dashboard body is not JSON: {e}\n{body}"))
+}
+
+#[test]
+fn the_dashboard_and_alarms_use_only_metrics_the_functions_publish_in_their_namespace() {
+    let template = template();
+    let published: Vec<&str> = shared::metrics::Metric::ALL.iter().map(|m| m.name()).collect();
+    let namespace = "GeminiWebhooks/${AWS::StackName}";
+    for function in ["ReceiverFunction", "RecorderFunction", "FanoutFunction"] {
+        let Value::Tagged(sub) =
+            &resource(&template, function)["Environment"]["Variables"]["METRICS_NAMESPACE"]
+        else {
+            panic!("{function} sets METRICS_NAMESPACE with !Sub")
+        };
+        assert_eq!(text(&sub.value), namespace, "{function}");
+    }
+    let dashboard = dashboard(&template);
+    let mut ours = 0;
+    for widget in dashboard["widgets"].as_array().unwrap() {
+        let mut current_namespace = String::new();
+        for line in widget["properties"]["metrics"].as_array().unwrap() {
+            let line = line.as_array().unwrap();
+            if let Some(expression) = line[0]["expression"].as_str() {
+                let name = expression.split("MetricName=\"").nth(1).unwrap().split('"').next().unwrap();
+                assert!(published.contains(&name), "dashboard searches {name}");
+                ours += 1;
+                continue;
+            }
+            if line[0] != "." && line[0] != "..." {
+                current_namespace = line[0].as_str().unwrap().to_owned();
+            }
+            if current_namespace.starts_with("GeminiWebhooks/") && line[0] != "..." {
+                let name = line[1].as_str().unwrap();
+                assert!(published.contains(&name), "the dashboard shows {name}, which no function publishes");
+                ours += 1;
+            }
+        }
+    }
+    assert!(ours >= 12, "{ours}");
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        for metric in resource["Properties"]["Metrics"].as_sequence().into_iter().flatten() {
+            let stat = &metric["MetricStat"]["Metric"];
+            if let Value::Tagged(sub) = &stat["Namespace"] {
+                assert_eq!(text(&sub.value), namespace, "{name:?}");
+                let metric_name = text(&stat["MetricName"]);
+                assert!(published.contains(&metric_name.as_str()), "{name:?} watches {metric_name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_failure_modes_that_lose_the_most_events_are_alarmed() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let alarm_of = |name: &str| {
+        let alarm = &template["Resources"][name];
+        assert_eq!(alarm["Type"].as_str(), Some("AWS::CloudWatch::Alarm"), "{name} is an alarm");
+        alarm["Properties"].clone()
+    };
+    // A wrong or rotated-away secret: refusals while nothing is accepted.
+    let wrong_secret = alarm_of("SignaturesRefusedAlarm");
+    let expression =
+        wrong_secret["Metrics"].as_sequence().unwrap().iter().find_map(|m| m["Expression"].as_str()).unwrap();
+    assert!(
+        expression.contains("mismatched") && expression.contains("FILL(accepted, 0) == 0"),
+        "{expression}"
+    );
+    assert_eq!(text(&alarm_of("FanoutIteratorAgeAlarm")["MetricName"]), "IteratorAge");
+    assert_eq!(text(&alarm_of("IngestQueueAgeAlarm")["MetricName"]), "ApproximateAgeOfOldestMessage");
+    for function in ["Receiver", "Recorder", "Fanout", "BatchConsumer"] {
+        let alarm = alarm_of(&format!("{function}ErrorsOrThrottlesAlarm"));
+        let metrics: Vec<String> = alarm["Metrics"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter(|m| !m["MetricStat"].is_null())
+            .map(|m| text(&m["MetricStat"]["Metric"]["MetricName"]))
+            .collect();
+        assert_eq!(metrics, ["Errors", "Throttles"], "{function}");
+    }
+    // Every queue that keeps what failed has an alarm on its depth.
+    for (name, resource) in resources {
+        let name = name.as_str().unwrap();
+        let kept = resource["Type"].as_str() == Some("AWS::SQS::Queue")
+            && (name.ends_with("DLQ") || name == "QuarantineQueue");
+        if kept {
+            let alarm = alarm_of(&format!("{name}Alarm"));
+            assert_eq!(get_att_target(&alarm["Dimensions"][0]["Value"]), name);
+        }
+    }
+}
+
+#[test]
+fn a_flood_cannot_take_every_concurrent_execution_in_the_account() {
+    let template = template();
+    let receiver = resource(&template, "ReceiverFunction");
+    assert!(!receiver["ReservedConcurrentExecutions"].is_null());
+    for function in ["RecorderFunction", "BatchConsumerFunction"] {
+        for (_, event) in resource(&template, function)["Events"].as_mapping().unwrap() {
+            assert!(!event["Properties"]["ScalingConfig"]["MaximumConcurrency"].is_null(), "{function}");
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_picture_in_the_readme_was_rendered_from_this_definition() {
+    let template = template();
+    let Value::Tagged(sub) = &resource(&template, "Dashboard")["DashboardBody"] else { panic!("a !Sub") };
+    let recorded =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/dashboard.png.sha256"))
+            .unwrap();
+    assert_eq!(
+        shared::message::BodySha256::of(text(&sub.value).as_bytes()).as_str(),
+        recorded.trim(),
+        "the dashboard changed: run `make dashboard-image` and commit docs/dashboard.png"
+    );
 }

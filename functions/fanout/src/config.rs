@@ -7,7 +7,7 @@ use shared::config::{FromVars, Vars};
 use shared::routing::{Routes, RoutesError};
 
 /// Every variable the fanout reads.
-pub const VARIABLES: &[&str] = &["ROUTES", "DEFAULT_QUEUE_URL", "FANOUT_DLQ_URL"];
+pub const VARIABLES: &[&str] = &["ROUTES", "DEFAULT_QUEUE_URL", "FANOUT_DLQ_URL", "METRICS_NAMESPACE"];
 /// The variables without a default.
 pub const REQUIRED: &[&str] = &["DEFAULT_QUEUE_URL", "FANOUT_DLQ_URL"];
 
@@ -20,6 +20,8 @@ pub struct Config {
     pub routes: Routes,
     /// `FANOUT_DLQ_URL`: where records a routed queue refuses for good are kept.
     pub dead_letter_queue_url: String,
+    /// `METRICS_NAMESPACE`.
+    pub metrics_namespace: String,
 }
 
 impl FromVars for Config {
@@ -27,7 +29,11 @@ impl FromVars for Config {
         let default_queue = vars.required("DEFAULT_QUEUE_URL")?;
         let routes = Routes::parse(vars.optional("ROUTES").as_deref(), default_queue)
             .map_err(|e: RoutesError| ConfigError::new("ROUTES", e))?;
-        Ok(Self { routes, dead_letter_queue_url: vars.required("FANOUT_DLQ_URL")? })
+        Ok(Self {
+            routes,
+            dead_letter_queue_url: vars.required("FANOUT_DLQ_URL")?,
+            metrics_namespace: vars.metrics_namespace(),
+        })
     }
 }
 

@@ -19,7 +19,7 @@ use lambda_runtime::LambdaEvent;
 use shared::aws::sqs::SendError;
 use shared::clock::Clock;
 use shared::message::{DownstreamMessage, EventRecord};
-use shared::metrics;
+use shared::metrics::{self, Function, Metric};
 use shared::routing::Routes;
 use shared::sqs::{deduplication_id, group_id};
 
@@ -298,17 +298,17 @@ fn emit_metrics<P, D>(fanout: &Fanout<P, D>, report: &Report) {
     let now_ms = fanout.clock.unix_now_ms();
     for (queue, &count) in report.delivered.iter().filter(|(_, n)| **n > 0) {
         let name = queue.rsplit('/').next().unwrap_or(queue);
-        metrics::emit("fanout", "FannedOut", count as u64, &[("queue", name)], now_ms);
+        metrics::emit(Function::Fanout, Metric::FannedOut, count as u64, &[("queue", name)], now_ms);
     }
     if report.unrouted > 0 {
-        metrics::emit("fanout", "Unrouted", report.unrouted as u64, &[], now_ms);
+        metrics::emit(Function::Fanout, Metric::Unrouted, report.unrouted as u64, &[], now_ms);
     }
     let dead_lettered: usize = report.dead_lettered.values().sum();
     if dead_lettered > 0 {
-        metrics::emit("fanout", "DeadLettered", dead_lettered as u64, &[], now_ms);
+        metrics::emit(Function::Fanout, Metric::DeadLettered, dead_lettered as u64, &[], now_ms);
     }
     if !report.failed.is_empty() {
-        metrics::emit("fanout", "Failed", report.failed.len() as u64, &[], now_ms);
+        metrics::emit(Function::Fanout, Metric::Failed, report.failed.len() as u64, &[], now_ms);
     }
 }
 

@@ -28,6 +28,7 @@ pub const VARIABLES: &[&str] = &[
     "WEBHOOK_URL_TOKEN",
     "INGEST_QUEUE_URL",
     "QUARANTINE_QUEUE_URL",
+    "METRICS_NAMESPACE",
 ];
 /// The variables without a default.
 pub const REQUIRED: &[&str] = &["INGEST_QUEUE_URL", "QUARANTINE_QUEUE_URL"];
@@ -75,6 +76,8 @@ pub struct Config {
     pub ingest_queue_url: String,
     /// `QUARANTINE_QUEUE_URL`: where verified deliveries that cannot be enqueued are kept.
     pub quarantine_queue_url: String,
+    /// `METRICS_NAMESPACE`.
+    pub metrics_namespace: String,
 }
 
 impl FromVars for Config {
@@ -129,6 +132,7 @@ impl FromVars for Config {
             issuer: vars.optional("JWT_ISSUER"),
             ingest_queue_url: vars.required("INGEST_QUEUE_URL")?,
             quarantine_queue_url: vars.required("QUARANTINE_QUEUE_URL")?,
+            metrics_namespace: vars.metrics_namespace(),
         })
     }
 }

@@ -16,7 +16,7 @@ use shared::aws::sqs::SendError;
 use shared::clock::Clock;
 use shared::event::Event;
 use shared::message::{EncodeError, IngestMessage, QuarantineReason, QuarantinedDelivery};
-use shared::metrics;
+use shared::metrics::{self, Function, Metric};
 use shared::signature::{Rejection, Verified, Verifier, VerifyError};
 
 use crate::queue::{DeliveryQueues, EnqueueError};
@@ -107,7 +107,7 @@ pub async fn handle<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: Request)
                 webhook_id = %verified.webhook_id, scheme = %verified.scheme, outcome = "accepted",
                 status = 200, latency_us, "delivery accepted"
             );
-            metrics::emit("receiver", "Accepted", 1, &[], now_ms);
+            metrics::emit(Function::Receiver, Metric::Accepted, 1, &[], now_ms);
             json_response(StatusCode::OK, &json!({"status": "accepted", "webhook_id": verified.webhook_id}))
         }
         Outcome::Quarantined(verified, reason) => {
@@ -116,7 +116,7 @@ pub async fn handle<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: Request)
                 reason = reason.as_str(), status = 202, latency_us,
                 "verified delivery quarantined: list it with `gemini-webhooks quarantine list`"
             );
-            metrics::emit("receiver", "Quarantined", 1, &[], now_ms);
+            metrics::emit(Function::Receiver, Metric::Quarantined, 1, &[], now_ms);
             json_response(
                 StatusCode::ACCEPTED,
                 &json!({"status": "quarantined", "webhook_id": verified.webhook_id, "reason": reason.as_str()}),
@@ -127,14 +127,20 @@ pub async fn handle<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: Request)
             match &refusal {
                 Refusal::Unavailable(error) => {
                     tracing::error!(%error, status = status.as_u16(), latency_us, "enqueue failed");
-                    metrics::emit("receiver", "EnqueueFailed", 1, &[], now_ms);
+                    metrics::emit(Function::Receiver, Metric::EnqueueFailed, 1, &[], now_ms);
                 }
                 _ => {
                     tracing::info!(
                         outcome = "rejected", reason = refusal.code(), detail = %refusal.message(),
                         status = status.as_u16(), latency_us, "delivery rejected"
                     );
-                    metrics::emit("receiver", "Rejected", 1, &[("reason", refusal.code())], now_ms);
+                    metrics::emit(
+                        Function::Receiver,
+                        Metric::Rejected,
+                        1,
+                        &[("reason", refusal.code())],
+                        now_ms,
+                    );
                 }
             }
             let mut response =

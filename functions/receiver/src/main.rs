@@ -12,6 +12,7 @@ use shared::config::FromVars;
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     let config = Config::from_env()?;
+    shared::metrics::set_namespace(&config.metrics_namespace);
     let aws =
         aws_config::defaults(BehaviorVersion::latest()).timeout_config(receiver::sdk_timeouts()).load().await;
     let clock = Arc::new(SystemClock);

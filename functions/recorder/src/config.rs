@@ -11,7 +11,7 @@ use shared::config::{FromVars, Vars};
 pub const DEFAULT_RECORD_TTL_SECS: u64 = 7 * 24 * 3600;
 
 /// Every variable the recorder reads.
-pub const VARIABLES: &[&str] = &["EVENTS_TABLE", "RECORD_TTL_SECS", "INGEST_DLQ_URL"];
+pub const VARIABLES: &[&str] = &["EVENTS_TABLE", "RECORD_TTL_SECS", "INGEST_DLQ_URL", "METRICS_NAMESPACE"];
 /// The variables without a default.
 pub const REQUIRED: &[&str] = &["EVENTS_TABLE", "INGEST_DLQ_URL"];
 
@@ -24,6 +24,8 @@ pub struct Config {
     pub ttl_secs: u64,
     /// `INGEST_DLQ_URL`: where messages that can never be recorded are kept.
     pub dead_letter_queue_url: String,
+    /// `METRICS_NAMESPACE`.
+    pub metrics_namespace: String,
 }
 
 impl FromVars for Config {
@@ -39,6 +41,7 @@ impl FromVars for Config {
             table: vars.required("EVENTS_TABLE")?,
             ttl_secs,
             dead_letter_queue_url: vars.required("INGEST_DLQ_URL")?,
+            metrics_namespace: vars.metrics_namespace(),
         })
     }
 }
@@ -71,7 +74,8 @@ mod tests {
             Config {
                 table: "events".into(),
                 ttl_secs: 604_800,
-                dead_letter_queue_url: "https://q/dlq".into()
+                dead_letter_queue_url: "https://q/dlq".into(),
+                metrics_namespace: "GeminiWebhooks".into(),
             }
         );
     }

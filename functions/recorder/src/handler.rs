@@ -10,7 +10,7 @@ use futures::future::join_all;
 use lambda_runtime::LambdaEvent;
 use shared::clock::Clock;
 use shared::message::{EventRecord, IngestMessage};
-use shared::metrics;
+use shared::metrics::{self, Function, Metric};
 
 use crate::dead_letters::DeadLetters;
 use crate::store::{EventStore, Written};
@@ -149,14 +149,14 @@ fn emit_metrics<S, D>(recorder: &Recorder<S, D>, outcomes: &[(Option<String>, Ou
     let now_ms = recorder.clock.unix_now_ms();
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count() as u64;
     for (metric, n) in [
-        ("Recorded", count(|o| *o == Outcome::Recorded)),
-        ("Duplicates", count(|o| *o == Outcome::Duplicate)),
-        ("Conflicts", count(|o| *o == Outcome::Conflict)),
-        ("DeadLettered", count(|o| matches!(o, Outcome::DeadLettered(_)))),
-        ("Failed", count(Outcome::is_failure)),
+        (Metric::Recorded, count(|o| *o == Outcome::Recorded)),
+        (Metric::Duplicates, count(|o| *o == Outcome::Duplicate)),
+        (Metric::Conflicts, count(|o| *o == Outcome::Conflict)),
+        (Metric::DeadLettered, count(|o| matches!(o, Outcome::DeadLettered(_)))),
+        (Metric::Failed, count(Outcome::is_failure)),
     ] {
         if n > 0 {
-            metrics::emit("recorder", metric, n, &[], now_ms);
+            metrics::emit(Function::Recorder, metric, n, &[], now_ms);
         }
     }
 }

@@ -12,6 +12,7 @@ use shared::config::FromVars;
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     let config = Config::from_env()?;
+    shared::metrics::set_namespace(&config.metrics_namespace);
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(recorder::sdk_timeouts())
         .load()

@@ -1,0 +1,94 @@
+//! The URLs to give Gemini: the receiver's plain URL for static webhooks (registered once), and the
+//! same URL with the endpoint's token for dynamic ones (passed in every job's `webhook_config.uris`).
+//! The token is read from the endpoint's secret and printed only where it is asked for.
+
+use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use shared::signature::{EndpointSecrets, UrlToken};
+
+/// The endpoint's URLs could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// The secret could not be read.
+    #[error("reading the endpoint's secret {arn}: {detail}")]
+    Read {
+        /// The secret's ARN.
+        arn: String,
+        /// Secrets Manager's answer, with context.
+        detail: String,
+    },
+    /// The secret holds no usable value.
+    #[error("the endpoint's secret {arn} is not usable: {detail}")]
+    Unusable {
+        /// The secret's ARN.
+        arn: String,
+        /// What is wrong (never a value).
+        detail: String,
+    },
+    /// The secret holds no URL token, so dynamic deliveries are refused.
+    #[error(
+        "the endpoint's secret {0} holds no url_token: dynamic deliveries are refused until it does (make one with `gemini-webhooks keygen`)"
+    )]
+    NoToken(String),
+}
+
+/// The receiver's URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointUrls {
+    /// For static webhooks: register it with Gemini.
+    pub static_url: String,
+    /// For dynamic webhooks: pass it in `webhook_config.uris`. Holds the token: handle it as a secret.
+    pub dynamic_url: String,
+}
+
+/// The URLs of the receiver at `url`, with the token `token`.
+pub fn urls(url: &str, token: &UrlToken) -> EndpointUrls {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    EndpointUrls {
+        static_url: url.to_owned(),
+        dynamic_url: format!("{url}{separator}token={}", token.expose()),
+    }
+}
+
+/// Reads the endpoint's secret at `arn`.
+pub async fn read_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+) -> Result<EndpointSecrets, EndpointError> {
+    let value = client.get_secret_value().secret_id(arn).send().await.map_err(|e| EndpointError::Read {
+        arn: arn.to_owned(),
+        detail: DisplayErrorContext(e).to_string(),
+    })?;
+    let text = value.secret_string().unwrap_or_default();
+    EndpointSecrets::parse(text)
+        .map_err(|e| EndpointError::Unusable { arn: arn.to_owned(), detail: e.to_string() })
+}
+
+/// The URLs of the receiver at `url`, its token read from the secret at `arn`.
+pub async fn endpoint_urls(
+    client: &aws_sdk_secretsmanager::Client,
+    url: &str,
+    arn: &str,
+) -> Result<EndpointUrls, EndpointError> {
+    let secrets = read_secret(client, arn).await?;
+    let token = secrets.url_token.ok_or_else(|| EndpointError::NoToken(arn.to_owned()))?;
+    Ok(urls(url, &token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dynamic_url_carries_the_token_as_a_query_parameter() {
+        let token = UrlToken::parse("tok_0123456789abcdefghijklmn").unwrap();
+        let made = urls("https://abc.lambda-url.us-east-1.on.aws/", &token);
+        assert_eq!(
+            made.dynamic_url,
+            "https://abc.lambda-url.us-east-1.on.aws/?token=tok_0123456789abcdefghijklmn"
+        );
+        assert_eq!(
+            urls("http://127.0.0.1:8080/?x=1", &token).dynamic_url,
+            "http://127.0.0.1:8080/?x=1&token=tok_0123456789abcdefghijklmn"
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! A deployed stack, as the CLI finds it: its outputs (the webhook URL, queue URLs, the endpoint's
+//! secret) by stack name, so no command needs a URL or ARN copied by hand.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudformation::error::DisplayErrorContext;
+
+/// A stack's outputs could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// CloudFormation did not answer (credentials, region, a stack that does not exist).
+    #[error("reading stack {stack}: {detail}")]
+    Describe {
+        /// The stack name.
+        stack: String,
+        /// CloudFormation's answer, with context.
+        detail: String,
+    },
+    /// The stack has no such output (not this project's stack, or an older version of it).
+    #[error(
+        "stack {stack} has no output {output}: is it a gemini-webhooks stack, deployed from this version?"
+    )]
+    MissingOutput {
+        /// The stack name.
+        stack: String,
+        /// The output's key.
+        output: &'static str,
+    },
+}
+
+/// A stack's outputs, by key.
+#[derive(Debug, Clone)]
+pub struct StackOutputs {
+    stack: String,
+    outputs: BTreeMap<String, String>,
+}
+
+impl StackOutputs {
+    /// Reads `stack`'s outputs.
+    pub async fn load(client: &aws_sdk_cloudformation::Client, stack: &str) -> Result<Self, StackError> {
+        let described = client.describe_stacks().stack_name(stack).send().await.map_err(|e| {
+            StackError::Describe { stack: stack.to_owned(), detail: DisplayErrorContext(e).to_string() }
+        })?;
+        let outputs = described
+            .stacks()
+            .iter()
+            .flat_map(|s| s.outputs())
+            .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+            .collect();
+        Ok(Self { stack: stack.to_owned(), outputs })
+    }
+
+    /// Outputs given directly (tests, and the local stack).
+    pub fn from_map(stack: &str, outputs: BTreeMap<String, String>) -> Self {
+        Self { stack: stack.to_owned(), outputs }
+    }
+
+    /// One output's value.
+    pub fn get(&self, output: &'static str) -> Result<&str, StackError> {
+        self.outputs
+            .get(output)
+            .map(String::as_str)
+            .ok_or_else(|| StackError::MissingOutput { stack: self.stack.clone(), output })
+    }
+}
