@@ -8,7 +8,7 @@ PYTHON      ?= python3
 # Tests find the emulator's Python here (testkit::Emulator).
 export MOTO_PYTHON := $(abspath $(VENV))/bin/python
 
-.PHONY: demo dev test load footprint fuzz venv lint lint-template dashboard-image bench clean-venv
+.PHONY: demo dev test load footprint fuzz venv lint lint-template sam-local dashboard-image bench clean-venv
 
 ## demo: run the whole pipeline locally (emulator, receiver, recorder, fanout) and show what happened
 demo: venv
@@ -59,6 +59,11 @@ $(TOOLS_VENV)/.installed: tools/requirements.txt
 	$(PYTHON) -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 	touch $@
+
+## sam-local: every function under `sam local invoke` (and start-lambda) against the local emulator;
+## installs a Docker engine and builds a Lambda base image when missing (root, Debian)
+sam-local: venv $(TOOLS_VENV)/.installed
+	tools/sam-local.sh
 
 ## dashboard-image: docs/dashboard.png, the CloudWatch dashboard's layout rendered from template.yaml
 dashboard-image: $(TOOLS_VENV)/.installed

@@ -131,10 +131,14 @@ def patch_moto() -> None:
 
 
 def main() -> None:
+    """`emulator.py [HOST [PORT]]`: 127.0.0.1 and a free port unless told otherwise (`sam local`'s
+    containers reach the host's bridge address, not its loopback)."""
+    host = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1"
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     patch_moto()
     # One line per request on stderr drowns test output; errors still show.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     _, port = server.get_host_and_port()
     print(port, flush=True)

@@ -82,10 +82,10 @@ enum Command {
     },
     /// Write Lambda event fixtures for every function, the receiver's signed now.
     Events {
-        /// Output directory.
-        #[arg(default_value = "events")]
-        dir: PathBuf,
-        /// The secret to sign with (default: the demo secret).
+        /// Output directory (default: `events`, or `events/local` when signing with your own secret).
+        dir: Option<PathBuf>,
+        /// Sign with this secret instead of the demo secret: the events then go to the git-ignored
+        /// `events/local`, never into the committed `events/`.
         #[arg(long, env = "WEBHOOK_SECRET")]
         secret: Option<String>,
     },
@@ -353,16 +353,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Events { dir, secret } => {
-            let secret = secret.unwrap_or_else(|| gemini_webhooks::sample_events::DEMO_SECRET.to_owned());
-            std::fs::create_dir_all(&dir)?;
+            use gemini_webhooks::sample_events::{DEMO_SECRET, LocalStack, sample_events};
+            let demo = secret.as_deref().is_none_or(|s| s == DEMO_SECRET);
+            let committed = std::path::Path::new("events");
+            let dir = match dir {
+                // A real secret never lands in the committed fixtures.
+                Some(dir) if !demo && dir.components().eq(committed.components()) => committed.join("local"),
+                Some(dir) => dir,
+                None if demo => committed.to_owned(),
+                None => committed.join("local"),
+            };
+            std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
             let now = SystemClock.unix_now();
-            for (name, event) in gemini_webhooks::sample_events::sample_events(&secret, now)? {
-                std::fs::write(
-                    dir.join(format!("{name}.json")),
-                    serde_json::to_string_pretty(&event)? + "\n",
-                )?;
+            let mut events = sample_events(secret.as_deref().unwrap_or(DEMO_SECRET), now)?;
+            events.push(("env", LocalStack::default_local().env_vars()));
+            for (name, event) in events {
+                let path = dir.join(format!("{name}.json"));
+                std::fs::write(&path, serde_json::to_string_pretty(&event)? + "\n")
+                    .map_err(|e| format!("writing {}: {e}", path.display()))?;
             }
-            println!("wrote {} (receiver events signed at {now}, valid for 300 s)", dir.display());
+            let signer = if demo { "the demo secret" } else { "your secret (WEBHOOK_SECRET or --secret)" };
+            println!(
+                "wrote {}: the receiver's events signed with {signer} at {now}, valid for 300 s",
+                dir.display()
+            );
         }
         Command::Quarantine { action } => quarantine(action).await?,
         Command::Tail { queue_url, endpoint, keep, idle } => {

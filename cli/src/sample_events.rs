@@ -1,5 +1,10 @@
 //! Sample Lambda events for every function, for `sam local invoke -e` (written by
-//! `gemini-webhooks events`) and checked by the tests against the real parsers.
+//! `gemini-webhooks events`) and checked by the tests against the real parsers; and the `--env-vars`
+//! file pointing the functions at a local stack whose names are known in advance ([`LocalStack`]).
+//!
+//! No secret is in `env.json`: the receiver reads the local stack's endpoint secret from the emulator's
+//! Secrets Manager, exactly as it reads its own in AWS. The receiver's events are signed with
+//! [`DEMO_SECRET`], which that secret holds.
 
 use crate::lambda_events::{HttpRequest, PayloadFormat, http_event};
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord as StreamRecord, StreamViewType};
@@ -14,10 +19,12 @@ use shared::{WebhookId, WebhookTimestamp};
 /// A secret for local invocations only: it is public, never configure it in AWS.
 pub const DEMO_SECRET: &str = "whsec_ZGVtby1vbmx5LXNlY3JldC1kby1ub3QtdXNlIQ==";
 
+/// The local stack's URL token: public too, for local invocations only.
+pub const DEMO_URL_TOKEN: &str = "demoOnlyUrlTokenDoNotUseInAws0123456789";
+
 const BODY: &str = r#"{"type":"batch.succeeded","version":"v1","timestamp":"2026-01-22T12:00:00Z","data":{"id":"batches/sample123","output_file_uri":"gs://my-bucket/results.jsonl"},"user_metadata":{"team":"ml"}}"#;
 
-/// Every sample event by file name (without `.json`), the receiver's signed with `secret_text` at `now`,
-/// plus `env` (the variables for `sam local invoke --env-vars`).
+/// Every sample event by file name (without `.json`), the receiver's signed with `secret_text` at `now`.
 pub fn sample_events(
     secret_text: &str,
     now: i64,
@@ -75,25 +82,6 @@ pub fn sample_events(
         Some("arn:aws:sqs:us-east-1:123456789012:gemini-webhooks-BatchQueue".into());
     events.push(("consumer-sqs", serde_json::to_value(sqs_event(downstream))?));
 
-    // `sam local invoke --env-vars`: the functions talk to a moto server on the Docker host.
-    let local = |extra: Value| {
-        let mut vars = json!({"AWS_ENDPOINT_URL": "http://host.docker.internal:5000",
-                              "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"});
-        if let (Some(vars), Some(extra)) = (vars.as_object_mut(), extra.as_object()) {
-            vars.extend(extra.clone());
-        }
-        vars
-    };
-    events.push((
-        "env",
-        json!({
-            "ReceiverFunction": local(json!({"WEBHOOK_SECRETS": secret_text,
-                "INGEST_QUEUE_URL": "http://host.docker.internal:5000/123456789012/gemini-webhooks-ingest"})),
-            "RecorderFunction": local(json!({"EVENTS_TABLE": "gemini-webhooks-events"})),
-            "FanoutFunction": local(json!({
-                "DEFAULT_QUEUE_URL": "http://host.docker.internal:5000/123456789012/gemini-webhooks-default"})),
-        }),
-    ));
     Ok(events)
 }
 
@@ -101,4 +89,76 @@ fn sqs_event(message: SqsMessage) -> SqsEvent {
     let mut event = SqsEvent::default();
     event.records = vec![message];
     event
+}
+
+/// A stack in a local AWS emulator, under names known in advance (`{prefix}-ingest`, ...), as the
+/// functions' containers reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalStack {
+    /// The emulator's URL from inside a container, e.g. `http://host.docker.internal:5000`.
+    pub endpoint: String,
+    /// The prefix of every name.
+    pub prefix: String,
+}
+
+impl LocalStack {
+    /// What `sam local` users get by default: the emulator on the Docker host's port 5000.
+    pub fn default_local() -> Self {
+        Self { endpoint: "http://host.docker.internal:5000".into(), prefix: LOCAL_PREFIX.into() }
+    }
+
+    /// A queue's URL.
+    pub fn queue_url(&self, name: &str) -> String {
+        format!("{}/123456789012/{}-{name}", self.endpoint, self.prefix)
+    }
+
+    /// A table's or secret's name.
+    pub fn name(&self, name: &str) -> String {
+        format!("{}-{name}", self.prefix)
+    }
+
+    /// The variables for `sam local invoke --env-vars`, by function: every resource the template
+    /// names (SAM cannot resolve them locally) and the endpoint override. No secret.
+    pub fn env_vars(&self) -> Value {
+        let routes = json!([
+            {"match": "batch.*", "queues": [self.queue_url("batch")]},
+            {"match": "interaction.*", "queues": [self.queue_url("interaction")]},
+            {"match": "video.*", "queues": [self.queue_url("video")]},
+        ]);
+        let local = |vars: Value| {
+            let mut all = json!({"AWS_ENDPOINT_URL": self.endpoint});
+            if let (Some(all), Some(vars)) = (all.as_object_mut(), vars.as_object()) {
+                all.extend(vars.clone());
+            }
+            all
+        };
+        json!({
+            "ReceiverFunction": local(json!({
+                "INGEST_QUEUE_URL": self.queue_url("ingest"),
+                "QUARANTINE_QUEUE_URL": self.queue_url("quarantine"),
+                "WEBHOOK_SECRETS_ARN": self.name(ENDPOINT_SECRET),
+            })),
+            "RecorderFunction": local(json!({
+                "EVENTS_TABLE": self.name("events"),
+                "INGEST_DLQ_URL": self.queue_url("ingest-dlq"),
+            })),
+            "FanoutFunction": local(json!({
+                "DEFAULT_QUEUE_URL": self.queue_url("default"),
+                "FANOUT_DLQ_URL": self.queue_url("fanout-dlq"),
+                "ROUTES": routes.to_string(),
+            })),
+            "BatchConsumerFunction": local(json!({"IDEMPOTENCY_TABLE": self.name("claims")})),
+        })
+    }
+}
+
+/// The prefix of the local stack's names.
+pub const LOCAL_PREFIX: &str = "gemini-webhooks-local";
+
+/// The local stack's endpoint secret, after the prefix.
+pub const ENDPOINT_SECRET: &str = "endpoint";
+
+/// The value of the local stack's endpoint secret: the demo secret and token, in the console's shape.
+pub fn demo_secret_value() -> String {
+    json!({"signing_secrets": DEMO_SECRET, "url_token": DEMO_URL_TOKEN}).to_string()
 }

@@ -201,13 +201,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now = BASE_NOW;
     add(
         "sign-jwt-audiences",
-        signed("jwt", &[claims(json!({"aud": ["https://other.example", AUDIENCE], "iat": now, "exp": now + 60}))], ""),
+        signed(
+            "jwt",
+            &[claims(json!({"aud": ["https://other.example", AUDIENCE], "iat": now, "exp": now + 60}))],
+            "",
+        ),
     );
     add(
         "sign-jwt-other-audience",
         signed("jwt", &[claims(json!({"aud": "https://other.example", "iat": now, "exp": now + 60}))], ""),
     );
-    add("sign-jwt-expired", signed("jwt", &[claims(json!({"aud": AUDIENCE, "iat": now - 361, "exp": now - 61}))], ""));
+    add(
+        "sign-jwt-expired",
+        signed("jwt", &[claims(json!({"aud": AUDIENCE, "iat": now - 361, "exp": now - 61}))], ""),
+    );
     add("sign-jwt-not-yet", signed("jwt", &[claims(json!({"aud": AUDIENCE, "nbf": now as f64 + 61.5}))], ""));
     add("sign-jwt-no-aud", signed("jwt", &[claims(json!({"exp": now + 600, "iat": now}))], ""));
     add("sign-jwt-no-kid", signed("jwt", &[header(json!({"alg": "RS256"}))], ""));

@@ -65,7 +65,16 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
 /// to (the template sets `GeminiWebhooks/<stack name>`; [`crate::metrics::DEFAULT_NAMESPACE`] otherwise).
 pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 
+/// `AWS_ENDPOINT_URL`, read by every function: an endpoint for every AWS client (a local emulator), none
+/// when unset or empty. Read here, not by the SDK: see `aws::clients`.
+pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+
 impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    /// `AWS_ENDPOINT_URL`, when set and not blank.
+    pub fn endpoint_url(&self) -> Option<String> {
+        self.optional(AWS_ENDPOINT_URL)
+    }
+
     /// `METRICS_NAMESPACE`, or the default.
     pub fn metrics_namespace(&self) -> String {
         self.optional(METRICS_NAMESPACE).unwrap_or_else(|| crate::metrics::DEFAULT_NAMESPACE.to_owned())

@@ -45,10 +45,18 @@ impl Emulator {
     /// Starts a new server on a free loopback port. Use one per test that must stop it; otherwise
     /// share [`Emulator::shared`] and give each test its own resources.
     pub fn start() -> Result<Self, EmulatorError> {
+        Self::start_on("127.0.0.1", 0)
+    }
+
+    /// Starts a server bound to `host` (an address, `0.0.0.0` for all) on `port` (0 for a free one):
+    /// for clients outside this machine's loopback, such as `sam local`'s containers.
+    pub fn start_on(host: &str, port: u16) -> Result<Self, EmulatorError> {
         let python = python()?;
         let script = workspace_root().join("testkit/emulator.py");
         let mut child = Command::new(&python)
             .arg(script)
+            .arg(host)
+            .arg(port.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -65,7 +73,10 @@ impl Emulator {
             _ => None,
         };
         match port {
-            Some(port) => Ok(Self { child, endpoint: format!("http://127.0.0.1:{port}") }),
+            Some(port) => {
+                let reachable = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+                Ok(Self { child, endpoint: format!("http://{reachable}:{port}") })
+            }
             None => {
                 let _ = child.kill();
                 let _ = child.wait();

@@ -152,9 +152,15 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Creates the table and every queue under a fresh prefix.
+    /// Creates the tables and every queue under a fresh prefix.
     pub async fn create(emulator: &Emulator) -> Result<Self, StackError> {
-        let prefix = unique_prefix();
+        Self::create_named(emulator, &unique_prefix()).await
+    }
+
+    /// Creates the tables and every queue under `prefix` (`{prefix}-ingest`, `{prefix}-events`, ...):
+    /// names known in advance, for `sam local`'s `--env-vars`.
+    pub async fn create_named(emulator: &Emulator, prefix: &str) -> Result<Self, StackError> {
+        let prefix = prefix.to_owned();
         let dynamodb = emulator.dynamodb().await;
         let sqs = emulator.sqs().await;
         let table = format!("{prefix}-{}", EVENTS_TABLE.name);

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
-use gemini_webhooks::sample_events::{DEMO_SECRET, sample_events};
+use gemini_webhooks::sample_events::{DEMO_SECRET, DEMO_URL_TOKEN, LocalStack, sample_events};
 use shared::clock::ManualClock;
+use shared::config::FromVars;
 use shared::message::{DownstreamMessage, EventRecord, IngestMessage};
 use shared::signature::{SigningSecret, Verifier};
 
@@ -25,7 +26,6 @@ fn every_sample_event_is_what_its_function_parses() {
             "recorder-sqs",
             "fanout-stream",
             "consumer-sqs",
-            "env"
         ]
     );
     let verifier = Verifier::builder()
@@ -57,7 +57,50 @@ fn every_sample_event_is_what_its_function_parses() {
                 let sqs: SqsEvent = serde_json::from_value(event.clone()).unwrap();
                 DownstreamMessage::from_sqs_body(sqs.records[0].body.as_deref().unwrap()).unwrap();
             }
-            _ => assert_eq!(event["ReceiverFunction"]["WEBHOOK_SECRETS"], DEMO_SECRET),
+            other => panic!("unexpected sample event {other}"),
         }
     }
+}
+
+#[test]
+fn the_env_vars_for_sam_local_name_what_each_function_reads_and_hold_no_secret() {
+    let env = LocalStack::default_local().env_vars();
+    for (function, variables, required) in [
+        ("ReceiverFunction", receiver::VARIABLES, receiver::REQUIRED),
+        ("RecorderFunction", recorder::VARIABLES, recorder::REQUIRED),
+        ("FanoutFunction", fanout::VARIABLES, fanout::REQUIRED),
+        ("BatchConsumerFunction", consumer::VARIABLES, consumer::REQUIRED),
+    ] {
+        let vars = env[function].as_object().unwrap();
+        for name in vars.keys() {
+            assert!(variables.contains(&name.as_str()), "{function}: {name} is not read");
+        }
+        for name in required {
+            assert!(vars.contains_key(*name), "{function} lacks {name}");
+        }
+        assert!(vars["AWS_ENDPOINT_URL"].as_str().unwrap().starts_with("http://host.docker.internal:"));
+    }
+    let text = env.to_string();
+    assert!(!text.contains("whsec_") && !text.contains(DEMO_URL_TOKEN), "env.json holds no secret");
+    fanout::Config::from_lookup(|name| env["FanoutFunction"][name].as_str().map(str::to_owned))
+        .expect("the local routes parse as the fanout parses them");
+}
+
+#[test]
+fn the_committed_events_are_the_generated_ones_signed_with_the_demo_secret() {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../events"));
+    let env: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("env.json")).unwrap()).unwrap();
+    assert_eq!(env, LocalStack::default_local().env_vars(), "events/env.json: run `gemini-webhooks events`");
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("receiver-function-url.json")).unwrap())
+            .unwrap();
+    let request = lambda_http::request::from_str(&committed.to_string()).unwrap();
+    let timestamp: i64 = request.headers()["webhook-timestamp"].to_str().unwrap().parse().unwrap();
+    let verifier = Verifier::builder()
+        .secret(SigningSecret::parse(DEMO_SECRET).unwrap())
+        .clock(Arc::new(ManualClock::at(timestamp)))
+        .build()
+        .unwrap();
+    assert!(verifier.verify_with_keys(request.headers(), request.body().as_ref(), None, None).is_ok());
 }

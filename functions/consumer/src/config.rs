@@ -3,7 +3,7 @@
 use shared::config::{ConfigError, FromVars, Vars};
 
 /// Every variable the consumer reads.
-pub const VARIABLES: &[&str] = &["IDEMPOTENCY_TABLE"];
+pub const VARIABLES: &[&str] = &["IDEMPOTENCY_TABLE", "AWS_ENDPOINT_URL"];
 /// The variables without a default.
 pub const REQUIRED: &[&str] = &["IDEMPOTENCY_TABLE"];
 
@@ -12,10 +12,12 @@ pub const REQUIRED: &[&str] = &["IDEMPOTENCY_TABLE"];
 pub struct Config {
     /// `IDEMPOTENCY_TABLE`: the table of claims on each `webhook_id`.
     pub claims_table: String,
+    /// `AWS_ENDPOINT_URL`: a local emulator, for every AWS client.
+    pub endpoint_url: Option<String>,
 }
 
 impl FromVars for Config {
     fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
-        Ok(Self { claims_table: vars.required("IDEMPOTENCY_TABLE")? })
+        Ok(Self { claims_table: vars.required("IDEMPOTENCY_TABLE")?, endpoint_url: vars.endpoint_url() })
     }
 }

@@ -1,9 +1,11 @@
 //! The example consumer Lambda: wires the claims table, then serves [`consumer::handle`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use consumer::{Config, Consumer};
 use lambda_runtime::{Error, service_fn};
+use shared::aws::clients::{Clients, timeouts};
 use shared::aws::idempotency::Idempotency;
 use shared::clock::SystemClock;
 use shared::config::FromVars;
@@ -17,14 +19,10 @@ const KEEP_SECS: u64 = 7 * 24 * 3600;
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     let config = Config::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let once = Idempotency::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        &config.claims_table,
-        LEASE_SECS,
-        KEEP_SECS,
-        Arc::new(SystemClock),
-    );
+    let timeouts = timeouts(Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(20));
+    let aws = Clients::load(config.endpoint_url.clone(), timeouts).await;
+    let once =
+        Idempotency::new(aws.dynamodb(), &config.claims_table, LEASE_SECS, KEEP_SECS, Arc::new(SystemClock));
     let consumer = &Consumer { once };
     lambda_runtime::run(service_fn(move |event| consumer::handle(consumer, event))).await
 }

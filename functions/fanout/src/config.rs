@@ -3,11 +3,13 @@
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
+use shared::aws::clients::timeouts;
 use shared::config::{FromVars, Vars};
 use shared::routing::{Routes, RoutesError};
 
 /// Every variable the fanout reads.
-pub const VARIABLES: &[&str] = &["ROUTES", "DEFAULT_QUEUE_URL", "FANOUT_DLQ_URL", "METRICS_NAMESPACE"];
+pub const VARIABLES: &[&str] =
+    &["ROUTES", "DEFAULT_QUEUE_URL", "FANOUT_DLQ_URL", "METRICS_NAMESPACE", "AWS_ENDPOINT_URL"];
 /// The variables without a default.
 pub const REQUIRED: &[&str] = &["DEFAULT_QUEUE_URL", "FANOUT_DLQ_URL"];
 
@@ -22,6 +24,8 @@ pub struct Config {
     pub dead_letter_queue_url: String,
     /// `METRICS_NAMESPACE`.
     pub metrics_namespace: String,
+    /// `AWS_ENDPOINT_URL`: a local emulator, for every AWS client.
+    pub endpoint_url: Option<String>,
 }
 
 impl FromVars for Config {
@@ -33,6 +37,7 @@ impl FromVars for Config {
             routes,
             dead_letter_queue_url: vars.required("FANOUT_DLQ_URL")?,
             metrics_namespace: vars.metrics_namespace(),
+            endpoint_url: vars.endpoint_url(),
         })
     }
 }
@@ -41,11 +46,7 @@ impl FromVars for Config {
 /// function's 30-second timeout. Generous per attempt, because a send that times out after SQS accepted
 /// it is sent again on the retry: the one way a downstream queue can see an event twice.
 pub fn sdk_timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(5))
-        .operation_timeout(Duration::from_secs(20))
-        .build()
+    timeouts(Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(20))
 }
 
 #[cfg(test)]

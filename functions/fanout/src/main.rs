@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use fanout::{DEFAULT_MAX_ATTEMPTS, Fanout, SqsPublisher};
 use lambda_runtime::{Error, service_fn};
+use shared::aws::clients::Clients;
 use shared::aws::sqs::SqsQueue;
 use shared::clock::SystemClock;
 use shared::config::FromVars;
@@ -13,11 +14,7 @@ async fn main() -> Result<(), Error> {
     shared::logging::init();
     let config = fanout::Config::from_env()?;
     shared::metrics::set_namespace(&config.metrics_namespace);
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(fanout::sdk_timeouts())
-        .load()
-        .await;
-    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let sqs = Clients::load(config.endpoint_url.clone(), fanout::sdk_timeouts()).await.sqs();
     let fanout = Fanout {
         routes: config.routes,
         publisher: SqsPublisher::new(sqs.clone()),

@@ -4,6 +4,7 @@ pub use shared::config::ConfigError;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
+use shared::aws::clients::timeouts;
 use shared::config::{FromVars, Vars};
 use shared::keys::GOOGLE_JWKS_URL;
 pub use shared::limits::DEFAULT_MAX_BODY_BYTES;
@@ -29,6 +30,7 @@ pub const VARIABLES: &[&str] = &[
     "INGEST_QUEUE_URL",
     "QUARANTINE_QUEUE_URL",
     "METRICS_NAMESPACE",
+    "AWS_ENDPOINT_URL",
 ];
 /// The variables without a default.
 pub const REQUIRED: &[&str] = &["INGEST_QUEUE_URL", "QUARANTINE_QUEUE_URL"];
@@ -78,6 +80,8 @@ pub struct Config {
     pub quarantine_queue_url: String,
     /// `METRICS_NAMESPACE`.
     pub metrics_namespace: String,
+    /// `AWS_ENDPOINT_URL`: a local emulator, for every AWS client.
+    pub endpoint_url: Option<String>,
 }
 
 impl FromVars for Config {
@@ -133,6 +137,7 @@ impl FromVars for Config {
             ingest_queue_url: vars.required("INGEST_QUEUE_URL")?,
             quarantine_queue_url: vars.required("QUARANTINE_QUEUE_URL")?,
             metrics_namespace: vars.metrics_namespace(),
+            endpoint_url: vars.endpoint_url(),
         })
     }
 }
@@ -140,11 +145,7 @@ impl FromVars for Config {
 /// The AWS SDK's timeouts: Gemini wants an answer within seconds, so a slow SQS must become a 503 it
 /// will retry rather than a hung request.
 pub fn sdk_timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(2))
-        .operation_timeout(Duration::from_secs(5))
-        .build()
+    timeouts(Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(5))
 }
 
 #[cfg(test)]

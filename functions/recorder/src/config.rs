@@ -4,6 +4,7 @@ pub use shared::config::ConfigError;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
+use shared::aws::clients::timeouts;
 use shared::config::{FromVars, Vars};
 
 /// Default record lifetime: 7 days, well beyond Gemini's 24 h of retries, so a late retry still
@@ -11,7 +12,8 @@ use shared::config::{FromVars, Vars};
 pub const DEFAULT_RECORD_TTL_SECS: u64 = 7 * 24 * 3600;
 
 /// Every variable the recorder reads.
-pub const VARIABLES: &[&str] = &["EVENTS_TABLE", "RECORD_TTL_SECS", "INGEST_DLQ_URL", "METRICS_NAMESPACE"];
+pub const VARIABLES: &[&str] =
+    &["EVENTS_TABLE", "RECORD_TTL_SECS", "INGEST_DLQ_URL", "METRICS_NAMESPACE", "AWS_ENDPOINT_URL"];
 /// The variables without a default.
 pub const REQUIRED: &[&str] = &["EVENTS_TABLE", "INGEST_DLQ_URL"];
 
@@ -26,6 +28,8 @@ pub struct Config {
     pub dead_letter_queue_url: String,
     /// `METRICS_NAMESPACE`.
     pub metrics_namespace: String,
+    /// `AWS_ENDPOINT_URL`: a local emulator, for every AWS client.
+    pub endpoint_url: Option<String>,
 }
 
 impl FromVars for Config {
@@ -42,6 +46,7 @@ impl FromVars for Config {
             ttl_secs,
             dead_letter_queue_url: vars.required("INGEST_DLQ_URL")?,
             metrics_namespace: vars.metrics_namespace(),
+            endpoint_url: vars.endpoint_url(),
         })
     }
 }
@@ -50,11 +55,7 @@ impl FromVars for Config {
 /// 30-second timeout, instead of timing the whole batch out. Generous per attempt, because a write that
 /// times out after DynamoDB applied it is only found out as a duplicate on the retry.
 pub fn sdk_timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(5))
-        .operation_timeout(Duration::from_secs(20))
-        .build()
+    timeouts(Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(20))
 }
 
 #[cfg(test)]
@@ -76,6 +77,7 @@ mod tests {
                 ttl_secs: 604_800,
                 dead_letter_queue_url: "https://q/dlq".into(),
                 metrics_namespace: "GeminiWebhooks".into(),
+                endpoint_url: None,
             }
         );
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use lambda_runtime::{Error, service_fn};
 use recorder::{Config, DynamoDbEventStore, Recorder};
+use shared::aws::clients::Clients;
 use shared::aws::sqs::SqsQueue;
 use shared::clock::SystemClock;
 use shared::config::FromVars;
@@ -13,13 +14,10 @@ async fn main() -> Result<(), Error> {
     shared::logging::init();
     let config = Config::from_env()?;
     shared::metrics::set_namespace(&config.metrics_namespace);
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(recorder::sdk_timeouts())
-        .load()
-        .await;
+    let aws = Clients::load(config.endpoint_url.clone(), recorder::sdk_timeouts()).await;
     let recorder = Recorder {
-        store: DynamoDbEventStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table),
-        dead_letters: SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &config.dead_letter_queue_url),
+        store: DynamoDbEventStore::new(aws.dynamodb(), &config.table),
+        dead_letters: SqsQueue::new(aws.sqs(), &config.dead_letter_queue_url),
         ttl_secs: config.ttl_secs,
         clock: Arc::new(SystemClock),
     };

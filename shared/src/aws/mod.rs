@@ -2,5 +2,6 @@
 //! or not, message attributes SQS always accepts, and the consumer's claim on each `webhook_id`. Kept behind a feature so the pure library (and
 //! its fuzz targets, and a consumer that only parses messages) builds without the AWS SDK.
 
+pub mod clients;
 pub mod idempotency;
 pub mod sqs;
