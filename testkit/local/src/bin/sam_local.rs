@@ -155,6 +155,19 @@ async fn run(options: Options) -> Result<bool, Error> {
 
     let started = sam.start_lambda(&events_dir, &checks).await;
     all_good &= report("(start-lambda)", "ReceiverFunction", &started);
+
+    // The checker itself: a function that stops at start-up (here, on a ROUTES naming a queue by its
+    // logical id, as an unresolved `!Ref` would) must count as a miss, although `sam` exits 0.
+    let mut broken = local.env_vars();
+    broken["FanoutFunction"]["ROUTES"] = Value::from(r#"[{"match": "*", "queues": ["BatchQueue"]}]"#);
+    let broken_path = options.out.join("env-broken.json");
+    std::fs::write(&broken_path, broken.to_string())?;
+    let broken_sam = Sam { env: broken_path, ..sam };
+    let refused = match broken_sam.invoke("FanoutFunction", &events_dir.join("fanout-stream.json")) {
+        Ok(answer) => Err(format!("answered {answer} with a broken ROUTES").into()),
+        Err(error) => Ok(format!("a miss: {}", error.to_string().chars().take(30).collect::<String>())),
+    };
+    all_good &= report("(fails to start)", "FanoutFunction", &refused);
     println!();
     println!(
         "{}",
