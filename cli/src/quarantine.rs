@@ -182,10 +182,7 @@ impl Quarantine {
             return Ok(Released { count: 0 });
         };
         let message = first.release(fixed_body)?;
-        let body = message.to_sqs_body()?;
-        let attributes =
-            [("webhook_id", message.webhook_id.as_str()), ("event_type", message.event.event_type())];
-        ingest.send(body, &attributes).await?;
+        ingest.send(message.to_sqs_body()?, &message.sqs_attributes()).await?;
         for held in matching {
             self.sqs
                 .delete_message()

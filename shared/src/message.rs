@@ -52,6 +52,11 @@ impl BodySha256 {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A digest as stored (read back from the table).
+    pub fn from_hex(hex: &str) -> Self {
+        Self(hex.to_owned())
+    }
 }
 
 /// A verified delivery on its way from the receiver to the recorder (the ingest queue's body).
@@ -99,6 +104,14 @@ impl IngestMessage {
     pub fn from_sqs_body(body: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(body)
     }
+
+    /// The message's SQS attributes.
+    pub fn sqs_attributes(&self) -> [(&'static str, &str); 2] {
+        [
+            (attributes::WEBHOOK_ID, self.webhook_id.as_str()),
+            (attributes::EVENT_TYPE, self.event.event_type()),
+        ]
+    }
 }
 
 /// What the table item and the downstream message copy out of the event, as SQS-safe JSON.
@@ -106,6 +119,35 @@ fn copied_fields_len(event: &Event) -> Result<usize, serde_json::Error> {
     let data_id = event.data_id().map_or(Ok(0), sqs::json_len)?;
     let user_metadata = event.user_metadata().map_or(Ok(0), sqs::json_len)?;
     Ok(sqs::json_len(event.event_type())? + data_id + user_metadata)
+}
+
+/// The SQS message attributes this project writes: copies of fields for filtering and display, never
+/// the authority (the body is). The one place their names are spelled.
+pub mod attributes {
+    /// The `webhook-id` (every message).
+    pub const WEBHOOK_ID: &str = "webhook_id";
+    /// The event `type` (ingest, downstream and dead-lettered messages).
+    pub const EVENT_TYPE: &str = "event_type";
+    /// Why a message was kept instead of processed (quarantine and DLQs).
+    pub const FAILURE_REASON: &str = "failure_reason";
+    /// What exactly was wrong (DLQs).
+    pub const FAILURE_DETAIL: &str = "failure_detail";
+    /// The queue that refused a dead-lettered downstream message (fanout DLQ).
+    pub const DESTINATION_QUEUE: &str = "destination_queue";
+}
+
+/// The events table's attribute names: the one place they are spelled. [`EventRecord`]'s serde names
+/// are these (a test holds them together); the recorder's conditional write, the test harness's table
+/// and the template test use these constants.
+pub mod table {
+    /// The partition key: the `webhook-id`.
+    pub const KEY: &str = "webhook_id";
+    /// The body's hash, read back from a conflicting write to tell a retry from a reuse.
+    pub const BODY_SHA256: &str = "body_sha256";
+    /// The TTL attribute (Unix seconds).
+    pub const EXPIRES_AT: &str = "expires_at";
+    /// What the stream carries of each new item.
+    pub const STREAM_VIEW: &str = "NEW_IMAGE";
 }
 
 /// One recorded delivery: the events table's item, keyed by `webhook_id`. Written once, by the first
@@ -310,6 +352,14 @@ impl QuarantinedDelivery {
         serde_json::from_str(body)
     }
 
+    /// The message's SQS attributes.
+    pub fn sqs_attributes(&self) -> [(&'static str, &str); 2] {
+        [
+            (attributes::WEBHOOK_ID, self.webhook_id.as_str()),
+            (attributes::FAILURE_REASON, self.reason.as_str()),
+        ]
+    }
+
     /// The ingest message that releases this delivery, with `fixed_body` in place of the original when
     /// given. Provenance (id, timestamp, scheme, receipt time) is the original delivery's: the
     /// signature was checked when it arrived.
@@ -488,6 +538,16 @@ mod tests {
         assert_eq!((released.received_at, released.scheme), (42, Scheme::V1));
         assert_eq!(released.body_sha256, BodySha256::of(fixed));
         assert_eq!(released.event.data_id(), Some("batches/q"));
+    }
+
+    #[test]
+    fn the_items_attribute_names_are_the_tables_constants() {
+        let body = br#"{"type":"batch.succeeded"}"#;
+        let message = IngestMessage::new(verified("msg_item"), body, Event::parse(body).unwrap(), 1);
+        let item = serde_json::to_value(EventRecord::new(message, 2, 86_400)).unwrap();
+        for name in [table::KEY, table::BODY_SHA256, table::EXPIRES_AT] {
+            assert!(item.get(name).is_some(), "the item has no {name}");
+        }
     }
 
     #[test]

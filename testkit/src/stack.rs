@@ -29,9 +29,9 @@ pub struct TableSpec {
 /// The table every delivery is recorded in, keyed by `webhook-id`.
 pub const EVENTS_TABLE: TableSpec = TableSpec {
     name: "events",
-    partition_key: "webhook_id",
-    ttl_attribute: "expires_at",
-    stream_view: Some("NEW_IMAGE"),
+    partition_key: shared::message::table::KEY,
+    ttl_attribute: shared::message::table::EXPIRES_AT,
+    stream_view: Some(shared::message::table::STREAM_VIEW),
 };
 
 /// The example consumer's claims on each `webhook_id` (`shared::aws::idempotency`).

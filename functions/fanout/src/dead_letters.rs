@@ -5,6 +5,7 @@
 use std::future::Future;
 
 use shared::aws::sqs::{SendError, SqsQueue};
+use shared::message::attributes;
 
 /// A record that can never reach one of its queues.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,17 +33,19 @@ pub trait DeadLetters: Send + Sync {
 impl DeadLetters for SqsQueue {
     async fn keep(&self, letter: &DeadLetter) -> Result<(), SendError> {
         let detail: String = letter.detail.chars().take(512).collect();
-        let mut attributes =
-            vec![("failure_reason", letter.reason.as_str()), ("failure_detail", detail.as_str())];
+        let mut tags = vec![
+            (attributes::FAILURE_REASON, letter.reason.as_str()),
+            (attributes::FAILURE_DETAIL, detail.as_str()),
+        ];
         for (name, value) in [
-            ("destination_queue", &letter.destination),
-            ("webhook_id", &letter.webhook_id),
-            ("event_type", &letter.event_type),
+            (attributes::DESTINATION_QUEUE, &letter.destination),
+            (attributes::WEBHOOK_ID, &letter.webhook_id),
+            (attributes::EVENT_TYPE, &letter.event_type),
         ] {
             if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
-                attributes.push((name, value));
+                tags.push((name, value));
             }
         }
-        self.send(letter.body.clone(), &attributes).await
+        self.send(letter.body.clone(), &tags).await
     }
 }

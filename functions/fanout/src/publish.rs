@@ -5,6 +5,7 @@ use std::future::Future;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use shared::aws::sqs::{SendError, classify, classify_entry, message_size, string_attribute};
 use shared::limits::SQS_MAX_MESSAGE_BYTES;
+use shared::message::attributes;
 
 /// Most entries in one SendMessageBatch.
 pub const MAX_BATCH_ENTRIES: usize = 10;
@@ -30,7 +31,7 @@ pub struct Outgoing {
 
 impl Outgoing {
     fn attributes(&self) -> [(&str, &str); 2] {
-        [("webhook_id", &self.webhook_id), ("event_type", &self.event_type)]
+        [(attributes::WEBHOOK_ID, &self.webhook_id), (attributes::EVENT_TYPE, &self.event_type)]
     }
 
     /// What the entry counts against the batch size limit, as SQS counts it.

@@ -51,9 +51,7 @@ impl SqsDeliveryQueues {
 impl DeliveryQueues for SqsDeliveryQueues {
     async fn enqueue(&self, message: &IngestMessage) -> Result<(), EnqueueError> {
         let body = message.to_sqs_body()?;
-        let attributes =
-            [("webhook_id", message.webhook_id.as_str()), ("event_type", message.event.event_type())];
-        Ok(self.ingest.send(body, &attributes).await?)
+        Ok(self.ingest.send(body, &message.sqs_attributes()).await?)
     }
 
     async fn quarantine(&self, delivery: &QuarantinedDelivery) -> Result<(), SendError> {
@@ -61,7 +59,6 @@ impl DeliveryQueues for SqsDeliveryQueues {
             code: "NotSerialisable".into(),
             detail: e.to_string(),
         })?;
-        let attributes = [("webhook_id", delivery.webhook_id.as_str()), ("reason", delivery.reason.as_str())];
-        self.quarantine.send(body, &attributes).await
+        self.quarantine.send(body, &delivery.sqs_attributes()).await
     }
 }

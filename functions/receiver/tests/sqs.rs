@@ -135,5 +135,5 @@ async fn a_verified_delivery_that_is_not_an_event_is_kept_whole_in_the_quarantin
     let delivery = QuarantinedDelivery::from_sqs_body(kept[0].body().unwrap()).unwrap();
     assert_eq!((delivery.webhook_id.as_str(), delivery.reason), ("msg_junk", QuarantineReason::InvalidEvent));
     assert_eq!(delivery.body, body);
-    assert_eq!(kept[0].message_attributes().unwrap()["reason"].string_value(), Some("invalid_event"));
+    assert_eq!(kept[0].message_attributes().unwrap()["failure_reason"].string_value(), Some("invalid_event"));
 }

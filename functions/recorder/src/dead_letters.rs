@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use shared::aws::sqs::{SendError, SqsQueue};
+use shared::message::attributes;
 
 /// Where ingest messages that can never be recorded are kept.
 pub trait DeadLetters: Send + Sync {
@@ -21,6 +22,7 @@ impl DeadLetters for SqsQueue {
         // SQS refuses an empty body; a record without one keeps a visible placeholder.
         let body = if body.is_empty() { "(no body)" } else { body };
         let detail: String = detail.chars().take(512).collect();
-        self.send(body.to_owned(), &[("failure_reason", reason), ("failure_detail", &detail)]).await
+        let tags = [(attributes::FAILURE_REASON, reason), (attributes::FAILURE_DETAIL, detail.as_str())];
+        self.send(body.to_owned(), &tags).await
     }
 }

@@ -9,7 +9,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use futures::future::join_all;
 use lambda_runtime::LambdaEvent;
 use shared::clock::Clock;
-use shared::message::{EventRecord, IngestMessage};
+use shared::message::{BodySha256, EventRecord, IngestMessage};
 use shared::metrics::{self, Function, Metric};
 
 use crate::dead_letters::DeadLetters;
@@ -82,14 +82,17 @@ async fn record_one<S: EventStore, D: DeadLetters>(
             tracing::info!(webhook_id, event_type = %record.event_type, outcome = "recorded", "recorded");
             Outcome::Recorded
         }
-        Ok(Written::Duplicate) => {
+        // A retry carries the same body; anything else reuses the id, and the first delivery stands.
+        Ok(Written::Exists { stored_body_sha256 })
+            if stored_body_sha256.as_ref() == Some(&record.body_sha256) =>
+        {
             tracing::info!(webhook_id, outcome = "duplicate", "duplicate delivery dropped");
             Outcome::Duplicate
         }
-        Ok(Written::Conflict { stored_sha256 }) => {
+        Ok(Written::Exists { stored_body_sha256 }) => {
             tracing::error!(
                 webhook_id,
-                stored_sha256,
+                stored_sha256 = stored_body_sha256.as_ref().map(BodySha256::as_str),
                 incoming_sha256 = record.body_sha256.as_str(),
                 outcome = "conflict",
                 "webhook-id reused with a different body; the first delivery stands"

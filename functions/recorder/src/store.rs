@@ -5,19 +5,17 @@ use std::future::Future;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use shared::message::EventRecord;
+use shared::message::{BodySha256, EventRecord, table};
 
-/// What a write found.
+/// What a write found. The store reports; the handler decides what it means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {
     /// First delivery of this id: recorded (and so, through the stream, fanned out).
     New,
-    /// The id was recorded already, with the same body: a retry.
-    Duplicate,
-    /// The id was recorded already, with another body: the first one stands.
-    Conflict {
-        /// The stored item's body hash.
-        stored_sha256: String,
+    /// The id was recorded already; nothing was written.
+    Exists {
+        /// The stored item's body hash (`None` if the item has none, which no recorder writes).
+        stored_body_sha256: Option<BodySha256>,
     },
 }
 
@@ -61,7 +59,7 @@ impl DynamoDbEventStore {
 
 impl EventStore for DynamoDbEventStore {
     /// `attribute_not_exists(webhook_id)` with ALL_OLD on failure: a duplicate costs one write and no
-    /// read, and still tells a retry from a conflict.
+    /// read, and the stored body's hash comes back with it.
     async fn record(&self, record: &EventRecord) -> Result<Written, StoreError> {
         let item =
             serde_dynamo::to_item(record).map_err(|e| StoreError::Refused(format!("encoding item: {e}")))?;
@@ -70,7 +68,8 @@ impl EventStore for DynamoDbEventStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(webhook_id)")
+            .condition_expression("attribute_not_exists(#key)")
+            .expression_attribute_names("#key", table::KEY)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -81,15 +80,11 @@ impl EventStore for DynamoDbEventStore {
         if let SdkError::ServiceError(failure) = &error
             && let PutItemError::ConditionalCheckFailedException(failed) = failure.err()
         {
-            let stored = match failed.item().and_then(|item| item.get("body_sha256")) {
-                Some(AttributeValue::S(sha)) => sha.as_str(),
-                _ => "",
+            let stored_body_sha256 = match failed.item().and_then(|item| item.get(table::BODY_SHA256)) {
+                Some(AttributeValue::S(sha)) => Some(BodySha256::from_hex(sha)),
+                _ => None,
             };
-            return Ok(if stored == record.body_sha256.as_str() {
-                Written::Duplicate
-            } else {
-                Written::Conflict { stored_sha256: stored.to_owned() }
-            });
+            return Ok(Written::Exists { stored_body_sha256 });
         }
         let detail = DisplayErrorContext(&error).to_string();
         Err(match error.code() {
