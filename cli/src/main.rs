@@ -234,7 +234,7 @@ async fn quarantine(action: QuarantineAction) -> Result<(), Box<dyn std::error::
                 match &item.delivery {
                     Ok(d) => println!(
                         "{:<40} {:<14} {:>8}  {}",
-                        d.webhook_id,
+                        d.provenance.webhook_id,
                         d.reason.as_str(),
                         d.body.len(),
                         d.detail
@@ -254,8 +254,8 @@ async fn quarantine(action: QuarantineAction) -> Result<(), Box<dyn std::error::
                 Err(_) => json!({"base64": STANDARD.encode(&delivery.body)}),
             };
             let shown = json!({
-                "webhook_id": delivery.webhook_id, "webhook_timestamp": delivery.webhook_timestamp,
-                "received_at": delivery.received_at, "scheme": delivery.scheme, "reason": delivery.reason,
+                "webhook_id": delivery.provenance.webhook_id, "webhook_timestamp": delivery.provenance.webhook_timestamp,
+                "received_at": delivery.provenance.received_at, "scheme": delivery.provenance.scheme, "reason": delivery.reason,
                 "detail": delivery.detail, "body_sha256": delivery.body_sha256, "body": body,
             });
             println!("{}", serde_json::to_string_pretty(&shown)?);
@@ -399,7 +399,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     match DownstreamMessage::from_sqs_body(message.body().unwrap_or_default()) {
                         Ok(m) => println!(
                             "{}  {:<28} job={} output={} error={}",
-                            m.webhook_id,
+                            m.provenance.webhook_id,
                             m.event_type,
                             m.data_id.as_deref().unwrap_or("-"),
                             m.event.output_uri().unwrap_or("-"),

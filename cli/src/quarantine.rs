@@ -114,7 +114,7 @@ impl Quarantine {
                 }
             }));
         }
-        held.sort_by_key(|h| h.delivery.as_ref().map(|d| d.received_at).unwrap_or(i64::MAX));
+        held.sort_by_key(|h| h.delivery.as_ref().map(|d| d.provenance.received_at).unwrap_or(i64::MAX));
         Ok(held)
     }
 
@@ -144,7 +144,7 @@ impl Quarantine {
         self.list()
             .await?
             .into_iter()
-            .find_map(|h| h.delivery.ok().filter(|d| d.webhook_id.as_str() == webhook_id))
+            .find_map(|h| h.delivery.ok().filter(|d| d.provenance.webhook_id.as_str() == webhook_id))
             .ok_or_else(|| QuarantineError::NotFound(webhook_id.to_owned()))
     }
 
@@ -160,7 +160,7 @@ impl Quarantine {
         let held = self.take_all().await?;
         let (matching, others): (Vec<Held>, Vec<Held>) = held
             .into_iter()
-            .partition(|h| h.delivery.as_ref().is_ok_and(|d| d.webhook_id.as_str() == webhook_id));
+            .partition(|h| h.delivery.as_ref().is_ok_and(|d| d.provenance.webhook_id.as_str() == webhook_id));
         self.make_visible(&others).await?;
         if matching.is_empty() {
             return Err(QuarantineError::NotFound(webhook_id.to_owned()));

@@ -94,7 +94,7 @@ async fn quarantined_deliveries_are_released_by_the_cli_and_delivered_downstream
     pipeline.drain().await.unwrap();
 
     let downstream = pipeline.take_downstream().await.unwrap();
-    let mut ids: Vec<&str> = downstream["batch"].iter().map(|m| m.webhook_id.as_str()).collect();
+    let mut ids: Vec<&str> = downstream["batch"].iter().map(|m| m.provenance.webhook_id.as_str()).collect();
     ids.sort_unstable();
     assert_eq!(ids, ["msg_q1", "msg_q2"], "each released event downstream exactly once");
     let listed = cli(emulator, &[&["quarantine", "list"][..], &quarantine].concat());

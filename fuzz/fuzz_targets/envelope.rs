@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check_ingest(message: IngestMessage) {
-    check_id_and_timestamp(&message.webhook_id, message.webhook_timestamp);
+    check_id_and_timestamp(&message.provenance.webhook_id, message.provenance.webhook_timestamp);
     check_event(&message.event);
     let json = serde_json::to_string(&message).expect("an ingest message serialises");
     let again: IngestMessage = serde_json::from_str(&json).expect("an ingest message parses back");
@@ -54,7 +54,7 @@ fn check_ingest(message: IngestMessage) {
 }
 
 fn check_downstream(message: &DownstreamMessage) {
-    check_id_and_timestamp(&message.webhook_id, message.webhook_timestamp);
+    check_id_and_timestamp(&message.provenance.webhook_id, message.provenance.webhook_timestamp);
     check_event(&message.event);
     let _ = message.kind();
     let body = serde_json::to_string(message).expect("a downstream message serialises");

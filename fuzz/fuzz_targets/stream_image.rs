@@ -49,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
                 continue;
             }
         };
-        check_id_and_timestamp(&record.webhook_id, record.webhook_timestamp);
+        check_id_and_timestamp(&record.provenance.webhook_id, record.provenance.webhook_timestamp);
         check_event(&record.event);
 
         let item: serde_dynamo::Item = serde_dynamo::to_item(&record).expect("a record encodes as an item");

@@ -1,7 +1,26 @@
-//! The messages between stages. Each is a JSON contract (see `design.md`): the receiver writes
-//! [`IngestMessage`] to the ingest queue and the recorder reads it; the recorder writes an
-//! [`EventRecord`] to the table, whose stream the fanout turns into [`DownstreamMessage`]s; what the
-//! receiver verified but could not turn into an ingest message is kept as a [`QuarantinedDelivery`].
+//! The messages between stages, each a JSON contract: the receiver writes an [`IngestMessage`] to the
+//! ingest queue and the recorder reads it; the recorder writes an [`EventRecord`] to the events table,
+//! whose stream the fanout turns into [`DownstreamMessage`]s on the routed queues; what the receiver
+//! verified but could not turn into an ingest message is kept as a [`QuarantinedDelivery`].
+//!
+//! Every field, per stage (`P` marks the [`Provenance`] fields, flattened into each, so they are
+//! written once and carried by value, never copied field by field):
+//!
+//! | field | ingest | table item | downstream | quarantine | what |
+//! | --- | :-: | :-: | :-: | :-: | --- |
+//! | `webhook_id` (P) | yes | key | yes | yes | the `webhook-id` header: the idempotency key |
+//! | `webhook_timestamp` (P) | yes | yes | yes | yes | the `webhook-timestamp` header, Unix seconds |
+//! | `received_at` (P) | yes | yes | yes | yes | when the receiver accepted it, Unix milliseconds |
+//! | `scheme` (P) | yes | yes | yes | yes | `v1`, `v1a` or `jwt`: the signature that verified |
+//! | `body_sha256` | yes | yes | | yes | SHA-256 of the raw body: a retry from a reuse of the id |
+//! | `event` | object | JSON string | object | | the whole event, unknown fields kept |
+//! | `type` | | yes | yes | | the event type, copied for routing |
+//! | `data_id` | | if any | yes | | `data.id`, the job |
+//! | `user_metadata` | | | yes | | the job's `user_metadata`, copied for consumers |
+//! | `recorded_at` | | yes | yes | | when the recorder recorded it, Unix milliseconds |
+//! | `expires_at` | | yes | | | when DynamoDB's TTL may delete it, Unix seconds |
+//! | `reason`, `detail` | | | | yes | why it was quarantined |
+//! | `body_base64` | | | | yes | the raw body, as received |
 //!
 //! Every message body goes out through `to_sqs_body`: SQS-safe JSON ([`crate::sqs::to_json`]), and for
 //! the ingest message, within the pipeline's size budget ([`crate::limits`]).
@@ -59,10 +78,10 @@ impl BodySha256 {
     }
 }
 
-/// A verified delivery on its way from the receiver to the recorder (the ingest queue's body).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IngestMessage {
-    /// The `webhook-id` header: the idempotency key.
+/// Where a delivery came from and when: what every stage carries, flattened into each message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The `webhook-id` header: unique per event and identical across retries, so the idempotency key.
     pub webhook_id: WebhookId,
     /// The `webhook-timestamp` header, Unix seconds.
     pub webhook_timestamp: WebhookTimestamp,
@@ -70,6 +89,26 @@ pub struct IngestMessage {
     pub received_at: i64,
     /// The scheme whose signature verified.
     pub scheme: Scheme,
+}
+
+impl Provenance {
+    /// The provenance of a delivery verified as `verified` and accepted at `received_at_ms`.
+    pub fn new(verified: Verified, received_at_ms: i64) -> Self {
+        Self {
+            webhook_id: verified.webhook_id,
+            webhook_timestamp: verified.timestamp,
+            received_at: received_at_ms,
+            scheme: verified.scheme,
+        }
+    }
+}
+
+/// A verified delivery on its way from the receiver to the recorder (the ingest queue's body).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestMessage {
+    /// Where and when it was delivered.
+    #[serde(flatten)]
+    pub provenance: Provenance,
     /// SHA-256 of the raw body.
     pub body_sha256: BodySha256,
     /// The body, as JSON.
@@ -80,13 +119,15 @@ impl IngestMessage {
     /// The message for a verified delivery.
     pub fn new(verified: Verified, body: &[u8], event: Event, received_at_ms: i64) -> Self {
         Self {
-            webhook_id: verified.webhook_id,
-            webhook_timestamp: verified.timestamp,
-            received_at: received_at_ms,
-            scheme: verified.scheme,
+            provenance: Provenance::new(verified, received_at_ms),
             body_sha256: BodySha256::of(body),
             event,
         }
+    }
+
+    /// The `webhook-id`.
+    pub fn webhook_id(&self) -> &WebhookId {
+        &self.provenance.webhook_id
     }
 
     /// The ingest queue's message body: SQS-safe JSON, checked against the size budget, so that the
@@ -108,7 +149,7 @@ impl IngestMessage {
     /// The message's SQS attributes.
     pub fn sqs_attributes(&self) -> [(&'static str, &str); 2] {
         [
-            (attributes::WEBHOOK_ID, self.webhook_id.as_str()),
+            (attributes::WEBHOOK_ID, self.webhook_id().as_str()),
             (attributes::EVENT_TYPE, self.event.event_type()),
         ]
     }
@@ -154,8 +195,9 @@ pub mod table {
 /// delivery of an id; its stream INSERT is what the fanout routes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventRecord {
-    /// Partition key.
-    pub webhook_id: WebhookId,
+    /// Where and when it was delivered (`webhook_id` is the partition key).
+    #[serde(flatten)]
+    pub provenance: Provenance,
     /// The event `type`, for routing without parsing `event`.
     #[serde(rename = "type")]
     pub event_type: String,
@@ -167,12 +209,6 @@ pub struct EventRecord {
     pub event: Event,
     /// SHA-256 of the raw body: tells a retry from a conflicting reuse of the id.
     pub body_sha256: BodySha256,
-    /// The scheme that verified it.
-    pub scheme: Scheme,
-    /// The `webhook-timestamp`, Unix seconds.
-    pub webhook_timestamp: WebhookTimestamp,
-    /// When the receiver accepted it, Unix milliseconds.
-    pub received_at: i64,
     /// When the recorder recorded it, Unix milliseconds.
     pub recorded_at: i64,
     /// When DynamoDB's TTL may delete it, Unix **seconds** (the unit TTL requires).
@@ -190,17 +226,19 @@ impl EventRecord {
     pub fn new(message: IngestMessage, recorded_at_ms: i64, ttl_secs: u64) -> Self {
         let ttl = i64::try_from(ttl_secs).unwrap_or(i64::MAX);
         Self {
-            webhook_id: message.webhook_id,
+            provenance: message.provenance,
             event_type: message.event.event_type().to_owned(),
             data_id: message.event.data_id().map(str::to_owned),
             body_sha256: message.body_sha256,
-            scheme: message.scheme,
-            webhook_timestamp: message.webhook_timestamp,
-            received_at: message.received_at,
             recorded_at: recorded_at_ms,
             expires_at: recorded_at_ms.div_euclid(1000).saturating_add(ttl),
             event: message.event,
         }
+    }
+
+    /// The `webhook-id`.
+    pub fn webhook_id(&self) -> &WebhookId {
+        &self.provenance.webhook_id
     }
 }
 
@@ -213,12 +251,15 @@ impl EventRecord {
 /// use shared::message::DownstreamMessage;
 /// let message = DownstreamMessage::from_sqs_body(body)?; // record.body in an SQS-triggered Lambda
 /// assert_eq!(message.event.output_uri(), Some("gs://b/o.jsonl"));
+/// assert_eq!(message.webhook_id().as_str(), "msg_1");
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DownstreamMessage {
-    /// The `webhook-id`: unique per event; use it to make your handling idempotent.
-    pub webhook_id: WebhookId,
+    /// Where and when it was delivered; `webhook_id` is unique per event: make your handling
+    /// idempotent on it.
+    #[serde(flatten)]
+    pub provenance: Provenance,
     /// The event `type`.
     #[serde(rename = "type")]
     pub event_type: String,
@@ -228,12 +269,6 @@ pub struct DownstreamMessage {
     pub user_metadata: Option<serde_json::Map<String, serde_json::Value>>,
     /// The whole event.
     pub event: Event,
-    /// The scheme whose signature verified.
-    pub scheme: Scheme,
-    /// The `webhook-timestamp`, Unix seconds.
-    pub webhook_timestamp: WebhookTimestamp,
-    /// When the receiver accepted it, Unix milliseconds.
-    pub received_at: i64,
     /// When the recorder recorded it, Unix milliseconds.
     pub recorded_at: i64,
 }
@@ -253,18 +288,25 @@ impl DownstreamMessage {
     pub fn kind(&self) -> crate::event::EventKind {
         self.event.kind()
     }
+
+    /// The `webhook-id`: the key to make your handling idempotent on.
+    pub fn webhook_id(&self) -> &WebhookId {
+        &self.provenance.webhook_id
+    }
+
+    /// The message's SQS attributes.
+    pub fn sqs_attributes(&self) -> [(&'static str, &str); 2] {
+        [(attributes::WEBHOOK_ID, self.webhook_id().as_str()), (attributes::EVENT_TYPE, &self.event_type)]
+    }
 }
 
 impl From<EventRecord> for DownstreamMessage {
     fn from(record: EventRecord) -> Self {
         Self {
             user_metadata: record.event.user_metadata().cloned(),
-            webhook_id: record.webhook_id,
+            provenance: record.provenance,
             event_type: record.event_type,
             data_id: record.data_id,
-            scheme: record.scheme,
-            webhook_timestamp: record.webhook_timestamp,
-            received_at: record.received_at,
             recorded_at: record.recorded_at,
             event: record.event,
         }
@@ -301,14 +343,9 @@ const MAX_DETAIL_CHARS: usize = 512;
 /// the quarantine queue (the raw body, base64), alarmed, and released into the ingest queue once fixed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuarantinedDelivery {
-    /// The `webhook-id` header.
-    pub webhook_id: WebhookId,
-    /// The `webhook-timestamp` header, Unix seconds.
-    pub webhook_timestamp: WebhookTimestamp,
-    /// When the receiver accepted it, Unix milliseconds.
-    pub received_at: i64,
-    /// The scheme whose signature verified.
-    pub scheme: Scheme,
+    /// Where and when it was delivered.
+    #[serde(flatten)]
+    pub provenance: Provenance,
     /// Why it was quarantined.
     pub reason: QuarantineReason,
     /// What exactly was wrong, for people (never secret material).
@@ -330,10 +367,7 @@ impl QuarantinedDelivery {
         received_at_ms: i64,
     ) -> Self {
         Self {
-            webhook_id: verified.webhook_id.clone(),
-            webhook_timestamp: verified.timestamp,
-            received_at: received_at_ms,
-            scheme: verified.scheme,
+            provenance: Provenance::new(verified.clone(), received_at_ms),
             reason,
             detail: detail.to_string().chars().take(MAX_DETAIL_CHARS).collect(),
             body_sha256: BodySha256::of(body),
@@ -355,7 +389,7 @@ impl QuarantinedDelivery {
     /// The message's SQS attributes.
     pub fn sqs_attributes(&self) -> [(&'static str, &str); 2] {
         [
-            (attributes::WEBHOOK_ID, self.webhook_id.as_str()),
+            (attributes::WEBHOOK_ID, self.provenance.webhook_id.as_str()),
             (attributes::FAILURE_REASON, self.reason.as_str()),
         ]
     }
@@ -366,10 +400,7 @@ impl QuarantinedDelivery {
     pub fn release(&self, fixed_body: Option<&[u8]>) -> Result<IngestMessage, EventError> {
         let body = fixed_body.unwrap_or(&self.body);
         Ok(IngestMessage {
-            webhook_id: self.webhook_id.clone(),
-            webhook_timestamp: self.webhook_timestamp,
-            received_at: self.received_at,
-            scheme: self.scheme,
+            provenance: self.provenance.clone(),
             body_sha256: BodySha256::of(body),
             event: Event::parse(body)?,
         })
@@ -467,7 +498,10 @@ mod tests {
             "body_sha256":"00","event":{"type":"batch.succeeded"}}"#;
         assert!(serde_json::from_str::<IngestMessage>(body).is_err());
         let ok = body.replace("-795392397", "795392397");
-        assert_eq!(serde_json::from_str::<IngestMessage>(&ok).unwrap().webhook_timestamp.unix(), 795_392_397);
+        assert_eq!(
+            serde_json::from_str::<IngestMessage>(&ok).unwrap().provenance.webhook_timestamp.unix(),
+            795_392_397
+        );
     }
 
     fn verified(id: &str) -> Verified {
@@ -534,8 +568,8 @@ mod tests {
         assert!(matches!(back.release(None), Err(EventError::NotJson(_))));
         let fixed = br#"{"type":"batch.succeeded","data":{"id":"batches/q"}}"#;
         let released = back.release(Some(fixed)).unwrap();
-        assert_eq!(released.webhook_id.as_str(), "msg_q");
-        assert_eq!((released.received_at, released.scheme), (42, Scheme::V1));
+        assert_eq!(released.webhook_id().as_str(), "msg_q");
+        assert_eq!((released.provenance.received_at, released.provenance.scheme), (42, Scheme::V1));
         assert_eq!(released.body_sha256, BodySha256::of(fixed));
         assert_eq!(released.event.data_id(), Some("batches/q"));
     }

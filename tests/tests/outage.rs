@@ -76,7 +76,8 @@ async fn an_outage_loses_nothing_acknowledged_and_duplicates_nothing() {
     }
 
     let downstream = pipeline.take_downstream().await.unwrap();
-    let mut arrived: Vec<String> = downstream.values().flatten().map(|m| m.webhook_id.to_string()).collect();
+    let mut arrived: Vec<String> =
+        downstream.values().flatten().map(|m| m.provenance.webhook_id.to_string()).collect();
     arrived.sort();
     acknowledged.sort_unstable();
     assert_eq!(arrived, acknowledged, "every acknowledged delivery exactly once, nothing refused");

@@ -85,7 +85,8 @@ async fn every_event_type_signed_either_way_reaches_its_routed_queue_exactly_onc
     );
     assert_eq!(family("video"), ["video.generated", "video.generated"]);
     assert_eq!(family("default"), ["model.tuned", "model.tuned"]);
-    let mut received: Vec<String> = downstream.values().flatten().map(|m| m.webhook_id.to_string()).collect();
+    let mut received: Vec<String> =
+        downstream.values().flatten().map(|m| m.provenance.webhook_id.to_string()).collect();
     received.sort();
     sent.sort();
     assert_eq!(received, sent, "each delivery exactly once");
@@ -105,7 +106,7 @@ async fn ten_deliveries_of_one_webhook_id_give_one_downstream_message() {
     assert_eq!((drained.ingested, drained.inserts), (10, 1));
     let downstream = pipeline.take_downstream().await.unwrap();
     assert_eq!(downstream["batch"].len(), 1);
-    assert_eq!(downstream["batch"][0].webhook_id.as_str(), "msg_retried");
+    assert_eq!(downstream["batch"][0].provenance.webhook_id.as_str(), "msg_retried");
     assert_eq!(downstream["batch"][0].event.output_uri(), Some("gs://bucket/results.jsonl"));
     assert!(downstream.iter().filter(|(q, _)| **q != "batch").all(|(_, m)| m.is_empty()));
 }

@@ -51,7 +51,7 @@ fn every_sample_event_is_what_its_function_parses() {
                 assert_eq!(stream.records[0].event_name, "INSERT");
                 let record: EventRecord =
                     serde_dynamo::from_item(stream.records[0].change.new_image.clone()).unwrap();
-                assert_eq!(record.webhook_id.as_str(), "msg_sample_0001");
+                assert_eq!(record.provenance.webhook_id.as_str(), "msg_sample_0001");
             }
             "consumer-sqs" => {
                 let sqs: SqsEvent = serde_json::from_value(event.clone()).unwrap();

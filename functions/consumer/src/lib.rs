@@ -55,7 +55,7 @@ pub async fn process(consumer: &Consumer, record: &SqsMessage) -> Outcome {
         Ok(message) => message,
         Err(error) => return Outcome::Failed(format!("not a downstream message: {error}")),
     };
-    match consumer.once.claim(&message.webhook_id).await {
+    match consumer.once.claim(&message.provenance.webhook_id).await {
         Ok(Claim::Acquired) => {}
         Ok(Claim::AlreadyDone) => return Outcome::Duplicate,
         Ok(Claim::InProgress) => return Outcome::Failed("another invocation is handling it".into()),
@@ -64,15 +64,15 @@ pub async fn process(consumer: &Consumer, record: &SqsMessage) -> Outcome {
     act_on(&message);
     // Acting happened: if marking it fails, the lease still runs out and a redelivery (if any) acts
     // again, which your code must tolerate anyway; the record itself is done.
-    if let Err(error) = consumer.once.done(&message.webhook_id).await {
-        tracing::warn!(webhook_id = %message.webhook_id, %error, "acted, but could not mark it done");
+    if let Err(error) = consumer.once.done(&message.provenance.webhook_id).await {
+        tracing::warn!(webhook_id = %message.provenance.webhook_id, %error, "acted, but could not mark it done");
     }
     Outcome::Acted
 }
 
 /// What a real consumer would act on.
 fn act_on(message: &DownstreamMessage) {
-    let id = message.webhook_id.as_str();
+    let id = message.provenance.webhook_id.as_str();
     let job = message.data_id.as_deref().unwrap_or("<no id>");
     match message.kind() {
         EventKind::BatchSucceeded | EventKind::VideoGenerated => tracing::info!(

@@ -193,12 +193,12 @@ fn prepare<P, D>(fanout: &Fanout<P, D>, index: usize, record: StreamRecord) -> P
                 destination: None,
                 reason: "not_serialisable".into(),
                 detail: error.to_string(),
-                webhook_id: Some(message.webhook_id.to_string()),
+                webhook_id: Some(message.provenance.webhook_id.to_string()),
                 event_type: Some(message.event_type.clone()),
             });
         }
     };
-    let webhook_id = message.webhook_id.as_str();
+    let webhook_id = message.provenance.webhook_id.as_str();
     let outgoing = Outgoing {
         record: index,
         body,

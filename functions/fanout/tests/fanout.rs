@@ -113,7 +113,9 @@ impl World {
             .drain(url)
             .await
             .iter()
-            .map(|m| DownstreamMessage::from_sqs_body(m.body().unwrap()).unwrap().webhook_id.to_string())
+            .map(|m| {
+                DownstreamMessage::from_sqs_body(m.body().unwrap()).unwrap().provenance.webhook_id.to_string()
+            })
             .collect();
         ids.sort();
         ids
@@ -148,14 +150,14 @@ async fn each_event_lands_in_its_routed_queue_with_the_contract_fields() {
     let batch = w.drain(&w.stack.routed("batch").url).await;
     assert_eq!(batch.len(), 1);
     let message = DownstreamMessage::from_sqs_body(batch[0].body().unwrap()).unwrap();
-    assert_eq!(message.webhook_id.as_str(), "msg_b");
+    assert_eq!(message.provenance.webhook_id.as_str(), "msg_b");
     assert_eq!(message.event_type, "batch.succeeded");
     assert_eq!(message.data_id.as_deref(), Some("batches/1"));
     assert_eq!(message.user_metadata.unwrap()["team"], "ml");
     assert_eq!(message.event.output_uri(), Some("gs://b/o.jsonl"));
-    assert_eq!(message.scheme, Scheme::V1a);
-    assert_eq!(message.webhook_timestamp.unix(), NOW_MS / 1000);
-    assert_eq!((message.received_at, message.recorded_at), (NOW_MS, NOW_MS + 40));
+    assert_eq!(message.provenance.scheme, Scheme::V1a);
+    assert_eq!(message.provenance.webhook_timestamp.unix(), NOW_MS / 1000);
+    assert_eq!((message.provenance.received_at, message.recorded_at), (NOW_MS, NOW_MS + 40));
     let attributes = batch[0].message_attributes().unwrap();
     assert_eq!(attributes["webhook_id"].string_value(), Some("msg_b"));
     assert_eq!(attributes["event_type"].string_value(), Some("batch.succeeded"));
@@ -264,7 +266,7 @@ async fn a_missing_queue_keeps_its_records_whole_in_the_fanout_dlq_and_the_rest_
     let kept = w.drain(&w.stack.fanout_dlq.url).await;
     assert_eq!(kept.len(), 1);
     let message = DownstreamMessage::from_sqs_body(kept[0].body().unwrap()).unwrap();
-    assert_eq!(message.webhook_id.as_str(), "msg_lost_route");
+    assert_eq!(message.provenance.webhook_id.as_str(), "msg_lost_route");
     let attributes = kept[0].message_attributes().unwrap();
     assert_eq!(attributes["destination_queue"].string_value(), Some(missing.as_str()));
     assert!(
@@ -346,7 +348,7 @@ async fn permanently_bad_records_among_thirty_are_dead_lettered_and_every_good_o
             let message = DownstreamMessage::from_sqs_body(m.body().unwrap()).unwrap();
             let attributes = m.message_attributes().unwrap();
             (
-                message.webhook_id.to_string(),
+                message.provenance.webhook_id.to_string(),
                 attributes["destination_queue"].string_value().unwrap().to_owned(),
                 attributes["failure_reason"].string_value().unwrap().to_owned(),
             )

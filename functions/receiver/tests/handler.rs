@@ -28,10 +28,10 @@ async fn accepts_a_signed_delivery_in_every_payload_format() {
         let sent = receiver.queues.sent();
         assert_eq!(sent.len(), 1, "{format:?}");
         let (message, body) = &sent[0];
-        assert_eq!(message.webhook_id.as_str(), "msg_formats");
-        assert_eq!(message.webhook_timestamp.unix(), NOW);
-        assert_eq!(message.scheme, Scheme::V1);
-        assert_eq!(message.received_at, NOW * 1000);
+        assert_eq!(message.provenance.webhook_id.as_str(), "msg_formats");
+        assert_eq!(message.provenance.webhook_timestamp.unix(), NOW);
+        assert_eq!(message.provenance.scheme, Scheme::V1);
+        assert_eq!(message.provenance.received_at, NOW * 1000);
         assert_eq!(message.body_sha256, shared::message::BodySha256::of(BODY));
         assert_eq!(message.event.data_id(), Some("batches/abc123"));
         let contract: serde_json::Value = serde_json::from_str(body).unwrap();
@@ -92,7 +92,7 @@ async fn a_v1a_delivery_verifies_against_the_jwks_at_the_url_with_the_token() {
         let response = handle(&receiver, dynamic_post(format, "msg_dynamic", BODY, Some(URL_TOKEN))).await;
         assert_eq!(response.status(), StatusCode::OK, "{format:?}");
     }
-    assert_eq!(receiver.queues.sent()[0].0.scheme, Scheme::V1a);
+    assert_eq!(receiver.queues.sent()[0].0.provenance.scheme, Scheme::V1a);
 }
 
 #[tokio::test]
@@ -278,9 +278,9 @@ async fn a_verified_body_that_is_not_an_event_is_quarantined_with_202() {
             json!({"status": "quarantined", "webhook_id": id, "reason": "invalid_event"})
         );
         let kept = receiver.queues.quarantined().pop().unwrap();
-        assert_eq!((kept.webhook_id.as_str(), kept.body.as_slice()), (id.as_str(), body));
+        assert_eq!((kept.provenance.webhook_id.as_str(), kept.body.as_slice()), (id.as_str(), body));
         assert_eq!(kept.reason, QuarantineReason::InvalidEvent);
-        assert_eq!((kept.webhook_timestamp.unix(), kept.scheme), (NOW, Scheme::V1));
+        assert_eq!((kept.provenance.webhook_timestamp.unix(), kept.provenance.scheme), (NOW, Scheme::V1));
         let metrics = shared::metrics::take_captured();
         assert!(
             metrics.iter().any(|m| m["Quarantined"] == 1),

@@ -33,8 +33,8 @@ async fn a_signed_delivery_becomes_exactly_one_ingest_message_in_the_contract_sh
     let messages = receive_all(&sqs, &stack.ingest.url).await;
     assert_eq!(messages.len(), 1);
     let message: IngestMessage = serde_json::from_str(messages[0].body().unwrap()).unwrap();
-    assert_eq!(message.webhook_id.as_str(), "msg_sqs");
-    assert_eq!(message.webhook_timestamp.unix(), NOW);
+    assert_eq!(message.provenance.webhook_id.as_str(), "msg_sqs");
+    assert_eq!(message.provenance.webhook_timestamp.unix(), NOW);
     assert_eq!(message.body_sha256, BodySha256::of(BODY));
     assert_eq!(message.event.event_type(), "batch.succeeded");
     let attributes = messages[0].message_attributes().unwrap();
@@ -133,7 +133,10 @@ async fn a_verified_delivery_that_is_not_an_event_is_kept_whole_in_the_quarantin
     let kept = receive_all(&sqs, &stack.quarantine.url).await;
     assert_eq!(kept.len(), 1);
     let delivery = QuarantinedDelivery::from_sqs_body(kept[0].body().unwrap()).unwrap();
-    assert_eq!((delivery.webhook_id.as_str(), delivery.reason), ("msg_junk", QuarantineReason::InvalidEvent));
+    assert_eq!(
+        (delivery.provenance.webhook_id.as_str(), delivery.reason),
+        ("msg_junk", QuarantineReason::InvalidEvent)
+    );
     assert_eq!(delivery.body, body);
     assert_eq!(kept[0].message_attributes().unwrap()["failure_reason"].string_value(), Some("invalid_event"));
 }

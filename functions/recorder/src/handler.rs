@@ -76,7 +76,7 @@ async fn record_one<S: EventStore, D: DeadLetters>(
         }
     };
     let record = EventRecord::new(ingest, recorder.clock.unix_now_ms(), recorder.ttl_secs);
-    let webhook_id = record.webhook_id.as_str();
+    let webhook_id = record.provenance.webhook_id.as_str();
     match recorder.store.record(&record).await {
         Ok(Written::New) => {
             tracing::info!(webhook_id, event_type = %record.event_type, outcome = "recorded", "recorded");

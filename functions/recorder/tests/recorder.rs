@@ -192,7 +192,7 @@ async fn an_item_dynamodb_refuses_goes_to_the_dlq_at_once() {
     let kept = testkit::drain_queue(&emulator.sqs().await, &stack.ingest.dlq_url).await.unwrap();
     assert_eq!(kept.len(), 1);
     assert_eq!(
-        IngestMessage::from_sqs_body(kept[0].body().unwrap()).unwrap().webhook_id.as_str(),
+        IngestMessage::from_sqs_body(kept[0].body().unwrap()).unwrap().provenance.webhook_id.as_str(),
         "msg_huge"
     );
 }

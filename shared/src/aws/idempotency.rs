@@ -11,13 +11,13 @@
 //! # async fn example(once: shared::aws::idempotency::Idempotency, message: shared::message::DownstreamMessage)
 //! #     -> Result<(), Box<dyn std::error::Error>> {
 //! use shared::aws::idempotency::Claim;
-//! match once.claim(&message.webhook_id).await? {
+//! match once.claim(message.webhook_id()).await? {
 //!     Claim::AlreadyDone => {}                                  // a duplicate: acknowledge it
 //!     Claim::InProgress => return Err("being handled".into()), // report it failed: SQS redelivers later
 //!     Claim::Acquired => match act(&message).await {
-//!         Ok(()) => once.done(&message.webhook_id).await?,
+//!         Ok(()) => once.done(message.webhook_id()).await?,
 //!         Err(error) => {
-//!             once.release(&message.webhook_id).await?;
+//!             once.release(message.webhook_id()).await?;
 //!             return Err(error.into());
 //!         }
 //!     },

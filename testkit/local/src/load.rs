@@ -201,7 +201,7 @@ pub async fn run(emulator: &Emulator, plan: LoadPlan) -> Result<LoadReport, Box<
             let mut arrived = arrived_ref.borrow_mut();
             for message in &messages {
                 let message = DownstreamMessage::from_sqs_body(message.body().unwrap_or_default())?;
-                arrived.push((message.webhook_id.to_string(), name));
+                arrived.push((message.provenance.webhook_id.to_string(), name));
             }
             Ok(!messages.is_empty())
         })

@@ -190,7 +190,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let mut arrivals: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
     for (name, messages) in pipeline.take_downstream().await? {
         for message in messages {
-            arrivals.entry(message.webhook_id.to_string()).or_default().push(name);
+            arrivals.entry(message.provenance.webhook_id.to_string()).or_default().push(name);
         }
     }
 

@@ -281,7 +281,7 @@ impl Checks<'_> {
                 let ids: Vec<String> = messages
                     .iter()
                     .filter_map(|m| IngestMessage::from_sqs_body(m.body()?).ok())
-                    .map(|m| m.webhook_id.to_string())
+                    .map(|m| m.provenance.webhook_id.to_string())
                     .collect();
                 if ids != [SAMPLE_ID] {
                     return Err(format!("answered 200, but the ingest queue holds {ids:?}").into());
@@ -300,7 +300,7 @@ impl Checks<'_> {
                 let routed: Vec<String> = messages
                     .iter()
                     .filter_map(|m| DownstreamMessage::from_sqs_body(m.body()?).ok())
-                    .map(|m| m.webhook_id.to_string())
+                    .map(|m| m.provenance.webhook_id.to_string())
                     .collect();
                 if routed != [SAMPLE_ID] {
                     return Err(format!("the batch queue holds {routed:?}").into());
