@@ -1,6 +1,7 @@
 //! Reading a function's environment once, at cold start, into typed values, with errors that name the
 //! variable. Functions read nothing from the environment anywhere else.
 
+use std::cell::RefCell;
 use std::fmt::Display;
 use std::str::FromStr;
 
@@ -21,31 +22,62 @@ impl ConfigError {
     }
 }
 
-/// A source of variables: the process environment in `main`, a list in tests.
+/// A variable a configuration reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variable {
+    /// Its name.
+    pub name: &'static str,
+    /// Whether the configuration fails without it.
+    pub required: bool,
+}
+
+/// A source of variables: the process environment in `main`, a list in tests. It notes every name it
+/// is asked for, so the list of variables a configuration reads is derived from the code that reads
+/// them ([`FromVars::variables`]), never kept by hand.
 pub struct Vars<F> {
     lookup: F,
+    /// Answer as if nothing were set and every required variable were empty: to list what is read.
+    discovering: bool,
+    read: RefCell<Vec<Variable>>,
 }
 
 impl Vars<fn(&str) -> Option<String>> {
     /// The process environment.
     pub fn from_env() -> Self {
-        Self { lookup: |name| std::env::var(name).ok() }
+        Self::new(|name| std::env::var(name).ok())
+    }
+
+    fn discovering() -> Self {
+        Self { discovering: true, ..Self::new(|_| None) }
     }
 }
 
 impl<F: Fn(&str) -> Option<String>> Vars<F> {
     /// Variables looked up through `lookup`.
     pub fn new(lookup: F) -> Self {
-        Self { lookup }
+        Self { lookup, discovering: false, read: RefCell::new(Vec::new()) }
+    }
+
+    fn note(&self, name: &'static str, required: bool) {
+        let mut read = self.read.borrow_mut();
+        match read.iter_mut().find(|v| v.name == name) {
+            Some(seen) => seen.required |= required,
+            None => read.push(Variable { name, required }),
+        }
     }
 
     /// The trimmed value, `None` when unset or blank.
-    pub fn optional(&self, name: &str) -> Option<String> {
+    pub fn optional(&self, name: &'static str) -> Option<String> {
+        self.note(name, false);
         (self.lookup)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
     /// The trimmed value, an error when unset or blank.
     pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.note(name, true);
+        if self.discovering {
+            return Ok(String::new());
+        }
         self.optional(name).ok_or_else(|| ConfigError::new(name, "is required"))
     }
 
@@ -96,6 +128,16 @@ pub trait FromVars: Sized {
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Self::from_vars(&Vars::new(lookup))
     }
+
+    /// Every variable the configuration reads, and which it requires: found by reading them, so the
+    /// template test checks the code, not a list kept beside it.
+    fn variables() -> Vec<Variable> {
+        let vars = Vars::discovering();
+        // Nothing is set, so checks between values may refuse; every read before that is noted, and
+        // configurations read every variable before checking them together.
+        let _ = Self::from_vars(&vars);
+        vars.read.into_inner()
+    }
 }
 
 #[cfg(test)]
@@ -104,6 +146,29 @@ mod tests {
 
     fn vars(pairs: &'static [(&'static str, &'static str)]) -> Vars<impl Fn(&str) -> Option<String>> {
         Vars::new(move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    }
+
+    struct Sample;
+
+    impl FromVars for Sample {
+        fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+            vars.required("NEEDED")?;
+            vars.optional("MAYBE");
+            vars.parsed("NUMBER", 5u32)?;
+            Ok(Sample)
+        }
+    }
+
+    #[test]
+    fn the_variables_a_configuration_reads_are_found_by_reading_them() {
+        assert_eq!(
+            Sample::variables(),
+            [
+                Variable { name: "NEEDED", required: true },
+                Variable { name: "MAYBE", required: false },
+                Variable { name: "NUMBER", required: false },
+            ]
+        );
     }
 
     #[test]

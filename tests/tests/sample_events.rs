@@ -65,18 +65,18 @@ fn every_sample_event_is_what_its_function_parses() {
 #[test]
 fn the_env_vars_for_sam_local_name_what_each_function_reads_and_hold_no_secret() {
     let env = LocalStack::default_local().env_vars();
-    for (function, variables, required) in [
-        ("ReceiverFunction", receiver::VARIABLES, receiver::REQUIRED),
-        ("RecorderFunction", recorder::VARIABLES, recorder::REQUIRED),
-        ("FanoutFunction", fanout::VARIABLES, fanout::REQUIRED),
-        ("BatchConsumerFunction", consumer::VARIABLES, consumer::REQUIRED),
+    for (function, read) in [
+        ("ReceiverFunction", receiver::Config::variables()),
+        ("RecorderFunction", recorder::Config::variables()),
+        ("FanoutFunction", fanout::Config::variables()),
+        ("BatchConsumerFunction", consumer::Config::variables()),
     ] {
         let vars = env[function].as_object().unwrap();
         for name in vars.keys() {
-            assert!(variables.contains(&name.as_str()), "{function}: {name} is not read");
+            assert!(read.iter().any(|v| v.name == name), "{function}: {name} is not read");
         }
-        for name in required {
-            assert!(vars.contains_key(*name), "{function} lacks {name}");
+        for variable in read.iter().filter(|v| v.required) {
+            assert!(vars.contains_key(variable.name), "{function} lacks {}", variable.name);
         }
         assert!(vars["AWS_ENDPOINT_URL"].as_str().unwrap().starts_with("http://host.docker.internal:"));
     }

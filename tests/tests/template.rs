@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use serde_yaml::Value;
+use shared::config::{FromVars, Variable};
 use testkit::{
     CLAIMS_TABLE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE, MAX_MESSAGE_BYTES,
     QUARANTINE_QUEUE, QueueSpec, ROUTED_QUEUES,
@@ -136,26 +137,27 @@ fn environment(template: &Value, function: &str) -> BTreeSet<String> {
     variables.keys().chain(globals.keys()).map(|k| k.as_str().unwrap().to_owned()).collect()
 }
 
-fn assert_variables(template: &Value, function: &str, known: &[&str], required: &[&str]) {
+/// The function's variables, as its configuration reads them (`FromVars::variables`).
+fn assert_variables(template: &Value, function: &str, read: &[Variable]) {
     let set = environment(template, function);
     for variable in &set {
         assert!(
-            known.contains(&variable.as_str()) || variable == "RUST_LOG",
+            read.iter().any(|v| v.name == variable) || variable == "RUST_LOG",
             "{function} sets {variable}, which the code never reads"
         );
     }
-    for variable in required {
-        assert!(set.contains(*variable), "{function} lacks required {variable}");
+    for variable in read.iter().filter(|v| v.required) {
+        assert!(set.contains(variable.name), "{function} lacks required {}", variable.name);
     }
 }
 
 #[test]
 fn every_function_gets_exactly_the_variables_its_code_reads() {
     let template = template();
-    assert_variables(&template, "ReceiverFunction", receiver::VARIABLES, receiver::REQUIRED);
-    assert_variables(&template, "RecorderFunction", recorder::VARIABLES, recorder::REQUIRED);
-    assert_variables(&template, "FanoutFunction", fanout::VARIABLES, fanout::REQUIRED);
-    assert_variables(&template, "BatchConsumerFunction", consumer::VARIABLES, consumer::REQUIRED);
+    assert_variables(&template, "ReceiverFunction", &receiver::Config::variables());
+    assert_variables(&template, "RecorderFunction", &recorder::Config::variables());
+    assert_variables(&template, "FanoutFunction", &fanout::Config::variables());
+    assert_variables(&template, "BatchConsumerFunction", &consumer::Config::variables());
 }
 
 #[test]

@@ -2,11 +2,6 @@
 
 use shared::config::{ConfigError, FromVars, Vars};
 
-/// Every variable the consumer reads.
-pub const VARIABLES: &[&str] = &["IDEMPOTENCY_TABLE", "AWS_ENDPOINT_URL"];
-/// The variables without a default.
-pub const REQUIRED: &[&str] = &["IDEMPOTENCY_TABLE"];
-
 /// The consumer's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {

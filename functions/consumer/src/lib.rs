@@ -5,13 +5,14 @@
 
 mod config;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
+use shared::aws::batch::{self, UnreportableFailure};
 use shared::aws::idempotency::{Claim, Idempotency};
 use shared::event::EventKind;
 use shared::message::DownstreamMessage;
 
-pub use config::{Config, REQUIRED, VARIABLES};
+pub use config::Config;
 
 /// The consumer's dependencies, built once per container.
 #[derive(Debug)]
@@ -36,17 +37,15 @@ pub enum Outcome {
 pub async fn handle(
     consumer: &Consumer,
     event: LambdaEvent<SqsEvent>,
-) -> Result<SqsBatchResponse, std::convert::Infallible> {
-    let mut response = SqsBatchResponse::default();
+) -> Result<SqsBatchResponse, UnreportableFailure> {
+    let mut failed = Vec::new();
     for record in event.payload.records {
         if let Outcome::Failed(reason) = process(consumer, &record).await {
             tracing::warn!(message_id = record.message_id.as_deref(), %reason, "will be redelivered");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = record.message_id.unwrap_or_default();
-            response.batch_item_failures.push(failure);
+            failed.push(record.message_id);
         }
     }
-    Ok(response)
+    batch::sqs_response(failed)
 }
 
 /// One record: parse, claim, act, mark done.

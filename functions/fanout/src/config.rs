@@ -7,12 +7,6 @@ use shared::aws::clients::timeouts;
 use shared::config::{FromVars, Vars};
 use shared::routing::{Routes, RoutesError};
 
-/// Every variable the fanout reads.
-pub const VARIABLES: &[&str] =
-    &["ROUTES", "DEFAULT_QUEUE_URL", "FANOUT_DLQ_URL", "METRICS_NAMESPACE", "AWS_ENDPOINT_URL"];
-/// The variables without a default.
-pub const REQUIRED: &[&str] = &["DEFAULT_QUEUE_URL", "FANOUT_DLQ_URL"];
-
 pub use shared::config::ConfigError;
 
 /// The fanout's settings.

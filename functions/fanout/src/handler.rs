@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord as StreamRecord};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use futures::future::join_all;
 use lambda_runtime::LambdaEvent;
+use shared::aws::batch::{self, UnreportableFailure};
 use shared::aws::sqs::SendError;
 use shared::clock::Clock;
 use shared::message::{DownstreamMessage, EventRecord};
@@ -60,11 +61,6 @@ pub struct Report {
     /// Records not attempted because an earlier window failed; the trigger's retry covers them.
     pub deferred: usize,
 }
-
-/// A failed record has no sequence number to report it by.
-#[derive(Debug, thiserror::Error)]
-#[error("a failed stream record has no sequence number; failing the whole batch so nothing is lost")]
-pub struct UnreportableFailure;
 
 /// Records routed per window: one SendMessageBatch per queue carries a window whose events all go there.
 pub const WINDOW: usize = 10;
@@ -284,14 +280,7 @@ pub async fn handle<P: Publisher, D: DeadLetters>(
         event.payload.records.iter().map(|r| r.change.sequence_number.clone()).collect();
     let report = fan_out(fanout, event.payload.records).await;
     emit_metrics(fanout, &report);
-    let mut response = DynamoDbEventResponse::default();
-    for index in &report.failed {
-        let mut failure = DynamoDbBatchItemFailure::default();
-        failure.item_identifier =
-            Some(sequence_numbers.get(*index).cloned().flatten().ok_or(UnreportableFailure)?);
-        response.batch_item_failures.push(failure);
-    }
-    Ok(response)
+    batch::stream_response(report.failed.iter().map(|index| sequence_numbers.get(*index).cloned().flatten()))
 }
 
 fn emit_metrics<P, D>(fanout: &Fanout<P, D>, report: &Report) {
@@ -309,11 +298,5 @@ fn emit_metrics<P, D>(fanout: &Fanout<P, D>, report: &Report) {
     }
     if !report.failed.is_empty() {
         metrics::emit(Function::Fanout, Metric::Failed, report.failed.len() as u64, &[], now_ms);
-    }
-}
-
-impl From<UnreportableFailure> for lambda_runtime::Diagnostic {
-    fn from(error: UnreportableFailure) -> Self {
-        Self { error_type: "UnreportableFailure".into(), error_message: error.to_string() }
     }
 }

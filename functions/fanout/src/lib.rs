@@ -7,9 +7,9 @@ mod dead_letters;
 mod handler;
 mod publish;
 
-pub use config::{Config, ConfigError, REQUIRED, VARIABLES, sdk_timeouts};
+pub use config::{Config, ConfigError, sdk_timeouts};
 pub use dead_letters::{DeadLetter, DeadLetters};
-pub use handler::{DEFAULT_MAX_ATTEMPTS, Fanout, Report, UnreportableFailure, WINDOW, fan_out, handle};
+pub use handler::{DEFAULT_MAX_ATTEMPTS, Fanout, Report, WINDOW, fan_out, handle};
 pub use publish::{
     BatchResult, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, Outgoing, Publisher, SqsPublisher, batches,
 };

@@ -15,26 +15,6 @@ use shared::signature::{DEFAULT_TOLERANCE_SECS, EndpointSecrets, Scheme, Schemes
 /// it is opt-in: with it in the default, every cold start without one would warn.
 pub const DEFAULT_SCHEMES: Schemes = Schemes::NONE.with(Scheme::V1).with(Scheme::V1a);
 
-/// Every variable the receiver reads.
-pub const VARIABLES: &[&str] = &[
-    "WEBHOOK_SECRETS",
-    "WEBHOOK_SECRETS_ARN",
-    "JWKS_URL",
-    "JWKS_JSON",
-    "TIMESTAMP_TOLERANCE_SECS",
-    "MAX_BODY_BYTES",
-    "ACCEPTED_SCHEMES",
-    "JWT_AUDIENCE",
-    "JWT_ISSUER",
-    "WEBHOOK_URL_TOKEN",
-    "INGEST_QUEUE_URL",
-    "QUARANTINE_QUEUE_URL",
-    "METRICS_NAMESPACE",
-    "AWS_ENDPOINT_URL",
-];
-/// The variables without a default.
-pub const REQUIRED: &[&str] = &["INGEST_QUEUE_URL", "QUARANTINE_QUEUE_URL"];
-
 /// Where the endpoint's secrets (the `v1` signing secrets and the URL token) come from.
 #[derive(Debug, Clone)]
 pub enum SecretsConfig {

@@ -11,8 +11,7 @@ mod secrets;
 mod setup;
 
 pub use config::{
-    Config, ConfigError, DEFAULT_MAX_BODY_BYTES, DEFAULT_SCHEMES, KeysConfig, REQUIRED, SecretsConfig,
-    VARIABLES, sdk_timeouts,
+    Config, ConfigError, DEFAULT_MAX_BODY_BYTES, DEFAULT_SCHEMES, KeysConfig, SecretsConfig, sdk_timeouts,
 };
 pub use handler::{RETRY_AFTER_SECS, Receiver, handle};
 pub use queue::{DeliveryQueues, EnqueueError, SqsDeliveryQueues};

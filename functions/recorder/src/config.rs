@@ -11,12 +11,6 @@ use shared::config::{FromVars, Vars};
 /// finds its id and is dropped as a duplicate.
 pub const DEFAULT_RECORD_TTL_SECS: u64 = 7 * 24 * 3600;
 
-/// Every variable the recorder reads.
-pub const VARIABLES: &[&str] =
-    &["EVENTS_TABLE", "RECORD_TTL_SECS", "INGEST_DLQ_URL", "METRICS_NAMESPACE", "AWS_ENDPOINT_URL"];
-/// The variables without a default.
-pub const REQUIRED: &[&str] = &["EVENTS_TABLE", "INGEST_DLQ_URL"];
-
 /// The recorder's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {

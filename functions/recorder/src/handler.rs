@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 use lambda_runtime::LambdaEvent;
+use shared::aws::batch::{self, UnreportableFailure};
 use shared::clock::Clock;
 use shared::message::{BodySha256, EventRecord, IngestMessage};
 use shared::metrics::{self, Function, Metric};
@@ -49,11 +50,6 @@ impl Outcome {
         matches!(self, Self::Failed(_))
     }
 }
-
-/// A batch failed as a whole: a record to retry has no message id to report it by.
-#[derive(Debug, thiserror::Error)]
-#[error("a failed SQS record has no messageId; failing the whole batch so nothing is lost")]
-pub struct UnreportableFailure;
 
 /// Records every message of the batch, concurrently, and returns each one's outcome by message id.
 pub async fn record_batch<S: EventStore, D: DeadLetters>(
@@ -137,15 +133,7 @@ pub async fn handle<S: EventStore, D: DeadLetters>(
 ) -> Result<SqsBatchResponse, UnreportableFailure> {
     let outcomes = record_batch(recorder, &event.payload).await;
     emit_metrics(recorder, &outcomes);
-    let mut response = SqsBatchResponse::default();
-    for (message_id, outcome) in outcomes {
-        if outcome.is_failure() {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message_id.ok_or(UnreportableFailure)?;
-            response.batch_item_failures.push(failure);
-        }
-    }
-    Ok(response)
+    batch::sqs_response(outcomes.into_iter().filter(|(_, o)| o.is_failure()).map(|(id, _)| id))
 }
 
 fn emit_metrics<S, D>(recorder: &Recorder<S, D>, outcomes: &[(Option<String>, Outcome)]) {
@@ -161,11 +149,5 @@ fn emit_metrics<S, D>(recorder: &Recorder<S, D>, outcomes: &[(Option<String>, Ou
         if n > 0 {
             metrics::emit(Function::Recorder, metric, n, &[], now_ms);
         }
-    }
-}
-
-impl From<UnreportableFailure> for lambda_runtime::Diagnostic {
-    fn from(error: UnreportableFailure) -> Self {
-        Self { error_type: "UnreportableFailure".into(), error_message: error.to_string() }
     }
 }

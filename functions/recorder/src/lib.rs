@@ -8,7 +8,7 @@ mod dead_letters;
 mod handler;
 mod store;
 
-pub use config::{Config, ConfigError, DEFAULT_RECORD_TTL_SECS, REQUIRED, VARIABLES, sdk_timeouts};
+pub use config::{Config, ConfigError, DEFAULT_RECORD_TTL_SECS, sdk_timeouts};
 pub use dead_letters::DeadLetters;
-pub use handler::{Outcome, Recorder, UnreportableFailure, handle, record_batch};
+pub use handler::{Outcome, Recorder, handle, record_batch};
 pub use store::{DynamoDbEventStore, EventStore, StoreError, Written};

@@ -1,7 +1,9 @@
 //! The AWS side of the functions (feature `aws`): sending to SQS with failures typed as worth retrying
-//! or not, message attributes SQS always accepts, and the consumer's claim on each `webhook_id`. Kept behind a feature so the pure library (and
+//! or not, message attributes SQS always accepts, the clients built from one configuration, partial
+//! batch responses, and the consumer's claim on each `webhook_id`. Kept behind a feature so the pure library (and
 //! its fuzz targets, and a consumer that only parses messages) builds without the AWS SDK.
 
+pub mod batch;
 pub mod clients;
 pub mod idempotency;
 pub mod sqs;
