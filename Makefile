@@ -71,7 +71,7 @@ dashboard-image: $(TOOLS_VENV)/.installed
 
 ## bench: criterion benchmarks (figures in README.md)
 bench:
-	cargo bench -p shared
+	cargo bench -p gemini-webhooks-aws --features sign
 	cargo bench -p receiver
 
 clean-venv:

@@ -7,14 +7,14 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use gemini_webhooks_aws::clock::{Clock, ManualClock, SystemClock};
+use gemini_webhooks_aws::keys::{JwksCache, KeySet, jwks_document};
+use gemini_webhooks_aws::signature::sign::{Ed25519Signer, RsaJwtSigner, SignedHeaders};
+use gemini_webhooks_aws::signature::{SigningSecret, UrlToken, Verifier};
 use hmac::{Hmac, Mac};
 use http::HeaderMap;
 use serde_json::json;
 use sha2::Sha256;
-use shared::clock::{Clock, ManualClock, SystemClock};
-use shared::keys::{JwksCache, KeySet, jwks_document};
-use shared::signature::sign::{Ed25519Signer, RsaJwtSigner, SignedHeaders};
-use shared::signature::{SigningSecret, UrlToken, Verifier};
 
 /// The endpoint's URL token, which dynamic deliveries carry.
 const TOKEN: &str = "tok_0123456789abcdefghijklmn";

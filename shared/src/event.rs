@@ -296,6 +296,13 @@ mod tests {
     }
 
     #[test]
+    fn keys_leave_in_the_order_they_came_in() {
+        let body = r#"{"type":"batch.succeeded","zeta":1,"data":{"output_file_uri":"gs://b/o","id":"b/1"},"alpha":2}"#;
+        let event = Event::parse(body.as_bytes()).unwrap();
+        assert_eq!(serde_json::to_string(&event).unwrap(), body);
+    }
+
+    #[test]
     fn catalog_names_map_back_to_their_kinds() {
         for (name, kind) in EventKind::CATALOG {
             assert_eq!(EventKind::of(name), kind);

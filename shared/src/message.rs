@@ -248,7 +248,7 @@ impl EventRecord {
 /// # let body = r#"{"webhook_id":"msg_1","type":"batch.succeeded","data_id":"batches/1","user_metadata":null,
 /// #   "event":{"type":"batch.succeeded","data":{"id":"batches/1","output_file_uri":"gs://b/o.jsonl"}},
 /// #   "scheme":"v1","webhook_timestamp":1769083200,"received_at":1769083200100,"recorded_at":1769083200200}"#;
-/// use shared::message::DownstreamMessage;
+/// use gemini_webhooks_aws::message::DownstreamMessage;
 /// let message = DownstreamMessage::from_sqs_body(body)?; // record.body in an SQS-triggered Lambda
 /// assert_eq!(message.event.output_uri(), Some("gs://b/o.jsonl"));
 /// assert_eq!(message.webhook_id().as_str(), "msg_1");

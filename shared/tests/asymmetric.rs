@@ -4,12 +4,12 @@ mod support;
 
 use std::sync::Arc;
 
+use gemini_webhooks_aws::keys::{JwksCache, jwks_document};
+use gemini_webhooks_aws::signature::sign::{Ed25519Signer, SignedHeaders, encode_jwt};
+use gemini_webhooks_aws::signature::{JwtError, Scheme, SigningSecret, UrlToken, Verifier, VerifyError};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use shared::keys::{JwksCache, jwks_document};
-use shared::signature::sign::{Ed25519Signer, SignedHeaders, encode_jwt};
-use shared::signature::{JwtError, Scheme, SigningSecret, UrlToken, Verifier, VerifyError};
 use support::{NOW, RSA_KEY};
 
 /// The endpoint's URL token: dynamic deliveries carry it (see `dynamic_token.rs` for what happens
@@ -85,7 +85,8 @@ async fn v1_and_v1a_entries_together_verify_by_whichever_matches() {
         .build()
         .unwrap();
     let ts = NOW.to_string();
-    let wrong_v1 = shared::signature::sign::v1_entry(&SigningSecret::generate(), "msg_mixed", &ts, BODY);
+    let wrong_v1 =
+        gemini_webhooks_aws::signature::sign::v1_entry(&SigningSecret::generate(), "msg_mixed", &ts, BODY);
     let entries = [wrong_v1, key.entry("msg_mixed", &ts, BODY)];
     let headers = SignedHeaders::new("msg_mixed", NOW, &entries).to_header_map().unwrap();
     assert_eq!(verifier.verify(&headers, BODY, Some(TOKEN)).await.unwrap().scheme, Scheme::V1a);

@@ -6,10 +6,10 @@ mod support;
 
 use std::sync::Arc;
 
+use gemini_webhooks_aws::keys::{JwksCache, jwks_document};
+use gemini_webhooks_aws::signature::sign::{Ed25519Signer, SignedHeaders, v1_entry};
+use gemini_webhooks_aws::signature::{Rejection, Scheme, SigningSecret, UrlToken, Verifier, VerifyError};
 use serde_json::json;
-use shared::keys::{JwksCache, jwks_document};
-use shared::signature::sign::{Ed25519Signer, SignedHeaders, v1_entry};
-use shared::signature::{Rejection, Scheme, SigningSecret, UrlToken, Verifier, VerifyError};
 use support::{NOW, RSA_KEY};
 
 const BODY: &[u8] = br#"{"type":"batch.succeeded","data":{"id":"batches/mine"}}"#;

@@ -5,12 +5,12 @@ mod support;
 
 use std::sync::Arc;
 
+use gemini_webhooks_aws::clock::ManualClock;
+use gemini_webhooks_aws::keys::{JwksCache, JwksUrlError, jwks_document};
+use gemini_webhooks_aws::refresh::RefreshPolicy;
+use gemini_webhooks_aws::signature::sign::{Ed25519Signer, SignedHeaders};
+use gemini_webhooks_aws::signature::{Rejection, Scheme, Verifier, VerifyError};
 use serde_json::Value;
-use shared::clock::ManualClock;
-use shared::keys::{JwksCache, JwksUrlError, jwks_document};
-use shared::refresh::RefreshPolicy;
-use shared::signature::sign::{Ed25519Signer, SignedHeaders};
-use shared::signature::{Rejection, Scheme, Verifier, VerifyError};
 
 fn policy() -> RefreshPolicy {
     RefreshPolicy::JWKS
@@ -52,7 +52,7 @@ impl Fixture {
     }
 
     fn clock_now(&self) -> i64 {
-        use shared::clock::Clock;
+        use gemini_webhooks_aws::clock::Clock;
         self.clock.unix_now()
     }
 }

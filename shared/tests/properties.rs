@@ -7,12 +7,12 @@ use std::sync::{Arc, LazyLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use gemini_webhooks_aws::clock::ManualClock;
+use gemini_webhooks_aws::keys::{JwksCache, KeySet, jwks_document};
+use gemini_webhooks_aws::signature::sign::{Ed25519Signer, SignedHeaders};
+use gemini_webhooks_aws::signature::{Scheme, SigningSecret, Verifier};
 use http::HeaderMap;
 use proptest::prelude::*;
-use shared::clock::ManualClock;
-use shared::keys::{JwksCache, KeySet, jwks_document};
-use shared::signature::sign::{Ed25519Signer, SignedHeaders};
-use shared::signature::{Scheme, SigningSecret, Verifier};
 
 static SECRET: LazyLock<SigningSecret> = LazyLock::new(SigningSecret::generate);
 static ED25519: LazyLock<Ed25519Signer> = LazyLock::new(Ed25519Signer::generate);

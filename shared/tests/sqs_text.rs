@@ -1,9 +1,9 @@
 //! Property test: whatever JSON a verified delivery holds, the SQS-safe encoding every message goes
 //! out with holds only characters SQS accepts and reads back as the same value.
 
+use gemini_webhooks_aws::sqs::{first_disallowed, json_len, to_json};
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
-use shared::sqs::{first_disallowed, json_len, to_json};
 
 /// Characters of every kind, the ones SQS refuses well represented.
 fn any_char() -> impl Strategy<Value = char> {

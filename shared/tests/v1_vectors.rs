@@ -5,10 +5,12 @@ mod support;
 
 use std::sync::Arc;
 
+use gemini_webhooks_aws::clock::ManualClock;
+use gemini_webhooks_aws::signature::sign::{SignedHeaders, v1_entry};
+use gemini_webhooks_aws::signature::{
+    EndpointSecrets, Rejection, Scheme, SigningSecret, Verifier, VerifyError,
+};
 use serde::Deserialize;
-use shared::clock::ManualClock;
-use shared::signature::sign::{SignedHeaders, v1_entry};
-use shared::signature::{EndpointSecrets, Rejection, Scheme, SigningSecret, Verifier, VerifyError};
 
 #[derive(Deserialize)]
 struct Vectors {
@@ -189,17 +191,17 @@ fn an_empty_secret_is_refused() {
 #[test]
 fn a_verifier_with_nothing_to_verify_with_is_refused() {
     let err = Verifier::builder().build().unwrap_err();
-    assert_eq!(err, shared::signature::BuildError::NothingToVerifyWith);
+    assert_eq!(err, gemini_webhooks_aws::signature::BuildError::NothingToVerifyWith);
 }
 
 /// A secret source whose value the test replaces, as a rotation in Secrets Manager would.
 struct Rotating(Arc<std::sync::Mutex<Vec<SigningSecret>>>);
 
-impl shared::refresh::Source<EndpointSecrets> for Rotating {
-    fn fetch(&self) -> shared::refresh::Fetching<'_, EndpointSecrets> {
+impl gemini_webhooks_aws::refresh::Source<EndpointSecrets> for Rotating {
+    fn fetch(&self) -> gemini_webhooks_aws::refresh::Fetching<'_, EndpointSecrets> {
         let signing = self.0.lock().unwrap().clone();
         Box::pin(async move {
-            Ok(shared::refresh::Fetched {
+            Ok(gemini_webhooks_aws::refresh::Fetched {
                 value: EndpointSecrets { signing, url_token: None },
                 max_age_secs: None,
             })
@@ -217,11 +219,11 @@ async fn after_a_rotation_the_new_secret_verifies_and_the_old_is_refused() {
     let body = b"{}";
     let clock = support::clock();
     let current = Arc::new(std::sync::Mutex::new(vec![old.clone()]));
-    let secrets = shared::refresh::Refreshing::from_source(
-        shared::signature::SIGNING_SECRETS,
+    let secrets = gemini_webhooks_aws::refresh::Refreshing::from_source(
+        gemini_webhooks_aws::signature::SIGNING_SECRETS,
         Rotating(current.clone()),
         clock.clone(),
-        shared::refresh::RefreshPolicy::SECRETS,
+        gemini_webhooks_aws::refresh::RefreshPolicy::SECRETS,
     );
     let verifier = Verifier::builder().secrets_from(Arc::new(secrets)).clock(clock.clone()).build().unwrap();
     let by = |secret: &SigningSecret| {

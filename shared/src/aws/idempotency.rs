@@ -7,10 +7,10 @@
 //! claims it again. Only [`Idempotency::done`] makes later deliveries skip it.
 //!
 //! ```no_run
-//! # async fn act(_: &shared::message::DownstreamMessage) -> Result<(), std::io::Error> { Ok(()) }
-//! # async fn example(once: shared::aws::idempotency::Idempotency, message: shared::message::DownstreamMessage)
+//! # async fn act(_: &gemini_webhooks_aws::message::DownstreamMessage) -> Result<(), std::io::Error> { Ok(()) }
+//! # async fn example(once: gemini_webhooks_aws::aws::idempotency::Idempotency, message: gemini_webhooks_aws::message::DownstreamMessage)
 //! #     -> Result<(), Box<dyn std::error::Error>> {
-//! use shared::aws::idempotency::Claim;
+//! use gemini_webhooks_aws::aws::idempotency::Claim;
 //! match once.claim(message.webhook_id()).await? {
 //!     Claim::AlreadyDone => {}                                  // a duplicate: acknowledge it
 //!     Claim::InProgress => return Err("being handled".into()), // report it failed: SQS redelivers later

@@ -6,7 +6,9 @@ use rsa::pkcs1v15;
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, RsaPublicKey};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+#[cfg(feature = "sign")]
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::signature::b64;
@@ -166,11 +168,13 @@ fn decode_url(value: &str) -> Option<Vec<u8>> {
     b64::URL_SAFE_LENIENT.decode(value).ok()
 }
 
+#[cfg(feature = "sign")]
 fn encode_url(bytes: &[u8]) -> String {
     b64::URL_SAFE_LENIENT.encode(bytes)
 }
 
 /// The JWK of an Ed25519 public key, as Google publishes them.
+#[cfg(feature = "sign")]
 pub fn ed25519_jwk(key: &VerifyingKey, kid: Option<&str>) -> Value {
     let mut jwk = json!({"kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA",
                          "x": encode_url(key.as_bytes())});
@@ -181,17 +185,19 @@ pub fn ed25519_jwk(key: &VerifyingKey, kid: Option<&str>) -> Value {
 }
 
 /// The JWK of an RSA public key for RS256.
+#[cfg(feature = "sign")]
 pub fn rsa_jwk(key: &RsaPublicKey, kid: &str) -> Value {
     json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
            "n": encode_url(&key.n().to_bytes_be()), "e": encode_url(&key.e().to_bytes_be())})
 }
 
 /// A JWKS document holding `keys`.
+#[cfg(feature = "sign")]
 pub fn jwks_document(keys: impl IntoIterator<Item = Value>) -> Value {
     json!({"keys": keys.into_iter().collect::<Vec<_>>()})
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sign"))]
 mod tests {
     use super::*;
     use ed25519_dalek::SigningKey;

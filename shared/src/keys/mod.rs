@@ -6,7 +6,9 @@ mod fetch;
 mod jwks;
 
 pub use cache::{FETCH_TIMEOUT, JwksCache, JwksUrlError, MAX_DOCUMENT_BYTES};
-pub use jwks::{JwksError, KeySet, ed25519_jwk, jwks_document, rsa_jwk};
+pub use jwks::{JwksError, KeySet};
+#[cfg(feature = "sign")]
+pub use jwks::{ed25519_jwk, jwks_document, rsa_jwk};
 
 /// Google's published key set for Gemini webhooks.
 pub const GOOGLE_JWKS_URL: &str = "https://generativelanguage.googleapis.com/.well-known/jwks.json";

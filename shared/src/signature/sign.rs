@@ -1,4 +1,25 @@
-//! Signing, for tests, the local demo and the CLI: the sender's side of every scheme.
+//! Signing, for tests, the local demo and the CLI: the sender's side of every scheme (feature `sign`).
+//!
+//! ```
+//! use gemini_webhooks_aws::signature::{sign, SigningSecret, Verifier};
+//! use gemini_webhooks_aws::clock::ManualClock;
+//! use std::sync::Arc;
+//!
+//! let secret = SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+//! let clock = Arc::new(ManualClock::at(1_614_265_330));
+//! let verifier = Verifier::builder().secret(secret.clone()).clock(clock).build()?;
+//!
+//! let body = br#"{"type":"batch.succeeded","data":{"id":"batches/123"}}"#;
+//! let headers = sign::SignedHeaders::v1(&secret, "msg_1", 1_614_265_330, body).to_header_map()?;
+//!
+//! // `verify` is async: it fetches Google's JWKS when a `v1a` or JWT entry needs it.
+//! let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+//! // The third argument is the URL's `token` query parameter, which only dynamic deliveries need.
+//! let verified = runtime.block_on(verifier.verify(&headers, body, None))?;
+//! assert_eq!(verified.webhook_id.as_str(), "msg_1");
+//! assert_eq!(verified.scheme, gemini_webhooks_aws::Scheme::V1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};

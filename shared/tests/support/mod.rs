@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
+use gemini_webhooks_aws::clock::ManualClock;
+use gemini_webhooks_aws::signature::sign::RsaJwtSigner;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::server::conn::http1;
@@ -14,8 +16,6 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use shared::clock::ManualClock;
-use shared::signature::sign::RsaJwtSigner;
 use tokio::net::TcpListener;
 
 /// A fixed "now" for tests: 2026-01-22T12:00:00Z.

@@ -1,5 +1,6 @@
 //! The example consumer against DynamoDB in the emulator: each event is acted on once however often
-//! it arrives, and only what failed is redelivered.
+//! it arrives, and only what failed is redelivered. (Here rather than in the consumer's crate, so the
+//! crate users copy has no test dependencies.)
 
 use std::sync::Arc;
 
