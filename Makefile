@@ -14,9 +14,10 @@ export MOTO_PYTHON := $(abspath $(VENV))/bin/python
 demo: venv
 	cargo run --quiet -p local-stack --bin demo
 
-## dev: the local pipeline kept running, the receiver on http://127.0.0.1:8080/ (Ctrl-C stops it)
+## dev: the local pipeline kept running until Ctrl-C, a line per delivery; your secret, token, routes
+## and port from WEBHOOK_SECRET, WEBHOOK_URL_TOKEN, ROUTES, DEV_PORT or ARGS="--port 9000 ..."
 dev: venv
-	cargo run --quiet -p local-stack --bin demo -- --serve
+	cargo run --quiet -p local-stack --bin dev -- $(ARGS)
 
 ## test: run every test in the workspace (unit, property, emulator, end to end)
 test: venv

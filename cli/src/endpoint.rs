@@ -2,27 +2,30 @@
 //! same URL with the endpoint's token for dynamic ones (passed in every job's `webhook_config.uris`).
 //! The token is read from the endpoint's secret and printed only where it is asked for.
 
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
-use shared::signature::{EndpointSecrets, UrlToken};
+use shared::signature::{EndpointSecrets, SecretValueError, UrlToken};
+
+use crate::aws::{AwsCause, cause};
 
 /// The endpoint's URLs could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
     /// The secret could not be read.
-    #[error("reading the endpoint's secret {arn}: {detail}")]
+    #[error("reading the endpoint's secret {arn}")]
     Read {
         /// The secret's ARN.
         arn: String,
-        /// Secrets Manager's answer, with context.
-        detail: String,
+        /// Secrets Manager's answer.
+        #[source]
+        source: AwsCause,
     },
     /// The secret holds no usable value.
-    #[error("the endpoint's secret {arn} is not usable: {detail}")]
+    #[error("the endpoint's secret {arn} is not usable")]
     Unusable {
         /// The secret's ARN.
         arn: String,
         /// What is wrong (never a value).
-        detail: String,
+        #[source]
+        source: SecretValueError,
     },
     /// The secret holds no URL token, so dynamic deliveries are refused.
     #[error(
@@ -54,13 +57,14 @@ pub async fn read_secret(
     client: &aws_sdk_secretsmanager::Client,
     arn: &str,
 ) -> Result<EndpointSecrets, EndpointError> {
-    let value = client.get_secret_value().secret_id(arn).send().await.map_err(|e| EndpointError::Read {
-        arn: arn.to_owned(),
-        detail: DisplayErrorContext(e).to_string(),
-    })?;
+    let value = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| EndpointError::Read { arn: arn.to_owned(), source: cause(e) })?;
     let text = value.secret_string().unwrap_or_default();
-    EndpointSecrets::parse(text)
-        .map_err(|e| EndpointError::Unusable { arn: arn.to_owned(), detail: e.to_string() })
+    EndpointSecrets::parse(text).map_err(|source| EndpointError::Unusable { arn: arn.to_owned(), source })
 }
 
 /// The URLs of the receiver at `url`, its token read from the secret at `arn`.

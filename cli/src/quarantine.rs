@@ -4,11 +4,12 @@
 //! Reading a queue takes its messages for a while: listing hides each message for [`PEEK_SECS`] and
 //! then makes it visible again, so nothing is consumed and nothing else reads the quarantine anyway.
 
-use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry;
+use aws_sdk_sqs::types::Message;
 use shared::aws::sqs::{SendError, SqsQueue};
 use shared::event::EventError;
 use shared::message::{EncodeError, QuarantinedDelivery};
+
+use crate::queue::{QueueError, WatchedQueue};
 
 /// How long a listing hides each message it reads.
 pub const PEEK_SECS: i32 = 30;
@@ -17,26 +18,21 @@ pub const PEEK_SECS: i32 = 30;
 #[derive(Debug, thiserror::Error)]
 pub enum QuarantineError {
     /// SQS could not be read or written.
-    #[error("SQS {action} on {queue} failed: {detail}")]
-    Sqs {
-        /// What was being done.
-        action: &'static str,
-        /// The queue URL.
-        queue: String,
-        /// SQS's answer, with context.
-        detail: String,
-    },
+    #[error(transparent)]
+    Sqs(#[from] QueueError),
     /// No delivery with that `webhook-id` is held.
-    #[error("no quarantined delivery has webhook-id {0}")]
+    #[error(
+        "no quarantined delivery has webhook-id {0} (`gemini-webhooks quarantine list` shows what is held)"
+    )]
     NotFound(String),
     /// The body to release is still not an event.
-    #[error("the body to release is not a Gemini event: {0}")]
+    #[error("the body to release is not a Gemini event")]
     NotAnEvent(#[from] EventError),
     /// The body to release is still over the size budget.
-    #[error("the body to release cannot be enqueued: {0}")]
+    #[error("the body to release cannot be enqueued")]
     Encode(#[from] EncodeError),
     /// The ingest queue refused the released message.
-    #[error("the ingest queue did not take the released message: {0}")]
+    #[error("the ingest queue did not take the released message")]
     Send(#[from] SendError),
 }
 
@@ -45,9 +41,24 @@ pub enum QuarantineError {
 pub struct Held {
     /// SQS's id for the message.
     pub message_id: String,
-    receipt_handle: String,
+    message: Message,
     /// The delivery, or why the message is not one (written by something other than the receiver).
     pub delivery: Result<QuarantinedDelivery, String>,
+}
+
+impl Held {
+    fn new(message: Message) -> Self {
+        Self {
+            message_id: message.message_id().unwrap_or_default().to_owned(),
+            delivery: QuarantinedDelivery::from_sqs_body(message.body().unwrap_or_default())
+                .map_err(|e| e.to_string()),
+            message,
+        }
+    }
+
+    fn is(&self, webhook_id: &str) -> bool {
+        self.delivery.as_ref().is_ok_and(|d| d.provenance.webhook_id.as_str() == webhook_id)
+    }
 }
 
 /// What a release did.
@@ -61,22 +72,13 @@ pub struct Released {
 /// The quarantine queue.
 #[derive(Debug, Clone)]
 pub struct Quarantine {
-    sqs: aws_sdk_sqs::Client,
-    url: String,
+    queue: WatchedQueue,
 }
 
 impl Quarantine {
     /// The quarantine at `url`.
     pub fn new(sqs: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
-        Self { sqs, url: url.into() }
-    }
-
-    fn error(&self, action: &'static str, error: impl std::error::Error) -> QuarantineError {
-        QuarantineError::Sqs {
-            action,
-            queue: self.url.clone(),
-            detail: DisplayErrorContext(error).to_string(),
-        }
+        Self { queue: WatchedQueue::new(sqs, url) }
     }
 
     /// Every held message, oldest first, left in the queue.
@@ -86,57 +88,15 @@ impl Quarantine {
         Ok(held)
     }
 
-    /// Reads every message, hiding each for [`PEEK_SECS`]; long polling (1 s) asks every SQS host, so
-    /// an empty answer means an empty queue.
+    /// Reads every message, hiding each for [`PEEK_SECS`].
     async fn take_all(&self) -> Result<Vec<Held>, QuarantineError> {
-        let mut held = Vec::new();
-        loop {
-            let page = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.url)
-                .max_number_of_messages(10)
-                .visibility_timeout(PEEK_SECS)
-                .wait_time_seconds(1)
-                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp)
-                .send()
-                .await
-                .map_err(|e| self.error("ReceiveMessage", e))?;
-            if page.messages().is_empty() {
-                break;
-            }
-            held.extend(page.messages().iter().map(|message| {
-                Held {
-                    message_id: message.message_id().unwrap_or_default().to_owned(),
-                    receipt_handle: message.receipt_handle().unwrap_or_default().to_owned(),
-                    delivery: QuarantinedDelivery::from_sqs_body(message.body().unwrap_or_default())
-                        .map_err(|e| e.to_string()),
-                }
-            }));
-        }
+        let mut held: Vec<Held> = self.queue.take_all(PEEK_SECS).await?.into_iter().map(Held::new).collect();
         held.sort_by_key(|h| h.delivery.as_ref().map(|d| d.provenance.received_at).unwrap_or(i64::MAX));
         Ok(held)
     }
 
     async fn make_visible(&self, held: &[Held]) -> Result<(), QuarantineError> {
-        for chunk in held.chunks(10) {
-            let entries = chunk.iter().enumerate().filter_map(|(i, h)| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(&h.receipt_handle)
-                    .visibility_timeout(0)
-                    .build()
-                    .ok()
-            });
-            self.sqs
-                .change_message_visibility_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries.collect()))
-                .send()
-                .await
-                .map_err(|e| self.error("ChangeMessageVisibilityBatch", e))?;
-        }
-        Ok(())
+        Ok(self.queue.make_visible(held.iter().map(|h| &h.message)).await?)
     }
 
     /// The held delivery with `webhook_id`.
@@ -144,7 +104,8 @@ impl Quarantine {
         self.list()
             .await?
             .into_iter()
-            .find_map(|h| h.delivery.ok().filter(|d| d.provenance.webhook_id.as_str() == webhook_id))
+            .find(|h| h.is(webhook_id))
+            .and_then(|h| h.delivery.ok())
             .ok_or_else(|| QuarantineError::NotFound(webhook_id.to_owned()))
     }
 
@@ -157,10 +118,8 @@ impl Quarantine {
         fixed_body: Option<&[u8]>,
         ingest: &SqsQueue,
     ) -> Result<Released, QuarantineError> {
-        let held = self.take_all().await?;
-        let (matching, others): (Vec<Held>, Vec<Held>) = held
-            .into_iter()
-            .partition(|h| h.delivery.as_ref().is_ok_and(|d| d.provenance.webhook_id.as_str() == webhook_id));
+        let (matching, others): (Vec<Held>, Vec<Held>) =
+            self.take_all().await?.into_iter().partition(|h| h.is(webhook_id));
         self.make_visible(&others).await?;
         if matching.is_empty() {
             return Err(QuarantineError::NotFound(webhook_id.to_owned()));
@@ -184,13 +143,7 @@ impl Quarantine {
         let message = first.release(fixed_body)?;
         ingest.send(message.to_sqs_body()?, &message.sqs_attributes()).await?;
         for held in matching {
-            self.sqs
-                .delete_message()
-                .queue_url(&self.url)
-                .receipt_handle(&held.receipt_handle)
-                .send()
-                .await
-                .map_err(|e| self.error("DeleteMessage", e))?;
+            self.queue.delete(&held.message).await?;
         }
         Ok(Released { count: matching.len() })
     }

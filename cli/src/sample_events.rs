@@ -28,7 +28,7 @@ const BODY: &str = r#"{"type":"batch.succeeded","version":"v1","timestamp":"2026
 pub fn sample_events(
     secret_text: &str,
     now: i64,
-) -> Result<Vec<(&'static str, Value)>, Box<dyn std::error::Error>> {
+) -> Result<Vec<(&'static str, Value)>, Box<dyn std::error::Error + Send + Sync>> {
     let secret = SigningSecret::parse(secret_text)?;
     let mut events = Vec::new();
 

@@ -3,18 +3,19 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_cloudformation::error::DisplayErrorContext;
+use crate::aws::{AwsCause, cause};
 
 /// A stack's outputs could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
     /// CloudFormation did not answer (credentials, region, a stack that does not exist).
-    #[error("reading stack {stack}: {detail}")]
+    #[error("reading stack {stack} (check the name, your credentials and AWS_REGION)")]
     Describe {
         /// The stack name.
         stack: String,
-        /// CloudFormation's answer, with context.
-        detail: String,
+        /// CloudFormation's answer.
+        #[source]
+        source: AwsCause,
     },
     /// The stack has no such output (not this project's stack, or an older version of it).
     #[error(
@@ -38,9 +39,12 @@ pub struct StackOutputs {
 impl StackOutputs {
     /// Reads `stack`'s outputs.
     pub async fn load(client: &aws_sdk_cloudformation::Client, stack: &str) -> Result<Self, StackError> {
-        let described = client.describe_stacks().stack_name(stack).send().await.map_err(|e| {
-            StackError::Describe { stack: stack.to_owned(), detail: DisplayErrorContext(e).to_string() }
-        })?;
+        let described = client
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| StackError::Describe { stack: stack.to_owned(), source: cause(e) })?;
         let outputs = described
             .stacks()
             .iter()

@@ -81,6 +81,22 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         self.optional(name).ok_or_else(|| ConfigError::new(name, "is required"))
     }
 
+    /// The trimmed value, required to be an SQS queue URL (a bare queue name or an ARN is refused here
+    /// rather than by the first SendMessage).
+    pub fn queue_url(&self, name: &'static str) -> Result<String, ConfigError> {
+        let url = self.required(name)?;
+        if self.discovering || crate::sqs::is_queue_url(&url) {
+            Ok(url)
+        } else {
+            Err(ConfigError::new(
+                name,
+                format!(
+                    "{url:?} is not a queue URL: give the URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), not a name or ARN"
+                ),
+            ))
+        }
+    }
+
     /// The value parsed as `T`, or `default` when unset.
     pub fn parsed<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
     where

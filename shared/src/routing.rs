@@ -12,6 +12,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use wildmatch::WildMatch;
 
+use crate::sqs::is_queue_url;
+
 /// A rule set that cannot be used; names the rule by its 1-based position.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -138,10 +140,6 @@ impl Routes {
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
-}
-
-fn is_queue_url(url: &str) -> bool {
-    url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.path().len() > 1)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 mod emulator;
 mod fault_proxy;
 mod stack;
+mod start_up;
 mod stream;
 
 pub use emulator::{Emulator, EmulatorError, REGION, harness_timeouts, sdk_config_for};
@@ -22,7 +23,8 @@ pub use gemini_webhooks::lambda_events::{HttpRequest, PayloadFormat, http_event}
 pub use stack::{
     CLAIMS_TABLE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE, KeptQueue, KeptQueueSpec,
     MAX_MESSAGE_BYTES, QUARANTINE_QUEUE, Queue, QueueSpec, ROUTED_QUEUES, Stack, StackError, TableSpec,
-    check_sqs_safe, create_fifo_queue, create_kept_queue, create_queue, create_table, drain_queue,
-    receive_batch,
+    check_sqs_safe, create_fifo_queue, create_kept_queue, create_queue, create_queue_named, create_table,
+    drain_queue, receive_batch,
 };
+pub use start_up::{StartUp, start_up};
 pub use stream::StreamReader;

@@ -253,7 +253,17 @@ pub async fn create_queue(
     prefix: &str,
     spec: &QueueSpec,
 ) -> Result<Queue, StackError> {
-    let name = format!("{prefix}-{}", spec.name);
+    create_queue_named(sqs, prefix, spec.name, spec).await
+}
+
+/// Creates the queue `{prefix}-{name}` with `spec`'s settings, its DLQ and redrive policy.
+pub async fn create_queue_named(
+    sqs: &aws_sdk_sqs::Client,
+    prefix: &str,
+    name: &str,
+    spec: &QueueSpec,
+) -> Result<Queue, StackError> {
+    let name = format!("{prefix}-{name}");
     let dlq_name = format!("{name}-dlq");
     let dlq_url = create_one(
         sqs,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use consumer::{Config, Consumer};
-use lambda_runtime::{Error, service_fn};
+use lambda_runtime::service_fn;
 use shared::aws::clients::{Clients, timeouts};
 use shared::aws::idempotency::Idempotency;
 use shared::clock::SystemClock;
@@ -16,7 +16,7 @@ const LEASE_SECS: u64 = 60;
 const KEEP_SECS: u64 = 7 * 24 * 3600;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> anyhow::Result<()> {
     shared::logging::init();
     let config = Config::from_env()?;
     let timeouts = timeouts(Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(20));
@@ -24,5 +24,7 @@ async fn main() -> Result<(), Error> {
     let once =
         Idempotency::new(aws.dynamodb(), &config.claims_table, LEASE_SECS, KEEP_SECS, Arc::new(SystemClock));
     let consumer = &Consumer { once };
-    lambda_runtime::run(service_fn(move |event| consumer::handle(consumer, event))).await
+    lambda_runtime::run(service_fn(move |event| consumer::handle(consumer, event)))
+        .await
+        .map_err(anyhow::Error::from_boxed)
 }

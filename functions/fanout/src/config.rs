@@ -24,12 +24,12 @@ pub struct Config {
 
 impl FromVars for Config {
     fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
-        let default_queue = vars.required("DEFAULT_QUEUE_URL")?;
+        let default_queue = vars.queue_url("DEFAULT_QUEUE_URL")?;
         let routes = Routes::parse(vars.optional("ROUTES").as_deref(), default_queue)
             .map_err(|e: RoutesError| ConfigError::new("ROUTES", e))?;
         Ok(Self {
             routes,
-            dead_letter_queue_url: vars.required("FANOUT_DLQ_URL")?,
+            dead_letter_queue_url: vars.queue_url("FANOUT_DLQ_URL")?,
             metrics_namespace: vars.metrics_namespace(),
             endpoint_url: vars.endpoint_url(),
         })

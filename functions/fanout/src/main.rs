@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use fanout::{DEFAULT_MAX_ATTEMPTS, Fanout, SqsPublisher};
-use lambda_runtime::{Error, service_fn};
+use lambda_runtime::service_fn;
 use shared::aws::clients::Clients;
 use shared::aws::sqs::SqsQueue;
 use shared::clock::SystemClock;
 use shared::config::FromVars;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> anyhow::Result<()> {
     shared::logging::init();
     let config = fanout::Config::from_env()?;
     shared::metrics::set_namespace(&config.metrics_namespace);
@@ -23,5 +23,7 @@ async fn main() -> Result<(), Error> {
         clock: Arc::new(SystemClock),
     };
     let fanout = &fanout;
-    lambda_runtime::run(service_fn(move |event| fanout::handle(fanout, event))).await
+    lambda_runtime::run(service_fn(move |event| fanout::handle(fanout, event)))
+        .await
+        .map_err(anyhow::Error::from_boxed)
 }

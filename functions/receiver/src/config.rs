@@ -114,8 +114,8 @@ impl FromVars for Config {
             schemes,
             audience: vars.optional("JWT_AUDIENCE"),
             issuer: vars.optional("JWT_ISSUER"),
-            ingest_queue_url: vars.required("INGEST_QUEUE_URL")?,
-            quarantine_queue_url: vars.required("QUARANTINE_QUEUE_URL")?,
+            ingest_queue_url: vars.queue_url("INGEST_QUEUE_URL")?,
+            quarantine_queue_url: vars.queue_url("QUARANTINE_QUEUE_URL")?,
             metrics_namespace: vars.metrics_namespace(),
             endpoint_url: vars.endpoint_url(),
         })

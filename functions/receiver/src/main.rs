@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use lambda_http::{Error, service_fn};
+use lambda_http::service_fn;
 use receiver::{Config, Receiver, SqsDeliveryQueues};
 use shared::aws::clients::Clients;
 use shared::clock::SystemClock;
 use shared::config::FromVars;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> anyhow::Result<()> {
     shared::logging::init();
     let config = Config::from_env()?;
     shared::metrics::set_namespace(&config.metrics_namespace);
@@ -31,4 +31,5 @@ async fn main() -> Result<(), Error> {
         Ok::<_, std::convert::Infallible>(receiver::handle(receiver, request).await)
     }))
     .await
+    .map_err(anyhow::Error::from_boxed)
 }

@@ -21,9 +21,31 @@ pub enum SetupError {
     /// `JWKS_URL` cannot be used.
     #[error("configuration error in JWKS_URL: {0}")]
     KeysUrl(#[from] JwksUrlError),
-    /// Nothing left to verify with.
-    #[error("configuration error in ACCEPTED_SCHEMES: {0}")]
-    Verifier(#[from] BuildError),
+    /// No accepted scheme has what it needs: every delivery would be refused.
+    #[error("configuration error in ACCEPTED_SCHEMES: nothing to verify with ({0})")]
+    NothingToVerifyWith(String),
+    /// The verifier refused its settings otherwise.
+    #[error("configuration error: {0}")]
+    Verifier(BuildError),
+}
+
+impl SetupError {
+    fn verifier(error: BuildError, config: &Config) -> Self {
+        match error {
+            BuildError::NothingToVerifyWith => Self::NothingToVerifyWith(missing(config)),
+            other => Self::Verifier(other),
+        }
+    }
+}
+
+/// What each accepted scheme lacks, by variable.
+fn missing(config: &Config) -> String {
+    let needs = |scheme: Scheme| match scheme {
+        Scheme::V1 => "v1 needs a signing secret: set WEBHOOK_SECRETS (or WEBHOOK_SECRETS_ARN)",
+        Scheme::V1a => "v1a needs WEBHOOK_URL_TOKEN (or url_token in the WEBHOOK_SECRETS_ARN secret)",
+        Scheme::Jwt => "jwt needs JWT_AUDIENCE and WEBHOOK_URL_TOKEN",
+    };
+    config.schemes.iter().map(needs).collect::<Vec<_>>().join("; ")
 }
 
 /// Something the receiver says at start-up, so a configuration that refuses deliveries is not silent.
@@ -100,7 +122,7 @@ pub async fn build_verifier(
             current
         }
     };
-    let verifier = builder.build()?;
+    let verifier = builder.build().map_err(|e| SetupError::verifier(e, config))?;
     Ok((verifier, notices(config, known)))
 }
 

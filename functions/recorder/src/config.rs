@@ -38,7 +38,7 @@ impl FromVars for Config {
         Ok(Self {
             table: vars.required("EVENTS_TABLE")?,
             ttl_secs,
-            dead_letter_queue_url: vars.required("INGEST_DLQ_URL")?,
+            dead_letter_queue_url: vars.queue_url("INGEST_DLQ_URL")?,
             metrics_namespace: vars.metrics_namespace(),
             endpoint_url: vars.endpoint_url(),
         })

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{Error, service_fn};
+use lambda_runtime::service_fn;
 use recorder::{Config, DynamoDbEventStore, Recorder};
 use shared::aws::clients::Clients;
 use shared::aws::sqs::SqsQueue;
@@ -10,7 +10,7 @@ use shared::clock::SystemClock;
 use shared::config::FromVars;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> anyhow::Result<()> {
     shared::logging::init();
     let config = Config::from_env()?;
     shared::metrics::set_namespace(&config.metrics_namespace);
@@ -22,5 +22,7 @@ async fn main() -> Result<(), Error> {
         clock: Arc::new(SystemClock),
     };
     let recorder = &recorder;
-    lambda_runtime::run(service_fn(move |event| recorder::handle(recorder, event))).await
+    lambda_runtime::run(service_fn(move |event| recorder::handle(recorder, event)))
+        .await
+        .map_err(anyhow::Error::from_boxed)
 }

@@ -8,6 +8,7 @@ pub mod load;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use aws_lambda_events::event::dynamodb::EventRecord as StreamRecord;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use fanout::{DEFAULT_MAX_ATTEMPTS, Fanout, SqsPublisher};
@@ -18,7 +19,7 @@ use recorder::{DynamoDbEventStore, Recorder};
 use shared::aws::sqs::SqsQueue;
 use shared::clock::Clock;
 use shared::config::FromVars;
-use shared::message::DownstreamMessage;
+use shared::message::{DownstreamMessage, EventRecord};
 use shared::routing::Routes;
 use testkit::{Emulator, Stack, StreamReader};
 use tokio::net::TcpListener;
@@ -57,6 +58,30 @@ pub struct Drained {
     pub inserts: usize,
     /// Of those, reported failed by the fanout.
     pub stream_failures: usize,
+    /// The events the fanout routed, in stream order.
+    pub routed: Vec<Routed>,
+}
+
+impl Drained {
+    /// Adds another pass's counts and routed events to this one's.
+    pub fn add(&mut self, other: Drained) {
+        self.ingested += other.ingested;
+        self.ingest_failures += other.ingest_failures;
+        self.inserts += other.inserts;
+        self.stream_failures += other.stream_failures;
+        self.routed.extend(other.routed);
+    }
+}
+
+/// One event the fanout routed: where its rules sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    /// The event's `webhook-id`.
+    pub webhook_id: String,
+    /// Its type.
+    pub event_type: String,
+    /// The queue URLs it went to.
+    pub queues: Vec<String>,
 }
 
 /// Concurrent recorder invocations the local SQS trigger runs, as Lambda's SQS event source mapping
@@ -139,6 +164,11 @@ impl Pipeline {
         Ok(Self { stack, sqs, receiver, recorder, fanout, stream })
     }
 
+    /// Routes events by `routes` instead of the template's.
+    pub fn set_routes(&mut self, routes: Routes) {
+        self.fanout.routes = routes;
+    }
+
     /// The receiver, to serve over HTTP while the triggers run.
     pub fn receiver(&self) -> Arc<Receiver<SqsDeliveryQueues>> {
         self.receiver.clone()
@@ -174,7 +204,12 @@ impl Pipeline {
     pub async fn drain(&self) -> Result<Drained, Box<dyn std::error::Error>> {
         let ingest = self.drain_ingest().await?;
         let stream = self.drain_stream().await?;
-        Ok(Drained { inserts: stream.inserts, stream_failures: stream.stream_failures, ..ingest })
+        Ok(Drained {
+            inserts: stream.inserts,
+            stream_failures: stream.stream_failures,
+            routed: stream.routed,
+            ..ingest
+        })
     }
 
     /// The SQS trigger: [`INGEST_POLLERS`] pollers at once, each handing batches of up to ten from
@@ -269,9 +304,21 @@ impl Pipeline {
         let retry = event.clone();
         let response = fanout::handle(&self.fanout, LambdaEvent::new(event, Context::default())).await?;
         drained.stream_failures = response.batch_item_failures.len();
-        let first_failed = retry.records.iter().position(|r| {
+        let failed = |r: &StreamRecord| {
             response.batch_item_failures.iter().any(|f| f.item_identifier == r.change.sequence_number)
-        });
+        };
+        let first_failed = retry.records.iter().position(failed);
+        for record in &retry.records[..first_failed.unwrap_or(retry.records.len())] {
+            if let Ok(event) = EventRecord::from_stream_image(record.change.new_image.clone()) {
+                let user_metadata = event.event.user_metadata();
+                let queues = self.fanout.routes.destinations(&event.event_type, user_metadata).queues;
+                drained.routed.push(Routed {
+                    webhook_id: event.provenance.webhook_id.to_string(),
+                    event_type: event.event_type.clone(),
+                    queues: queues.into_iter().map(str::to_owned).collect(),
+                });
+            }
+        }
         if let Some(first) = first_failed {
             let mut pending = retry;
             pending.records.drain(..first);

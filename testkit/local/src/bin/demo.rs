@@ -4,8 +4,7 @@
 //! stale replay over HTTP, and prints what the receiver answered and where each event arrived. Exits 0
 //! only when every expectation held.
 //!
-//! With `--serve` (`make dev`) it keeps running instead: the receiver on `http://127.0.0.1:8080/`, the
-//! triggers polling, until Ctrl-C; point `gemini-webhooks send` and `tail` at it.
+//! `make dev` (`src/bin/dev.rs`) keeps the same pipeline running for your own deliveries.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -53,7 +52,6 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<bool, Box<dyn std::error::Error>> {
-    let keep_serving = std::env::args().any(|arg| arg == "--serve");
     shared::metrics::silence();
     println!("starting the local AWS emulator (moto) on 127.0.0.1 ...");
     let emulator = Emulator::start()?;
@@ -72,12 +70,9 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         ("JWKS_URL", jwks_url),
     ];
     let pipeline = Pipeline::start(&emulator, &vars, Arc::new(SystemClock)).await?;
-    let listener = TcpListener::bind(if keep_serving { "127.0.0.1:8080" } else { "127.0.0.1:0" }).await?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
     let endpoint = Endpoint::new(&format!("http://{}/", listener.local_addr()?), &token);
     pipeline.serve_receiver(listener);
-    if keep_serving {
-        return serve_until_interrupted(&pipeline, &emulator, &endpoint, &secret, &key).await;
-    }
     let now = SystemClock.unix_now();
     let http = reqwest::Client::new();
 
@@ -181,11 +176,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         ..cases[cases.len() - 1].clone()
     });
     statuses.push(0);
-    let again = pipeline.drain().await?;
-    drained.ingested += again.ingested;
-    drained.inserts += again.inserts;
-    drained.ingest_failures += again.ingest_failures;
-    drained.stream_failures += again.stream_failures;
+    drained.add(pipeline.drain().await?);
 
     let mut arrivals: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
     for (name, messages) in pipeline.take_downstream().await? {
@@ -236,42 +227,4 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     );
     println!("{}", if all_good { "every expectation held" } else { "SOME EXPECTATIONS FAILED" });
     Ok(all_good)
-}
-
-/// `make dev`: print where everything is, then run the triggers every 250 ms until Ctrl-C.
-async fn serve_until_interrupted(
-    pipeline: &Pipeline,
-    emulator: &Emulator,
-    endpoint: &Endpoint,
-    secret: &SigningSecret,
-    key: &Ed25519Signer,
-) -> Result<bool, Box<dyn std::error::Error>> {
-    use base64::Engine as _;
-    let url = &endpoint.plain;
-    println!("receiver      {url}");
-    println!("dynamic URL   {}", endpoint.dynamic);
-    println!("emulator      {}", emulator.endpoint());
-    println!("v1 secret     WEBHOOK_SECRET={}", secret.expose_whsec());
-    println!(
-        "v1a key       WEBHOOK_ED25519_SEED={}",
-        base64::engine::general_purpose::STANDARD.encode(key.expose_seed())
-    );
-    for (name, queue) in &pipeline.stack.routed {
-        println!("queue {name:<12}{}", queue.url);
-    }
-    println!();
-    println!("try:  gemini-webhooks send {url} --secret <v1 secret>");
-    println!("then: gemini-webhooks tail <queue> --endpoint {}", emulator.endpoint());
-    println!("Ctrl-C stops everything");
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(true),
-            _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {
-                let drained = pipeline.drain().await?;
-                if drained.ingested + drained.inserts > 0 {
-                    println!("recorded {} ingest messages, fanned out {} new events", drained.ingested, drained.inserts);
-                }
-            }
-        }
-    }
 }

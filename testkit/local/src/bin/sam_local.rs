@@ -128,7 +128,7 @@ async fn run(options: Options) -> Result<bool, Error> {
 
     let events_dir = options.out.join("events");
     std::fs::create_dir_all(&events_dir)?;
-    for (name, event) in sample_events(DEMO_SECRET, SystemClock.unix_now())? {
+    for (name, event) in sample_events(DEMO_SECRET, SystemClock.unix_now()).map_err(|e| e.to_string())? {
         std::fs::write(events_dir.join(format!("{name}.json")), serde_json::to_string_pretty(&event)?)?;
     }
     let sam = Sam { path: options.sam.clone(), env: env_path, add_host: options.add_host.clone() };

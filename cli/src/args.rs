@@ -1,0 +1,285 @@
+//! The command line, as clap parses it: every command, flag and environment variable, with the help
+//! text users read. Parsing only; `commands` runs what was asked.
+
+// clap turns doc comments into help text, so the help (`--help`) documents these types and fields, and
+// the containers carry none of their own.
+#![allow(missing_docs)]
+
+use std::path::PathBuf;
+
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use shared::EventKind;
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Print one JSON object a line (stable field names) instead of text for people.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// On failure, print the error's full details (SDK and HTTP structures) after the message.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// A local AWS emulator's endpoint (as `make dev` prints), with its dummy credentials; default: AWS,
+    /// with your credentials and region.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+}
+
+/// `gemini-webhooks`: keys, signatures, signed test deliveries, and the queues of a deployed stack or the
+/// local one (`make dev`).
+#[derive(Debug, Parser)]
+#[command(name = "gemini-webhooks", version, about, max_term_width = 100)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 failure (including an unexpected answer to `send`), 2 usage error."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a `whsec_` signing secret, a URL token for dynamic deliveries, and an Ed25519 key pair
+    /// with its JWKS.
+    Keygen,
+    /// Print the URLs to give Gemini: the static one, and the dynamic one with the endpoint's token.
+    Endpoint(EndpointArgs),
+    /// Print the three webhook headers for a body.
+    Sign(SignArgs),
+    /// POST a signed event to a receiver and check its answer (exit 1 unless it is 2xx, or `--expect`).
+    Send(SendArgs),
+    /// Write Lambda event fixtures for every function, the receiver's signed now.
+    Events(EventsArgs),
+    /// List, show and release verified deliveries held in the receiver's quarantine.
+    Quarantine {
+        #[command(subcommand)]
+        action: QuarantineAction,
+    },
+    /// Print the messages arriving on a queue of your own (a route you added for watching).
+    Tail(TailArgs),
+    /// POST each message arriving on a queue to a local endpoint: your consumer on your laptop, fed real
+    /// events from a deployed stack.
+    Forward(ForwardArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
+    /// The stack (its `WebhookUrl` and `EndpointSecretArn` outputs).
+    #[arg(long, conflicts_with_all = ["url", "secret_arn"], required_unless_present = "url")]
+    pub stack: Option<String>,
+    /// The receiver's URL, instead of a stack.
+    #[arg(long, requires = "secret_arn")]
+    pub url: Option<String>,
+    /// The endpoint's secret, instead of a stack.
+    #[arg(long)]
+    pub secret_arn: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The body to sign: a file, or `-` for standard input.
+    pub body: PathBuf,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// The `webhook-id` (default: a fresh `msg_...`).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Unix seconds (default: now).
+    #[arg(long)]
+    pub timestamp: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemeArg {
+    /// HMAC-SHA256 with the endpoint's `whsec_` secret: what Gemini signs static webhooks with.
+    V1,
+    /// Ed25519: what Gemini signs dynamic webhooks with, using Google's keys. Only a receiver that
+    /// trusts your key verifies it (`make dev`, or `JWKS_JSON` set to `keygen`'s JWKS); a deployed stack
+    /// trusts Google's keys alone.
+    V1a,
+}
+
+#[derive(Debug, Args)]
+pub struct SignerArgs {
+    /// The scheme to sign with.
+    #[arg(long, value_enum, default_value = "v1")]
+    pub scheme: SchemeArg,
+    /// The `whsec_` secret, for `v1`.
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// The Ed25519 seed (base64, from `keygen`), for `v1a`.
+    #[arg(long, env = "WEBHOOK_ED25519_SEED", hide_env_values = true)]
+    pub ed25519_seed: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The receiver's URL (a Function URL, or the one `make dev` prints).
+    pub url: String,
+    /// The event type: a realistic envelope of that type is sent.
+    #[arg(long = "type", default_value = "batch.succeeded", value_parser = EventTypeParser)]
+    pub event_type: String,
+    /// Send a type Gemini is not known to send (the receiver routes it to the default queue).
+    #[arg(long)]
+    pub allow_unknown_type: bool,
+    /// Send this body instead of a generated envelope: a file, or `-` for standard input.
+    #[arg(long, conflicts_with_all = ["event_type", "metadata", "job"])]
+    pub body: Option<PathBuf>,
+    /// Add `user_metadata` to the envelope (repeatable); a value that is JSON is sent as JSON.
+    #[arg(long = "metadata", value_name = "KEY=VALUE", value_parser = parse_metadata)]
+    pub metadata: Vec<(String, serde_json::Value)>,
+    /// The job's id, `data.id` (default: a fresh one in the type's shape, e.g. `batches/...`).
+    #[arg(long)]
+    pub job: Option<String>,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// The `webhook-id` (default: a fresh `msg_...`).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Send the same delivery this many times, as Gemini's retries would.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+    /// Change the body after signing (the receiver answers 401: use with `--expect 401`).
+    #[arg(long)]
+    pub tamper: bool,
+    /// Sign with a timestamp this many seconds old (over 300 is refused: use with `--expect 401`).
+    #[arg(long, default_value_t = 0)]
+    pub age: i64,
+    /// The endpoint's URL token, added as `?token=` (dynamic deliveries need it).
+    #[arg(long, env = "WEBHOOK_URL_TOKEN", hide_env_values = true)]
+    pub url_token: Option<String>,
+    /// The HTTP status every answer must have (default: any 2xx).
+    #[arg(long, value_name = "STATUS", value_parser = clap::value_parser!(u16).range(100..600))]
+    pub expect: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Output directory (default: `events`, or `events/local` when signing with your own secret).
+    pub dir: Option<PathBuf>,
+    /// Sign with this secret instead of the demo secret: the events then go to the git-ignored
+    /// `events/local`, never into the committed `events/`.
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineAction {
+    /// List every held delivery (left in the queue).
+    List {
+        #[command(flatten)]
+        quarantine: QuarantineArgs,
+    },
+    /// Print one held delivery, its body included.
+    Show {
+        /// The delivery's `webhook-id`.
+        webhook_id: String,
+        #[command(flatten)]
+        quarantine: QuarantineArgs,
+    },
+    /// Re-inject a held delivery into the ingest queue, fixed (`--body`) or as it was.
+    Release {
+        /// The delivery's `webhook-id`.
+        webhook_id: String,
+        /// The ingest queue's URL (the stack's `IngestQueueUrl` output).
+        #[arg(long, env = "INGEST_QUEUE_URL")]
+        ingest_queue: String,
+        /// The fixed body to release instead of the original: a file, or `-` for standard input.
+        #[arg(long)]
+        body: Option<PathBuf>,
+        #[command(flatten)]
+        quarantine: QuarantineArgs,
+    },
+}
+
+impl QuarantineAction {
+    /// The quarantine every action reads.
+    pub fn quarantine(&self) -> &QuarantineArgs {
+        match self {
+            Self::List { quarantine } | Self::Show { quarantine, .. } | Self::Release { quarantine, .. } => {
+                quarantine
+            }
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct QuarantineArgs {
+    /// The quarantine queue's URL (the stack's `QuarantineQueueUrl` output).
+    #[arg(long = "queue", env = "QUARANTINE_QUEUE_URL")]
+    pub queue_url: String,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Reading a queue takes its messages from every other reader: on a queue a consumer is \
+subscribed to, `tail` competes with it. Add a route to a queue of your own for watching instead."
+)]
+pub struct TailArgs {
+    /// The queue's URL.
+    pub queue_url: String,
+    /// Keep watching until Ctrl-C (default: stop after `--idle` seconds without a message).
+    #[arg(long, short)]
+    pub follow: bool,
+    /// Stop after this many seconds without a message.
+    #[arg(long, default_value_t = 20, conflicts_with = "follow")]
+    pub idle: u64,
+    /// Leave every message in the queue, visible again at once: one pass over what is waiting (each
+    /// read counts toward the queue's maxReceiveCount).
+    #[arg(long, conflicts_with = "follow")]
+    pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ForwardArgs {
+    /// The queue to read: a queue of your own that a route sends events to (`ExtraRoutes`), for development.
+    #[arg(long = "queue")]
+    pub queue_url: String,
+    /// Where to POST each message, e.g. `http://localhost:3000/webhooks`.
+    #[arg(long = "to")]
+    pub target: String,
+    /// What to POST: the downstream message as the queue holds it, or an SQS event of one record (for a
+    /// Lambda running under `cargo lambda watch` or `sam local start-lambda`).
+    #[arg(long, value_enum, default_value = "message")]
+    pub format: crate::forward::Format,
+    /// Stop after this many seconds without a message (default: keep forwarding until Ctrl-C).
+    #[arg(long)]
+    pub idle: Option<u64>,
+    /// How long each POST may take before the message is left for redelivery.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub timeout: u64,
+}
+
+/// `--type`: any text, the known types offered in `--help` and completions; an unknown one is refused
+/// later unless `--allow-unknown-type`.
+#[derive(Clone)]
+struct EventTypeParser;
+
+impl TypedValueParser for EventTypeParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(EventKind::CATALOG.iter().map(|(name, _)| PossibleValue::new(*name))))
+    }
+}
+
+fn parse_metadata(pair: &str) -> Result<(String, serde_json::Value), String> {
+    let (key, value) = pair.split_once('=').ok_or("expected KEY=VALUE")?;
+    if key.is_empty() {
+        return Err("the key is empty".into());
+    }
+    let value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.into()));
+    Ok((key.to_owned(), value))
+}

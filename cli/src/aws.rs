@@ -1,0 +1,42 @@
+//! The AWS side of the command line: SDK configuration (the user's account, or a local emulator with
+//! dummy credentials), and SDK errors reduced to what a person can act on.
+
+use std::error::Error;
+use std::fmt::Debug;
+
+use aws_sdk_sqs::error::SdkError;
+
+/// An error from an AWS call, as a cause to print: the service's own error (its code and message) when
+/// the service answered; otherwise the SDK's, whose causes say what failed (no credentials, no route to
+/// the endpoint, a timeout). Its full structure is kept for `-v`.
+pub type AwsCause = Box<dyn Error + Send + Sync>;
+
+/// See [`AwsCause`].
+pub fn cause<E, R>(error: SdkError<E, R>) -> AwsCause
+where
+    E: Error + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    match error {
+        SdkError::ServiceError(service) => Box::new(service.into_err()),
+        other => Box::new(other),
+    }
+}
+
+/// SDK configuration: a local emulator's (fixed region, dummy credentials) when `endpoint` is given,
+/// else the user's AWS.
+pub async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
+    match endpoint {
+        Some(endpoint) => {
+            let credentials =
+                aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "local");
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .endpoint_url(endpoint)
+                .credentials_provider(credentials)
+                .load()
+                .await
+        }
+        None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+    }
+}

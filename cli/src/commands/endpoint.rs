@@ -1,0 +1,42 @@
+//! `endpoint`: the URLs to give Gemini.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::args::EndpointArgs;
+use crate::aws::sdk_config;
+use crate::endpoint::{EndpointUrls, endpoint_urls};
+use crate::output::Output;
+use crate::report::usage;
+use crate::stack::StackOutputs;
+
+#[derive(Serialize)]
+struct Urls {
+    static_url: String,
+    dynamic_url: String,
+}
+
+impl fmt::Display for Urls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "static  (register with Gemini):         {}", self.static_url)?;
+        write!(f, "dynamic (webhook_config.uris, secret):  {}", self.dynamic_url)
+    }
+}
+
+pub(super) async fn run(args: EndpointArgs, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
+    let config = sdk_config(endpoint).await;
+    let (url, arn) = match (args.stack, args.url, args.secret_arn) {
+        (Some(stack), _, _) => {
+            let cfn = aws_sdk_cloudformation::Client::new(&config);
+            let outputs = StackOutputs::load(&cfn, &stack).await?;
+            (outputs.get("WebhookUrl")?.to_owned(), outputs.get("EndpointSecretArn")?.to_owned())
+        }
+        (None, Some(url), Some(arn)) => (url, arn),
+        _ => return Err(usage("give --stack NAME, or --url URL and --secret-arn ARN")),
+    };
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    let EndpointUrls { static_url, dynamic_url } = endpoint_urls(&secrets, &url, &arn).await?;
+    out.print(&Urls { static_url, dynamic_url });
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! `keygen` and `sign`: keys and signatures, no network.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+use shared::clock::{Clock, SystemClock};
+use shared::keys::jwks_document;
+use shared::signature::sign::Ed25519Signer;
+use shared::signature::{SigningSecret, UrlToken};
+
+use super::read_input;
+use super::signer::Signer;
+use crate::args::SignArgs;
+use crate::envelopes::fresh_webhook_id;
+use crate::output::Output;
+
+/// What `keygen` made: secrets, printed because they were asked for.
+#[derive(Serialize)]
+struct Keys {
+    webhook_secret: String,
+    webhook_url_token: String,
+    webhook_ed25519_seed: String,
+    jwks: serde_json::Value,
+}
+
+impl fmt::Display for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "WEBHOOK_SECRET={}", self.webhook_secret)?;
+        writeln!(f, "WEBHOOK_URL_TOKEN={}", self.webhook_url_token)?;
+        writeln!(f, "WEBHOOK_ED25519_SEED={}", self.webhook_ed25519_seed)?;
+        write!(f, "JWKS_JSON='{}'", self.jwks)
+    }
+}
+
+pub(super) fn keygen(out: Output) -> anyhow::Result<()> {
+    let key = Ed25519Signer::generate();
+    out.print(&Keys {
+        webhook_secret: SigningSecret::generate().expose_whsec(),
+        webhook_url_token: UrlToken::generate().expose().to_owned(),
+        webhook_ed25519_seed: STANDARD.encode(key.expose_seed()),
+        jwks: jwks_document([key.public_jwk(Some("local-1"))]),
+    });
+    Ok(())
+}
+
+/// The three headers, as `sign` prints them.
+#[derive(Serialize)]
+struct Headers {
+    webhook_id: String,
+    webhook_timestamp: String,
+    webhook_signature: String,
+}
+
+impl fmt::Display for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "webhook-id: {}", self.webhook_id)?;
+        writeln!(f, "webhook-timestamp: {}", self.webhook_timestamp)?;
+        write!(f, "webhook-signature: {}", self.webhook_signature)
+    }
+}
+
+pub(super) fn sign(args: SignArgs, out: Output) -> anyhow::Result<()> {
+    let signer = Signer::from_args(&args.signer)?;
+    let body = read_input(&args.body)?;
+    let id = args.id.unwrap_or_else(fresh_webhook_id);
+    let signed = signer.sign(&id, args.timestamp.unwrap_or_else(|| SystemClock.unix_now()), &body);
+    out.print(&Headers {
+        webhook_id: signed.id,
+        webhook_timestamp: signed.timestamp,
+        webhook_signature: signed.signature,
+    });
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! One module per command: each reads its arguments, calls the library's operations, and prints its
+//! results through [`Output`]. Errors carry context naming what was involved; `report` prints them.
+
+mod endpoint;
+mod events;
+mod forward;
+mod keys;
+mod quarantine;
+mod send;
+mod signer;
+mod tail;
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::args::{Cli, Command};
+use crate::output::Output;
+
+/// Runs the command `cli` describes.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let out = Output::new(cli.global.json);
+    let endpoint = cli.global.endpoint.as_deref();
+    match cli.command {
+        Command::Keygen => keys::keygen(out),
+        Command::Sign(args) => keys::sign(args, out),
+        Command::Endpoint(args) => endpoint::run(args, endpoint, out).await,
+        Command::Send(args) => send::run(args, out).await,
+        Command::Events(args) => events::run(args, out),
+        Command::Quarantine { action } => quarantine::run(action, endpoint, out).await,
+        Command::Tail(args) => tail::run(args, endpoint, out).await,
+        Command::Forward(args) => forward::run(args, endpoint, out).await,
+    }
+}
+
+/// The bytes of a file, or of standard input for `-`.
+fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).context("reading standard input")?;
+        Ok(bytes)
+    } else {
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+/// When a reading loop stops: never (`None`), or after `limit` seconds with no message.
+struct IdleLimit {
+    limit: Option<u64>,
+    since: tokio::time::Instant,
+}
+
+impl IdleLimit {
+    fn new(limit: Option<u64>) -> Self {
+        Self { limit, since: tokio::time::Instant::now() }
+    }
+
+    /// How long the next receive may long-poll (SQS allows up to 20 s), or `None` when it is time to stop.
+    fn next_wait(&self) -> Option<i32> {
+        let left = match self.limit {
+            None => 20,
+            Some(limit) => limit.saturating_sub(self.since.elapsed().as_secs()).min(20),
+        };
+        (left > 0).then(|| i32::try_from(left).unwrap_or(20))
+    }
+
+    /// Messages arrived: the idle time starts again.
+    fn reset(&mut self) {
+        self.since = tokio::time::Instant::now();
+    }
+}

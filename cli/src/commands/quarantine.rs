@@ -1,0 +1,131 @@
+//! `quarantine list|show|release`.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+use serde_json::{Value, json};
+use shared::aws::sqs::SqsQueue;
+use shared::message::QuarantinedDelivery;
+
+use super::read_input;
+use crate::args::QuarantineAction;
+use crate::aws::sdk_config;
+use crate::output::{Output, clock_time, dim, styled};
+use crate::quarantine::{Held, Quarantine};
+
+/// One held message, as `list` prints it.
+#[derive(Serialize)]
+struct Listed {
+    message_id: String,
+    webhook_id: Option<String>,
+    received_at: Option<i64>,
+    reason: Option<String>,
+    bytes: Option<usize>,
+    detail: String,
+}
+
+impl From<&Held> for Listed {
+    fn from(held: &Held) -> Self {
+        match &held.delivery {
+            Ok(d) => Self {
+                message_id: held.message_id.clone(),
+                webhook_id: Some(d.provenance.webhook_id.to_string()),
+                received_at: Some(d.provenance.received_at),
+                reason: Some(d.reason.as_str().to_owned()),
+                bytes: Some(d.body.len()),
+                detail: d.detail.clone(),
+            },
+            Err(e) => Self {
+                message_id: held.message_id.clone(),
+                webhook_id: None,
+                received_at: None,
+                reason: None,
+                bytes: None,
+                detail: format!("not a quarantined delivery: {e}"),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Listed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}  {:<36} {:<14} {:>8}  {}",
+            self.received_at.map_or_else(|| "--:--:--".to_owned(), clock_time),
+            self.webhook_id.as_deref().unwrap_or(&self.message_id),
+            self.reason.as_deref().unwrap_or("-"),
+            self.bytes.map_or_else(|| "-".to_owned(), |b| b.to_string()),
+            styled(dim(), &self.detail)
+        )
+    }
+}
+
+/// One held delivery, whole.
+struct Shown(Value);
+
+impl Serialize for Shown {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_string_pretty(&self.0).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+fn shown(delivery: &QuarantinedDelivery) -> Shown {
+    let body = match std::str::from_utf8(&delivery.body) {
+        Ok(text) => json!(text),
+        Err(_) => json!({"base64": STANDARD.encode(&delivery.body)}),
+    };
+    let p = &delivery.provenance;
+    Shown(json!({
+        "webhook_id": p.webhook_id, "webhook_timestamp": p.webhook_timestamp, "received_at": p.received_at,
+        "scheme": p.scheme, "reason": delivery.reason, "detail": delivery.detail,
+        "body_sha256": delivery.body_sha256, "body": body,
+    }))
+}
+
+#[derive(Serialize)]
+struct ReleasedLine {
+    released: String,
+    removed: usize,
+}
+
+impl fmt::Display for ReleasedLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "released {} into the ingest queue ({} held message(s) removed)",
+            self.released, self.removed
+        )
+    }
+}
+
+pub(super) async fn run(action: QuarantineAction, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(endpoint).await);
+    let held = Quarantine::new(sqs.clone(), &action.quarantine().queue_url);
+    match action {
+        QuarantineAction::List { .. } => {
+            let all = held.list().await?;
+            for item in &all {
+                out.print(&Listed::from(item));
+            }
+            out.note(format!("{} held", all.len()));
+        }
+        QuarantineAction::Show { webhook_id, .. } => out.print(&shown(&held.show(&webhook_id).await?)),
+        QuarantineAction::Release { webhook_id, ingest_queue, body, .. } => {
+            let fixed = body.as_deref().map(read_input).transpose()?;
+            let ingest = SqsQueue::new(sqs, &ingest_queue);
+            let released = held.release(&webhook_id, fixed.as_deref(), &ingest).await?;
+            out.print(&ReleasedLine { released: webhook_id, removed: released.count });
+        }
+    }
+    Ok(())
+}

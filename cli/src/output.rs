@@ -1,0 +1,78 @@
+//! What commands print on standard output: a line for people (coloured only on a terminal, and never
+//! when `NO_COLOR` is set), or with `--json` one JSON object a line whose field names are stable.
+
+use std::fmt::Display;
+
+use anstyle::{AnsiColor, Style};
+use serde::Serialize;
+
+/// Where and how a command prints its results.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    /// Text for people, or JSON lines.
+    pub fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    /// Whether results are JSON lines.
+    pub fn is_json(self) -> bool {
+        self.json
+    }
+
+    /// Prints one result: its `Display` for people, its fields as one JSON line with `--json`.
+    pub fn print<T: Serialize + Display>(self, item: &T) {
+        if self.json {
+            match serde_json::to_string(item) {
+                Ok(line) => anstream::println!("{line}"),
+                Err(e) => anstream::eprintln!("could not print a result as JSON: {e}"),
+            }
+        } else {
+            anstream::println!("{item}");
+        }
+    }
+
+    /// Prints a remark for people (on standard error, so JSON lines stay parseable; not at all with
+    /// `--json`).
+    pub fn note(self, text: impl Display) {
+        if !self.json {
+            anstream::eprintln!("{}", styled(dim(), text));
+        }
+    }
+
+    /// Prints a warning on standard error, in both modes.
+    pub fn warn(self, text: impl Display) {
+        let yellow = Style::new().bold().fg_color(Some(AnsiColor::Yellow.into()));
+        anstream::eprintln!("{yellow}warning:{yellow:#} {text}");
+    }
+}
+
+/// Green for success.
+pub fn good() -> Style {
+    Style::new().fg_color(Some(AnsiColor::Green.into()))
+}
+
+/// Red for failure.
+pub fn bad() -> Style {
+    Style::new().bold().fg_color(Some(AnsiColor::Red.into()))
+}
+
+/// Dim for secondary detail.
+pub fn dim() -> Style {
+    Style::new().dimmed()
+}
+
+/// `text` in `style`; plain text when standard output is not a terminal (anstream strips it).
+pub fn styled(style: Style, text: impl Display) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// `HH:MM:SS` (UTC) of a Unix time in milliseconds.
+pub fn clock_time(unix_ms: i64) -> String {
+    use aws_sdk_sqs::primitives::{DateTime, DateTimeFormat};
+    let text = DateTime::from_millis(unix_ms).fmt(DateTimeFormat::DateTime).unwrap_or_default();
+    text.get(11..19).unwrap_or("--:--:--").to_owned()
+}

@@ -1,0 +1,128 @@
+//! A queue read by a person or a development tool, not by the pipeline: receive, then delete what was
+//! handled, or make it visible again at once so nothing is taken from the queue's real readers for long.
+//!
+//! Every receive counts toward the queue's `maxReceiveCount`: a message read and put back often enough
+//! moves to the dead-letter queue. So the operations here read each message once per pass.
+
+use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, Message, MessageSystemAttributeName};
+
+use crate::aws::{AwsCause, cause};
+
+/// An SQS call failed; names the call and the queue.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "SQS {action} on {queue} failed (check the URL, your AWS credentials and region; --endpoint for a local emulator)"
+)]
+pub struct QueueError {
+    /// The SQS action.
+    pub action: &'static str,
+    /// The queue's URL.
+    pub queue: String,
+    /// What SQS or the SDK said.
+    #[source]
+    pub source: AwsCause,
+}
+
+/// One queue.
+#[derive(Debug, Clone)]
+pub struct WatchedQueue {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl WatchedQueue {
+    /// The queue at `url`.
+    pub fn new(sqs: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        Self { sqs, url: url.into() }
+    }
+
+    /// The queue's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn error<E, R>(
+        &self,
+        action: &'static str,
+    ) -> impl FnOnce(aws_sdk_sqs::error::SdkError<E, R>) -> QueueError + '_
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        move |e| QueueError { action, queue: self.url.clone(), source: cause(e) }
+    }
+
+    /// Up to ten messages, long-polling up to `wait_secs` (which asks every SQS host, so an empty answer
+    /// means nothing is visible), each hidden from other readers for `hide_secs` (the queue's own
+    /// visibility timeout when `None`).
+    pub async fn receive(&self, wait_secs: i32, hide_secs: Option<i32>) -> Result<Vec<Message>, QueueError> {
+        let page = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_secs)
+            .set_visibility_timeout(hide_secs)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .send()
+            .await
+            .map_err(self.error("ReceiveMessage"))?;
+        Ok(page.messages.unwrap_or_default())
+    }
+
+    /// Every visible message, each read once and hidden for `hide_secs` while the rest are read; give
+    /// them back with [`WatchedQueue::make_visible`] or [`WatchedQueue::delete`].
+    pub async fn take_all(&self, hide_secs: i32) -> Result<Vec<Message>, QueueError> {
+        let mut all = Vec::new();
+        loop {
+            let page = self.receive(1, Some(hide_secs)).await?;
+            if page.is_empty() {
+                return Ok(all);
+            }
+            all.extend(page);
+        }
+    }
+
+    /// Makes `messages` visible to every reader again, at once.
+    pub async fn make_visible<'a>(
+        &self,
+        messages: impl IntoIterator<Item = &'a Message>,
+    ) -> Result<(), QueueError> {
+        let handles: Vec<&str> = messages.into_iter().filter_map(|m| m.receipt_handle()).collect();
+        for chunk in handles.chunks(10) {
+            let entries = chunk.iter().enumerate().filter_map(|(i, handle)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(*handle)
+                    .visibility_timeout(0)
+                    .build()
+                    .ok()
+            });
+            self.sqs
+                .change_message_visibility_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries.collect()))
+                .send()
+                .await
+                .map_err(self.error("ChangeMessageVisibilityBatch"))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a handled message.
+    pub async fn delete(&self, message: &Message) -> Result<(), QueueError> {
+        self.sqs
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(message.receipt_handle().unwrap_or_default())
+            .send()
+            .await
+            .map_err(self.error("DeleteMessage"))?;
+        Ok(())
+    }
+
+    /// When SQS received `message`, Unix milliseconds (when asked for, as [`WatchedQueue::receive`] does).
+    pub fn sent_at(message: &Message) -> Option<i64> {
+        message.attributes()?.get(&MessageSystemAttributeName::SentTimestamp)?.parse().ok()
+    }
+}

@@ -1,0 +1,39 @@
+//! A function's binary started as Lambda would start it, with only the variables a test gives: what it
+//! says, and how it exits, when a setting stops it at start-up.
+
+use std::process::Command;
+
+/// How a start-up ended.
+#[derive(Debug, Clone)]
+pub struct StartUp {
+    /// The exit code (`None` if a signal ended it).
+    pub code: Option<i32>,
+    /// Everything it wrote to standard error.
+    pub stderr: String,
+}
+
+impl StartUp {
+    /// Checks that it stopped with one message naming `variable` (no `Debug` structure dump, no
+    /// backtrace), and returns the message.
+    pub fn refused(&self, variable: &str) -> &str {
+        assert_eq!(self.code, Some(1), "exits 1: {}", self.stderr);
+        let message = self.stderr.trim();
+        assert!(message.contains(variable), "names {variable}: {message}");
+        assert!(!message.contains(" { ") && !message.contains("Error {"), "no Debug dump: {message}");
+        assert!(!message.contains("stack backtrace"), "no backtrace: {message}");
+        message
+    }
+}
+
+/// Runs `binary` with exactly `vars` (and a Lambda runtime API that refuses connections, so a
+/// configuration that passes fails on the runtime, not on a setting).
+pub fn start_up(binary: &str, vars: &[(&str, &str)]) -> StartUp {
+    let output = Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("AWS_REGION", "us-east-1")
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("starting {binary}: {e}"));
+    StartUp { code: output.status.code(), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }
+}
