@@ -12,8 +12,13 @@ import threading
 from moto.server import ThreadedMotoServer
 from moto.core.utils import unix_time
 from moto.dynamodb.models.table import StreamShard
-from moto.sqs.exceptions import InvalidParameterValue, SQSException
+import time
+import uuid
+
+from moto.core.responses import ActionResult
+from moto.sqs.exceptions import InvalidParameterValue, QueueDoesNotExist, SQSException
 from moto.sqs.models import Queue, SQSBackend
+from moto.sqs.responses import SQSResponse
 
 # Fixes to moto 5.2.5 (pinned in requirements.txt) for many clients at once, found by the load test.
 # Each keeps moto's own code and only changes when it runs or what it recomputes.
@@ -121,7 +126,82 @@ def _send_message_batch_checked(self: SQSBackend, queue_name: str, entries: dict
     return _moto_send_message_batch(self, queue_name, entries)
 
 
+# SQS's DLQ redrive (StartMessageMoveTask, ListMessageMoveTasks, CancelMessageMoveTask), which moto
+# 5.2.5 lacks. As SQS documents: the source must be another queue's dead-letter queue; without a
+# destination, messages go back to that queue; one task at a time per source. A task here moves
+# everything at once and is then COMPLETED (SQS moves at a rate, then completes).
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_StartMessageMoveTask.html
+
+_move_tasks: dict[str, list[dict]] = {}
+
+
+class ResourceNotFound(SQSException):
+    def __init__(self, message: str) -> None:
+        super().__init__("ResourceNotFoundException", message)
+
+
+def _queue_by_arn(backend: SQSBackend, arn: str) -> Queue:
+    for queue in backend.queues.values():
+        if queue.queue_arn == arn:
+            return queue
+    raise QueueDoesNotExist()
+
+
+def _start_message_move_task(self: SQSResponse) -> ActionResult:
+    backend = self.sqs_backend
+    source = _queue_by_arn(backend, self._get_param("SourceArn"))
+    sources = backend.list_dead_letter_source_queues(source.name)
+    if not sources:
+        raise InvalidParameterValue("Source queue must be configured as a Dead Letter Queue.")
+    destination_arn = self._get_param("DestinationArn")
+    if destination_arn:
+        destination = _queue_by_arn(backend, destination_arn)
+    elif len(sources) == 1:
+        destination = sources[0]
+    else:
+        raise InvalidParameterValue("This emulator moves to one source queue: give DestinationArn.")
+    with source._messages_lock:
+        messages = list(source._messages)
+        for message in messages:
+            backend.send_message(
+                destination.name, message.body, message_attributes=message.message_attributes,
+                deduplication_id=message.deduplication_id, group_id=message.group_id,
+            )
+            source._messages.remove(message)
+    handle = str(uuid.uuid4())
+    _move_tasks.setdefault(source.queue_arn, []).insert(0, {
+        "TaskHandle": handle, "Status": "COMPLETED", "SourceArn": source.queue_arn,
+        "DestinationArn": destination.queue_arn, "ApproximateNumberOfMessagesMoved": len(messages),
+        "ApproximateNumberOfMessagesToMove": len(messages), "StartedTimestamp": int(time.time() * 1000),
+    })
+    return ActionResult({"TaskHandle": handle})
+
+
+def _list_message_move_tasks(self: SQSResponse) -> ActionResult:
+    source_arn = self._get_param("SourceArn")
+    _queue_by_arn(self.sqs_backend, source_arn)
+    limit = int(self._get_param("MaxResults") or 1)
+    results = [dict(task) for task in _move_tasks.get(source_arn, [])[:limit]]
+    for task in results:
+        if task["Status"] != "RUNNING":
+            task.pop("TaskHandle")
+    return ActionResult({"Results": results})
+
+
+def _cancel_message_move_task(self: SQSResponse) -> ActionResult:
+    handle = self._get_param("TaskHandle")
+    for tasks in _move_tasks.values():
+        for task in tasks:
+            if task["TaskHandle"] == handle and task["Status"] == "RUNNING":
+                task["Status"] = "CANCELLING"
+                return ActionResult({"ApproximateNumberOfMessagesMoved": task["ApproximateNumberOfMessagesMoved"]})
+    raise ResourceNotFound("Task does not exist, or is not running.")
+
+
 def patch_moto() -> None:
+    SQSResponse.start_message_move_task = _start_message_move_task
+    SQSResponse.list_message_move_tasks = _list_message_move_tasks
+    SQSResponse.cancel_message_move_task = _cancel_message_move_task
     Queue.delete_message = _delete_message_atomically
     SQSBackend.receive_message = _receive_message_atomically
     StreamShard.add = _add_in_sequence

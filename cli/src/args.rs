@@ -51,8 +51,17 @@ pub enum Command {
     Sign(SignArgs),
     /// POST a signed event to a receiver and check its answer (exit 1 unless it is 2xx, or `--expect`).
     Send(SendArgs),
-    /// Write Lambda event fixtures for every function, the receiver's signed now.
-    Events(EventsArgs),
+    /// Read the events table: what was recorded in a time window, or one event whole.
+    Events {
+        #[command(subcommand)]
+        action: EventsAction,
+    },
+    /// Send recorded events again, to one queue or through the stack's routing, marked as replays.
+    Replay(ReplayArgs),
+    /// Move dead-lettered messages back to where they failed: `ingest`, `fanout`, or a routed queue.
+    Redrive(RedriveArgs),
+    /// Write Lambda event fixtures for every function (for `sam local invoke`), the receiver's signed now.
+    Fixtures(FixturesArgs),
     /// List, show and release verified deliveries held in the receiver's quarantine.
     Quarantine {
         #[command(subcommand)]
@@ -157,13 +166,132 @@ pub struct SendArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct EventsArgs {
+pub struct FixturesArgs {
     /// Output directory (default: `events`, or `events/local` when signing with your own secret).
     pub dir: Option<PathBuf>,
     /// Sign with this secret instead of the demo secret: the events then go to the git-ignored
     /// `events/local`, never into the committed `events/`.
     #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
+}
+
+/// A deployed stack, whose outputs name the resources a command needs.
+#[derive(Debug, Args)]
+pub struct StackArg {
+    /// A deployed stack: its outputs name the table and queues (and its fanout, the routing).
+    #[arg(long)]
+    pub stack: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// The events table (the stack's `EventsTableName` output).
+    #[arg(long, env = "EVENTS_TABLE")]
+    pub table: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RoutingArgs {
+    /// The routing rules, as the fanout reads them (default with --stack: the fanout's own).
+    #[arg(long, env = "ROUTES", value_name = "JSON")]
+    pub routes_json: Option<String>,
+    /// Where events no rule matches go (default with --stack: the fanout's own).
+    #[arg(long, env = "DEFAULT_QUEUE_URL", value_name = "URL")]
+    pub default_queue: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WindowArgs {
+    /// From when: a duration ago (`2h`, `7d`), a time (`2026-12-01T10:00Z`) or a date (`2026-12-01`).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Until when (excluded), in the same forms (default: now).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only events whose type matches this glob (`batch.*`, `*.failed`).
+    #[arg(long = "type", value_name = "GLOB")]
+    pub event_type: Option<String>,
+    /// Only the events of this job (`data.id`).
+    #[arg(long, value_name = "DATA_ID")]
+    pub job: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsAction {
+    /// What was recorded, newest first.
+    List {
+        #[command(flatten)]
+        window: WindowArgs,
+        /// Show at most this many (the newest).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        stack: StackArg,
+        #[command(flatten)]
+        table: TableArgs,
+    },
+    /// One recorded event, whole, with its provenance.
+    Show {
+        /// Its `webhook-id`.
+        webhook_id: String,
+        #[command(flatten)]
+        stack: StackArg,
+        #[command(flatten)]
+        table: TableArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["to", "routes"]))]
+#[command(
+    after_help = "Each replayed message carries `replayed_at` (in the message and as an attribute) and its original `webhook_id`: a consumer idempotent on `webhook_id` absorbs a replay of what it already handled, so replaying a window twice is safe for it."
+)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// Send every event to this queue.
+    #[arg(long, value_name = "QUEUE_URL")]
+    pub to: Option<String>,
+    /// Send each event where the stack's routing sends it now.
+    #[arg(long)]
+    pub routes: bool,
+    /// List and count what would be sent; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub stack: StackArg,
+    #[command(flatten)]
+    pub table: TableArgs,
+    #[command(flatten)]
+    pub routing: RoutingArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "ingest: the ingest DLQ back to the ingest queue; fanout: each message of the fanout DLQ to the queue that refused it (`--routes`: where the routing sends it now); batch, interaction, video, default (with --stack) or a queue's URL: that queue's DLQ back to it. SQS's own redrive (StartMessageMoveTask) moves ingest and routed DLQs; the fanout DLQ, and any `--max`, move message by message."
+)]
+pub struct RedriveArgs {
+    /// What to redrive: `ingest`, `fanout`, a routed queue's name, or a queue's URL.
+    pub what: String,
+    /// Move at most this many messages (message by message).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max: Option<u64>,
+    /// For `fanout`: send each message where the routing sends its event now, not where it failed.
+    #[arg(long)]
+    pub routes: bool,
+    /// The ingest queue (the stack's `IngestQueueUrl` output).
+    #[arg(long, env = "INGEST_QUEUE_URL", value_name = "URL")]
+    pub ingest_queue: Option<String>,
+    /// The ingest DLQ (`IngestDLQUrl`).
+    #[arg(long, env = "INGEST_DLQ_URL", value_name = "URL")]
+    pub ingest_dlq: Option<String>,
+    /// The fanout DLQ (`FanoutDLQUrl`).
+    #[arg(long, env = "FANOUT_DLQ_URL", value_name = "URL")]
+    pub fanout_dlq: Option<String>,
+    #[command(flatten)]
+    pub stack: StackArg,
+    #[command(flatten)]
+    pub routing: RoutingArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -76,3 +76,59 @@ pub fn clock_time(unix_ms: i64) -> String {
     let text = DateTime::from_millis(unix_ms).fmt(DateTimeFormat::DateTime).unwrap_or_default();
     text.get(11..19).unwrap_or("--:--:--").to_owned()
 }
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC) of a Unix time in milliseconds.
+pub fn date_time(unix_ms: i64) -> String {
+    use aws_sdk_sqs::primitives::{DateTime, DateTimeFormat};
+    let text = DateTime::from_millis(unix_ms).fmt(DateTimeFormat::DateTime).unwrap_or_default();
+    text.get(..19).map_or_else(|| "----------  --:--:--".to_owned(), |t| t.replacen('T', " ", 1))
+}
+
+/// A running count on standard error while something long runs: on a terminal only, never with
+/// `--json` (standard output stays one JSON object a line, and logs stay free of carriage returns).
+#[derive(Debug)]
+pub struct Progress {
+    label: String,
+    shown: bool,
+}
+
+impl Output {
+    /// A running count labelled `label`.
+    pub fn progress(self, label: impl Into<String>) -> Progress {
+        let shown = !self.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        Progress { label: label.into(), shown }
+    }
+}
+
+impl Progress {
+    /// `done` of `total` so far.
+    pub fn update(&self, done: usize, total: Option<usize>) {
+        if self.shown {
+            let total = total.map(|t| format!("/{t}")).unwrap_or_default();
+            anstream::eprint!("\r{}: {done}{total}", self.label);
+        }
+    }
+
+    /// Ends the line.
+    pub fn finish(&self) {
+        if self.shown {
+            anstream::eprintln!();
+        }
+    }
+}
+
+/// A whole JSON document (one event, one held delivery): pretty for people, one line with `--json`.
+#[derive(Debug)]
+pub struct Document(pub serde_json::Value);
+
+impl Serialize for Document {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl Display for Document {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_json::to_string_pretty(&self.0).map_err(|_| std::fmt::Error)?)
+    }
+}

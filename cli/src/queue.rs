@@ -63,7 +63,8 @@ impl WatchedQueue {
             .max_number_of_messages(10)
             .wait_time_seconds(wait_secs)
             .set_visibility_timeout(hide_secs)
-            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
             .send()
             .await
             .map_err(self.error("ReceiveMessage"))?;

@@ -1,5 +1,5 @@
 //! Sample Lambda events for every function, for `sam local invoke -e` (written by
-//! `gemini-webhooks events`) and checked by the tests against the real parsers; and the `--env-vars`
+//! `gemini-webhooks fixtures`) and checked by the tests against the real parsers; and the `--env-vars`
 //! file pointing the functions at a local stack whose names are known in advance ([`LocalStack`]).
 //!
 //! No secret is in `env.json`: the receiver reads the local stack's endpoint secret from the emulator's

@@ -5,6 +5,46 @@ use std::collections::BTreeMap;
 
 use crate::aws::{AwsCause, cause};
 
+/// The outputs the CLI reads, by name: `template.yaml` declares each (a test holds them together).
+pub mod outputs {
+    /// The receiver's Function URL.
+    pub const WEBHOOK_URL: &str = "WebhookUrl";
+    /// The endpoint's secret.
+    pub const ENDPOINT_SECRET_ARN: &str = "EndpointSecretArn";
+    /// The events table.
+    pub const EVENTS_TABLE: &str = "EventsTableName";
+    /// The ingest queue.
+    pub const INGEST_QUEUE: &str = "IngestQueueUrl";
+    /// The ingest DLQ.
+    pub const INGEST_DLQ: &str = "IngestDLQUrl";
+    /// The fanout DLQ.
+    pub const FANOUT_DLQ: &str = "FanoutDLQUrl";
+    /// The fanout function, whose configuration is the routing.
+    pub const FANOUT_FUNCTION: &str = "FanoutFunctionName";
+    /// The routed queues, by the name commands take.
+    pub const ROUTED: [(&str, &str); 4] = [
+        ("batch", "BatchQueueUrl"),
+        ("interaction", "InteractionQueueUrl"),
+        ("video", "VideoQueueUrl"),
+        ("default", "DefaultQueueUrl"),
+    ];
+
+    /// Every output read.
+    pub fn all() -> Vec<&'static str> {
+        let mut all = vec![
+            WEBHOOK_URL,
+            ENDPOINT_SECRET_ARN,
+            EVENTS_TABLE,
+            INGEST_QUEUE,
+            INGEST_DLQ,
+            FANOUT_DLQ,
+            FANOUT_FUNCTION,
+        ];
+        all.extend(ROUTED.iter().map(|(_, output)| *output));
+        all
+    }
+}
+
 /// A stack's outputs could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {

@@ -18,6 +18,7 @@
 //! | `data_id` | | if any | yes | | `data.id`, the job |
 //! | `user_metadata` | | | yes | | the job's `user_metadata`, copied for consumers |
 //! | `recorded_at` | | yes | yes | | when the recorder recorded it, Unix milliseconds |
+//! | `replayed_at` | | | if replayed | | when `gemini-webhooks replay` sent it again, Unix milliseconds |
 //! | `expires_at` | | yes | | | when DynamoDB's TTL may delete it, Unix seconds |
 //! | `reason`, `detail` | | | | yes | why it was quarantined |
 //! | `body_base64` | | | | yes | the raw body, as received |
@@ -175,6 +176,8 @@ pub mod attributes {
     pub const FAILURE_DETAIL: &str = "failure_detail";
     /// The queue that refused a dead-lettered downstream message (fanout DLQ).
     pub const DESTINATION_QUEUE: &str = "destination_queue";
+    /// When a replayed downstream message was sent again, Unix milliseconds (replays only).
+    pub const REPLAYED_AT: &str = "replayed_at";
 }
 
 /// The events table's attribute names: the one place they are spelled. [`EventRecord`]'s serde names
@@ -271,6 +274,11 @@ pub struct DownstreamMessage {
     pub event: Event,
     /// When the recorder recorded it, Unix milliseconds.
     pub recorded_at: i64,
+    /// Set when the event was sent again from the events table (`gemini-webhooks replay`) rather than
+    /// routed when it arrived: when, Unix milliseconds. A replay keeps its `webhook_id`, so handling
+    /// that is idempotent on it absorbs replays of what it already handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed_at: Option<i64>,
 }
 
 impl DownstreamMessage {
@@ -294,9 +302,21 @@ impl DownstreamMessage {
         &self.provenance.webhook_id
     }
 
-    /// The message's SQS attributes.
-    pub fn sqs_attributes(&self) -> [(&'static str, &str); 2] {
-        [(attributes::WEBHOOK_ID, self.webhook_id().as_str()), (attributes::EVENT_TYPE, &self.event_type)]
+    /// Whether this is a replay (see [`DownstreamMessage::replayed_at`]).
+    pub fn is_replay(&self) -> bool {
+        self.replayed_at.is_some()
+    }
+
+    /// The message's SQS attributes: `webhook_id` and `event_type`, and `replayed_at` on a replay.
+    pub fn sqs_attributes(&self) -> Vec<(&'static str, String)> {
+        let mut attributes = vec![
+            (attributes::WEBHOOK_ID, self.webhook_id().to_string()),
+            (attributes::EVENT_TYPE, self.event_type.clone()),
+        ];
+        if let Some(at) = self.replayed_at {
+            attributes.push((attributes::REPLAYED_AT, at.to_string()));
+        }
+        attributes
     }
 }
 
@@ -309,6 +329,7 @@ impl From<EventRecord> for DownstreamMessage {
             data_id: record.data_id,
             recorded_at: record.recorded_at,
             event: record.event,
+            replayed_at: None,
         }
     }
 }

@@ -140,6 +140,17 @@ impl Routes {
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
+
+    /// Every queue an event can go to, each once: the rules' and the default.
+    pub fn queues(&self) -> Vec<&str> {
+        let mut queues: Vec<&str> = Vec::new();
+        for queue in self.rules.iter().flat_map(|r| &r.queues).chain([&self.default_queue]) {
+            if !queues.contains(&queue.as_str()) {
+                queues.push(queue);
+            }
+        }
+        queues
+    }
 }
 
 #[cfg(test)]

@@ -91,7 +91,11 @@ fn the_committed_events_are_the_generated_ones_signed_with_the_demo_secret() {
     let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../events"));
     let env: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("env.json")).unwrap()).unwrap();
-    assert_eq!(env, LocalStack::default_local().env_vars(), "events/env.json: run `gemini-webhooks events`");
+    assert_eq!(
+        env,
+        LocalStack::default_local().env_vars(),
+        "events/env.json: run `gemini-webhooks fixtures`"
+    );
     let committed: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("receiver-function-url.json")).unwrap())
             .unwrap();

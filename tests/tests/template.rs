@@ -407,3 +407,22 @@ fn the_dashboard_picture_in_the_readme_was_rendered_from_this_definition() {
         "the dashboard changed: run `make dashboard-image` and commit docs/dashboard.png"
     );
 }
+
+#[test]
+fn every_output_the_cli_reads_is_declared() {
+    let template = template();
+    for output in gemini_webhooks::stack::outputs::all() {
+        assert!(
+            !template["Outputs"][output].is_null(),
+            "template.yaml has no output {output}, which the CLI reads"
+        );
+    }
+    let Value::Tagged(reference) = &template["Outputs"]["FanoutFunctionName"]["Value"] else {
+        panic!("not a !Ref")
+    };
+    assert_eq!(
+        (reference.tag.to_string(), text(&reference.value)),
+        ("!Ref".to_owned(), "FanoutFunction".to_owned()),
+        "replay --routes reads the routing from this function's configuration"
+    );
+}

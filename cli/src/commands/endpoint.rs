@@ -9,7 +9,7 @@ use crate::aws::sdk_config;
 use crate::endpoint::{EndpointUrls, endpoint_urls};
 use crate::output::Output;
 use crate::report::usage;
-use crate::stack::StackOutputs;
+use crate::stack::{StackOutputs, outputs};
 
 #[derive(Serialize)]
 struct Urls {
@@ -29,8 +29,8 @@ pub(super) async fn run(args: EndpointArgs, endpoint: Option<&str>, out: Output)
     let (url, arn) = match (args.stack, args.url, args.secret_arn) {
         (Some(stack), _, _) => {
             let cfn = aws_sdk_cloudformation::Client::new(&config);
-            let outputs = StackOutputs::load(&cfn, &stack).await?;
-            (outputs.get("WebhookUrl")?.to_owned(), outputs.get("EndpointSecretArn")?.to_owned())
+            let found = StackOutputs::load(&cfn, &stack).await?;
+            (found.get(outputs::WEBHOOK_URL)?.to_owned(), found.get(outputs::ENDPOINT_SECRET_ARN)?.to_owned())
         }
         (None, Some(url), Some(arn)) => (url, arn),
         _ => return Err(usage("give --stack NAME, or --url URL and --secret-arn ARN")),

@@ -1,64 +1,72 @@
-//! `events`: the Lambda event fixtures for `sam local invoke`.
+//! `events list` and `events show`: the events table as a log.
 
-use std::fmt;
-use std::path::{Path, PathBuf};
-
-use anyhow::Context as _;
-use serde::Serialize;
+use serde_json::{Value, json};
 use shared::clock::{Clock, SystemClock};
-use shared::signature::SigningSecret;
+use shared::message::{DownstreamMessage, EventRecord};
 
-use crate::args::EventsArgs;
-use crate::output::Output;
-use crate::report::usage;
-use crate::sample_events::{DEMO_SECRET, LocalStack, sample_events};
+use super::event_line::EventLine;
+use super::resources_for;
+use crate::args::{EventsAction, WindowArgs};
+use crate::aws::sdk_config;
+use crate::event_log::{EventLog, Filter};
+use crate::output::{Document, Output};
+use crate::window::Window;
 
-#[derive(Serialize)]
-struct Written {
-    dir: PathBuf,
-    files: Vec<String>,
-    signed_at: i64,
-    demo_secret: bool,
-}
-
-impl fmt::Display for Written {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let signer =
-            if self.demo_secret { "the demo secret" } else { "your secret (WEBHOOK_SECRET or --secret)" };
-        write!(
-            f,
-            "wrote {} files to {}: the receiver's events signed with {signer} at {}, valid for 300 s",
-            self.files.len(),
-            self.dir.display(),
-            self.signed_at
-        )
+pub(super) async fn run(action: EventsAction, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
+    let config = sdk_config(endpoint).await;
+    match action {
+        EventsAction::List { window, limit, stack, table } => {
+            let filter = filter(&window)?;
+            let resources = resources_for(&config, &stack, |r| r.table = table.table).await?;
+            let log = EventLog::new(aws_sdk_dynamodb::Client::new(&config), resources.table()?);
+            let found = log.find(&filter).await?;
+            let total = found.events.len();
+            for event in found.events.iter().rev().take(limit) {
+                out.print(&EventLine::from(&DownstreamMessage::from(event.clone())));
+            }
+            for (key, why) in &found.unreadable {
+                out.warn(format!("item {key:?} in the window is not an event: {why}"));
+            }
+            let shown = total.min(limit);
+            let more = if total > limit {
+                format!(" (the newest {shown}; --limit shows more)")
+            } else {
+                String::new()
+            };
+            out.note(format!(
+                "{total} event(s) recorded in the window{more}; {} item(s) scanned",
+                found.scanned
+            ));
+        }
+        EventsAction::Show { webhook_id, stack, table } => {
+            let resources = resources_for(&config, &stack, |r| r.table = table.table).await?;
+            let log = EventLog::new(aws_sdk_dynamodb::Client::new(&config), resources.table()?);
+            match log.get(&webhook_id).await? {
+                Some(Ok(event)) => out.print(&Document(shown(&event))),
+                Some(Err(why)) => anyhow::bail!("the item under {webhook_id} is not an event: {why}"),
+                None => anyhow::bail!(
+                    "no event is recorded under webhook-id {webhook_id} (events are kept 7 days; `events list` shows what is)"
+                ),
+            }
+        }
     }
-}
-
-pub(super) fn run(args: EventsArgs, out: Output) -> anyhow::Result<()> {
-    let demo = args.secret.as_deref().is_none_or(|s| s == DEMO_SECRET);
-    let committed = Path::new("events");
-    let dir = match args.dir {
-        // A real secret never lands in the committed fixtures.
-        Some(dir) if !demo && dir.components().eq(committed.components()) => committed.join("local"),
-        Some(dir) => dir,
-        None if demo => committed.to_owned(),
-        None => committed.join("local"),
-    };
-    let secret = args.secret.as_deref().unwrap_or(DEMO_SECRET);
-    SigningSecret::parse(secret)
-        .map_err(|e| usage(format!("--secret (or WEBHOOK_SECRET) is not a signing secret: {e}")))?;
-    let now = SystemClock.unix_now();
-    let mut events = sample_events(secret, now).map_err(anyhow::Error::from_boxed)?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    events.push(("env", LocalStack::default_local().env_vars()));
-    let mut files = Vec::new();
-    for (name, event) in events {
-        let path = dir.join(format!("{name}.json"));
-        std::fs::write(&path, serde_json::to_string_pretty(&event)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
-        files.push(path.display().to_string());
-    }
-    out.print(&Written { dir, files, signed_at: now, demo_secret: demo });
     Ok(())
+}
+
+/// The filter the window flags describe.
+pub(super) fn filter(window: &WindowArgs) -> anyhow::Result<Filter> {
+    let now = SystemClock.unix_now_ms();
+    let parsed = Window::parse(window.since.as_deref(), window.until.as_deref(), now)
+        .map_err(|e| crate::report::usage(e.to_string()))?;
+    Ok(Filter { window: parsed, event_type: window.event_type.clone(), job: window.job.clone() })
+}
+
+fn shown(event: &EventRecord) -> Value {
+    let p = &event.provenance;
+    json!({
+        "webhook_id": p.webhook_id, "webhook_timestamp": p.webhook_timestamp, "received_at": p.received_at,
+        "scheme": p.scheme, "type": event.event_type, "data_id": event.data_id,
+        "recorded_at": event.recorded_at, "expires_at": event.expires_at, "body_sha256": event.body_sha256,
+        "event": event.event,
+    })
 }

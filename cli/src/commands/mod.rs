@@ -2,10 +2,14 @@
 //! results through [`Output`]. Errors carry context naming what was involved; `report` prints them.
 
 mod endpoint;
+mod event_line;
 mod events;
+mod fixtures;
 mod forward;
 mod keys;
 mod quarantine;
+mod redrive;
+mod replay;
 mod send;
 mod signer;
 mod tail;
@@ -14,8 +18,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, StackArg};
 use crate::output::Output;
+use crate::resources::Resources;
 
 /// Runs the command `cli` describes.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -26,10 +31,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sign(args) => keys::sign(args, out),
         Command::Endpoint(args) => endpoint::run(args, endpoint, out).await,
         Command::Send(args) => send::run(args, out).await,
-        Command::Events(args) => events::run(args, out),
+        Command::Events { action } => events::run(action, endpoint, out).await,
+        Command::Replay(args) => replay::run(args, endpoint, out).await,
+        Command::Redrive(args) => redrive::run(args, endpoint, out).await,
+        Command::Fixtures(args) => fixtures::run(args, out),
         Command::Quarantine { action } => quarantine::run(action, endpoint, out).await,
         Command::Tail(args) => tail::run(args, endpoint, out).await,
         Command::Forward(args) => forward::run(args, endpoint, out).await,
+    }
+}
+
+/// The resources the flags name (`given` sets them), completed from `--stack` when it is given.
+async fn resources_for(
+    config: &aws_config::SdkConfig,
+    stack: &StackArg,
+    given: impl FnOnce(&mut Resources),
+) -> anyhow::Result<Resources> {
+    let mut resources = Resources::default();
+    given(&mut resources);
+    match &stack.stack {
+        Some(name) => resources.complete_from_stack(config, name).await,
+        None => Ok(resources),
     }
 }
 

@@ -5,14 +5,14 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::aws::sqs::SqsQueue;
 use shared::message::QuarantinedDelivery;
 
 use super::read_input;
 use crate::args::QuarantineAction;
 use crate::aws::sdk_config;
-use crate::output::{Output, clock_time, dim, styled};
+use crate::output::{Document, Output, clock_time, dim, styled};
 use crate::quarantine::{Held, Quarantine};
 
 /// One held message, as `list` prints it.
@@ -63,29 +63,13 @@ impl fmt::Display for Listed {
     }
 }
 
-/// One held delivery, whole.
-struct Shown(Value);
-
-impl Serialize for Shown {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
-    }
-}
-
-impl fmt::Display for Shown {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = serde_json::to_string_pretty(&self.0).map_err(|_| fmt::Error)?;
-        f.write_str(&text)
-    }
-}
-
-fn shown(delivery: &QuarantinedDelivery) -> Shown {
+fn shown(delivery: &QuarantinedDelivery) -> Document {
     let body = match std::str::from_utf8(&delivery.body) {
         Ok(text) => json!(text),
         Err(_) => json!({"base64": STANDARD.encode(&delivery.body)}),
     };
     let p = &delivery.provenance;
-    Shown(json!({
+    Document(json!({
         "webhook_id": p.webhook_id, "webhook_timestamp": p.webhook_timestamp, "received_at": p.received_at,
         "scheme": p.scheme, "reason": delivery.reason, "detail": delivery.detail,
         "body_sha256": delivery.body_sha256, "body": body,

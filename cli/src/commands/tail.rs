@@ -4,54 +4,30 @@ use std::fmt;
 
 use aws_sdk_sqs::types::Message;
 use serde::Serialize;
-use serde_json::Value;
 use shared::message::DownstreamMessage;
 
 use super::IdleLimit;
+use super::event_line::EventLine;
 use crate::args::TailArgs;
 use crate::aws::sdk_config;
-use crate::output::{Output, clock_time, dim, styled};
+use crate::output::{Output, date_time, dim, styled};
 use crate::queue::WatchedQueue;
 
 /// How long `--keep` hides each message while it reads the rest.
 const PEEK_SECS: i32 = 30;
 
-/// One message: the downstream message's fields, or why it is not one.
+/// One message: the event, or why it is not one.
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Line {
-    Event {
-        /// When the receiver accepted it, Unix milliseconds.
-        received_at: i64,
-        webhook_id: String,
-        #[serde(rename = "type")]
-        event_type: String,
-        scheme: String,
-        data_id: Option<String>,
-        output_uri: Option<String>,
-        error_code: Option<String>,
-        user_metadata: Option<serde_json::Map<String, Value>>,
-    },
-    NotAnEvent {
-        message_id: String,
-        sent_at: Option<i64>,
-        error: String,
-    },
+    Event(EventLine),
+    NotAnEvent { message_id: String, sent_at: Option<i64>, error: String },
 }
 
 impl Line {
     fn of(message: &Message) -> Self {
         match DownstreamMessage::from_sqs_body(message.body().unwrap_or_default()) {
-            Ok(m) => Self::Event {
-                received_at: m.provenance.received_at,
-                webhook_id: m.provenance.webhook_id.to_string(),
-                scheme: m.provenance.scheme.to_string(),
-                output_uri: m.event.output_uri().map(str::to_owned),
-                error_code: m.event.error_code().map(|c| c.to_string()),
-                event_type: m.event_type,
-                data_id: m.data_id,
-                user_metadata: m.user_metadata,
-            },
+            Ok(m) => Self::Event(EventLine::from(&m)),
             Err(e) => Self::NotAnEvent {
                 message_id: message.message_id().unwrap_or_default().to_owned(),
                 sent_at: WatchedQueue::sent_at(message),
@@ -64,37 +40,11 @@ impl Line {
 impl fmt::Display for Line {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Event {
-                received_at,
-                webhook_id,
-                event_type,
-                scheme,
-                data_id,
-                output_uri,
-                error_code,
-                user_metadata,
-            } => {
-                write!(
-                    f,
-                    "{}  {event_type:<28} {scheme:<4} {webhook_id}  {}",
-                    clock_time(*received_at),
-                    data_id.as_deref().unwrap_or("-")
-                )?;
-                if let Some(uri) = output_uri {
-                    write!(f, "  output={uri}")?;
-                }
-                if let Some(code) = error_code {
-                    write!(f, "  error={code}")?;
-                }
-                if let Some(metadata) = user_metadata {
-                    write!(f, "  {}", styled(dim(), Value::Object(metadata.clone())))?;
-                }
-                Ok(())
-            }
+            Self::Event(line) => line.fmt(f),
             Self::NotAnEvent { message_id, sent_at, error } => write!(
                 f,
                 "{}  {}  {message_id}",
-                sent_at.map_or_else(|| "--:--:--".to_owned(), clock_time),
+                sent_at.map_or_else(|| "--:--:--".to_owned(), date_time),
                 styled(dim(), error)
             ),
         }

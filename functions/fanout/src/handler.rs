@@ -10,22 +10,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord as StreamRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use futures::future::join_all;
 use lambda_runtime::LambdaEvent;
 use shared::aws::batch::{self, UnreportableFailure};
-use shared::aws::sqs::SendError;
+use shared::aws::publish::{Outgoing, Publisher, send_all};
 use shared::clock::Clock;
-use shared::message::{DownstreamMessage, EventRecord};
+use shared::message::{DownstreamMessage, EventRecord, attributes};
 use shared::metrics::{self, Function, Metric};
 use shared::routing::Routes;
-use shared::sqs::{deduplication_id, group_id};
 
 use crate::dead_letters::{DeadLetter, DeadLetters};
-use crate::publish::{BatchResult, Outgoing, Publisher, batches};
 
 /// Sends per entry within one invocation, first included.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
@@ -107,23 +104,26 @@ async fn send_window<P: Publisher, D: DeadLetters>(
             Prepared::Unsendable(letter) => letters.push((index, letter)),
         }
     }
-    let sends = per_queue.iter().map(|(queue, entries)| send_to_queue(fanout, queue, entries));
+    let sends = per_queue
+        .iter()
+        .map(|(queue, entries)| send_all(&fanout.publisher, queue, entries, fanout.max_attempts));
     for ((queue, entries), refused) in per_queue.iter().zip(join_all(sends).await) {
         *report.delivered.entry((*queue).to_owned()).or_default() += entries.len() - refused.len();
         for (outgoing, error) in refused {
+            let webhook_id = outgoing.attribute(attributes::WEBHOOK_ID).map(str::to_owned);
             if !error.is_permanent() {
-                tracing::warn!(webhook_id = %outgoing.webhook_id, queue, %error, "will be retried");
-                report.failed.insert(outgoing.record);
+                tracing::warn!(webhook_id, queue, %error, "will be retried");
+                report.failed.insert(outgoing.index);
                 continue;
             }
             letters.push((
-                outgoing.record,
+                outgoing.index,
                 DeadLetter {
                     destination: Some((*queue).to_owned()),
                     reason: error.code().to_owned(),
                     detail: error.to_string(),
-                    webhook_id: Some(outgoing.webhook_id),
-                    event_type: Some(outgoing.event_type),
+                    event_type: outgoing.attribute(attributes::EVENT_TYPE).map(str::to_owned),
+                    webhook_id,
                     body: outgoing.body,
                 },
             ));
@@ -181,8 +181,8 @@ fn prepare<P, D>(fanout: &Fanout<P, D>, index: usize, record: StreamRecord) -> P
     };
     let destinations = fanout.routes.destinations(&recorded.event_type, recorded.event.user_metadata());
     let message = DownstreamMessage::from(recorded);
-    let body = match message.to_sqs_body() {
-        Ok(body) => body,
+    let outgoing = match Outgoing::new(index, &message) {
+        Ok(outgoing) => outgoing,
         Err(error) => {
             return Prepared::Unsendable(DeadLetter {
                 body: "(unencodable downstream message)".into(),
@@ -194,81 +194,10 @@ fn prepare<P, D>(fanout: &Fanout<P, D>, index: usize, record: StreamRecord) -> P
             });
         }
     };
-    let webhook_id = message.provenance.webhook_id.as_str();
-    let outgoing = Outgoing {
-        record: index,
-        body,
-        webhook_id: webhook_id.to_owned(),
-        event_type: message.event_type.clone(),
-        group_id: group_id(message.data_id.as_deref(), webhook_id),
-        deduplication_id: deduplication_id(webhook_id),
-    };
     Prepared::Routed {
         messages: destinations.queues.into_iter().map(|queue| (queue, outgoing.clone())).collect(),
         by_default: destinations.by_default,
     }
-}
-
-/// Sends `entries` to `queue` in SQS-sized batches. A refusal for good is final at once; a transient
-/// fault is tried again up to the attempt limit. A whole call refused for its content (one bad entry
-/// can refuse a batch) is split into single sends, so only the bad entry is refused. Returns the
-/// entries not sent, each with its last error.
-async fn send_to_queue<P: Publisher, D>(
-    fanout: &Fanout<P, D>,
-    queue: &str,
-    entries: &[Outgoing],
-) -> Vec<(Outgoing, SendError)> {
-    let attempts = fanout.max_attempts.max(1);
-    let mut unsent = Vec::new();
-    let mut pending = entries.to_vec();
-    for attempt in 1..=attempts {
-        let sends = batches(&pending)
-            .into_iter()
-            .map(|batch| async move { (batch, fanout.publisher.send_batch(queue, batch).await) });
-        let mut retry = Vec::new();
-        for (batch, result) in join_all(sends).await {
-            let refused: Vec<(usize, SendError)> = match result {
-                BatchResult::Answered(refused) => refused,
-                BatchResult::CallFailed(SendError::MessageRefused { .. }) if batch.len() > 1 => {
-                    isolate(fanout, queue, batch).await
-                }
-                BatchResult::CallFailed(error) => (0..batch.len()).map(|i| (i, error.clone())).collect(),
-            };
-            for (position, error) in refused {
-                let Some(entry) = batch.get(position) else { continue };
-                if error.is_permanent() || attempt == attempts {
-                    unsent.push((entry.clone(), error));
-                } else {
-                    retry.push(entry.clone());
-                }
-            }
-        }
-        if retry.is_empty() {
-            break;
-        }
-        pending = retry;
-        // A short, growing pause: transient refusals are mostly throttling.
-        tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
-    }
-    unsent
-}
-
-/// Sends each entry of a refused batch on its own: the verdict per entry.
-async fn isolate<P: Publisher, D>(
-    fanout: &Fanout<P, D>,
-    queue: &str,
-    batch: &[Outgoing],
-) -> Vec<(usize, SendError)> {
-    let singles = batch.iter().map(|entry| fanout.publisher.send_batch(queue, std::slice::from_ref(entry)));
-    join_all(singles)
-        .await
-        .into_iter()
-        .enumerate()
-        .filter_map(|(position, result)| match result {
-            BatchResult::Answered(unsent) => unsent.into_iter().next().map(|(_, error)| (position, error)),
-            BatchResult::CallFailed(error) => Some((position, error)),
-        })
-        .collect()
 }
 
 /// The Lambda handler: the response lists, by sequence number, the records to retry.

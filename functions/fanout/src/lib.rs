@@ -5,11 +5,11 @@
 mod config;
 mod dead_letters;
 mod handler;
-mod publish;
 
 pub use config::{Config, ConfigError, sdk_timeouts};
 pub use dead_letters::{DeadLetter, DeadLetters};
 pub use handler::{DEFAULT_MAX_ATTEMPTS, Fanout, Report, WINDOW, fan_out, handle};
-pub use publish::{
+/// Sending to the routed queues lives in the library, shared with the CLI's replays and redrives.
+pub use shared::aws::publish::{
     BatchResult, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, Outgoing, Publisher, SqsPublisher, batches,
 };

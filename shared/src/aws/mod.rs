@@ -1,9 +1,11 @@
 //! The AWS side of the functions (feature `aws`): sending to SQS with failures typed as worth retrying
-//! or not, message attributes SQS always accepts, the clients built from one configuration, partial
+//! or not, message attributes SQS always accepts, publishing downstream messages in batches (the
+//! fanout's, and the CLI's replays and redrives), the clients built from one configuration, partial
 //! batch responses, and the consumer's claim on each `webhook_id`. Kept behind a feature so the pure library (and
 //! its fuzz targets, and a consumer that only parses messages) builds without the AWS SDK.
 
 pub mod batch;
 pub mod clients;
 pub mod idempotency;
+pub mod publish;
 pub mod sqs;

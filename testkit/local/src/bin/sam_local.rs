@@ -116,7 +116,7 @@ async fn run(options: Options) -> Result<bool, Error> {
         );
         println!("env vars      {}", env_path.display());
         println!();
-        println!("sign:    cargo run -p gemini-webhooks -- events");
+        println!("sign:    cargo run -p gemini-webhooks -- fixtures");
         println!(
             "invoke:  sam local invoke ReceiverFunction -e events/receiver-function-url.json --env-vars {}",
             env_path.display()

@@ -1,0 +1,132 @@
+//! `replay`: recorded events sent again, marked as replays.
+
+use std::fmt;
+
+use anyhow::Context as _;
+use serde::Serialize;
+use shared::aws::publish::SqsPublisher;
+use shared::clock::{Clock, SystemClock};
+use shared::message::DownstreamMessage;
+
+use super::event_line::EventLine;
+use super::events::filter;
+use super::resources_for;
+use crate::args::ReplayArgs;
+use crate::aws::sdk_config;
+use crate::event_log::EventLog;
+use crate::output::Output;
+use crate::replay::{Replayed, Target, Unsent, replay};
+use crate::report::usage;
+use crate::window::rfc3339;
+
+/// The end of a replay.
+#[derive(Serialize)]
+struct Summary {
+    events: usize,
+    sent: std::collections::BTreeMap<String, usize>,
+    failed: Vec<Failed>,
+    replayed_at: i64,
+}
+
+#[derive(Serialize)]
+struct Failed {
+    webhook_id: String,
+    queue: String,
+    error: String,
+}
+
+impl From<Unsent> for Failed {
+    fn from(u: Unsent) -> Self {
+        Self { webhook_id: u.webhook_id, queue: u.queue, error: u.error }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "replayed {} event(s), marked replayed_at={}:", self.events, self.replayed_at)?;
+        for (queue, count) in &self.sent {
+            write!(f, "\n  {count:>6} sent to {queue}")?;
+        }
+        for failed in &self.failed {
+            write!(f, "\n  failed {} to {}: {}", failed.webhook_id, failed.queue, failed.error)?;
+        }
+        Ok(())
+    }
+}
+
+pub(super) async fn run(args: ReplayArgs, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
+    if args.window.since.is_none() {
+        return Err(usage("replay needs --since (a duration ago such as 2h, a time, or a date)"));
+    }
+    let filter = filter(&args.window)?;
+    let config = sdk_config(endpoint).await;
+    let resources = resources_for(&config, &args.stack, |r| {
+        r.table = args.table.table.clone();
+        r.routes_json = args.routing.routes_json.clone();
+        r.default_queue = args.routing.default_queue.clone();
+    })
+    .await?;
+    let target = match &args.to {
+        Some(queue) => Target::Queue(queue.clone()),
+        None => Target::Routes(resources.routes()?),
+    };
+    let log = EventLog::new(aws_sdk_dynamodb::Client::new(&config), resources.table()?);
+    let found = log.find(&filter).await?;
+    for (key, why) in &found.unreadable {
+        out.warn(format!("item {key:?} in the window is not an event, not replayed: {why}"));
+    }
+    if found.events.is_empty() {
+        anyhow::bail!(
+            "no recorded event matches (from {} to {}{}{}): nothing to replay",
+            rfc3339(filter.window.since_ms),
+            rfc3339(filter.window.until_ms),
+            filter.event_type.as_deref().map(|t| format!(", type {t}")).unwrap_or_default(),
+            filter.job.as_deref().map(|j| format!(", job {j}")).unwrap_or_default(),
+        );
+    }
+    if args.dry_run {
+        for event in &found.events {
+            out.print(&EventLine::from(&DownstreamMessage::from(event.clone())));
+        }
+        out.note(format!("{} event(s) would be replayed (--dry-run: nothing sent)", found.events.len()));
+        return Ok(());
+    }
+
+    // Every destination exists, or nothing is sent: a typo is one line, not thousands of failures.
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    for queue in target.all_queues() {
+        crate::redrive::queue_arn(&sqs, queue)
+            .await
+            .with_context(|| format!("checking the queue {queue} before replaying"))?;
+    }
+    let replayed_at = SystemClock.unix_now_ms();
+    let total = found.events.len();
+    let progress = out.progress("replaying");
+    let publisher = SqsPublisher::new(sqs);
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let Replayed { events, sent, failed, stopped_after } = replay(
+        &publisher,
+        &found.events,
+        &target,
+        replayed_at,
+        |done| progress.update(done, Some(total)),
+        stop,
+    )
+    .await;
+    progress.finish();
+    let failures = failed.len();
+    out.print(&Summary { events, sent, failed: failed.into_iter().map(Failed::from).collect(), replayed_at });
+    if let Some(last) = stopped_after {
+        anyhow::bail!(
+            "stopped by Ctrl-C after {events} of {total} events; to go on, run again with --since {} (the last \
+             one sent is sent again, which consumers idempotent on webhook_id absorb)",
+            rfc3339(last.provenance.received_at),
+        );
+    }
+    if failures > 0 {
+        anyhow::bail!("{failures} message(s) were not sent (listed above); replaying them again is safe");
+    }
+    Ok(())
+}
