@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::Message;
 use serde::Serialize;
 use shared::message::DownstreamMessage;
 
+use crate::lambda_events::{sqs_event, sqs_record};
 use crate::queue::{QueueError, WatchedQueue};
 
 /// What is POSTed for each message.
@@ -95,13 +95,15 @@ impl Forwarder {
         };
         let body = match self.format {
             Format::Message => text.to_owned(),
-            Format::SqsEvent => match serde_json::to_string(&sqs_event(message, self.queue.url())) {
-                Ok(body) => body,
-                Err(e) => {
-                    outcome.reason = Some(format!("could not make an SQS event of it: {e}"));
-                    return outcome;
+            Format::SqsEvent => {
+                match serde_json::to_string(&sqs_event(vec![sqs_record(message, self.queue.url())])) {
+                    Ok(body) => body,
+                    Err(e) => {
+                        outcome.reason = Some(format!("could not make an SQS event of it: {e}"));
+                        return outcome;
+                    }
                 }
-            },
+            }
         };
         let sent =
             self.http.post(&self.target).header("content-type", "application/json").body(body).send().await;
@@ -149,52 +151,9 @@ fn reports_failure(answer: &[u8], message_id: &str) -> bool {
         .is_some_and(|failures| failures.iter().any(|f| f["itemIdentifier"] == message_id))
 }
 
-/// The SQS event Lambda's trigger would invoke a function with, for `message` from the queue at `url`.
-pub fn sqs_event(message: &Message, url: &str) -> SqsEvent {
-    let mut record = SqsMessage::default();
-    record.message_id = message.message_id().map(str::to_owned);
-    record.receipt_handle = message.receipt_handle().map(str::to_owned);
-    record.body = message.body().map(str::to_owned);
-    record.md5_of_body = message.md5_of_body().map(str::to_owned);
-    record.event_source = Some("aws:sqs".into());
-    record.event_source_arn = queue_arn(url);
-    record.aws_region = queue_region(url).map(str::to_owned);
-    if let Some(attributes) = message.attributes() {
-        record.attributes =
-            attributes.iter().map(|(name, value)| (name.as_str().to_owned(), value.clone())).collect();
-    }
-    let mut event = SqsEvent::default();
-    event.records = vec![record];
-    event
-}
-
-/// `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME` → `REGION`.
-fn queue_region(url: &str) -> Option<&str> {
-    let host = url.split("://").nth(1)?.split('/').next()?;
-    host.strip_prefix("sqs.")?.split('.').next()
-}
-
-/// `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME` → `arn:aws:sqs:REGION:ACCOUNT:NAME` (a local
-/// emulator's URL gets `us-east-1`).
-fn queue_arn(url: &str) -> Option<String> {
-    let mut path = url.split("://").nth(1)?.split('/').skip(1);
-    let (account, name) = (path.next()?, path.next()?);
-    Some(format!("arn:aws:sqs:{}:{account}:{name}", queue_region(url).unwrap_or("us-east-1")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_event_names_the_queue_it_came_from() {
-        let url = "https://sqs.eu-west-1.amazonaws.com/123456789012/dev-queue";
-        assert_eq!(queue_arn(url).as_deref(), Some("arn:aws:sqs:eu-west-1:123456789012:dev-queue"));
-        assert_eq!(
-            queue_arn("http://127.0.0.1:5000/123456789012/q").as_deref(),
-            Some("arn:aws:sqs:us-east-1:123456789012:q")
-        );
-    }
 
     #[test]
     fn a_batch_response_naming_the_message_is_a_failure() {

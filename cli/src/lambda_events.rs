@@ -1,6 +1,8 @@
-//! Lambda HTTP events of every payload format a user can put in front of the receiver, as the JSON
-//! AWS sends: for handler tests, sample events and the CLI.
+//! Lambda events as AWS sends them: HTTP events of every payload format a user can put in front of the
+//! receiver, and SQS events made of received messages, as the SQS trigger hands them to a function. For
+//! handler tests, sample events, the local triggers and `forward --format sqs-event`.
 
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use shared::signature::sign::SignedHeaders;
@@ -126,5 +128,63 @@ pub fn http_event(format: PayloadFormat, request: &HttpRequest<'_>) -> Value {
             "httpMethod": method, "path": "/", "queryStringParameters": alb_query,
             "headers": headers, "body": body, "isBase64Encoded": request.base64
         }),
+    }
+}
+
+/// A received SQS message from the queue at `queue_url`, as Lambda's SQS trigger hands it to a function.
+pub fn sqs_record(message: &aws_sdk_sqs::types::Message, queue_url: &str) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.message_id = message.message_id().map(str::to_owned);
+    record.receipt_handle = message.receipt_handle().map(str::to_owned);
+    record.body = message.body().map(str::to_owned);
+    record.md5_of_body = message.md5_of_body().map(str::to_owned);
+    record.event_source = Some("aws:sqs".into());
+    record.event_source_arn = queue_arn(queue_url);
+    record.aws_region = Some(queue_region(queue_url).unwrap_or(LOCAL_REGION).to_owned());
+    if let Some(attributes) = message.attributes() {
+        record.attributes =
+            attributes.iter().map(|(name, value)| (name.as_str().to_owned(), value.clone())).collect();
+    }
+    record
+}
+
+/// The SQS event of `records`.
+pub fn sqs_event(records: Vec<SqsMessage>) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = records;
+    event
+}
+
+/// The region a queue URL names nothing of: a local emulator's.
+const LOCAL_REGION: &str = "us-east-1";
+
+/// `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME` → `REGION`.
+fn queue_region(url: &str) -> Option<&str> {
+    let host = url.split("://").nth(1)?.split('/').next()?;
+    host.strip_prefix("sqs.")?.split('.').next()
+}
+
+/// `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME` → `arn:aws:sqs:REGION:ACCOUNT:NAME` (a local
+/// emulator's URL gets `us-east-1`).
+pub fn queue_arn(url: &str) -> Option<String> {
+    let mut path = url.split("://").nth(1)?.split('/').skip(1);
+    let (account, name) = (path.next()?, path.next()?);
+    Some(format!("arn:aws:sqs:{}:{account}:{name}", queue_region(url).unwrap_or(LOCAL_REGION)))
+}
+
+#[cfg(test)]
+mod sqs_tests {
+    use super::*;
+
+    #[test]
+    fn a_record_names_the_queue_it_came_from() {
+        let url = "https://sqs.eu-west-1.amazonaws.com/123456789012/dev-queue";
+        assert_eq!(queue_arn(url).as_deref(), Some("arn:aws:sqs:eu-west-1:123456789012:dev-queue"));
+        let local = "http://127.0.0.1:5000/123456789012/q";
+        assert_eq!(queue_arn(local).as_deref(), Some("arn:aws:sqs:us-east-1:123456789012:q"));
+        let record =
+            sqs_record(&aws_sdk_sqs::types::Message::builder().message_id("m1").body("{}").build(), url);
+        assert_eq!(record.aws_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(record.event_source.as_deref(), Some("aws:sqs"));
     }
 }

@@ -4,12 +4,10 @@
 //! error; `--json` prints one JSON object a line.
 
 use std::process::{Command, Output};
-use std::sync::Arc;
 
 use local_stack::Pipeline;
 use serde_json::Value;
 use shared::EventKind;
-use shared::clock::SystemClock;
 use shared::signature::SigningSecret;
 use testkit::Emulator;
 use tokio::net::TcpListener;
@@ -171,10 +169,7 @@ async fn tail_names_a_queue_that_does_not_exist_and_one_it_has_no_credentials_fo
 #[tokio::test(flavor = "multi_thread")]
 async fn send_exits_1_on_an_unexpected_answer_and_0_on_the_expected_one() {
     let emulator = Emulator::shared().unwrap();
-    let pipeline =
-        Pipeline::start(emulator, &[("WEBHOOK_SECRETS", SECRET.to_owned())], Arc::new(SystemClock))
-            .await
-            .unwrap();
+    let pipeline = Pipeline::with_secret(emulator, &SigningSecret::parse(SECRET).unwrap()).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     pipeline.serve_receiver(listener);

@@ -20,10 +20,7 @@ use tokio::net::TcpListener;
 /// A pipeline whose batch queue holds `count` events, `msg_fwd_0` .. `msg_fwd_{count-1}`.
 async fn filled(emulator: &Emulator, count: usize) -> Pipeline {
     let secret = SigningSecret::generate();
-    let pipeline =
-        Pipeline::start(emulator, &[("WEBHOOK_SECRETS", secret.expose_whsec())], Arc::new(SystemClock))
-            .await
-            .unwrap();
+    let pipeline = Pipeline::with_secret(emulator, &secret).await.unwrap();
     let now = SystemClock.unix_now();
     for i in 0..count {
         let body = json!({"type": "batch.succeeded", "data": {"id": format!("batches/{i}")}, "user_metadata": {"n": i}})

@@ -3,7 +3,6 @@
 //! recorded and routed downstream exactly once.
 
 use std::process::Command;
-use std::sync::Arc;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use local_stack::Pipeline;
@@ -34,10 +33,7 @@ fn cli(emulator: &Emulator, args: &[&str]) -> String {
 async fn quarantined_deliveries_are_released_by_the_cli_and_delivered_downstream_once() {
     let emulator = Emulator::shared().unwrap();
     let secret = SigningSecret::generate();
-    let pipeline =
-        Pipeline::start(emulator, &[("WEBHOOK_SECRETS", secret.expose_whsec())], Arc::new(SystemClock))
-            .await
-            .unwrap();
+    let pipeline = Pipeline::with_secret(emulator, &secret).await.unwrap();
     let now = shared::clock::Clock::unix_now(&SystemClock);
     shared::metrics::capture();
     // Verified, but not an event: no `type`.

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::sync::Arc;
 
 use local_stack::Pipeline;
 use serde_json::{Value, json};
@@ -69,10 +68,7 @@ fn counted(messages: &[DownstreamMessage]) -> BTreeMap<String, usize> {
 async fn the_fanout_dlq_goes_to_the_queue_that_refused_it_once_even_when_interrupted() {
     let emulator = Emulator::shared().unwrap();
     let secret = SigningSecret::generate();
-    let mut pipeline =
-        Pipeline::start(emulator, &[("WEBHOOK_SECRETS", secret.expose_whsec())], Arc::new(SystemClock))
-            .await
-            .unwrap();
+    let mut pipeline = Pipeline::with_secret(emulator, &secret).await.unwrap();
     // Batch events also go to a queue that does not exist yet: the fanout keeps them in its DLQ.
     let late = format!("{}/123456789012/{}-late", emulator.endpoint(), pipeline.stack.prefix);
     let routes =
@@ -140,10 +136,7 @@ fn ingest_message(id: &str, now: i64) -> String {
 async fn the_ingest_dlq_is_recorded_and_routed_once_by_message_and_by_sqs_move_task() {
     let emulator = Emulator::shared().unwrap();
     let secret = SigningSecret::generate();
-    let pipeline =
-        Pipeline::start(emulator, &[("WEBHOOK_SECRETS", secret.expose_whsec())], Arc::new(SystemClock))
-            .await
-            .unwrap();
+    let pipeline = Pipeline::with_secret(emulator, &secret).await.unwrap();
     let sqs = emulator.sqs().await;
     let (ingest, dlq) = (pipeline.stack.ingest.url.clone(), pipeline.stack.ingest.dlq_url.clone());
     let now = SystemClock.unix_now_ms();

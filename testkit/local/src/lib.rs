@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::EventRecord as StreamRecord;
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use fanout::{DEFAULT_MAX_ATTEMPTS, Fanout, SqsPublisher};
+use gemini_webhooks::lambda_events::{sqs_event, sqs_record};
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::{Context, LambdaEvent};
 use receiver::{Config, Receiver, SqsDeliveryQueues};
@@ -110,6 +110,16 @@ impl Pipeline {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, Box<dyn std::error::Error>> {
         Self::start_through(emulator, emulator.endpoint(), receiver_vars, clock).await
+    }
+
+    /// As [`Pipeline::start`], the receiver verifying `v1` with `secret` alone, on the system clock:
+    /// what most tests need.
+    pub async fn with_secret(
+        emulator: &Emulator,
+        secret: &shared::signature::SigningSecret,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let vars = [("WEBHOOK_SECRETS", secret.expose_whsec())];
+        Self::start(emulator, &vars, Arc::new(shared::clock::SystemClock)).await
     }
 
     /// As [`Pipeline::start`], with the functions reaching AWS through `functions_endpoint` (a
@@ -253,7 +263,7 @@ impl Pipeline {
         for message in batch.messages() {
             testkit::check_sqs_safe(message)?;
         }
-        let event = sqs_event(batch.messages());
+        let event = sqs_event(batch.messages().iter().map(|m| sqs_record(m, url)).collect());
         let response = recorder::handle(&self.recorder, LambdaEvent::new(event, Context::default())).await?;
         let failed: Vec<&str> =
             response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
@@ -371,20 +381,4 @@ fn template_routes(stack: &Stack) -> String {
         {"match": "video.*", "queues": [stack.routed("video").url]},
     ])
     .to_string()
-}
-
-fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    event.records = messages
-        .iter()
-        .map(|m| {
-            let mut record = SqsMessage::default();
-            record.message_id = m.message_id().map(str::to_owned);
-            record.receipt_handle = m.receipt_handle().map(str::to_owned);
-            record.body = m.body().map(str::to_owned);
-            record.event_source = Some("aws:sqs".into());
-            record
-        })
-        .collect();
-    event
 }

@@ -7,10 +7,9 @@
 //! Draining every [`DRAIN_EVERY`] messages keeps the queues shallow with full receives. The messages
 //! drained from the consumer's queue are kept: they are the consumer's events.
 
-use std::collections::BTreeMap;
-
 use aws_lambda_events::event::sqs::SqsMessage;
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use gemini_webhooks::lambda_events::sqs_record;
 use shared::message::DownstreamMessage;
 use testkit::Stack;
 
@@ -22,8 +21,8 @@ const DRAIN_EVERY: usize = 100;
 /// Drains a stack's routed queues.
 pub(crate) struct Drain {
     sqs: aws_sdk_sqs::Client,
-    /// Routed queue URL to ARN.
-    queues: BTreeMap<String, String>,
+    /// The routed queues' URLs.
+    queues: Vec<String>,
     /// The queue whose messages are kept, and how many to keep.
     keep_url: String,
     keep_max: usize,
@@ -35,7 +34,7 @@ pub(crate) struct Drain {
 impl Drain {
     /// Drains every routed queue of `stack`, keeping up to `keep_max` messages of its `keep` queue.
     pub(crate) fn new(sqs: aws_sdk_sqs::Client, stack: &Stack, keep: &str, keep_max: usize) -> Self {
-        let queues = stack.routed.values().map(|q| (q.url.clone(), q.arn.clone())).collect();
+        let queues = stack.routed.values().map(|q| q.url.clone()).collect();
         let keep_url = stack.routed(keep).url.clone();
         Self { sqs, queues, keep_url, keep_max, kept: Vec::new(), pending: 0 }
     }
@@ -55,7 +54,7 @@ impl Drain {
     /// messages.
     async fn settle(&mut self, expected: usize) -> Result<(), Error> {
         let mut arrived = 0;
-        for (url, arn) in &self.queues {
+        for url in &self.queues {
             loop {
                 let page = self
                     .sqs
@@ -80,7 +79,7 @@ impl Drain {
                             .build()?,
                     );
                     if *url == self.keep_url && self.kept.len() < self.keep_max {
-                        self.kept.push(sqs_record(message, arn));
+                        self.kept.push(sqs_record(message, url));
                     }
                 }
                 arrived += entries.len();
@@ -105,17 +104,4 @@ impl Drain {
     pub(crate) fn into_kept(self) -> Vec<SqsMessage> {
         self.kept
     }
-}
-
-/// A received SQS message as the SQS trigger hands it to a function.
-fn sqs_record(message: &aws_sdk_sqs::types::Message, queue_arn: &str) -> SqsMessage {
-    let mut record = SqsMessage::default();
-    record.message_id = message.message_id().map(str::to_owned);
-    record.receipt_handle = message.receipt_handle().map(str::to_owned);
-    record.body = message.body().map(str::to_owned);
-    record.md5_of_body = message.md5_of_body().map(str::to_owned);
-    record.event_source = Some("aws:sqs".into());
-    record.event_source_arn = Some(queue_arn.to_owned());
-    record.aws_region = Some(testkit::REGION.into());
-    record
 }
