@@ -8,7 +8,7 @@ PYTHON      ?= python3
 # Tests find the emulator's Python here (testkit::Emulator).
 export MOTO_PYTHON := $(abspath $(VENV))/bin/python
 
-.PHONY: demo dev test load footprint fuzz venv lint lint-template sam-local dashboard-image bench clean-venv
+.PHONY: demo dev gemini test load footprint fuzz venv lint lint-template sam-local dashboard-image bench clean-venv
 
 ## demo: run the whole pipeline locally (emulator, receiver, recorder, fanout) and show what happened
 demo: venv
@@ -18,6 +18,11 @@ demo: venv
 ## and port from WEBHOOK_SECRET, WEBHOOK_URL_TOKEN, ROUTES, DEV_PORT or ARGS="--port 9000 ..."
 dev: venv
 	cargo run --quiet -p local-stack --bin dev -- $(ARGS)
+
+## gemini: the local Gemini alone (WebhookService and deliveries), for your own code: prints its base
+## URL and API key (ARGS="--port 9000 --api-key KEY")
+gemini:
+	cargo run --quiet -p gemini-sim -- $(ARGS)
 
 ## test: run every test in the workspace (unit, property, emulator, end to end)
 test: venv

@@ -60,6 +60,14 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Move dead-lettered messages back to where they failed: `ingest`, `fanout`, or a routed queue.
     Redrive(RedriveArgs),
+    /// Register the endpoint with Gemini and manage its webhooks (the WebhookService), the signing
+    /// secret going straight into the endpoint's Secrets Manager secret, never shown.
+    Webhooks {
+        #[command(flatten)]
+        api: GeminiArgs,
+        #[command(subcommand)]
+        action: WebhooksAction,
+    },
     /// Write Lambda event fixtures for every function (for `sam local invoke`), the receiver's signed now.
     Fixtures(FixturesArgs),
     /// List, show and release verified deliveries held in the receiver's quarantine.
@@ -292,6 +300,95 @@ pub struct RedriveArgs {
     pub stack: StackArg,
     #[command(flatten)]
     pub routing: RoutingArgs,
+}
+
+/// Where the Gemini API is, and the key to call it with.
+#[derive(Debug, Args)]
+pub struct GeminiArgs {
+    /// Your Gemini API key.
+    #[arg(long, env = "GEMINI_API_KEY", hide_env_values = true, global = true)]
+    pub api_key: Option<String>,
+    /// The API's base URL (a local simulator's, e.g. the one `make dev` prints).
+    #[arg(long, env = "GEMINI_API_BASE", default_value = shared::gemini::DEFAULT_BASE_URL, global = true)]
+    pub api_base: String,
+    /// The API version.
+    #[arg(long, env = "GEMINI_API_VERSION", default_value = shared::gemini::DEFAULT_API_VERSION, global = true)]
+    pub api_version: String,
+}
+
+/// The endpoint's secret: named, or the stack's.
+#[derive(Debug, Args)]
+pub struct SecretArgs {
+    /// The endpoint's Secrets Manager secret (default with --stack: its `EndpointSecretArn` output).
+    #[arg(long, value_name = "ARN")]
+    pub secret_arn: Option<String>,
+    #[command(flatten)]
+    pub stack: StackArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksAction {
+    /// Register the receiver with Gemini; its new signing secret goes into the endpoint's secret.
+    Create {
+        /// The receiver's URL (default with --stack: its `WebhookUrl` output).
+        #[arg(long)]
+        url: Option<String>,
+        /// The events to deliver, comma-separated (default: all seven).
+        #[arg(long, value_delimiter = ',', value_name = "EVENTS")]
+        events: Vec<String>,
+        /// A display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Register even if a webhook for this URL exists (every event would then be delivered twice).
+        #[arg(long)]
+        allow_duplicate: bool,
+        #[command(flatten)]
+        secret: SecretArgs,
+    },
+    /// Every webhook.
+    List,
+    /// One webhook.
+    Get {
+        /// Its id.
+        id: String,
+    },
+    /// Have Gemini send the webhook a test delivery.
+    Ping {
+        /// Its id.
+        id: String,
+    },
+    /// Turn deliveries on (also after Gemini disabled it for failed deliveries).
+    Enable {
+        /// Its id.
+        id: String,
+    },
+    /// Turn deliveries off.
+    Disable {
+        /// Its id.
+        id: String,
+    },
+    /// Delete the webhook (its secret stays in the endpoint's secret; `prune` after another `create`).
+    Delete {
+        /// Its id.
+        id: String,
+    },
+    /// Make a new signing secret and store it beside the old one: Gemini signs with both for 24 hours.
+    Rotate {
+        /// Its id.
+        id: String,
+        /// Revoke the previous secrets at once (deliveries signed with them fail from now on).
+        #[arg(long)]
+        immediately: bool,
+        #[command(flatten)]
+        secret: SecretArgs,
+    },
+    /// Remove from the endpoint's secret the signing secrets Gemini no longer signs with.
+    Prune {
+        /// Its id.
+        id: String,
+        #[command(flatten)]
+        secret: SecretArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,31 +2,16 @@
 //! same URL with the endpoint's token for dynamic ones (passed in every job's `webhook_config.uris`).
 //! The token is read from the endpoint's secret and printed only where it is asked for.
 
-use shared::signature::{EndpointSecrets, SecretValueError, UrlToken};
+use shared::signature::UrlToken;
 
-use crate::aws::{AwsCause, cause};
+use crate::endpoint_secret::{EndpointSecret, SecretStoreError};
 
 /// The endpoint's URLs could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
-    /// The secret could not be read.
-    #[error("reading the endpoint's secret {arn}")]
-    Read {
-        /// The secret's ARN.
-        arn: String,
-        /// Secrets Manager's answer.
-        #[source]
-        source: AwsCause,
-    },
-    /// The secret holds no usable value.
-    #[error("the endpoint's secret {arn} is not usable")]
-    Unusable {
-        /// The secret's ARN.
-        arn: String,
-        /// What is wrong (never a value).
-        #[source]
-        source: SecretValueError,
-    },
+    /// The secret could not be read, or holds no usable value.
+    #[error(transparent)]
+    Secret(#[from] SecretStoreError),
     /// The secret holds no URL token, so dynamic deliveries are refused.
     #[error(
         "the endpoint's secret {0} holds no url_token: dynamic deliveries are refused until it does (make one with `gemini-webhooks keygen`)"
@@ -52,29 +37,14 @@ pub fn urls(url: &str, token: &UrlToken) -> EndpointUrls {
     }
 }
 
-/// Reads the endpoint's secret at `arn`.
-pub async fn read_secret(
-    client: &aws_sdk_secretsmanager::Client,
-    arn: &str,
-) -> Result<EndpointSecrets, EndpointError> {
-    let value = client
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|e| EndpointError::Read { arn: arn.to_owned(), source: cause(e) })?;
-    let text = value.secret_string().unwrap_or_default();
-    EndpointSecrets::parse(text).map_err(|source| EndpointError::Unusable { arn: arn.to_owned(), source })
-}
-
 /// The URLs of the receiver at `url`, its token read from the secret at `arn`.
 pub async fn endpoint_urls(
     client: &aws_sdk_secretsmanager::Client,
     url: &str,
     arn: &str,
 ) -> Result<EndpointUrls, EndpointError> {
-    let secrets = read_secret(client, arn).await?;
-    let token = secrets.url_token.ok_or_else(|| EndpointError::NoToken(arn.to_owned()))?;
+    let stored = EndpointSecret::new(client.clone(), arn).read().await?;
+    let token = stored.secrets.url_token.ok_or_else(|| EndpointError::NoToken(arn.to_owned()))?;
     Ok(urls(url, &token))
 }
 

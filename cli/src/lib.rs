@@ -6,6 +6,7 @@ pub mod args;
 pub mod aws;
 pub mod commands;
 pub mod endpoint;
+pub mod endpoint_secret;
 pub mod envelopes;
 pub mod event_log;
 pub mod forward;

@@ -10,7 +10,8 @@
 //! | --- | --- | --- |
 //! | `verify` | `signature` verification (`v1`, `v1a`, JWT), Google's JWKS (`keys`), the refresh engine (`refresh`) | the receiver |
 //! | `sign` | the sender's side: signing every scheme, generating keys (`signature::sign`) | tests, the demo, the CLI |
-//! | `aws` | SQS sends with typed failures, clients, batch responses, the consumer's idempotency (`aws`) | the functions |
+//! | `aws` | SQS sends with typed failures, publishing downstream messages, clients, batch responses, the consumer's idempotency (`aws`) | the functions, the CLI |
+//! | `gemini` | a typed client for the Gemini API calls the project makes (`gemini`: the WebhookService) | the CLI |
 //!
 //! Everything that decides something (verification, parsing, routing) is pure and synchronous where it
 //! can be, so it is tested without AWS; the few parts that do I/O sit behind small types with their own
@@ -22,6 +23,8 @@ pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod event;
+#[cfg(feature = "gemini")]
+pub mod gemini;
 pub mod id;
 #[cfg(feature = "verify")]
 pub mod keys;

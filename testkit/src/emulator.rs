@@ -163,8 +163,9 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `MOTO_PYTHON`, or the workspace's `.venv` that `make venv` creates.
-fn python() -> Result<PathBuf, EmulatorError> {
+/// The venv's Python: `MOTO_PYTHON`, or the workspace's `.venv` that `make venv` creates (it also
+/// holds google-genai, for the simulator's fidelity test).
+pub fn python() -> Result<PathBuf, EmulatorError> {
     let path = std::env::var_os("MOTO_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));

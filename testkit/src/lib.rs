@@ -16,7 +16,7 @@ mod stack;
 mod start_up;
 mod stream;
 
-pub use emulator::{Emulator, EmulatorError, REGION, harness_timeouts, sdk_config_for};
+pub use emulator::{Emulator, EmulatorError, REGION, harness_timeouts, python, sdk_config_for};
 pub use fault_proxy::{Fault, FaultProxy};
 /// Lambda HTTP events of every payload format: the CLI's own (it writes them for `sam local invoke`).
 pub use gemini_webhooks::lambda_events::{HttpRequest, PayloadFormat, http_event};

@@ -13,6 +13,7 @@ mod replay;
 mod send;
 mod signer;
 mod tail;
+mod webhooks;
 
 use std::path::Path;
 
@@ -34,6 +35,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Events { action } => events::run(action, endpoint, out).await,
         Command::Replay(args) => replay::run(args, endpoint, out).await,
         Command::Redrive(args) => redrive::run(args, endpoint, out).await,
+        Command::Webhooks { api, action } => webhooks::run(api, action, endpoint, out).await,
         Command::Fixtures(args) => fixtures::run(args, out),
         Command::Quarantine { action } => quarantine::run(action, endpoint, out).await,
         Command::Tail(args) => tail::run(args, endpoint, out).await,

@@ -306,7 +306,14 @@ impl Verifier {
 
     /// `v1` against the current secrets, and once more after a refetch if they may have rotated.
     async fn verify_symmetric(&self, parsed: &WebhookHeaders<'_>, body: &[u8]) -> Result<(), VerifyError> {
-        let secrets = self.secrets.current().await.map_err(VerifyError::SecretsUnavailable)?;
+        let mut secrets = self.secrets.current().await.map_err(VerifyError::SecretsUnavailable)?;
+        if secrets.signing.is_empty() {
+            // Not registered when last read; it may be now (`webhooks create` writes the secret): read
+            // again (at most once a minute), so the first delivery after registration verifies.
+            if let Some(fresh) = self.secrets.refresh_after_miss().await {
+                secrets = fresh;
+            }
+        }
         if secrets.signing.is_empty() {
             return Err(VerifyError::SecretsUnavailable(Unavailable {
                 what: SIGNING_SECRETS,

@@ -86,6 +86,10 @@ fn prints_a_line_per_delivery_with_its_answer_and_its_routes() {
     let dev = Dev::start(&["--port", "0"], &[("WEBHOOK_SECRET", SECRET), ("ROUTES", routes)]);
     let banner = dev.line_with("receiver ");
     let url = banner.split_whitespace().nth(1).unwrap().to_owned();
+    let dynamic = dev.line_with("dynamic URL").split_whitespace().nth(2).unwrap().to_owned();
+    let gemini = dev.line_with("GEMINI_API_BASE=");
+    let gemini_base =
+        gemini.split_whitespace().find_map(|w| w.strip_prefix("GEMINI_API_BASE=")).unwrap().to_owned();
     assert!(dev.line_with("v1 secret").contains("yours"), "the user's secret is not printed");
 
     let secret = SigningSecret::parse(SECRET).unwrap();
@@ -107,6 +111,25 @@ fn prints_a_line_per_delivery_with_its_answer_and_its_routes() {
     let unknown = r#"{"type":"model.tuned","data":{"id":"tunedModels/1"}}"#;
     assert_eq!(post(&url, "msg_dev_unknown", unknown, &secret), 200);
     assert!(dev.line_with("msg_dev_unknown").contains("→ default"));
+
+    // The local Gemini beside it: a job with webhook_config.uris set to the dynamic URL ends, and its
+    // delivery, signed v1a with the local Gemini's key, is accepted and routed.
+    let event =
+        serde_json::json!({"type": "batch.succeeded", "data": {"id": "batches/sim"}, "uris": [dynamic]});
+    let fired = fire(&gemini_base, &event);
+    let id = fired["webhook_ids"][0].as_str().unwrap().to_owned();
+    let line = dev.line_with(&id);
+    assert!(line.contains("v1a") && line.contains("200") && line.contains("→ jobs"), "{line}");
+}
+
+/// `POST /_sim/events`: a job ends at the local Gemini.
+fn fire(base: &str, event: &serde_json::Value) -> serde_json::Value {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let response =
+            reqwest::Client::new().post(format!("{base}/_sim/events")).json(event).send().await.unwrap();
+        response.json().await.unwrap()
+    })
 }
 
 #[test]

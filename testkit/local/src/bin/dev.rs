@@ -11,11 +11,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use base64::Engine as _;
 use clap::Parser;
+use gemini_sim::{Settings, Simulator};
 use gemini_webhooks::output::{bad, clock_time, dim, good, styled};
 use lambda_http::{Body, Request, Response};
 use local_stack::http::serve_json;
 use local_stack::{Drained, Endpoint, Pipeline, Routed};
-use serde_json::Value;
+use serde_json::{Value, json};
 use shared::clock::SystemClock;
 use shared::keys::jwks_document;
 use shared::routing::Routes;
@@ -45,7 +46,13 @@ struct Args {
     /// created in the emulator (default: the template's batch, interaction and video routes).
     #[arg(long, env = "ROUTES")]
     routes: Option<String>,
+    /// The local Gemini's port (default: a free one).
+    #[arg(long, env = "DEV_GEMINI_PORT")]
+    gemini_port: Option<u16>,
 }
+
+/// The API key the local Gemini accepts.
+const GEMINI_API_KEY: &str = "dev-api-key";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -87,16 +94,35 @@ async fn run(args: Args) -> anyhow::Result<()> {
         None => Emulator::start(),
     }
     .context("starting the emulator (make venv installs it)")?;
-    // Google's JWKS, played by a server on loopback, with a key of our own.
+    let gemini = Simulator::start_on(
+        &format!("127.0.0.1:{}", args.gemini_port.unwrap_or(0)),
+        GEMINI_API_KEY,
+        Settings::default(),
+    )
+    .await
+    .context("starting the local Gemini")?;
+    // Google's JWKS, played by a server on loopback: the local Gemini's key (its dynamic deliveries)
+    // and one of our own (for `gemini-webhooks send --scheme v1a`).
     let key = Ed25519Signer::generate();
+    let mut keys: Vec<Value> = gemini.jwks()["keys"].as_array().cloned().unwrap_or_default();
+    keys.push(key.public_jwk(Some("local-1")));
     let jwks_listener = TcpListener::bind("127.0.0.1:0").await?;
     let jwks_url = format!("http://{}/.well-known/jwks.json", jwks_listener.local_addr()?);
-    tokio::spawn(serve_json(jwks_listener, jwks_document([key.public_jwk(Some("local-1"))]).to_string()));
-    let vars = [
-        ("WEBHOOK_SECRETS", secret.clone()),
-        ("WEBHOOK_URL_TOKEN", token.expose().to_owned()),
-        ("JWKS_URL", jwks_url),
-    ];
+    tokio::spawn(serve_json(jwks_listener, jwks_document(keys).to_string()));
+    // The endpoint's secret in the emulator's Secrets Manager, as a deployed stack has it: what
+    // `gemini-webhooks webhooks create --secret-arn` writes to.
+    let value = json!({"signing_secrets": secret, "url_token": token.expose()}).to_string();
+    let created = emulator
+        .secretsmanager()
+        .await
+        .create_secret()
+        .name(format!("gemini-webhooks-dev-{}-endpoint", std::process::id()))
+        .secret_string(value)
+        .send()
+        .await
+        .context("creating the endpoint's secret in the emulator")?;
+    let secret_arn = created.arn().unwrap_or_default().to_owned();
+    let vars = [("WEBHOOK_SECRETS_ARN", secret_arn.clone()), ("JWKS_URL", jwks_url)];
     let mut pipeline = Pipeline::start(&emulator, &vars, Arc::new(SystemClock))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))
@@ -113,7 +139,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let endpoint = Endpoint::new(&format!("http://{}/", listener.local_addr()?), &token);
     let (deliveries, mut received) = mpsc::unbounded_channel();
     serve_watched(&pipeline, listener, deliveries);
-    print_banner(&args, &endpoint, &emulator, &secret, &key, &queues, &pipeline);
+    let local = Local { endpoint: &endpoint, emulator: &emulator, gemini: &gemini, secret_arn: &secret_arn };
+    print_banner(&args, &local, &secret, &key, &queues, &pipeline);
 
     let mut pending = Vec::new();
     let mut unclaimed = Vec::new();
@@ -275,19 +302,32 @@ fn print_outcomes(
     unclaimed.retain(|(_, passes)| *passes < PASSES);
 }
 
+/// Where the local pieces are, for the banner.
+struct Local<'a> {
+    endpoint: &'a Endpoint,
+    emulator: &'a Emulator,
+    gemini: &'a Simulator,
+    secret_arn: &'a str,
+}
+
 fn print_banner(
     args: &Args,
-    endpoint: &Endpoint,
-    emulator: &Emulator,
+    local: &Local<'_>,
     secret: &str,
     key: &Ed25519Signer,
     queues: &BTreeMap<String, String>,
     pipeline: &Pipeline,
 ) {
     let seed = base64::engine::general_purpose::STANDARD.encode(key.expose_seed());
-    anstream::println!("receiver      {}", endpoint.plain);
-    anstream::println!("dynamic URL   {}", endpoint.dynamic);
-    anstream::println!("emulator      {}", emulator.endpoint());
+    let (e, url) = (local.emulator.endpoint(), &local.endpoint.plain);
+    anstream::println!("receiver      {url}");
+    anstream::println!("dynamic URL   {}", local.endpoint.dynamic);
+    anstream::println!("emulator      {e}");
+    anstream::println!(
+        "gemini        GEMINI_API_BASE={} GEMINI_API_KEY={GEMINI_API_KEY}",
+        local.gemini.base_url()
+    );
+    anstream::println!("secret        {}", local.secret_arn);
     match args.secret {
         Some(_) => anstream::println!("v1 secret     yours (WEBHOOK_SECRET)"),
         None => anstream::println!("v1 secret     WEBHOOK_SECRET={secret}"),
@@ -298,16 +338,28 @@ fn print_banner(
     }
     anstream::println!("quarantine    {}", pipeline.stack.quarantine.url);
     anstream::println!();
-    let e = emulator.endpoint();
     anstream::println!("{}", styled(dim(), "try, in another terminal (with WEBHOOK_SECRET set as above):"));
-    anstream::println!("  gemini-webhooks send {} --type batch.failed", endpoint.plain);
+    anstream::println!("  gemini-webhooks send {url} --type batch.failed");
     let watched = queues.iter().find(|(name, _)| *name != "default").or_else(|| queues.iter().next());
-    if let Some((_, url)) = watched {
-        anstream::println!("  gemini-webhooks tail {url} --endpoint {e} --follow");
+    if let Some((_, queue)) = watched {
+        anstream::println!("  gemini-webhooks tail {queue} --endpoint {e} --follow");
         anstream::println!(
-            "  gemini-webhooks forward --queue {url} --to http://127.0.0.1:3000/ --endpoint {e}"
+            "  gemini-webhooks forward --queue {queue} --to http://127.0.0.1:3000/ --endpoint {e}"
         );
     }
+    anstream::println!(
+        "{}",
+        styled(dim(), "or as Gemini would (with GEMINI_API_BASE and GEMINI_API_KEY set as above):")
+    );
+    anstream::println!(
+        "  gemini-webhooks webhooks create --url {url} --secret-arn {} --endpoint {e}",
+        local.secret_arn
+    );
+    anstream::println!("  gemini-webhooks webhooks ping ID");
+    anstream::println!(
+        "  curl -X POST {}/_sim/events -d '{{\"type\": \"batch.succeeded\", \"data\": {{\"id\": \"batches/1\"}}}}'",
+        local.gemini.base_url()
+    );
     anstream::println!(
         "{}",
         styled(dim(), "a line per delivery below; RUST_LOG=info shows the functions' logs; Ctrl-C stops")

@@ -1,0 +1,163 @@
+//! A small typed client for the Gemini API calls this project makes (feature `gemini`): the
+//! WebhookService, to register and rotate the endpoint. Over `reqwest` with rustls. No crate covers what
+//! this project calls in its current shape: `genai-rs` has the WebhookService but no batches or file
+//! downloads, `gemini-rust` the reverse, `rust-genai` an older WebhookService (no `id`).
+//!
+//! The API has two JSON dialects on one host: the WebhookService is snake_case both ways. Every
+//! response field is optional or defaulted where the reference marks it output-only or live responses
+//! were seen without it, unknown enum values are kept, and unknown fields are ignored, so a field Google
+//! adds never breaks a call. An error answer is [`ApiError::Api`] with Google's status and message, in
+//! either of the two error shapes the API uses.
+
+mod webhooks;
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+pub use webhooks::{
+    NewWebhook, Revocation, SUBSCRIBABLE_EVENTS, SecretInfo, Webhook, WebhookPage, WebhookState,
+    WebhookUpdate,
+};
+
+/// Google's endpoint.
+pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
+/// The API version the WebhookService is documented under (SDK 3.x defaults to `v1`, which serves it too).
+pub const DEFAULT_API_VERSION: &str = "v1beta";
+
+/// A call that did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Gemini answered with an error.
+    #[error("Gemini answered {status} {code}: {message}")]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// Google's status (`NOT_FOUND`, `INVALID_ARGUMENT`) or error code (`invalid_request`).
+        code: String,
+        /// Google's message.
+        message: String,
+    },
+    /// No answer (connection, TLS, timeout).
+    #[error("could not reach Gemini at {base}")]
+    Transport {
+        /// The base URL.
+        base: String,
+        /// What failed.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// An answer that is not what the reference documents.
+    #[error("Gemini's answer to {call} is not what the API reference documents: {detail}")]
+    Unexpected {
+        /// The call.
+        call: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl ApiError {
+    /// The HTTP status Gemini answered, when it did.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Where the API is and how to authenticate.
+#[derive(Clone)]
+pub struct GeminiClient {
+    http: reqwest::Client,
+    base: String,
+    version: String,
+    api_key: String,
+}
+
+impl std::fmt::Debug for GeminiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeminiClient").field("base", &self.base).field("version", &self.version).finish()
+    }
+}
+
+/// The two error shapes: classic Google (`{"error": {"code": 404, "message", "status": "NOT_FOUND"}}`)
+/// and the newer one (`{"error": {"code": "not_found", "message"}}`).
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(default)]
+    code: serde_json::Value,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+impl GeminiClient {
+    /// A client for `base` (`https://generativelanguage.googleapis.com`, or a local simulator) and API
+    /// `version`, authenticating with `api_key` (sent in `x-goog-api-key`, never logged).
+    pub fn new(base: &str, version: &str, api_key: &str) -> Result<Self, ApiError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("gemini-webhooks-aws/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|source| ApiError::Transport { base: base.to_owned(), source })?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            version: version.trim_matches('/').to_owned(),
+            api_key: api_key.to_owned(),
+        })
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{}/{path}", self.base, self.version)
+    }
+
+    /// Sends `request` and decodes a 2xx answer as `T`; any other answer is an [`ApiError`].
+    async fn call<T: DeserializeOwned>(
+        &self,
+        call: &'static str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, ApiError> {
+        let transport = |source| ApiError::Transport { base: self.base.clone(), source };
+        let response = request
+            .header("x-goog-api-key", &self.api_key)
+            .send()
+            .await
+            .map_err(|e| transport(e.without_url()))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| transport(e.without_url()))?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(ErrorBody { error }) => ApiError::Api {
+                    status: status.as_u16(),
+                    code: error.status.unwrap_or_else(|| match error.code {
+                        serde_json::Value::String(code) => code,
+                        other => other.to_string(),
+                    }),
+                    message: error.message,
+                },
+                Err(_) => ApiError::Api {
+                    status: status.as_u16(),
+                    code: status.canonical_reason().unwrap_or("error").to_owned(),
+                    message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                },
+            });
+        }
+        let bytes = if bytes.is_empty() { &b"{}"[..] } else { &bytes[..] };
+        serde_json::from_slice(bytes).map_err(|e| ApiError::Unexpected { call, detail: e.to_string() })
+    }
+}
