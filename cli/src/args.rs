@@ -68,6 +68,13 @@ pub enum Command {
         #[command(subcommand)]
         action: WebhooksAction,
     },
+    /// Start a Gemini job whose end is delivered to the stack: a batch, a background interaction, a video.
+    Jobs {
+        #[command(flatten)]
+        api: GeminiArgs,
+        #[command(subcommand)]
+        action: JobsAction,
+    },
     /// Write Lambda event fixtures for every function (for `sam local invoke`), the receiver's signed now.
     Fixtures(FixturesArgs),
     /// List, show and release verified deliveries held in the receiver's quarantine.
@@ -388,6 +395,56 @@ pub enum WebhooksAction {
         id: String,
         #[command(flatten)]
         secret: SecretArgs,
+    },
+}
+
+/// Where a job's events go.
+#[derive(Debug, Args)]
+pub struct JobWebhookArgs {
+    /// The receiver's dynamic URL, with its token (what `gemini-webhooks endpoint` prints).
+    #[arg(long, env = "WEBHOOK_DYNAMIC_URL", hide_env_values = true)]
+    pub webhook_url: Option<String>,
+    #[command(flatten)]
+    pub stack: StackArg,
+    /// `user_metadata`, echoed in every event of the job (routes can match it; repeatable).
+    #[arg(long = "metadata", value_name = "KEY=VALUE", value_parser = parse_metadata)]
+    pub metadata: Vec<(String, serde_json::Value)>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsAction {
+    /// Upload a JSONL file of requests and start a batch over it.
+    Batch {
+        /// The requests, one JSON object a line: `{"key": ..., "request": {"contents": [...]}}`.
+        input: PathBuf,
+        /// The model.
+        #[arg(long, default_value = "gemini-2.5-flash")]
+        model: String,
+        /// A display name (default: the file's name).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        webhook: JobWebhookArgs,
+    },
+    /// Start an interaction in the background.
+    Interaction {
+        /// What to ask.
+        input: String,
+        /// The model.
+        #[arg(long, default_value = "gemini-2.5-flash")]
+        model: String,
+        #[command(flatten)]
+        webhook: JobWebhookArgs,
+    },
+    /// Start a video generation.
+    Video {
+        /// What to film.
+        prompt: String,
+        /// The model.
+        #[arg(long, default_value = "veo-3.0-generate-001")]
+        model: String,
+        #[command(flatten)]
+        webhook: JobWebhookArgs,
     },
 }
 

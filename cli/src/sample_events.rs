@@ -24,6 +24,10 @@ pub const DEMO_URL_TOKEN: &str = "demoOnlyUrlTokenDoNotUseInAws0123456789";
 
 const BODY: &str = r#"{"type":"batch.succeeded","version":"v1","timestamp":"2026-01-22T12:00:00Z","data":{"id":"batches/sample123","output_file_uri":"gs://my-bucket/results.jsonl"},"user_metadata":{"team":"ml"}}"#;
 
+/// The consumer's sample: a failed batch, whose follow-up (a failure record in the results bucket) needs
+/// no Gemini API, so it runs under `sam local` with the emulator alone.
+const FAILED_BODY: &str = r#"{"type":"batch.failed","version":"v1","timestamp":"2026-01-22T12:00:00Z","data":{"id":"batches/sample123","error_code":3,"error_message":"Request 17 of the input file has no contents"},"user_metadata":{"team":"ml"}}"#;
+
 /// Every sample event by file name (without `.json`), the receiver's signed with `secret_text` at `now`.
 pub fn sample_events(
     secret_text: &str,
@@ -48,7 +52,8 @@ pub fn sample_events(
         timestamp: WebhookTimestamp::from_unix(now),
         scheme: Scheme::V1,
     };
-    let ingest = IngestMessage::new(verified, BODY.as_bytes(), Event::parse(BODY.as_bytes())?, now * 1000);
+    let ingest =
+        IngestMessage::new(verified.clone(), BODY.as_bytes(), Event::parse(BODY.as_bytes())?, now * 1000);
     let mut message = SqsMessage::default();
     message.message_id = Some("0b9a2e5c-6f1d-4a3b-8c7e-1d2f3a4b5c6d".into());
     message.receipt_handle = Some("sample-receipt-handle".into());
@@ -76,8 +81,15 @@ pub fn sample_events(
     stream.records = vec![insert];
     events.push(("fanout-stream", serde_json::to_value(stream)?));
 
+    let failed = IngestMessage::new(
+        verified,
+        FAILED_BODY.as_bytes(),
+        Event::parse(FAILED_BODY.as_bytes())?,
+        now * 1000,
+    );
     let mut downstream = message;
-    downstream.body = Some(serde_json::to_string(&DownstreamMessage::from(record))?);
+    let failed_record = EventRecord::new(failed, now * 1000 + 25, 604_800);
+    downstream.body = Some(serde_json::to_string(&DownstreamMessage::from(failed_record))?);
     downstream.event_source_arn =
         Some("arn:aws:sqs:us-east-1:123456789012:gemini-webhooks-BatchQueue".into());
     events.push(("consumer-sqs", serde_json::to_value(sqs_event(downstream))?));
@@ -147,7 +159,11 @@ impl LocalStack {
                 "FANOUT_DLQ_URL": self.queue_url("fanout-dlq"),
                 "ROUTES": routes.to_string(),
             })),
-            "BatchConsumerFunction": local(json!({"IDEMPOTENCY_TABLE": self.name("claims")})),
+            "ConsumerFunction": local(json!({
+                "IDEMPOTENCY_TABLE": self.name("claims"),
+                "RESULTS_BUCKET": self.name("results"),
+                "GEMINI_API_KEY_SECRET_ARN": self.name("gemini-api-key"),
+            })),
         })
     }
 }

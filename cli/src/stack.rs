@@ -21,6 +21,8 @@ pub mod outputs {
     pub const FANOUT_DLQ: &str = "FanoutDLQUrl";
     /// The fanout function, whose configuration is the routing.
     pub const FANOUT_FUNCTION: &str = "FanoutFunctionName";
+    /// The example consumer's results bucket.
+    pub const RESULTS_BUCKET: &str = "ResultsBucketName";
     /// The routed queues, by the name commands take.
     pub const ROUTED: [(&str, &str); 4] = [
         ("batch", "BatchQueueUrl"),

@@ -30,6 +30,7 @@ fn fast() -> Settings {
         max_attempts: 40,
         disable_after: 100,
         timeout: Duration::from_secs(5),
+        ..Settings::default()
     }
 }
 

@@ -11,7 +11,7 @@
 //! | `verify` | `signature` verification (`v1`, `v1a`, JWT), Google's JWKS (`keys`), the refresh engine (`refresh`) | the receiver |
 //! | `sign` | the sender's side: signing every scheme, generating keys (`signature::sign`) | tests, the demo, the CLI |
 //! | `aws` | SQS sends with typed failures, publishing downstream messages, clients, batch responses, the consumer's idempotency (`aws`) | the functions, the CLI |
-//! | `gemini` | a typed client for the Gemini API calls the project makes (`gemini`: the WebhookService) | the CLI |
+//! | `gemini` | a typed client for the Gemini API calls the project makes (`gemini`: files, jobs; the WebhookService with `verify`) | the CLI, the consumer |
 //!
 //! Everything that decides something (verification, parsing, routing) is pure and synchronous where it
 //! can be, so it is tested without AWS; the few parts that do I/O sit behind small types with their own
@@ -34,6 +34,7 @@ pub mod message;
 pub mod metrics;
 #[cfg(feature = "verify")]
 pub mod refresh;
+pub mod results;
 pub mod routing;
 pub mod signature;
 pub mod sqs;

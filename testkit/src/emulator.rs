@@ -115,6 +115,13 @@ impl Emulator {
         aws_sdk_secretsmanager::Client::new(&self.sdk_config().await)
     }
 
+    /// An S3 client for this emulator (path-style: its buckets are not DNS names).
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        let config =
+            aws_sdk_s3::config::Builder::from(&self.sdk_config().await).force_path_style(true).build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
     /// An SQS client for this emulator.
     pub async fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk_config().await)

@@ -22,9 +22,9 @@ pub use fault_proxy::{Fault, FaultProxy};
 pub use gemini_webhooks::lambda_events::{HttpRequest, PayloadFormat, http_event};
 pub use stack::{
     CLAIMS_TABLE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE, KeptQueue, KeptQueueSpec,
-    MAX_MESSAGE_BYTES, QUARANTINE_QUEUE, Queue, QueueSpec, ROUTED_QUEUES, Stack, StackError, TableSpec,
-    check_sqs_safe, create_fifo_queue, create_kept_queue, create_queue, create_queue_named, create_table,
-    drain_queue, receive_batch,
+    MAX_MESSAGE_BYTES, QUARANTINE_QUEUE, Queue, QueueSpec, RESULTS_BUCKET, ROUTED_QUEUES, Stack, StackError,
+    TableSpec, check_sqs_safe, create_fifo_queue, create_kept_queue, create_queue, create_queue_named,
+    create_table, drain_queue, receive_batch,
 };
 pub use start_up::{StartUp, start_up};
 pub use stream::StreamReader;

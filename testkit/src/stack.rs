@@ -149,6 +149,9 @@ pub struct Stack {
     pub fanout_dlq: KeptQueue,
     /// The example consumer's claims table.
     pub claims_table: String,
+    /// The example consumer's results bucket (encrypted and private in the template; the emulator
+    /// takes neither).
+    pub results_bucket: String,
 }
 
 impl Stack {
@@ -177,7 +180,26 @@ impl Stack {
         let fanout_dlq = create_kept_queue(&sqs, &prefix, &FANOUT_DLQ).await?;
         let claims_table = format!("{prefix}-{}", CLAIMS_TABLE.name);
         create_table(&dynamodb, &claims_table, &CLAIMS_TABLE).await?;
-        Ok(Self { prefix, table, stream_arn, ingest, routed, quarantine, fanout_dlq, claims_table })
+        let results_bucket = format!("{prefix}-{RESULTS_BUCKET}");
+        emulator
+            .s3()
+            .await
+            .create_bucket()
+            .bucket(&results_bucket)
+            .send()
+            .await
+            .map_err(|e| StackError::new(format!("bucket {results_bucket}"), e))?;
+        Ok(Self {
+            prefix,
+            table,
+            stream_arn,
+            ingest,
+            routed,
+            quarantine,
+            fanout_dlq,
+            claims_table,
+            results_bucket,
+        })
     }
 
     /// A routed queue by spec name; panics on a name not in [`ROUTED_QUEUES`] (a test bug).
@@ -190,6 +212,9 @@ fn unique_prefix() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     format!("t{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
+
+/// The results bucket's name, after the prefix.
+pub const RESULTS_BUCKET: &str = "results";
 
 /// Creates a table (on-demand, with its stream if the spec has one) and turns on its TTL; returns the
 /// stream ARN.

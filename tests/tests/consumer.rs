@@ -1,25 +1,34 @@
-//! The example consumer against DynamoDB in the emulator: each event is acted on once however often
-//! it arrives, and only what failed is redelivered. (Here rather than in the consumer's crate, so the
-//! crate users copy has no test dependencies.)
+//! The example consumer against the emulator (DynamoDB, S3, Secrets Manager) and the local Gemini: each
+//! job's follow-up stored once however often its event arrives, only what failed redelivered, and what
+//! failed because S3 or the Files API was down done on redelivery. (Here rather than in the consumer's
+//! crate, so the crate users copy has no test dependencies.)
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use consumer::{Consumer, Outcome, handle, process};
+use consumer::{Consumer, GeminiAccess, Outcome, ResultsBucket, handle, process};
+use gemini_sim::{Outcome as JobOutcome, Settings, Simulator};
 use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
 use shared::WebhookId;
+use shared::aws::clients::Clients;
 use shared::aws::idempotency::{Claim, Idempotency};
 use shared::clock::ManualClock;
-use testkit::{Emulator, Stack};
+use shared::gemini::{GeminiClient, WebhookConfig};
+use testkit::{Emulator, Fault, FaultProxy, Stack};
 
 const NOW: i64 = 1_769_083_200;
+const KEY: &str = "consumer-test-key";
 
-fn body(id: &str) -> String {
-    format!(
-        r#"{{"webhook_id":"{id}","type":"batch.succeeded","data_id":"batches/1","user_metadata":null,
-            "event":{{"type":"batch.succeeded","data":{{"id":"batches/1"}}}},"scheme":"v1",
-            "webhook_timestamp":1769083200,"received_at":1769083200100,"recorded_at":1769083200200}}"#
-    )
+/// A downstream message for `event` (its `data.id` the job).
+fn body(id: &str, event: &Value) -> String {
+    json!({
+        "webhook_id": id, "type": event["type"], "data_id": event["data"]["id"], "user_metadata": event["user_metadata"],
+        "event": event, "scheme": "v1a", "webhook_timestamp": NOW, "received_at": NOW * 1000 + 100,
+        "recorded_at": NOW * 1000 + 200,
+    })
+    .to_string()
 }
 
 fn record(message_id: &str, body: &str) -> SqsMessage {
@@ -29,31 +38,83 @@ fn record(message_id: &str, body: &str) -> SqsMessage {
     message
 }
 
-/// Claims in a fresh stack's claims table, as the template creates it.
-async fn claims(clock: Arc<ManualClock>) -> Idempotency {
+/// The consumer as `main` wires it, on a fresh stack in the emulator, its S3 reached through `s3` (the
+/// emulator, or a fault proxy in front of it), and the Gemini API at `gemini_base`.
+async fn consumer_on(stack: &Stack, s3: &str, gemini_base: &str, clock: Arc<ManualClock>) -> Consumer {
     let emulator = Emulator::shared().unwrap();
-    let stack = Stack::create(emulator).await.unwrap();
-    Idempotency::new(emulator.dynamodb().await, stack.claims_table, 60, 7 * 24 * 3600, clock)
+    let secret = emulator
+        .secretsmanager()
+        .await
+        .create_secret()
+        .name(format!("{}-gemini-api-key", stack.prefix))
+        .secret_string(KEY)
+        .send()
+        .await
+        .unwrap();
+    let (direct, through) = (clients(emulator.endpoint()).await, clients(s3).await);
+    Consumer {
+        once: Idempotency::new(direct.dynamodb(), &stack.claims_table, 180, 7 * 24 * 3600, clock),
+        results: ResultsBucket::new(consumer::bucket::s3_client(&through), &stack.results_bucket),
+        gemini: GeminiAccess::new(direct.secretsmanager(), secret.arn().unwrap(), gemini_base),
+    }
+}
+
+async fn clients(endpoint: &str) -> Clients {
+    let config = testkit::sdk_config_for(endpoint, testkit::harness_timeouts()).await;
+    Clients::from_sdk_config(config, Some(endpoint.to_owned()))
+}
+
+async fn stored(stack: &Stack, key: &str) -> Option<Vec<u8>> {
+    let s3 = Emulator::shared().unwrap().s3().await;
+    let object = s3.get_object().bucket(&stack.results_bucket).key(key).send().await.ok()?;
+    Some(object.body.collect().await.unwrap().into_bytes().to_vec())
+}
+
+async fn objects(stack: &Stack) -> Vec<String> {
+    let s3 = Emulator::shared().unwrap().s3().await;
+    let listed = s3.list_objects_v2().bucket(&stack.results_bucket).send().await.unwrap();
+    listed.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect()
+}
+
+fn no_auto_finish() -> Settings {
+    Settings { finish_jobs_after: None, first_retry: Duration::from_millis(20), ..Settings::default() }
 }
 
 #[tokio::test]
-async fn a_redelivered_event_is_acted_on_once_and_only_the_unparseable_record_fails() {
-    let consumer = Consumer { once: claims(Arc::new(ManualClock::at(NOW))).await };
+async fn a_redelivered_event_is_followed_up_once_and_only_the_unparseable_record_fails() {
+    let emulator = Emulator::shared().unwrap();
+    let stack = Stack::create(emulator).await.unwrap();
+    let consumer =
+        consumer_on(&stack, emulator.endpoint(), "http://127.0.0.1:9", Arc::new(ManualClock::at(NOW))).await;
+    let failed = json!({"type": "batch.failed", "data": {"id": "batches/1", "error_code": 13, "error_message": "internal"}});
     let mut event = SqsEvent::default();
-    event.records = vec![record("a", &body("msg_1")), record("b", "{}"), record("c", &body("msg_1"))];
+    event.records =
+        vec![record("a", &body("msg_1", &failed)), record("b", "{}"), record("c", &body("msg_1", &failed))];
 
     let response = handle(&consumer, LambdaEvent::new(event, Context::default())).await.unwrap();
 
-    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-    assert_eq!(failed, ["b"]);
-    assert_eq!(process(&consumer, &record("d", &body("msg_1"))).await, Outcome::Duplicate);
-    assert_eq!(process(&consumer, &record("e", &body("msg_2"))).await, Outcome::Acted);
+    let failures: Vec<&str> =
+        response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failures, ["b"]);
+    assert_eq!(process(&consumer, &record("d", &body("msg_1", &failed))).await, Outcome::Duplicate);
+    let record_of_failure: Value =
+        serde_json::from_slice(&stored(&stack, "batches/1/failure.json").await.unwrap()).unwrap();
+    assert_eq!(
+        (record_of_failure["error_code"].as_str(), record_of_failure["job"].as_str()),
+        (Some("13"), Some("batches/1"))
+    );
+    let other = json!({"type": "model.tuned", "data": {"id": "tunedModels/1"}});
+    assert_eq!(process(&consumer, &record("e", &body("msg_2", &other))).await, Outcome::Ignored);
+    assert_eq!(objects(&stack).await, ["batches/1/failure.json"]);
 }
 
 #[tokio::test]
 async fn a_claim_is_a_lease_a_failed_attempt_releases_it_and_a_dead_one_runs_out() {
+    let emulator = Emulator::shared().unwrap();
+    let stack = Stack::create(emulator).await.unwrap();
     let clock = Arc::new(ManualClock::at(NOW));
-    let once = claims(clock.clone()).await;
+    let once =
+        Idempotency::new(emulator.dynamodb().await, &stack.claims_table, 60, 7 * 24 * 3600, clock.clone());
     let id = WebhookId::parse("msg_lease").unwrap();
 
     assert_eq!(once.claim(&id).await.unwrap(), Claim::Acquired);
@@ -67,4 +128,125 @@ async fn a_claim_is_a_lease_a_failed_attempt_releases_it_and_a_dead_one_runs_out
     assert_eq!(once.claim(&id).await.unwrap(), Claim::AlreadyDone);
     once.release(&id).await.unwrap();
     assert_eq!(once.claim(&id).await.unwrap(), Claim::AlreadyDone, "done is never released");
+}
+
+/// A job started at `simulator` and finished: its event, as the fanout would route it.
+async fn finished_batch(simulator: &Simulator, outcome: JobOutcome) -> (String, Value) {
+    let client = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
+    let input = br#"{"key": "q1", "request": {"contents": [{"parts": [{"text": "one"}]}]}}
+{"key": "q2", "request": {"contents": [{"parts": [{"text": "two"}]}]}}
+"#;
+    let file = client.upload_file(input.to_vec(), "in.jsonl", "application/jsonl").await.unwrap();
+    let batch =
+        client.create_batch("gemini-2.5-flash", &file.name, "t", &WebhookConfig::default()).await.unwrap();
+    simulator.finish(&batch.name, outcome);
+    let done = client.get_operation(&batch.name).await.unwrap();
+    let mut data = json!({"id": batch.name});
+    if let Some(file) = done.responses_file() {
+        data["output_file_uri"] = json!(file);
+    }
+    if let Some(error) = &done.error {
+        data["error_code"] = error["code"].clone();
+        data["error_message"] = error["message"].clone();
+    }
+    let event_type = if done.error.is_some() { "batch.failed" } else { "batch.succeeded" };
+    (batch.name, json!({"type": event_type, "data": data}))
+}
+
+#[tokio::test]
+async fn results_are_streamed_complete_after_an_interrupted_download() {
+    let emulator = Emulator::shared().unwrap();
+    let stack = Stack::create(emulator).await.unwrap();
+    let simulator =
+        Simulator::start(KEY, Settings { video_bytes: 11 << 20, ..no_auto_finish() }).await.unwrap();
+    let consumer =
+        consumer_on(&stack, emulator.endpoint(), simulator.base_url(), Arc::new(ManualClock::at(NOW))).await;
+
+    let (batch, event) = finished_batch(&simulator, JobOutcome::Succeed).await;
+    simulator.interrupt_downloads(1, 100);
+    let message = body("msg_batch", &event);
+    let interrupted = process(&consumer, &record("m1", &message)).await;
+    assert!(
+        matches!(&interrupted, Outcome::Failed(reason) if reason.contains("broke off")),
+        "{interrupted:?}"
+    );
+    assert!(objects(&stack).await.is_empty(), "nothing partial is stored");
+    let key = format!("{batch}/results.jsonl");
+    assert_eq!(
+        process(&consumer, &record("m1", &message)).await,
+        Outcome::Stored(vec![key.clone()]),
+        "on redelivery"
+    );
+    let output = simulator.file(event["data"]["output_file_uri"].as_str().unwrap()).unwrap();
+    assert_eq!(stored(&stack, &key).await.unwrap(), output, "complete");
+
+    // A video over one part: a multipart upload, interrupted in its second part, then complete.
+    let client = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
+    let operation =
+        client.generate_video("veo-3.0-generate-001", "a cat", &WebhookConfig::default()).await.unwrap();
+    simulator.finish(&operation.name, JobOutcome::Succeed);
+    let done = client.get_operation(&operation.name).await.unwrap();
+    let uri = done.response["generateVideoResponse"]["generatedSamples"][0]["video"]["uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let file = shared::gemini::file_name(&uri).unwrap();
+    let video = json!({"type": "video.generated", "data": {"id": operation.name, "output_file_uri": file, "file_name": file}});
+    simulator.interrupt_downloads(1, 9 << 20);
+    let message = body("msg_video", &video);
+    assert!(matches!(process(&consumer, &record("v1", &message)).await, Outcome::Failed(_)));
+    let key = format!("{}/video.mp4", operation.name);
+    assert_eq!(process(&consumer, &record("v1", &message)).await, Outcome::Stored(vec![key.clone()]));
+    assert_eq!(stored(&stack, &key).await.unwrap(), simulator.file(&file).unwrap());
+
+    // An interaction: fetched whole, its output in its steps.
+    let interaction =
+        client.create_interaction("gemini-2.5-flash", "hello", &WebhookConfig::default()).await.unwrap();
+    simulator.finish(&interaction.id, JobOutcome::Succeed);
+    let completed = json!({"type": "interaction.completed", "data": {"id": interaction.id}});
+    let key = format!("interactions/{}/interaction.json", interaction.id);
+    assert_eq!(
+        process(&consumer, &record("i1", &body("msg_inter", &completed))).await,
+        Outcome::Stored(vec![key.clone()])
+    );
+    let stored_interaction: Value = serde_json::from_slice(&stored(&stack, &key).await.unwrap()).unwrap();
+    assert_eq!(stored_interaction["status"], "completed");
+    assert_eq!(stored_interaction["steps"][1]["content"][0]["text"], gemini_sim::jobs::answer_to("hello"));
+}
+
+#[tokio::test]
+async fn s3_or_the_files_api_down_fails_the_record_and_redelivery_succeeds() {
+    let emulator = Emulator::shared().unwrap();
+    let stack = Stack::create(emulator).await.unwrap();
+    let simulator = Simulator::start(KEY, no_auto_finish()).await.unwrap();
+    let s3 = FaultProxy::start(emulator.endpoint()).await.unwrap();
+    let gemini = FaultProxy::start(simulator.base_url()).await.unwrap();
+    let consumer =
+        consumer_on(&stack, &s3.endpoint(), &gemini.endpoint(), Arc::new(ManualClock::at(NOW))).await;
+    let (batch, event) = finished_batch(&simulator, JobOutcome::Succeed).await;
+    let message = body("msg_down", &event);
+    let key = format!("{batch}/results.jsonl");
+
+    gemini.set(Fault::Refuse);
+    assert!(
+        matches!(process(&consumer, &record("x", &message)).await, Outcome::Failed(_)),
+        "the Files API is down"
+    );
+    gemini.set(Fault::None);
+    s3.set(Fault::Refuse);
+    assert!(matches!(process(&consumer, &record("x", &message)).await, Outcome::Failed(_)), "S3 is down");
+    s3.set(Fault::None);
+    assert_eq!(process(&consumer, &record("x", &message)).await, Outcome::Stored(vec![key.clone()]));
+    assert!(stored(&stack, &key).await.is_some());
+
+    // A failed batch: its failure record, with Gemini's error.
+    let (failed, event) =
+        finished_batch(&simulator, JobOutcome::Fail { code: 13, message: "internal".into() }).await;
+    let key = format!("{failed}/failure.json");
+    assert_eq!(
+        process(&consumer, &record("f", &body("msg_failed", &event))).await,
+        Outcome::Stored(vec![key.clone()])
+    );
+    let record_of_failure: Value = serde_json::from_slice(&stored(&stack, &key).await.unwrap()).unwrap();
+    assert_eq!(record_of_failure["error_message"], "internal");
 }

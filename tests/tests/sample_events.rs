@@ -69,7 +69,7 @@ fn the_env_vars_for_sam_local_name_what_each_function_reads_and_hold_no_secret()
         ("ReceiverFunction", receiver::Config::variables()),
         ("RecorderFunction", recorder::Config::variables()),
         ("FanoutFunction", fanout::Config::variables()),
-        ("BatchConsumerFunction", consumer::Config::variables()),
+        ("ConsumerFunction", consumer::Config::variables()),
     ] {
         let vars = env[function].as_object().unwrap();
         for name in vars.keys() {

@@ -157,7 +157,7 @@ fn every_function_gets_exactly_the_variables_its_code_reads() {
     assert_variables(&template, "ReceiverFunction", &receiver::Config::variables());
     assert_variables(&template, "RecorderFunction", &recorder::Config::variables());
     assert_variables(&template, "FanoutFunction", &fanout::Config::variables());
-    assert_variables(&template, "BatchConsumerFunction", &consumer::Config::variables());
+    assert_variables(&template, "ConsumerFunction", &consumer::Config::variables());
 }
 
 #[test]
@@ -193,7 +193,7 @@ fn functions_are_built_with_cargo_lambda_for_al2023() {
         ("ReceiverFunction", "receiver"),
         ("RecorderFunction", "recorder"),
         ("FanoutFunction", "fanout"),
-        ("BatchConsumerFunction", "consumer"),
+        ("ConsumerFunction", "consumer"),
     ] {
         let metadata = &template["Resources"][function]["Metadata"];
         assert_eq!(metadata["BuildMethod"].as_str(), Some("rust-cargolambda"), "{function}");
@@ -260,7 +260,7 @@ fn every_function_has_its_own_role_and_no_permission_on_everything() {
         }
     }
     let all = statements(&template);
-    assert_eq!(all.len(), 11, "every statement of the four roles is checked");
+    assert_eq!(all.len(), 13, "every statement of the four roles is checked");
     for (name, statement) in all {
         let resources: Vec<&Value> = match &statement["Resource"] {
             Value::Sequence(list) => list.iter().collect(),
@@ -359,7 +359,7 @@ fn the_failure_modes_that_lose_the_most_events_are_alarmed() {
     );
     assert_eq!(text(&alarm_of("FanoutIteratorAgeAlarm")["MetricName"]), "IteratorAge");
     assert_eq!(text(&alarm_of("IngestQueueAgeAlarm")["MetricName"]), "ApproximateAgeOfOldestMessage");
-    for function in ["Receiver", "Recorder", "Fanout", "BatchConsumer"] {
+    for function in ["Receiver", "Recorder", "Fanout", "Consumer"] {
         let alarm = alarm_of(&format!("{function}ErrorsOrThrottlesAlarm"));
         let metrics: Vec<String> = alarm["Metrics"]
             .as_sequence()
@@ -387,7 +387,7 @@ fn a_flood_cannot_take_every_concurrent_execution_in_the_account() {
     let template = template();
     let receiver = resource(&template, "ReceiverFunction");
     assert!(!receiver["ReservedConcurrentExecutions"].is_null());
-    for function in ["RecorderFunction", "BatchConsumerFunction"] {
+    for function in ["RecorderFunction", "ConsumerFunction"] {
         for (_, event) in resource(&template, function)["Events"].as_mapping().unwrap() {
             assert!(!event["Properties"]["ScalingConfig"]["MaximumConcurrency"].is_null(), "{function}");
         }
@@ -425,4 +425,32 @@ fn every_output_the_cli_reads_is_declared() {
         ("!Ref".to_owned(), "FanoutFunction".to_owned()),
         "replay --routes reads the routing from this function's configuration"
     );
+}
+
+#[test]
+fn the_results_bucket_is_private_encrypted_and_written_by_the_consumer_alone() {
+    let template = template();
+    let bucket = resource(&template, "ResultsBucket");
+    let encryption = &bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+    assert_eq!(text(&encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"]), "AES256");
+    let block = &bucket["PublicAccessBlockConfiguration"];
+    for setting in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(block[setting].as_bool(), Some(true), "{setting}");
+    }
+    assert_eq!(text(&bucket["OwnershipControls"]["Rules"][0]["ObjectOwnership"]), "BucketOwnerEnforced");
+    let policy = &resource(&template, "ResultsBucketPolicy")["PolicyDocument"]["Statement"][0];
+    assert_eq!(
+        (text(&policy["Effect"]), text(&policy["Condition"]["Bool"]["aws:SecureTransport"])),
+        ("Deny".into(), "false".into())
+    );
+
+    let writers: Vec<(String, Value)> = statements(&template)
+        .into_iter()
+        .filter(|(_, statement)| format!("{:?}", statement["Resource"]).contains("ResultsBucket"))
+        .collect();
+    assert_eq!(writers.len(), 1, "{writers:?}");
+    let (role, statement) = &writers[0];
+    assert_eq!(role, "ConsumerRole");
+    let actions: Vec<String> = statement["Action"].as_sequence().unwrap().iter().map(text).collect();
+    assert_eq!(actions, ["s3:PutObject", "s3:AbortMultipartUpload"], "write only: no read, list or delete");
 }

@@ -6,6 +6,7 @@ mod event_line;
 mod events;
 mod fixtures;
 mod forward;
+mod jobs;
 mod keys;
 mod quarantine;
 mod redrive;
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(args, endpoint, out).await,
         Command::Redrive(args) => redrive::run(args, endpoint, out).await,
         Command::Webhooks { api, action } => webhooks::run(api, action, endpoint, out).await,
+        Command::Jobs { api, action } => jobs::run(api, action, endpoint, out).await,
         Command::Fixtures(args) => fixtures::run(args, out),
         Command::Quarantine { action } => quarantine::run(action, endpoint, out).await,
         Command::Tail(args) => tail::run(args, endpoint, out).await,

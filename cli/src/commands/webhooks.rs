@@ -86,7 +86,8 @@ impl fmt::Display for Stored {
     }
 }
 
-fn client(api: &GeminiArgs) -> anyhow::Result<GeminiClient> {
+/// The Gemini client the flags describe.
+pub(super) fn client(api: &GeminiArgs) -> anyhow::Result<GeminiClient> {
     let key = api.api_key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| {
         usage("give --api-key (or GEMINI_API_KEY): a Gemini API key from https://aistudio.google.com/apikey")
     })?;

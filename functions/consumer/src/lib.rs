@@ -1,36 +1,75 @@
-//! An example consumer of a routed queue: one call turns each SQS record into a
-//! [`DownstreamMessage`], a claim on its `webhook_id` makes acting on it happen once however often it
-//! is delivered, and the match on its kind is where your code goes (download the batch results,
-//! resume the interaction, fetch the video). Copy this crate to start your own.
+//! The example consumer, a downstream Lambda you would deploy: when a job ends, do its follow-up.
+//!
+//! - `batch.succeeded`: its results file, downloaded through the Files API and streamed into the
+//!   results bucket at `{batch id}/results.jsonl`;
+//! - `video.generated`: the video, the same way, at `{operation}/video.mp4`;
+//! - `interaction.completed`: the interaction (its outputs in `steps`), at `interactions/{id}/interaction.json`;
+//! - `*.failed`, `*.expired`, `*.cancelled`: a failure record with the error, at `{job}/failure.json`;
+//! - anything else: acknowledged.
+//!
+//! One call turns each SQS record into a [`DownstreamMessage`]; a claim on its `webhook_id` makes the
+//! follow-up happen once however often the event is delivered (and a redelivery after a failure writes
+//! the same objects again); a failure is reported for that record alone, so SQS redelivers it, and after
+//! the queue's retries keeps it in the queue's DLQ. Copy this crate to start your own.
 
+pub mod bucket;
 mod config;
+mod gemini_access;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
 use shared::aws::batch::{self, UnreportableFailure};
 use shared::aws::idempotency::{Claim, Idempotency};
 use shared::event::EventKind;
+use shared::gemini::{ApiError, file_name};
 use shared::message::DownstreamMessage;
+use shared::results::{self, key};
 
+pub use bucket::{ResultsBucket, StoreError};
 pub use config::Config;
+pub use gemini_access::{AccessError, GeminiAccess, UNSET_API_KEY};
 
 /// The consumer's dependencies, built once per container.
 #[derive(Debug)]
 pub struct Consumer {
     /// Claims on each `webhook_id`, so each event is acted on once.
     pub once: Idempotency,
+    /// Where results go.
+    pub results: ResultsBucket,
+    /// The Gemini API.
+    pub gemini: GeminiAccess,
 }
 
 /// What became of one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Acted on, for the first time.
-    Acted,
-    /// Acted on before: acknowledged, nothing done.
+    /// Followed up, for the first time: what was stored, by key.
+    Stored(Vec<String>),
+    /// Nothing to do for this kind of event.
+    Ignored,
+    /// Followed up before: acknowledged, nothing done.
     Duplicate,
-    /// Not done now (unparseable, being handled elsewhere, the claims table unreachable): SQS
-    /// redelivers it, and after the queue's retries moves it to the DLQ.
+    /// Not done now (a fetch or a store failed, being handled elsewhere, unparseable): SQS redelivers
+    /// it, and after the queue's retries moves it to the DLQ.
     Failed(String),
+}
+
+/// Why a follow-up failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowUpError {
+    /// Gemini could not be called.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    /// Gemini answered with an error.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The results bucket did not take it.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The job produced nothing to fetch.
+    #[error("{0}")]
+    NothingToFetch(String),
 }
 
 /// Handles one batch: only the records that failed are reported, so SQS redelivers those alone.
@@ -48,45 +87,97 @@ pub async fn handle(
     batch::sqs_response(failed)
 }
 
-/// One record: parse, claim, act, mark done.
+/// One record: parse, claim, follow up, mark done (or release the claim, so a redelivery can).
 pub async fn process(consumer: &Consumer, record: &SqsMessage) -> Outcome {
     let message = match DownstreamMessage::from_sqs_body(record.body.as_deref().unwrap_or_default()) {
         Ok(message) => message,
         Err(error) => return Outcome::Failed(format!("not a downstream message: {error}")),
     };
-    match consumer.once.claim(&message.provenance.webhook_id).await {
+    let id = message.webhook_id();
+    match consumer.once.claim(id).await {
         Ok(Claim::Acquired) => {}
         Ok(Claim::AlreadyDone) => return Outcome::Duplicate,
         Ok(Claim::InProgress) => return Outcome::Failed("another invocation is handling it".into()),
         Err(error) => return Outcome::Failed(error.to_string()),
     }
-    act_on(&message);
-    // Acting happened: if marking it fails, the lease still runs out and a redelivery (if any) acts
-    // again, which your code must tolerate anyway; the record itself is done.
-    if let Err(error) = consumer.once.done(&message.provenance.webhook_id).await {
-        tracing::warn!(webhook_id = %message.provenance.webhook_id, %error, "acted, but could not mark it done");
+    match follow_up(consumer, &message).await {
+        Ok(stored) => {
+            tracing::info!(webhook_id = %id, job = message.data_id.as_deref(), ?stored, "followed up");
+            if let Err(error) = consumer.once.done(id).await {
+                tracing::warn!(webhook_id = %id, %error, "done, but could not mark it done");
+            }
+            if stored.is_empty() { Outcome::Ignored } else { Outcome::Stored(stored) }
+        }
+        Err(error) => {
+            if let FollowUpError::Api(api) = &error {
+                consumer.gemini.refused(api).await;
+            }
+            if let Err(release) = consumer.once.release(id).await {
+                tracing::warn!(webhook_id = %id, %release, "could not release the claim; its lease will run out");
+            }
+            Outcome::Failed(error.to_string())
+        }
     }
-    Outcome::Acted
 }
 
-/// What a real consumer would act on.
-fn act_on(message: &DownstreamMessage) {
-    let id = message.provenance.webhook_id.as_str();
-    let job = message.data_id.as_deref().unwrap_or("<no id>");
-    match message.kind() {
-        EventKind::BatchSucceeded | EventKind::VideoGenerated => tracing::info!(
-            webhook_id = id,
-            job,
-            output = message.event.output_uri(),
-            "job finished: fetch its output"
-        ),
-        kind if kind.is_failure() => tracing::warn!(
-            webhook_id = id,
-            job,
-            error_code = message.event.error_code().map(|c| c.to_string()),
-            error_message = message.event.error_message(),
-            "job failed"
-        ),
-        _ => tracing::info!(webhook_id = id, job, event_type = %message.event_type, "job event"),
+/// The follow-up for one event: the keys stored.
+async fn follow_up(consumer: &Consumer, message: &DownstreamMessage) -> Result<Vec<String>, FollowUpError> {
+    let job = message.data_id.clone().unwrap_or_else(|| format!("events/{}", message.webhook_id()));
+    let kind = message.kind();
+    match kind {
+        EventKind::BatchSucceeded => {
+            let gemini = consumer.gemini.client().await?;
+            let file = match message.event.output_uri().and_then(file_name) {
+                Some(file) => file,
+                // No file named, or one the Files API does not serve: the batch itself says.
+                None => {
+                    gemini.get_operation(&job).await?.responses_file().map(str::to_owned).ok_or_else(
+                        || FollowUpError::NothingToFetch(format!("{job} wrote no results file")),
+                    )?
+                }
+            };
+            let key = key(&job, results::BATCH_RESULTS);
+            consumer
+                .results
+                .put_download(&key, "application/jsonl", gemini.download_file(&file).await?)
+                .await?;
+            Ok(vec![key])
+        }
+        EventKind::VideoGenerated => {
+            let gemini = consumer.gemini.client().await?;
+            let named = message.event.file_name().or_else(|| message.event.output_uri());
+            let file = named
+                .and_then(file_name)
+                .ok_or_else(|| FollowUpError::NothingToFetch(format!("{job}'s event names no video file")))?;
+            let key = key(&job, results::VIDEO);
+            consumer.results.put_download(&key, "video/mp4", gemini.download_file(&file).await?).await?;
+            Ok(vec![key])
+        }
+        EventKind::InteractionCompleted => {
+            let interaction = consumer.gemini.client().await?.get_interaction(&job).await?;
+            let key = key(&job, results::INTERACTION);
+            consumer.results.put_json(&key, &interaction).await?;
+            Ok(vec![key])
+        }
+        _ if kind.is_failure() || is_end_without_result(&message.event_type) => {
+            let record = json!({
+                "type": message.event_type,
+                "job": job,
+                "error_code": message.event.error_code().map(|c| Value::String(c.to_string())),
+                "error_message": message.event.error_message(),
+                "webhook_id": message.webhook_id(),
+                "received_at": message.provenance.received_at,
+                "user_metadata": message.user_metadata,
+            });
+            let key = key(&job, results::FAILURE);
+            consumer.results.put_json(&key, &record).await?;
+            Ok(vec![key])
+        }
+        _ => Ok(Vec::new()),
     }
+}
+
+/// `*.expired` and `*.cancelled`: a job that ended with nothing to fetch.
+fn is_end_without_result(event_type: &str) -> bool {
+    event_type.ends_with(".expired") || event_type.ends_with(".cancelled")
 }

@@ -41,6 +41,16 @@ impl Clients {
         Self { sdk, endpoint_url: endpoint_url.filter(|url| !url.trim().is_empty()) }
     }
 
+    /// The SDK configuration, for a client of a service not built here (the consumer's S3).
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
+    /// The endpoint override, when there is one.
+    pub fn endpoint_url(&self) -> Option<&str> {
+        self.endpoint_url.as_deref()
+    }
+
     /// An SQS client.
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         let mut config = aws_sdk_sqs::config::Builder::from(&self.sdk);

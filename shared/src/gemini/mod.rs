@@ -1,5 +1,7 @@
-//! A small typed client for the Gemini API calls this project makes (feature `gemini`): the
-//! WebhookService, to register and rotate the endpoint. Over `reqwest` with rustls. No crate covers what
+//! A small typed client for the Gemini API calls this project makes (feature `gemini`): the Files API
+//! (upload a batch's input, download a job's results), starting batches, interactions and videos with a
+//! dynamic webhook and reading them back; and, with `verify` too, the WebhookService, to register and
+//! rotate the endpoint. Over `reqwest` with rustls. No crate covers what
 //! this project calls in its current shape: `genai-rs` has the WebhookService but no batches or file
 //! downloads, `gemini-rust` the reverse, `rust-genai` an older WebhookService (no `id`).
 //!
@@ -9,6 +11,9 @@
 //! adds never breaks a call. An error answer is [`ApiError::Api`] with Google's status and message, in
 //! either of the two error shapes the API uses.
 
+mod files;
+mod jobs;
+#[cfg(feature = "verify")]
 mod webhooks;
 
 use std::time::Duration;
@@ -16,6 +21,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+pub use files::{File, file_name};
+pub use jobs::{Interaction, Operation, WebhookConfig};
+#[cfg(feature = "verify")]
 pub use webhooks::{
     NewWebhook, Revocation, SUBSCRIBABLE_EVENTS, SecretInfo, Webhook, WebhookPage, WebhookState,
     WebhookUpdate,
@@ -75,6 +83,8 @@ pub struct GeminiClient {
     base: String,
     version: String,
     api_key: String,
+    /// Each download's limit (a call's is the client's).
+    download_timeout: Duration,
 }
 
 impl std::fmt::Debug for GeminiClient {
@@ -114,7 +124,21 @@ impl GeminiClient {
             base: base.trim_end_matches('/').to_owned(),
             version: version.trim_matches('/').to_owned(),
             api_key: api_key.to_owned(),
+            download_timeout: Duration::from_secs(300),
         })
+    }
+
+    /// The same client with each call limited to `call` and each download to `download`.
+    pub fn with_timeouts(mut self, call: Duration, download: Duration) -> Self {
+        if let Ok(http) = reqwest::Client::builder()
+            .timeout(call)
+            .user_agent(concat!("gemini-webhooks-aws/", env!("CARGO_PKG_VERSION")))
+            .build()
+        {
+            self.http = http;
+        }
+        self.download_timeout = download;
+        self
     }
 
     /// The base URL.
@@ -126,37 +150,44 @@ impl GeminiClient {
         format!("{}/{}/{path}", self.base, self.version)
     }
 
+    /// A transport failure, without the URL (it may carry a key as `?key=`).
+    fn transport(&self, source: reqwest::Error) -> ApiError {
+        ApiError::Transport { base: self.base.clone(), source: source.without_url() }
+    }
+
+    /// The [`ApiError`] a non-2xx `response` stands for, in either of Google's error shapes.
+    async fn error_of(response: reqwest::Response) -> ApiError {
+        let status = response.status();
+        let bytes = response.bytes().await.unwrap_or_default();
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(ErrorBody { error }) => ApiError::Api {
+                status: status.as_u16(),
+                code: error.status.unwrap_or_else(|| match error.code {
+                    serde_json::Value::String(code) => code,
+                    other => other.to_string(),
+                }),
+                message: error.message,
+            },
+            Err(_) => ApiError::Api {
+                status: status.as_u16(),
+                code: status.canonical_reason().unwrap_or("error").to_owned(),
+                message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            },
+        }
+    }
+
     /// Sends `request` and decodes a 2xx answer as `T`; any other answer is an [`ApiError`].
     async fn call<T: DeserializeOwned>(
         &self,
         call: &'static str,
         request: reqwest::RequestBuilder,
     ) -> Result<T, ApiError> {
-        let transport = |source| ApiError::Transport { base: self.base.clone(), source };
-        let response = request
-            .header("x-goog-api-key", &self.api_key)
-            .send()
-            .await
-            .map_err(|e| transport(e.without_url()))?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| transport(e.without_url()))?;
-        if !status.is_success() {
-            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(ErrorBody { error }) => ApiError::Api {
-                    status: status.as_u16(),
-                    code: error.status.unwrap_or_else(|| match error.code {
-                        serde_json::Value::String(code) => code,
-                        other => other.to_string(),
-                    }),
-                    message: error.message,
-                },
-                Err(_) => ApiError::Api {
-                    status: status.as_u16(),
-                    code: status.canonical_reason().unwrap_or("error").to_owned(),
-                    message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-                },
-            });
+        let response =
+            request.header("x-goog-api-key", &self.api_key).send().await.map_err(|e| self.transport(e))?;
+        if !response.status().is_success() {
+            return Err(Self::error_of(response).await);
         }
+        let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
         let bytes = if bytes.is_empty() { &b"{}"[..] } else { &bytes[..] };
         serde_json::from_slice(bytes).map_err(|e| ApiError::Unexpected { call, detail: e.to_string() })
     }

@@ -7,8 +7,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Bytes, Frame, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -20,6 +21,8 @@ use tokio::net::TcpListener;
 
 use crate::Shared;
 use crate::deliver;
+use crate::files::{Session, Source, StoredFile};
+use crate::jobs::{self, Job, Kind};
 use crate::store::{OVERLAP_SECS, SUBSCRIBABLE, Secret, State, Webhook};
 
 /// Largest `page_size` the reference allows.
@@ -56,40 +59,106 @@ fn error(status: StatusCode, message: &str) -> Answer {
     (status, json!({"error": {"code": status.as_u16(), "message": message, "status": code}}))
 }
 
-async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+/// A response body: JSON, or a download (which may be cut off on purpose).
+type Body = BoxBody<Bytes, std::io::Error>;
+
+/// What a route answers.
+enum Reply {
+    /// JSON, with a status.
+    Json(Answer),
+    /// JSON with extra headers (an upload session's URL).
+    WithHeaders(Answer, Vec<(&'static str, String)>),
+    /// A file's bytes.
+    Download(Vec<u8>, String),
+}
+
+impl From<Answer> for Reply {
+    fn from(answer: Answer) -> Self {
+        Self::Json(answer)
+    }
+}
+
+async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<Body> {
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let query: HashMap<String, String> =
         url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes()).into_owned().collect();
     let path = parts.uri.path();
-    let (status, value) = if path == "/.well-known/jwks.json" {
-        (StatusCode::OK, shared.jwks())
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let reply: Reply = if path == "/.well-known/jwks.json" {
+        (StatusCode::OK, shared.jwks()).into()
     } else if path == "/_sim/events" && parts.method == Method::POST {
-        simulated_event(shared, &body)
-    } else if let Some(rest) = path.strip_prefix("/v1beta/").or_else(|| path.strip_prefix("/v1/")) {
-        let key = parts
-            .headers
-            .get("x-goog-api-key")
-            .and_then(|v| v.to_str().ok())
-            .or(query.get("key").map(String::as_str));
+        simulated_event(shared, &body).into()
+    } else {
+        let api = path.strip_prefix("/v1beta/").or_else(|| path.strip_prefix("/v1/"));
+        let upload = path.strip_prefix("/upload/v1beta/").or_else(|| path.strip_prefix("/upload/v1/"));
+        let download =
+            crate::files::download_id(path).filter(|_| query.get("alt").is_some_and(|a| a == "media"));
+        let key = header("x-goog-api-key").or_else(|| query.get("key").cloned());
         match key {
+            _ if api.is_none() && upload.is_none() && download.is_none() => {
+                error(StatusCode::NOT_FOUND, &format!("The requested URL {path} was not found on this server.")).into()
+            }
             None => error(
                 StatusCode::FORBIDDEN,
                 "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
-            ),
+            )
+            .into(),
             Some(key) if key != shared.api_key => {
-                error(StatusCode::BAD_REQUEST, "API key not valid. Please pass a valid API key.")
+                error(StatusCode::BAD_REQUEST, "API key not valid. Please pass a valid API key.").into()
             }
-            Some(_) => webhooks(shared, &parts.method, rest, &query, &body),
+            Some(_) => match (download, upload, api) {
+                (Some(id), _, _) => files_download(shared, id),
+                (_, Some("files"), _) => upload_file(shared, &query, &header, &body),
+                (_, _, Some(rest)) if rest.starts_with("webhooks") => {
+                    webhooks(shared, &parts.method, rest, &query, &body).into()
+                }
+                (_, _, Some(rest)) => jobs_api(shared, &parts.method, rest, &body).into(),
+                _ => error(StatusCode::NOT_FOUND, "Method not found.").into(),
+            },
         }
-    } else {
-        error(StatusCode::NOT_FOUND, &format!("The requested URL {path} was not found on this server."))
     };
-    let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
+    respond(shared, reply)
+}
+
+fn respond(shared: &Arc<Shared>, reply: Reply) -> Response<Body> {
+    let json_body =
+        |value: Value| Full::new(Bytes::from(value.to_string())).map_err(|never| match never {}).boxed();
+    let (status, body, headers, content_type) = match reply {
+        Reply::Json((status, value)) => {
+            (status, json_body(value), Vec::new(), "application/json; charset=UTF-8".to_owned())
+        }
+        Reply::WithHeaders((status, value), headers) => {
+            (status, json_body(value), headers, "application/json; charset=UTF-8".to_owned())
+        }
+        Reply::Download(bytes, mime) => {
+            let cut = shared.files().interruptions.pop();
+            let length = bytes.len();
+            let body = match cut {
+                None => Full::new(Bytes::from(bytes)).map_err(|never| match never {}).boxed(),
+                Some(after) => {
+                    // The first `after` bytes, then the connection drops.
+                    // (The break comes a moment later, so the head and those bytes are on the wire.)
+                    let head = Bytes::from(bytes[..after.min(length)].to_vec());
+                    let sent = futures_util::stream::iter([Ok::<_, std::io::Error>(Frame::data(head))]);
+                    let cut = futures_util::stream::once(async {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut off"))
+                    });
+                    StreamBody::new(futures_util::StreamExt::chain(sent, cut)).boxed()
+                }
+            };
+            (StatusCode::OK, body, vec![("content-length", length.to_string())], mime)
+        }
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert("content-type", hyper::header::HeaderValue::from_static("application/json; charset=UTF-8"));
+    let all = std::iter::once(("content-type", content_type)).chain(headers);
+    for (name, value) in all {
+        if let Ok(value) = hyper::header::HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
     response
 }
 
@@ -144,7 +213,7 @@ fn webhooks(
 }
 
 /// A fresh id, like the live ones: 36 lower-case letters and digits.
-fn fresh_id() -> String {
+pub(crate) fn fresh_id() -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut bytes = [0u8; 36];
     OsRng.fill_bytes(&mut bytes);
@@ -362,4 +431,166 @@ fn simulated_event(shared: &Arc<Shared>, body: &[u8]) -> Answer {
         None => deliver::emit(shared, event_type, data, metadata),
     };
     (StatusCode::OK, json!({"webhook_ids": ids}))
+}
+
+/// `POST /upload/v1beta/files`: `start` opens a session and answers its URL in `x-goog-upload-url`;
+/// `upload, finalize` on that URL stores the bytes and answers `{"file": File}`.
+fn upload_file(
+    shared: &Arc<Shared>,
+    query: &HashMap<String, String>,
+    header: &dyn Fn(&str) -> Option<String>,
+    body: &[u8],
+) -> Reply {
+    let command = header("x-goog-upload-command").unwrap_or_default();
+    match (command.as_str(), query.get("upload_id")) {
+        ("start", None) => {
+            if header("x-goog-upload-protocol").as_deref() != Some("resumable") {
+                return error(StatusCode::BAD_REQUEST, "X-Goog-Upload-Protocol must be resumable.").into();
+            }
+            let metadata: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let file = &metadata["file"];
+            let display_name =
+                file["display_name"].as_str().or_else(|| file["displayName"].as_str()).unwrap_or("upload");
+            let mime_type = header("x-goog-upload-header-content-type")
+                .unwrap_or_else(|| "application/octet-stream".into());
+            let id = fresh_id();
+            let session = Session { display_name: display_name.to_owned(), mime_type };
+            shared.files().sessions.insert(id.clone(), session);
+            let url =
+                format!("{}/upload/v1beta/files?upload_id={id}&upload_protocol=resumable", shared.base_url());
+            Reply::WithHeaders(
+                (StatusCode::OK, json!({})),
+                vec![("x-goog-upload-url", url), ("x-goog-upload-status", "active".into())],
+            )
+        }
+        (command, Some(id)) if command.contains("finalize") => {
+            let Some(session) = shared.files().sessions.remove(id) else {
+                return error(StatusCode::NOT_FOUND, "No such upload session.").into();
+            };
+            let name = format!("files/{}", fresh_id().get(..12).unwrap_or_default());
+            let file = StoredFile {
+                name: name.clone(),
+                display_name: session.display_name,
+                mime_type: session.mime_type,
+                bytes: body.to_vec(),
+                source: Source::Uploaded,
+                created_at: shared.now(),
+            };
+            let shown = file.to_json(&shared.base_url());
+            shared.files().files.insert(name, file);
+            Reply::WithHeaders(
+                (StatusCode::OK, json!({"file": shown})),
+                vec![("x-goog-upload-status", "final".into())],
+            )
+        }
+        _ => error(StatusCode::BAD_REQUEST, "Unsupported X-Goog-Upload-Command.").into(),
+    }
+}
+
+fn files_download(shared: &Arc<Shared>, id: &str) -> Reply {
+    let files = shared.files();
+    match files.files.get(&format!("files/{id}")) {
+        None => error(StatusCode::NOT_FOUND, &format!("File files/{id} not found.")).into(),
+        Some(file) if file.source == Source::Uploaded => {
+            error(StatusCode::BAD_REQUEST, "Only generated files can be downloaded; uploaded files cannot.")
+                .into()
+        }
+        Some(file) => Reply::Download(file.bytes.clone(), file.mime_type.clone()),
+    }
+}
+
+/// Files, batches, interactions and video operations, after the version.
+fn jobs_api(shared: &Arc<Shared>, method: &Method, rest: &str, body: &[u8]) -> Answer {
+    let json: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(value) => value,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("Invalid JSON payload received. {e}")),
+        }
+    };
+    let base = shared.base_url();
+    let now = shared.now();
+    if method == Method::GET {
+        if let Some(file) = shared.files().files.get(rest) {
+            return (StatusCode::OK, file.to_json(&base));
+        }
+        let name = if rest.starts_with("interactions/")
+            || rest.starts_with("batches/")
+            || rest.contains("/operations/")
+        {
+            rest.to_owned()
+        } else {
+            return error(StatusCode::NOT_FOUND, &format!("{rest} not found."));
+        };
+        return match shared.jobs().get(&name) {
+            Some(job) => (StatusCode::OK, job.to_json(&base)),
+            None => error(StatusCode::NOT_FOUND, &format!("{name} not found.")),
+        };
+    }
+    if method != Method::POST {
+        return error(StatusCode::NOT_FOUND, "Method not found.");
+    }
+    let (kind, model) = if rest == "interactions" {
+        (Kind::Interaction, json["model"].as_str().unwrap_or_default().to_owned())
+    } else if let Some(model) =
+        rest.strip_prefix("models/").and_then(|m| m.strip_suffix(":batchGenerateContent"))
+    {
+        (Kind::Batch, format!("models/{model}"))
+    } else if let Some(model) =
+        rest.strip_prefix("models/").and_then(|m| m.strip_suffix(":predictLongRunning"))
+    {
+        (Kind::Video, format!("models/{model}"))
+    } else {
+        return error(StatusCode::NOT_FOUND, "Method not found.");
+    };
+    let id = fresh_id();
+    let (name, webhook, input) = match kind {
+        Kind::Batch => {
+            let batch = &json["batch"];
+            let file = batch["input_config"]["file_name"]
+                .as_str()
+                .or_else(|| batch["inputConfig"]["fileName"].as_str());
+            let Some(file) = file.filter(|f| shared.files().files.contains_key(*f)) else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "batch.input_config.file_name must name an uploaded file.",
+                );
+            };
+            let webhook = batch
+                .get("webhook_config")
+                .or_else(|| batch.get("webhookConfig"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            (format!("batches/{id}"), webhook, file.to_owned())
+        }
+        Kind::Interaction => {
+            if !json["webhook_config"].is_null() && json["background"] != json!(true) {
+                return error(StatusCode::BAD_REQUEST, "webhook_config requires background: true.");
+            }
+            let Some(input) = json["input"].as_str() else {
+                return error(StatusCode::BAD_REQUEST, "input is required.");
+            };
+            (format!("interactions/v1_{id}"), json["webhook_config"].clone(), input.to_owned())
+        }
+        Kind::Video => {
+            let Some(prompt) = json["instances"][0]["prompt"].as_str() else {
+                return error(StatusCode::BAD_REQUEST, "instances[0].prompt is required.");
+            };
+            let webhook = json
+                .get("webhookConfig")
+                .or_else(|| json.get("webhook_config"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            (format!("{model}/operations/{}", id.get(..12).unwrap_or_default()), webhook, prompt.to_owned())
+        }
+    };
+    let webhook = match jobs::webhook_config(&webhook) {
+        Ok(webhook) => webhook,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    let job = Job { name, kind, model, webhook, input, created_at: now, outcome: None, output_file: None };
+    let answer = job.to_json(&base);
+    jobs::started(shared, job);
+    (StatusCode::OK, answer)
 }

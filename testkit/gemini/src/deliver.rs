@@ -3,6 +3,7 @@
 //! on any non-2xx answer or timeout, and the webhook disabled after too many failures in a row.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use rand_core::{OsRng, RngCore};
@@ -124,6 +125,13 @@ async fn deliver(shared: Arc<Shared>, target: Target, id: String, body: Vec<u8>)
             .await
             .ok()
             .map(|r| r.status().as_u16());
+        // An answer lost on the way back: the receiver had it, Gemini saw a timeout.
+        let lost = status.is_some()
+            && shared
+                .answers_to_lose
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok();
+        let status = if lost { None } else { status };
         shared.attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Attempt {
             webhook_id: id.clone(),
             uri,

@@ -19,10 +19,12 @@
 
 mod api;
 mod deliver;
+pub mod files;
+pub mod jobs;
 pub mod store;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +34,9 @@ use shared::signature::sign::Ed25519Signer;
 use tokio::net::TcpListener;
 
 pub use deliver::Attempt;
+use files::Files;
+use jobs::Job;
+pub use jobs::Outcome;
 use store::Webhook;
 
 /// How deliveries are retried, and when a webhook is given up on.
@@ -47,6 +52,11 @@ pub struct Settings {
     pub disable_after: u32,
     /// How long a delivery may take before it counts as failed.
     pub timeout: Duration,
+    /// Jobs succeed on their own this long after they start; `None`: only when told
+    /// ([`Simulator::finish`]).
+    pub finish_jobs_after: Option<Duration>,
+    /// The size of a generated video.
+    pub video_bytes: usize,
 }
 
 impl Default for Settings {
@@ -58,6 +68,8 @@ impl Default for Settings {
             max_attempts: 12,
             disable_after: 20,
             timeout: Duration::from_secs(10),
+            finish_jobs_after: Some(Duration::from_secs(2)),
+            video_bytes: 1 << 20,
         }
     }
 }
@@ -67,6 +79,12 @@ pub(crate) struct Shared {
     pub(crate) api_key: String,
     pub(crate) settings: Settings,
     pub(crate) webhooks: Mutex<BTreeMap<String, Webhook>>,
+    pub(crate) jobs: Mutex<BTreeMap<String, Job>>,
+    pub(crate) files: Mutex<Files>,
+    /// Delivery attempts still to treat as unanswered (sent, but their answer lost).
+    pub(crate) answers_to_lose: AtomicU32,
+    /// The base URL, for URIs in answers.
+    pub(crate) base_url: Mutex<String>,
     pub(crate) attempts: Mutex<Vec<Attempt>>,
     pub(crate) key: Ed25519Signer,
     pub(crate) http: reqwest::Client,
@@ -93,6 +111,21 @@ impl Shared {
     /// The webhooks, locked (a poisoned lock still holds consistent data: every change is one insert).
     pub(crate) fn webhooks(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Webhook>> {
         self.webhooks.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The jobs, locked.
+    pub(crate) fn jobs(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Job>> {
+        self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The files, locked.
+    pub(crate) fn files(&self) -> std::sync::MutexGuard<'_, Files> {
+        self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The base URL.
+    pub(crate) fn base_url(&self) -> String {
+        self.base_url.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// The JWKS of the simulator's key.
@@ -146,6 +179,10 @@ impl Simulator {
             api_key: api_key.to_owned(),
             settings,
             webhooks: Mutex::new(BTreeMap::new()),
+            jobs: Mutex::new(BTreeMap::new()),
+            files: Mutex::new(Files::default()),
+            answers_to_lose: AtomicU32::new(0),
+            base_url: Mutex::new(format!("http://{local}")),
             attempts: Mutex::new(Vec::new()),
             key: Ed25519Signer::generate(),
             http,
@@ -217,6 +254,46 @@ impl Simulator {
             .get(id)
             .map(|w| w.live_secrets(now).iter().map(|s| s.expose_whsec()).collect())
             .unwrap_or_default()
+    }
+
+    /// Ends the job `name` (`batches/...`, an interaction's id, `models/.../operations/...`) with
+    /// `outcome`, delivering its event. Returns the deliveries' `webhook-id`s.
+    pub fn finish(&self, name: &str, outcome: Outcome) -> Vec<String> {
+        let name = if self.shared.jobs().contains_key(name) {
+            name.to_owned()
+        } else {
+            format!("interactions/{name}")
+        };
+        jobs::finish(&self.shared, &name, outcome)
+    }
+
+    /// The names of every job started, oldest first.
+    pub fn jobs(&self) -> Vec<String> {
+        let jobs = self.shared.jobs();
+        let mut all: Vec<&Job> = jobs.values().collect();
+        all.sort_by_key(|j| j.created_at);
+        all.iter().map(|j| j.name.clone()).collect()
+    }
+
+    /// A job's `webhook_config`, as the simulator read it from the request.
+    pub fn job_webhook(&self, name: &str) -> Option<Value> {
+        self.shared.jobs().get(name).and_then(|j| j.webhook.clone())
+    }
+
+    /// The bytes of a stored file (`files/...`).
+    pub fn file(&self, name: &str) -> Option<Vec<u8>> {
+        self.shared.files().files.get(name).map(|f| f.bytes.clone())
+    }
+
+    /// Cuts off each of the next downloads after `after_bytes` bytes, as a dropped connection would.
+    pub fn interrupt_downloads(&self, count: usize, after_bytes: usize) {
+        self.shared.files().interruptions.extend(std::iter::repeat_n(after_bytes, count));
+    }
+
+    /// Treats the answers to the next `count` delivery attempts as lost (a timeout on Gemini's side):
+    /// the receiver got them, and they are retried with the same `webhook-id`.
+    pub fn lose_next_answers(&self, count: u32) {
+        self.shared.answers_to_lose.fetch_add(count, Ordering::Relaxed);
     }
 
     /// An event happening: delivered to every enabled webhook subscribed to its type, as Gemini does

@@ -132,7 +132,12 @@ async fn run(options: Options) -> Result<bool, Error> {
         std::fs::write(events_dir.join(format!("{name}.json")), serde_json::to_string_pretty(&event)?)?;
     }
     let sam = Sam { path: options.sam.clone(), env: env_path, add_host: options.add_host.clone() };
-    let checks = Checks { stack: &stack, sqs: emulator.sqs().await, dynamodb: emulator.dynamodb().await };
+    let checks = Checks {
+        stack: &stack,
+        sqs: emulator.sqs().await,
+        dynamodb: emulator.dynamodb().await,
+        s3: emulator.s3().await,
+    };
 
     let mut all_good = true;
     println!("{:<24} {:<22} {:<44} ok", "event", "function", "answer, then the emulator");
@@ -143,7 +148,7 @@ async fn run(options: Options) -> Result<bool, Error> {
         ("receiver-alb", "ReceiverFunction"),
         ("recorder-sqs", "RecorderFunction"),
         ("fanout-stream", "FanoutFunction"),
-        ("consumer-sqs", "BatchConsumerFunction"),
+        ("consumer-sqs", "ConsumerFunction"),
     ] {
         let answer = sam.invoke(function, &events_dir.join(format!("{event}.json")));
         let verdict = match answer {
@@ -266,6 +271,7 @@ struct Checks<'s> {
     stack: &'s Stack,
     sqs: aws_sdk_sqs::Client,
     dynamodb: aws_sdk_dynamodb::Client,
+    s3: aws_sdk_s3::Client,
 }
 
 impl Checks<'_> {
@@ -307,15 +313,21 @@ impl Checks<'_> {
                 }
                 Ok("no failure; routed to the batch queue".into())
             }
-            "BatchConsumerFunction" => {
+            "ConsumerFunction" => {
                 no_batch_failures(answer)?;
                 let claim = self.item(&self.stack.claims_table, SAMPLE_ID).await?;
                 match claim.get("status") {
-                    Some(AttributeValue::S(status)) if status == "done" => {
-                        Ok("no failure; its claim is done".into())
-                    }
-                    other => Err(format!("claim status {other:?}").into()),
+                    Some(AttributeValue::S(status)) if status == "done" => {}
+                    other => return Err(format!("claim status {other:?}").into()),
                 }
+                let key = "batches/sample123/failure.json";
+                let stored = self.s3.get_object().bucket(&self.stack.results_bucket).key(key).send().await?;
+                let record: serde_json::Value =
+                    serde_json::from_slice(&stored.body.collect().await?.into_bytes())?;
+                if record["error_code"] != "3" {
+                    return Err(format!("the failure record is {record}").into());
+                }
+                Ok("no failure; its claim is done; the failure record is in the results bucket".into())
             }
             other => Err(format!("no check for {other}").into()),
         }

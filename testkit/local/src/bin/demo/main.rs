@@ -1,8 +1,11 @@
-//! `make demo`: the whole pipeline on this machine, no AWS account and no Docker. Starts the emulator,
-//! creates the stack's table and queues, wires the real receiver, recorder and fanout to them, sends
-//! signed deliveries of every event type (static `v1` and dynamic `v1a`) plus a retry, a forgery and a
-//! stale replay over HTTP, and prints what the receiver answered and where each event arrived. Exits 0
-//! only when every expectation held.
+//! `make demo`: the whole pipeline on this machine, no AWS account and no Docker. Starts the emulator
+//! and the local Gemini, creates the stack's table, queues and bucket, registers the receiver with the
+//! local Gemini, and wires the real receiver, recorder and fanout. Then, first, the loop this project
+//! exists for (`story`): a batch started with a dynamic webhook, its end delivered, recorded, routed and
+//! its results stored in S3 by the consumer. Then the edges: signed deliveries of every event type
+//! (static `v1` and dynamic `v1a`) plus a retry, a forgery, a stale replay and a quarantined delivery
+//! over HTTP, with what the receiver answered and where each event arrived. Exits 0 only when every
+//! expectation held.
 //!
 //! `make dev` (`src/bin/dev.rs`) keeps the same pipeline running for your own deliveries.
 
@@ -10,6 +13,11 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod story;
+
+use std::time::Duration;
+
+use gemini_sim::{Settings, Simulator};
 use gemini_webhooks::quarantine::Quarantine;
 use local_stack::http::serve_json;
 use local_stack::{Endpoint, Pipeline, routed_queue_for};
@@ -17,11 +25,15 @@ use serde_json::json;
 use shared::EventKind;
 use shared::aws::sqs::SqsQueue;
 use shared::clock::{Clock, SystemClock};
+use shared::gemini::{GeminiClient, NewWebhook, SUBSCRIBABLE_EVENTS};
 use shared::keys::jwks_document;
 use shared::signature::sign::{Ed25519Signer, SignedHeaders};
 use shared::signature::{SigningSecret, UrlToken};
 use testkit::Emulator;
 use tokio::net::TcpListener;
+
+/// The API key the local Gemini accepts.
+const GEMINI_KEY: &str = "demo-api-key";
 
 /// One delivery and what should come of it.
 #[derive(Clone)]
@@ -53,15 +65,31 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     shared::metrics::silence();
-    println!("starting the local AWS emulator (moto) on 127.0.0.1 ...");
+    println!("starting the local AWS emulator (moto) and the local Gemini on 127.0.0.1 ...");
     let emulator = Emulator::start()?;
-    let secret = SigningSecret::generate();
+    let settings =
+        Settings { finish_jobs_after: None, first_retry: Duration::from_millis(50), ..Settings::default() };
+    let gemini = Simulator::start(GEMINI_KEY, settings).await?;
     let key = Ed25519Signer::generate();
 
-    // Google's JWKS, played by a server on loopback.
+    // Google's JWKS, played by a server on loopback: the local Gemini's key, and one of our own for the
+    // hand-made dynamic deliveries below.
+    let mut keys: Vec<serde_json::Value> = gemini.jwks()["keys"].as_array().cloned().unwrap_or_default();
+    keys.push(key.public_jwk(Some("local-1")));
     let jwks_listener = TcpListener::bind("127.0.0.1:0").await?;
     let jwks_url = format!("http://{}/.well-known/jwks.json", jwks_listener.local_addr()?);
-    tokio::spawn(serve_json(jwks_listener, jwks_document([key.public_jwk(Some("local-1"))]).to_string()));
+    tokio::spawn(serve_json(jwks_listener, jwks_document(keys).to_string()));
+
+    // Register the receiver with the local Gemini, as `gemini-webhooks webhooks create` does: its
+    // signing secret is the receiver's.
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    let client = GeminiClient::new(gemini.base_url(), "v1beta", GEMINI_KEY)?;
+    let events = SUBSCRIBABLE_EVENTS.iter().map(|e| (*e).to_owned()).collect();
+    let registered = client
+        .create_webhook(&NewWebhook { uri: url.clone(), subscribed_events: events, name: None })
+        .await?;
+    let secret = registered.new_signing_secret.clone().ok_or("no signing secret")?;
 
     let token = UrlToken::generate();
     let vars = [
@@ -70,9 +98,10 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         ("JWKS_URL", jwks_url),
     ];
     let pipeline = Pipeline::start(&emulator, &vars, Arc::new(SystemClock)).await?;
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let endpoint = Endpoint::new(&format!("http://{}/", listener.local_addr()?), &token);
+    let endpoint = Endpoint::new(&url, &token);
     pipeline.serve_receiver(listener);
+    println!();
+    let story_held = story::run(&emulator, &pipeline, &endpoint, &gemini, &registered.id).await?;
     let now = SystemClock.unix_now();
     let http = reqwest::Client::new();
 
@@ -185,9 +214,9 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         }
     }
 
-    println!();
+    println!("the edges: every event type, retries, forgeries, a quarantined delivery");
     println!("{:<30} {:<6} {:<7} {:<22} as expected", "delivery", "scheme", "answer", "arrived in");
-    let mut all_good = held == 1;
+    let mut all_good = story_held && held == 1;
     let mut seen = BTreeMap::new();
     for (case, status) in cases.iter().zip(&statuses) {
         let first = seen.insert(case.signed.id.clone(), ()).is_none();

@@ -1,0 +1,85 @@
+//! The Gemini API, with the key read from Secrets Manager once per container and read again when
+//! Gemini refuses it (a rotated key), never logged.
+
+use std::time::Duration;
+
+use shared::gemini::{ApiError, GeminiClient};
+use tokio::sync::Mutex;
+
+/// Why the API cannot be called.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The key could not be read.
+    #[error("reading the Gemini API key from {arn} failed: {detail}")]
+    Secret {
+        /// The secret.
+        arn: String,
+        /// What Secrets Manager said.
+        detail: String,
+    },
+    /// The secret holds no key.
+    #[error(
+        "the secret {0} holds no Gemini API key yet: put yours in it (aws secretsmanager put-secret-value)"
+    )]
+    NoKey(String),
+    /// The client could not be built.
+    #[error(transparent)]
+    Client(#[from] ApiError),
+}
+
+/// Calls to Gemini with the key from `arn`.
+#[derive(Debug)]
+pub struct GeminiAccess {
+    secrets: aws_sdk_secretsmanager::Client,
+    arn: String,
+    base: String,
+    client: Mutex<Option<GeminiClient>>,
+}
+
+/// What the stack's key secret holds until a key is put in it (a secret cannot be empty).
+pub const UNSET_API_KEY: &str = "NOT_SET";
+
+/// Each API call's limit; a download's is [`DOWNLOAD_TIMEOUT`].
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+/// A download's limit, well inside the function's timeout.
+pub(crate) const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(90);
+
+impl GeminiAccess {
+    /// The API at `base`, its key in the secret `arn`.
+    pub fn new(
+        secrets: aws_sdk_secretsmanager::Client,
+        arn: impl Into<String>,
+        base: impl Into<String>,
+    ) -> Self {
+        Self { secrets, arn: arn.into(), base: base.into(), client: Mutex::new(None) }
+    }
+
+    /// The client, its key read on first use.
+    pub async fn client(&self) -> Result<GeminiClient, AccessError> {
+        let mut cached = self.client.lock().await;
+        if let Some(client) = cached.as_ref() {
+            return Ok(client.clone());
+        }
+        let value = self.secrets.get_secret_value().secret_id(&self.arn).send().await.map_err(|e| {
+            AccessError::Secret {
+                arn: self.arn.clone(),
+                detail: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+            }
+        })?;
+        let key = value.secret_string().unwrap_or_default().trim();
+        if key.is_empty() || key == UNSET_API_KEY {
+            return Err(AccessError::NoKey(self.arn.clone()));
+        }
+        let client = GeminiClient::new(&self.base, shared::gemini::DEFAULT_API_VERSION, key)?
+            .with_timeouts(CALL_TIMEOUT, DOWNLOAD_TIMEOUT);
+        *cached = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Forgets the key when Gemini refused it, so the next call reads it again.
+    pub async fn refused(&self, error: &ApiError) {
+        if matches!(error.status(), Some(400 | 401 | 403)) {
+            *self.client.lock().await = None;
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The Files API: upload a batch's input (the resumable protocol the SDKs use), and download what a job
+//! produced (batch results, videos), streamed. Classic proto-JSON: camelCase fields.
+
+use serde::Deserialize;
+
+use super::{ApiError, GeminiClient};
+
+/// A file's metadata.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct File {
+    /// `files/{id}`.
+    pub name: String,
+    /// Its display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Its MIME type.
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    /// Its size (an int64, as a JSON string).
+    #[serde(default)]
+    pub size_bytes: Option<String>,
+    /// `PROCESSING`, `ACTIVE` or `FAILED`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Its API URI.
+    #[serde(default)]
+    pub uri: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Uploaded {
+    file: File,
+}
+
+/// The `files/{id}` name an event's `output_file_uri` refers to: `files/{id}` as it is, or any of the
+/// URL forms (`https://.../v1beta/files/{id}`, with `:download?alt=media`, under `/download/`). `None`
+/// for what the Files API does not serve (`gs://...`).
+pub fn file_name(output_file_uri: &str) -> Option<String> {
+    let path = output_file_uri.split('?').next().unwrap_or_default();
+    let at = path.find("files/")?;
+    if path.starts_with("gs://") {
+        return None;
+    }
+    let id = path[at + "files/".len()..].split([':', '/']).next().filter(|id| !id.is_empty())?;
+    Some(format!("files/{id}"))
+}
+
+impl GeminiClient {
+    /// Uploads `bytes` as a file (resumable protocol: start, then upload and finalize in one request).
+    pub async fn upload_file(
+        &self,
+        bytes: Vec<u8>,
+        display_name: &str,
+        mime_type: &str,
+    ) -> Result<File, ApiError> {
+        let start = self
+            .http
+            .post(format!("{}/upload/{}/files", self.base, self.version))
+            .header("x-goog-api-key", &self.api_key)
+            .header("X-Goog-Upload-Protocol", "resumable")
+            .header("X-Goog-Upload-Command", "start")
+            .header("X-Goog-Upload-Header-Content-Length", bytes.len().to_string())
+            .header("X-Goog-Upload-Header-Content-Type", mime_type)
+            .json(&serde_json::json!({"file": {"display_name": display_name}}))
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
+        let session = match start.headers().get("x-goog-upload-url").and_then(|v| v.to_str().ok()) {
+            Some(url) if start.status().is_success() => url.to_owned(),
+            _ => return Err(Self::error_of(start).await),
+        };
+        let length = bytes.len();
+        let finish = self
+            .http
+            .post(session)
+            .header("x-goog-api-key", &self.api_key)
+            .header("X-Goog-Upload-Command", "upload, finalize")
+            .header("X-Goog-Upload-Offset", "0")
+            .header("Content-Length", length.to_string())
+            .body(bytes);
+        let uploaded: Uploaded = self.call("files.upload", finish).await?;
+        Ok(uploaded.file)
+    }
+
+    /// `GET /files/{id}`.
+    pub async fn get_file(&self, name: &str) -> Result<File, ApiError> {
+        self.call("files.get", self.http.get(self.url(name))).await
+    }
+
+    /// Starts downloading the file `name` (`files/{id}`): the answer's body, to stream with
+    /// `bytes_stream` or `chunk`. A non-2xx answer is an [`ApiError`].
+    pub async fn download_file(&self, name: &str) -> Result<reqwest::Response, ApiError> {
+        let url = format!("{}/download/{}/{name}:download?alt=media", self.base, self.version);
+        let response = self
+            .http
+            .get(url)
+            .header("x-goog-api-key", &self.api_key)
+            .timeout(self.download_timeout)
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
+        if response.status().is_success() { Ok(response) } else { Err(Self::error_of(response).await) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_of_an_output_uri_names_its_file() {
+        for uri in [
+            "files/batch-abc123",
+            "https://generativelanguage.googleapis.com/v1beta/files/batch-abc123",
+            "https://generativelanguage.googleapis.com/v1beta/files/batch-abc123:download?alt=media",
+            "https://generativelanguage.googleapis.com/download/v1beta/files/batch-abc123:download?alt=media",
+        ] {
+            assert_eq!(file_name(uri).as_deref(), Some("files/batch-abc123"), "{uri}");
+        }
+        assert_eq!(file_name("gs://my-bucket/results.jsonl"), None);
+        assert_eq!(file_name("https://example.com/x"), None);
+    }
+}
