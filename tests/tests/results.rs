@@ -7,12 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsMessage;
-use consumer::{Consumer, GeminiAccess, Outcome, ResultsBucket, process};
+use consumer::{Outcome, process};
 use gemini_sim::{Outcome as JobOutcome, Settings, Simulator};
 use local_stack::{Endpoint, Pipeline};
 use serde_json::{Value, json};
-use shared::aws::clients::Clients;
-use shared::aws::idempotency::Idempotency;
 use shared::clock::SystemClock;
 use shared::gemini::{GeminiClient, WebhookConfig};
 use shared::signature::{SigningSecret, UrlToken};
@@ -78,27 +76,7 @@ async fn a_batch_with_a_dynamic_webhook_ends_with_its_results_in_s3_once() {
     assert_eq!(routed.len(), 2, "each event recorded and routed once: {routed:?}");
 
     // The consumer on the batch queue; each message delivered to it twice, as SQS may.
-    let clients = Clients::from_sdk_config(emulator.sdk_config().await, Some(emulator.endpoint().into()));
-    let secret = emulator
-        .secretsmanager()
-        .await
-        .create_secret()
-        .name(format!("{}-key", pipeline.stack.prefix))
-        .secret_string(KEY)
-        .send()
-        .await
-        .unwrap();
-    let consumer = Consumer {
-        once: Idempotency::new(
-            clients.dynamodb(),
-            &pipeline.stack.claims_table,
-            180,
-            604_800,
-            Arc::new(SystemClock),
-        ),
-        results: ResultsBucket::new(consumer::bucket::s3_client(&clients), &pipeline.stack.results_bucket),
-        gemini: GeminiAccess::new(clients.secretsmanager(), secret.arn().unwrap(), simulator.base_url()),
-    };
+    let consumer = pipeline.consumer(emulator, simulator.base_url(), KEY).await.unwrap();
     let mut outcomes = Vec::new();
     for message in routed.iter().chain(routed.iter()) {
         let mut record = SqsMessage::default();

@@ -173,13 +173,9 @@ fn webhooks(
     let Some(rest) = rest.strip_prefix("webhooks") else {
         return error(StatusCode::NOT_FOUND, &format!("Method not found: {rest}"));
     };
-    let json: Value = if body.is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_slice(body) {
-            Ok(value) => value,
-            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("Invalid JSON payload received. {e}")),
-        }
+    let json = match json_body(body) {
+        Ok(json) => json,
+        Err(refusal) => return refusal,
     };
     match (method, rest.strip_prefix('/')) {
         (&Method::POST, None) if rest.is_empty() => create(shared, &json),
@@ -210,6 +206,15 @@ fn webhooks(
             }
         }
     }
+}
+
+/// A request's JSON body (`{}` when empty), or Google's answer to one that is not JSON.
+fn json_body(body: &[u8]) -> Result<Value, Answer> {
+    if body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("Invalid JSON payload received. {e}")))
 }
 
 /// A fresh id, like the live ones: 36 lower-case letters and digits.
@@ -501,13 +506,9 @@ fn files_download(shared: &Arc<Shared>, id: &str) -> Reply {
 
 /// Files, batches, interactions and video operations, after the version.
 fn jobs_api(shared: &Arc<Shared>, method: &Method, rest: &str, body: &[u8]) -> Answer {
-    let json: Value = if body.is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_slice(body) {
-            Ok(value) => value,
-            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("Invalid JSON payload received. {e}")),
-        }
+    let json = match json_body(body) {
+        Ok(json) => json,
+        Err(refusal) => return refusal,
     };
     let base = shared.base_url();
     let now = shared.now();

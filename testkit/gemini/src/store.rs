@@ -5,15 +5,7 @@ use serde_json::{Value, json};
 use shared::signature::SigningSecret;
 
 /// The events the WebhookService accepts in `subscribed_events` (the reference's enum).
-pub const SUBSCRIBABLE: [&str; 7] = [
-    "batch.succeeded",
-    "batch.expired",
-    "batch.failed",
-    "interaction.requires_action",
-    "interaction.completed",
-    "interaction.failed",
-    "video.generated",
-];
+pub use shared::gemini::SUBSCRIBABLE_EVENTS as SUBSCRIBABLE;
 
 /// How long previous secrets keep being used after a default rotation.
 pub const OVERLAP_SECS: i64 = 24 * 3600;

@@ -174,6 +174,37 @@ impl Pipeline {
         Ok(Self { stack, sqs, receiver, recorder, fanout, stream })
     }
 
+    /// The example consumer on this stack (its claims table and results bucket), calling the Gemini API
+    /// at `gemini_base` with `api_key`, which it reads from a secret made here, as in AWS.
+    pub async fn consumer(
+        &self,
+        emulator: &Emulator,
+        gemini_base: &str,
+        api_key: &str,
+    ) -> Result<consumer::Consumer, Box<dyn std::error::Error>> {
+        let clients = shared::aws::clients::Clients::from_sdk_config(
+            emulator.sdk_config().await,
+            Some(emulator.endpoint().to_owned()),
+        );
+        let name = format!("{}-gemini-api-key", self.stack.prefix);
+        let secret =
+            clients.secretsmanager().create_secret().name(name).secret_string(api_key).send().await?;
+        let clock = Arc::new(shared::clock::SystemClock);
+        let claims = &self.stack.claims_table;
+        Ok(consumer::Consumer {
+            once: shared::aws::idempotency::Idempotency::new(clients.dynamodb(), claims, 180, 604_800, clock),
+            results: consumer::ResultsBucket::new(
+                consumer::bucket::s3_client(&clients),
+                &self.stack.results_bucket,
+            ),
+            gemini: consumer::GeminiAccess::new(
+                clients.secretsmanager(),
+                secret.arn().unwrap_or_default(),
+                gemini_base,
+            ),
+        })
+    }
+
     /// Routes events by `routes` instead of the template's.
     pub fn set_routes(&mut self, routes: Routes) {
         self.fanout.routes = routes;

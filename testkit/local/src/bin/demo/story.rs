@@ -4,17 +4,13 @@
 //! results in S3. Prints each hop with its time and the first lines of the stored results; returns
 //! whether every expectation held.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::SqsMessage;
-use consumer::{Consumer, GeminiAccess, Outcome, ResultsBucket};
+use consumer::Outcome;
 use gemini_sim::{Outcome as JobOutcome, Simulator};
 use local_stack::{Endpoint, Pipeline};
 use serde_json::{Map, json};
-use shared::aws::clients::Clients;
-use shared::aws::idempotency::Idempotency;
-use shared::clock::SystemClock;
 use shared::gemini::{GeminiClient, WebhookConfig};
 use testkit::Emulator;
 
@@ -85,29 +81,7 @@ pub(crate) async fn run(
         drained.ingested, drained.inserts
     ));
 
-    let clients = Clients::from_sdk_config(emulator.sdk_config().await, Some(emulator.endpoint().to_owned()));
-    let key_secret = clients
-        .secretsmanager()
-        .create_secret()
-        .name(format!("{}-gemini-api-key", pipeline.stack.prefix))
-        .secret_string(gemini.api_key())
-        .send()
-        .await?;
-    let consumer = Consumer {
-        once: Idempotency::new(
-            clients.dynamodb(),
-            &pipeline.stack.claims_table,
-            180,
-            604_800,
-            Arc::new(SystemClock),
-        ),
-        results: ResultsBucket::new(consumer::bucket::s3_client(&clients), &pipeline.stack.results_bucket),
-        gemini: GeminiAccess::new(
-            clients.secretsmanager(),
-            key_secret.arn().unwrap_or_default(),
-            gemini.base_url(),
-        ),
-    };
+    let consumer = pipeline.consumer(emulator, gemini.base_url(), gemini.api_key()).await?;
     let mut stored = Vec::new();
     for message in &routed {
         let mut record = SqsMessage::default();

@@ -5,7 +5,8 @@
 //! attributes, approximate counts included, on every SendMessage, so each send costs time in
 //! proportion to the messages waiting; left in place, a run's messages would make it measure moto.
 //! Draining every [`DRAIN_EVERY`] messages keeps the queues shallow with full receives. The messages
-//! drained from the consumer's queue are kept: they are the consumer's events.
+//! drained from the consumer's queue are kept: the failed, expired and cancelled ones are the
+//! consumer's events (their follow-up, a failure record in the results bucket, needs no Gemini).
 
 use aws_lambda_events::event::sqs::SqsMessage;
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
@@ -70,7 +71,7 @@ impl Drain {
                 let mut entries = Vec::new();
                 for (i, message) in page.messages().iter().enumerate() {
                     let body = message.body().unwrap_or_default();
-                    DownstreamMessage::from_sqs_body(body)
+                    let downstream = DownstreamMessage::from_sqs_body(body)
                         .map_err(|e| format!("not a downstream message on {url} ({e}): {body}"))?;
                     entries.push(
                         DeleteMessageBatchRequestEntry::builder()
@@ -78,7 +79,11 @@ impl Drain {
                             .receipt_handle(message.receipt_handle().unwrap_or_default())
                             .build()?,
                     );
-                    if *url == self.keep_url && self.kept.len() < self.keep_max {
+                    // The consumer's workload: the events whose follow-up (a failure record in S3) needs
+                    // AWS alone, so the measurement needs no Gemini.
+                    let ended = downstream.kind().is_failure()
+                        || [".expired", ".cancelled"].iter().any(|end| downstream.event_type.ends_with(end));
+                    if *url == self.keep_url && ended && self.kept.len() < self.keep_max {
                         self.kept.push(sqs_record(message, url));
                     }
                 }

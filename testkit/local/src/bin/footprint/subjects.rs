@@ -80,7 +80,12 @@ fn own_vars(function: &str, target: &Target<'_>) -> Vec<(&'static str, String)> 
                 ("FANOUT_DLQ_URL", stack.fanout_dlq.url.clone()),
             ]
         }
-        "consumer" => vec![("IDEMPOTENCY_TABLE", stack.claims_table.clone())],
+        "consumer" => vec![
+            ("IDEMPOTENCY_TABLE", stack.claims_table.clone()),
+            ("RESULTS_BUCKET", stack.results_bucket.clone()),
+            // Not read for failure records, the consumer's workload here.
+            ("GEMINI_API_KEY_SECRET_ARN", format!("{}-gemini-api-key", stack.prefix)),
+        ],
         _ => Vec::new(),
     };
     vars.push(("RUST_LOG", "info".to_owned()));
