@@ -4,7 +4,9 @@
 //! Every receive counts toward the queue's `maxReceiveCount`: a message read and put back often enough
 //! moves to the dead-letter queue. So the operations here read each message once per pass.
 
-use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
+};
 
 use crate::aws::{AwsCause, cause};
 
@@ -21,6 +23,18 @@ pub struct QueueError {
     /// What SQS or the SDK said.
     #[source]
     pub source: AwsCause,
+}
+
+/// The ARN of the queue at `url` (which also proves it exists and can be read).
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, QueueError> {
+    let answer = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| QueueError { action: "GetQueueAttributes", queue: url.to_owned(), source: cause(e) })?;
+    Ok(answer.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().unwrap_or_default())
 }
 
 /// One queue.

@@ -37,6 +37,9 @@ pub enum MoveTaskError {
         #[source]
         source: AwsCause,
     },
+    /// A queue's attributes could not be read.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
     /// The queue has no dead-letter queue to redrive from.
     #[error("{0} has no dead-letter queue (no RedrivePolicy): nothing to redrive")]
     NoDeadLetterQueue(String),
@@ -52,18 +55,6 @@ where
 {
     let queue = queue.to_owned();
     move |e| MoveTaskError::Sqs { action, queue, source: cause(e) }
-}
-
-/// A queue's ARN.
-pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, MoveTaskError> {
-    let answer = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(sqs_error("GetQueueAttributes", url))?;
-    Ok(answer.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().unwrap_or_default())
 }
 
 /// The URL of `queue_url`'s dead-letter queue, from its redrive policy.

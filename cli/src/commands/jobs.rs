@@ -9,8 +9,8 @@ use serde_json::Map;
 use shared::gemini::{GeminiClient, WebhookConfig};
 use shared::results;
 
+use super::gemini_client as client;
 use super::read_input;
-use super::webhooks::client;
 use crate::args::{GeminiArgs, JobWebhookArgs, JobsAction};
 use crate::aws::sdk_config;
 use crate::endpoint::endpoint_urls;

@@ -22,6 +22,7 @@ use anyhow::Context as _;
 
 use crate::args::{Cli, Command, StackArg};
 use crate::output::Output;
+use crate::report::usage;
 use crate::resources::Resources;
 
 /// Runs the command `cli` describes.
@@ -57,6 +58,14 @@ async fn resources_for(
         Some(name) => resources.complete_from_stack(config, name).await,
         None => Ok(resources),
     }
+}
+
+/// The Gemini client the flags describe.
+fn gemini_client(api: &crate::args::GeminiArgs) -> anyhow::Result<shared::gemini::GeminiClient> {
+    let key = api.api_key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| {
+        usage("give --api-key (or GEMINI_API_KEY): a Gemini API key from https://aistudio.google.com/apikey")
+    })?;
+    Ok(shared::gemini::GeminiClient::new(&api.api_base, &api.api_version, key)?)
 }
 
 /// The bytes of a file, or of standard input for `-`.

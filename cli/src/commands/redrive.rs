@@ -9,7 +9,8 @@ use crate::args::RedriveArgs;
 use crate::aws::sdk_config;
 use crate::output::Output;
 use crate::queue::WatchedQueue;
-use crate::redrive::{Back, MoveTask, Moved, dead_letter_queue, move_messages, queue_arn};
+use crate::queue::queue_arn;
+use crate::redrive::{Back, MoveTask, Moved, dead_letter_queue, move_messages};
 use crate::report::usage;
 use crate::stack::outputs;
 

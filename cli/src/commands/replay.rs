@@ -95,7 +95,7 @@ pub(super) async fn run(args: ReplayArgs, endpoint: Option<&str>, out: Output) -
     // Every destination exists, or nothing is sent: a typo is one line, not thousands of failures.
     let sqs = aws_sdk_sqs::Client::new(&config);
     for queue in target.all_queues() {
-        crate::redrive::queue_arn(&sqs, queue)
+        crate::queue::queue_arn(&sqs, queue)
             .await
             .with_context(|| format!("checking the queue {queue} before replaying"))?;
     }

@@ -12,6 +12,7 @@ use shared::gemini::{
 };
 use shared::signature::SigningSecret;
 
+use super::gemini_client as client;
 use crate::args::{GeminiArgs, SecretArgs, WebhooksAction};
 use crate::aws::sdk_config;
 use crate::endpoint_secret::{EndpointSecret, truncated};
@@ -84,14 +85,6 @@ impl fmt::Display for Stored {
         }
         Ok(())
     }
-}
-
-/// The Gemini client the flags describe.
-pub(super) fn client(api: &GeminiArgs) -> anyhow::Result<GeminiClient> {
-    let key = api.api_key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| {
-        usage("give --api-key (or GEMINI_API_KEY): a Gemini API key from https://aistudio.google.com/apikey")
-    })?;
-    Ok(GeminiClient::new(&api.api_base, &api.api_version, key)?)
 }
 
 /// The endpoint's secret, and with `--stack` its outputs.
