@@ -34,9 +34,10 @@ load: venv
 	cargo run --release --quiet -p local-stack --bin load
 
 ## footprint: each function's size, cold start and RSS, beside the same receiver in Node.js
+## (ARGS="--bootstraps target/lambda" for what `cargo lambda build --release` made)
 footprint: venv
 	npm ci --prefix bench/node-receiver --no-audit --no-fund
-	cargo run --quiet -p local-stack --bin footprint
+	cargo run --quiet -p local-stack --bin footprint -- $(ARGS)
 
 ## fuzz: every cargo-fuzz target for FUZZ_SECONDS each (default 600); CI runs them for 20 s
 FUZZ_SECONDS ?= 600
