@@ -39,11 +39,26 @@ impl fmt::Display for Started {
     }
 }
 
-/// The webhook config for a job, and where its result lands (`s3://bucket/` with a stack).
-async fn webhook(
-    args: &JobWebhookArgs,
-    endpoint: Option<&str>,
-) -> anyhow::Result<(WebhookConfig, String, Option<String>)> {
+/// Where a job's end goes.
+struct JobWebhook {
+    /// The job's `webhook_config`.
+    config: WebhookConfig,
+    /// Its URL as shown: without its token.
+    shown: String,
+    /// The stack's results bucket, when the URL came from a stack.
+    bucket: Option<String>,
+}
+
+impl JobWebhook {
+    /// What to print of the job `job` of `kind`, its follow-up stored as `artifact`.
+    fn started(self, kind: &'static str, job: String, artifact: &str) -> Started {
+        let result = result_at(self.bucket.as_deref(), &job, artifact);
+        Started { job, kind, webhook: self.shown, user_metadata: self.config.user_metadata, result }
+    }
+}
+
+/// The webhook for a job: the stack's dynamic URL (with its token) or the one given.
+async fn webhook(args: &JobWebhookArgs, endpoint: Option<&str>) -> anyhow::Result<JobWebhook> {
     let config = sdk_config(endpoint).await;
     let (url, bucket) = match (&args.webhook_url, &args.stack.stack) {
         (Some(url), _) => (url.clone(), None),
@@ -66,14 +81,15 @@ async fn webhook(
     };
     let shown = url.split('?').next().unwrap_or_default().to_owned();
     let user_metadata = args.metadata.iter().cloned().collect();
-    Ok((WebhookConfig { uris: vec![url], user_metadata }, shown, bucket))
+    Ok(JobWebhook { config: WebhookConfig { uris: vec![url], user_metadata }, shown, bucket })
 }
 
+/// Where the example consumer stores `job`'s `name`, or its failure record.
 fn result_at(bucket: Option<&str>, job: &str, name: &str) -> String {
-    let key = results::key(job, name);
+    let (key, failure) = (results::key(job, name), results::key(job, results::FAILURE));
     match bucket {
-        Some(bucket) => format!("s3://{bucket}/{key} (or {})", results::key(job, results::FAILURE)),
-        None => format!("the results bucket, at {key} (or {})", results::key(job, results::FAILURE)),
+        Some(bucket) => format!("s3://{bucket}/{key} (or {failure})"),
+        None => format!("the results bucket, at {key} (or {failure})"),
     }
 }
 
@@ -89,51 +105,30 @@ pub(super) async fn run(
             let bytes = read_input(&input)?;
             let display = name
                 .unwrap_or_else(|| input.file_name().map_or("batch".into(), |n| n.to_string_lossy().into()));
-            let (config, shown, bucket) = webhook(&args, endpoint).await?;
+            let hook = webhook(&args, endpoint).await?;
             let file = gemini
                 .upload_file(bytes, &display, "application/jsonl")
                 .await
                 .with_context(|| format!("uploading {}", input.display()))?;
             let batch = gemini
-                .create_batch(&model, &file.name, &display, &config)
+                .create_batch(&model, &file.name, &display, &hook.config)
                 .await
                 .context("starting the batch")?;
-            let result = result_at(bucket.as_deref(), &batch.name, results::BATCH_RESULTS);
-            Started {
-                job: batch.name,
-                kind: "batch",
-                webhook: shown,
-                user_metadata: config.user_metadata,
-                result,
-            }
+            hook.started("batch", batch.name, results::BATCH_RESULTS)
         }
         JobsAction::Interaction { input, model, webhook: args } => {
-            let (config, shown, bucket) = webhook(&args, endpoint).await?;
+            let hook = webhook(&args, endpoint).await?;
             let interaction = gemini
-                .create_interaction(&model, &input, &config)
+                .create_interaction(&model, &input, &hook.config)
                 .await
                 .context("starting the interaction")?;
-            let result = result_at(bucket.as_deref(), &interaction.id, results::INTERACTION);
-            Started {
-                job: interaction.id,
-                kind: "interaction",
-                webhook: shown,
-                user_metadata: config.user_metadata,
-                result,
-            }
+            hook.started("interaction", interaction.id, results::INTERACTION)
         }
         JobsAction::Video { prompt, model, webhook: args } => {
-            let (config, shown, bucket) = webhook(&args, endpoint).await?;
+            let hook = webhook(&args, endpoint).await?;
             let operation =
-                gemini.generate_video(&model, &prompt, &config).await.context("starting the video")?;
-            let result = result_at(bucket.as_deref(), &operation.name, results::VIDEO);
-            Started {
-                job: operation.name,
-                kind: "video",
-                webhook: shown,
-                user_metadata: config.user_metadata,
-                result,
-            }
+                gemini.generate_video(&model, &prompt, &hook.config).await.context("starting the video")?;
+            hook.started("video", operation.name, results::VIDEO)
         }
     };
     out.print(&started);
