@@ -34,12 +34,6 @@ pub enum SecretStoreError {
     },
 }
 
-/// `whsec_...` and the last four characters, as Gemini shows a secret.
-pub fn truncated(secret: &SigningSecret) -> String {
-    let whole = secret.expose_whsec();
-    format!("whsec_...{}", &whole[whole.len().saturating_sub(4)..])
-}
-
 /// The endpoint's secret in Secrets Manager.
 #[derive(Debug, Clone)]
 pub struct EndpointSecret {

@@ -15,7 +15,7 @@ use shared::signature::SigningSecret;
 use super::gemini_client as client;
 use crate::args::{GeminiArgs, SecretArgs, WebhooksAction};
 use crate::aws::sdk_config;
-use crate::endpoint_secret::{EndpointSecret, truncated};
+use crate::endpoint_secret::EndpointSecret;
 use crate::output::{Output, bad, good, styled};
 use crate::report::usage;
 use crate::stack::{StackOutputs, outputs};
@@ -233,8 +233,8 @@ pub(super) async fn run(
             let shown = Stored {
                 webhook_id: id,
                 secret_arn: store.arn().to_owned(),
-                stored: kept.iter().map(truncated).collect(),
-                removed: removed.iter().map(truncated).collect(),
+                stored: kept.iter().map(SecretInfo::truncated).collect(),
+                removed: removed.iter().map(SecretInfo::truncated).collect(),
             };
             out.print(&shown);
         }
@@ -258,7 +258,10 @@ fn stored_now(
     Stored {
         webhook_id: id.to_owned(),
         secret_arn: store.arn().to_owned(),
-        stored: std::iter::once(new).chain(kept.iter().filter(|s| *s != new)).map(truncated).collect(),
-        removed: removed.iter().map(truncated).collect(),
+        stored: std::iter::once(new)
+            .chain(kept.iter().filter(|s| *s != new))
+            .map(SecretInfo::truncated)
+            .collect(),
+        removed: removed.iter().map(SecretInfo::truncated).collect(),
     }
 }

@@ -71,7 +71,7 @@ impl GeminiAccess {
             return Err(AccessError::NoKey(self.arn.clone()));
         }
         let client = GeminiClient::new(&self.base, shared::gemini::DEFAULT_API_VERSION, key)?
-            .with_timeouts(CALL_TIMEOUT, DOWNLOAD_TIMEOUT);
+            .with_timeouts(CALL_TIMEOUT, DOWNLOAD_TIMEOUT)?;
         *cached = Some(client.clone());
         Ok(client)
     }

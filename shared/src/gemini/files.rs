@@ -55,26 +55,24 @@ impl GeminiClient {
         mime_type: &str,
     ) -> Result<File, ApiError> {
         let start = self
-            .http
-            .post(format!("{}/upload/{}/files", self.base, self.version))
-            .header("x-goog-api-key", &self.api_key)
-            .header("X-Goog-Upload-Protocol", "resumable")
-            .header("X-Goog-Upload-Command", "start")
-            .header("X-Goog-Upload-Header-Content-Length", bytes.len().to_string())
-            .header("X-Goog-Upload-Header-Content-Type", mime_type)
-            .json(&serde_json::json!({"file": {"display_name": display_name}}))
-            .send()
-            .await
-            .map_err(|e| self.transport(e))?;
+            .send(
+                self.http
+                    .post(format!("{}/upload/{}/files", self.base, self.version))
+                    .header("X-Goog-Upload-Protocol", "resumable")
+                    .header("X-Goog-Upload-Command", "start")
+                    .header("X-Goog-Upload-Header-Content-Length", bytes.len().to_string())
+                    .header("X-Goog-Upload-Header-Content-Type", mime_type)
+                    .json(&serde_json::json!({"file": {"display_name": display_name}})),
+            )
+            .await?;
         let session = match start.headers().get("x-goog-upload-url").and_then(|v| v.to_str().ok()) {
-            Some(url) if start.status().is_success() => url.to_owned(),
-            _ => return Err(Self::error_of(start).await),
+            Some(url) => url.to_owned(),
+            None => return Err(Self::error_of(start).await),
         };
         let length = bytes.len();
         let finish = self
             .http
             .post(session)
-            .header("x-goog-api-key", &self.api_key)
             .header("X-Goog-Upload-Command", "upload, finalize")
             .header("X-Goog-Upload-Offset", "0")
             .header("Content-Length", length.to_string())
@@ -92,15 +90,7 @@ impl GeminiClient {
     /// `bytes_stream` or `chunk`. A non-2xx answer is an [`ApiError`].
     pub async fn download_file(&self, name: &str) -> Result<reqwest::Response, ApiError> {
         let url = format!("{}/download/{}/{name}:download?alt=media", self.base, self.version);
-        let response = self
-            .http
-            .get(url)
-            .header("x-goog-api-key", &self.api_key)
-            .timeout(self.download_timeout)
-            .send()
-            .await
-            .map_err(|e| self.transport(e))?;
-        if response.status().is_success() { Ok(response) } else { Err(Self::error_of(response).await) }
+        self.send(self.http.get(url).timeout(self.download_timeout)).await
     }
 }
 

@@ -114,13 +114,8 @@ impl GeminiClient {
     /// A client for `base` (`https://generativelanguage.googleapis.com`, or a local simulator) and API
     /// `version`, authenticating with `api_key` (sent in `x-goog-api-key`, never logged).
     pub fn new(base: &str, version: &str, api_key: &str) -> Result<Self, ApiError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("gemini-webhooks-aws/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|source| ApiError::Transport { base: base.to_owned(), source })?;
         Ok(Self {
-            http,
+            http: Self::http(base, Duration::from_secs(30))?,
             base: base.trim_end_matches('/').to_owned(),
             version: version.trim_matches('/').to_owned(),
             api_key: api_key.to_owned(),
@@ -129,16 +124,19 @@ impl GeminiClient {
     }
 
     /// The same client with each call limited to `call` and each download to `download`.
-    pub fn with_timeouts(mut self, call: Duration, download: Duration) -> Self {
-        if let Ok(http) = reqwest::Client::builder()
-            .timeout(call)
+    pub fn with_timeouts(mut self, call: Duration, download: Duration) -> Result<Self, ApiError> {
+        self.http = Self::http(&self.base, call)?;
+        self.download_timeout = download;
+        Ok(self)
+    }
+
+    /// The HTTP client under every call, each limited to `timeout`.
+    fn http(base: &str, timeout: Duration) -> Result<reqwest::Client, ApiError> {
+        reqwest::Client::builder()
+            .timeout(timeout)
             .user_agent(concat!("gemini-webhooks-aws/", env!("CARGO_PKG_VERSION")))
             .build()
-        {
-            self.http = http;
-        }
-        self.download_timeout = download;
-        self
+            .map_err(|source| ApiError::Transport { base: base.to_owned(), source })
     }
 
     /// The base URL.
@@ -176,17 +174,20 @@ impl GeminiClient {
         }
     }
 
+    /// Sends `request` with the API key; any answer but a 2xx is an [`ApiError`].
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ApiError> {
+        let response =
+            request.header("x-goog-api-key", &self.api_key).send().await.map_err(|e| self.transport(e))?;
+        if response.status().is_success() { Ok(response) } else { Err(Self::error_of(response).await) }
+    }
+
     /// Sends `request` and decodes a 2xx answer as `T`; any other answer is an [`ApiError`].
     async fn call<T: DeserializeOwned>(
         &self,
         call: &'static str,
         request: reqwest::RequestBuilder,
     ) -> Result<T, ApiError> {
-        let response =
-            request.header("x-goog-api-key", &self.api_key).send().await.map_err(|e| self.transport(e))?;
-        if !response.status().is_success() {
-            return Err(Self::error_of(response).await);
-        }
+        let response = self.send(request).await?;
         let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
         let bytes = if bytes.is_empty() { &b"{}"[..] } else { &bytes[..] };
         serde_json::from_slice(bytes).map_err(|e| ApiError::Unexpected { call, detail: e.to_string() })

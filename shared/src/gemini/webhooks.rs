@@ -58,6 +58,12 @@ pub struct SecretInfo {
 }
 
 impl SecretInfo {
+    /// `whsec_...` and the last four characters of `secret`: all Gemini ever shows of one.
+    pub fn truncated(secret: &SigningSecret) -> String {
+        let whole = secret.expose_whsec();
+        format!("whsec_...{}", &whole[whole.len().saturating_sub(4)..])
+    }
+
     /// Whether `secret` is the one this describes: same last four characters.
     pub fn describes(&self, secret: &SigningSecret) -> bool {
         let whole = secret.expose_whsec();

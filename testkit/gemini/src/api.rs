@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Bytes, Frame, Incoming};
@@ -225,14 +224,6 @@ pub(crate) fn fresh_id() -> String {
     bytes.iter().map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()])).collect()
 }
 
-/// A fresh signing secret in Gemini's form: `whsec_` and 24 random bytes in base64.
-fn fresh_secret() -> SigningSecret {
-    let mut key = [0u8; 24];
-    OsRng.fill_bytes(&mut key);
-    let text = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key));
-    SigningSecret::parse(&text).unwrap_or_else(|_| SigningSecret::generate())
-}
-
 /// The `subscribed_events` of a request, checked against the enum.
 fn events(value: &Value) -> Result<Vec<String>, Answer> {
     let list = value
@@ -273,7 +264,7 @@ fn create(shared: &Arc<Shared>, body: &Value) -> Answer {
         (Err(refusal), _) | (_, Err(refusal)) => return refusal,
     };
     let now = shared.now();
-    let secret = fresh_secret();
+    let secret = SigningSecret::generate();
     let webhook = Webhook {
         id: fresh_id(),
         name: body["name"].as_str().map(str::to_owned),
@@ -398,7 +389,7 @@ fn rotate(shared: &Arc<Shared>, id: &str, body: &Value) -> Answer {
     let Some(webhook) = webhooks.get_mut(id) else {
         return error(StatusCode::NOT_FOUND, "Webhook not found.");
     };
-    let secret = fresh_secret();
+    let secret = SigningSecret::generate();
     match overlap {
         Some(secs) => {
             for previous in &mut webhook.secrets {
@@ -408,7 +399,7 @@ fn rotate(shared: &Arc<Shared>, id: &str, body: &Value) -> Answer {
         }
         None => webhook.secrets.clear(),
     }
-    webhook.secrets.retain(|s| s.expires_at.is_none_or(|at| at > now));
+    webhook.secrets.retain(|s| s.live_at(now));
     webhook.secrets.insert(0, Secret { secret: secret.clone(), expires_at: None });
     webhook.updated_at = now;
     (StatusCode::OK, json!({"secret": secret.expose_whsec()}))
@@ -462,7 +453,7 @@ fn upload_file(
             let session = Session { display_name: display_name.to_owned(), mime_type };
             shared.files().sessions.insert(id.clone(), session);
             let url =
-                format!("{}/upload/v1beta/files?upload_id={id}&upload_protocol=resumable", shared.base_url());
+                format!("{}/upload/v1beta/files?upload_id={id}&upload_protocol=resumable", shared.base_url);
             Reply::WithHeaders(
                 (StatusCode::OK, json!({})),
                 vec![("x-goog-upload-url", url), ("x-goog-upload-status", "active".into())],
@@ -481,7 +472,7 @@ fn upload_file(
                 source: Source::Uploaded,
                 created_at: shared.now(),
             };
-            let shown = file.to_json(&shared.base_url());
+            let shown = file.to_json(&shared.base_url);
             shared.files().files.insert(name, file);
             Reply::WithHeaders(
                 (StatusCode::OK, json!({"file": shown})),
@@ -510,11 +501,11 @@ fn jobs_api(shared: &Arc<Shared>, method: &Method, rest: &str, body: &[u8]) -> A
         Ok(json) => json,
         Err(refusal) => return refusal,
     };
-    let base = shared.base_url();
+    let base = &shared.base_url;
     let now = shared.now();
     if method == Method::GET {
         if let Some(file) = shared.files().files.get(rest) {
-            return (StatusCode::OK, file.to_json(&base));
+            return (StatusCode::OK, file.to_json(base));
         }
         let name = if rest.starts_with("interactions/")
             || rest.starts_with("batches/")
@@ -525,7 +516,7 @@ fn jobs_api(shared: &Arc<Shared>, method: &Method, rest: &str, body: &[u8]) -> A
             return error(StatusCode::NOT_FOUND, &format!("{rest} not found."));
         };
         return match shared.jobs().get(&name) {
-            Some(job) => (StatusCode::OK, job.to_json(&base)),
+            Some(job) => (StatusCode::OK, job.to_json(base)),
             None => error(StatusCode::NOT_FOUND, &format!("{name} not found.")),
         };
     }
@@ -591,7 +582,7 @@ fn jobs_api(shared: &Arc<Shared>, method: &Method, rest: &str, body: &[u8]) -> A
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
     let job = Job { name, kind, model, webhook, input, created_at: now, outcome: None, output_file: None };
-    let answer = job.to_json(&base);
+    let answer = job.to_json(base);
     jobs::started(shared, job);
     (StatusCode::OK, answer)
 }

@@ -175,32 +175,20 @@ fn video_bytes(len: usize) -> Vec<u8> {
     bytes
 }
 
-/// Ends `name` with `outcome`: its output stored, its state changed, its event delivered. Returns the
-/// deliveries' `webhook-id`s; nothing when the job does not exist or already ended.
+/// Ends `name` (or `interactions/{name}`) with `outcome`: its output stored, its state changed, its
+/// event delivered. Returns the deliveries' `webhook-id`s; nothing when the job does not exist or
+/// already ended.
 pub(crate) fn finish(shared: &Arc<Shared>, name: &str, outcome: Outcome) -> Vec<String> {
-    let Some(mut job) = shared.jobs().get(name).filter(|j| j.outcome.is_none()).cloned() else {
-        return Vec::new();
+    let (job, outcome) = {
+        // One lock from the check to the change, so a job ends once when its timer and a test race.
+        let mut jobs = shared.jobs();
+        let key = if jobs.contains_key(name) { name.to_owned() } else { format!("interactions/{name}") };
+        let Some(job) = jobs.get_mut(&key).filter(|j| j.outcome.is_none()) else {
+            return Vec::new();
+        };
+        let outcome = end(shared, job, outcome);
+        (job.clone(), outcome)
     };
-    let now = shared.now();
-    let mut outcome = outcome;
-    if job.kind == Kind::Batch && outcome == Outcome::Succeed {
-        let input = shared.files().files.get(&job.input).map(|f| f.bytes.clone()).unwrap_or_default();
-        match batch_results(&input, &job.model) {
-            Ok(results) => {
-                let file = format!("files/batch-{}", job.name.trim_start_matches("batches/"));
-                store_generated(shared, &file, "application/jsonl", results, now);
-                job.output_file = Some(file);
-            }
-            Err(message) => outcome = Outcome::Fail { code: 3, message },
-        }
-    }
-    if job.kind == Kind::Video && outcome == Outcome::Succeed {
-        let file = format!("files/{}", crate::api::fresh_id().get(..12).unwrap_or_default());
-        store_generated(shared, &file, "video/mp4", video_bytes(shared.settings.video_bytes), now);
-        job.output_file = Some(file);
-    }
-    job.outcome = Some(outcome.clone());
-    shared.jobs().insert(job.name.clone(), job.clone());
 
     let family = match job.kind {
         Kind::Batch => "batch",
@@ -238,7 +226,32 @@ pub(crate) fn finish(shared: &Arc<Shared>, name: &str, outcome: Outcome) -> Vec<
     }
 }
 
-fn store_generated(shared: &Arc<Shared>, name: &str, mime: &str, bytes: Vec<u8>, now: i64) {
+/// A job's end, under the jobs lock: its output files made and the job marked ended. Returns the
+/// outcome, a failure when a batch's input cannot be answered.
+fn end(shared: &Shared, job: &mut Job, outcome: Outcome) -> Outcome {
+    let now = shared.now();
+    let mut outcome = outcome;
+    if job.kind == Kind::Batch && outcome == Outcome::Succeed {
+        let input = shared.files().files.get(&job.input).map(|f| f.bytes.clone()).unwrap_or_default();
+        match batch_results(&input, &job.model) {
+            Ok(results) => {
+                let file = format!("files/batch-{}", job.name.trim_start_matches("batches/"));
+                store_generated(shared, &file, "application/jsonl", results, now);
+                job.output_file = Some(file);
+            }
+            Err(message) => outcome = Outcome::Fail { code: 3, message },
+        }
+    }
+    if job.kind == Kind::Video && outcome == Outcome::Succeed {
+        let file = format!("files/{}", crate::api::fresh_id().get(..12).unwrap_or_default());
+        store_generated(shared, &file, "video/mp4", video_bytes(shared.settings.video_bytes), now);
+        job.output_file = Some(file);
+    }
+    job.outcome = Some(outcome.clone());
+    outcome
+}
+
+fn store_generated(shared: &Shared, name: &str, mime: &str, bytes: Vec<u8>, now: i64) {
     let file = StoredFile {
         name: name.to_owned(),
         display_name: name.trim_start_matches("files/").to_owned(),

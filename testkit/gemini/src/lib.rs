@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
+use shared::clock::{Clock, SystemClock};
 use shared::keys::jwks_document;
 use shared::signature::sign::Ed25519Signer;
 use tokio::net::TcpListener;
@@ -84,7 +85,7 @@ pub(crate) struct Shared {
     /// Delivery attempts still to treat as unanswered (sent, but their answer lost).
     pub(crate) answers_to_lose: AtomicU32,
     /// The base URL, for URIs in answers.
-    pub(crate) base_url: Mutex<String>,
+    pub(crate) base_url: String,
     pub(crate) attempts: Mutex<Vec<Attempt>>,
     pub(crate) key: Ed25519Signer,
     pub(crate) http: reqwest::Client,
@@ -103,9 +104,7 @@ impl Shared {
     /// The real time, Unix seconds: what deliveries are stamped with (a receiver checks it against its
     /// own clock).
     pub(crate) fn wall() -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        SystemClock.unix_now()
     }
 
     /// The webhooks, locked (a poisoned lock still holds consistent data: every change is one insert).
@@ -123,11 +122,6 @@ impl Shared {
         self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The base URL.
-    pub(crate) fn base_url(&self) -> String {
-        self.base_url.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
-    }
-
     /// The JWKS of the simulator's key.
     pub(crate) fn jwks(&self) -> Value {
         jwks_document([self.key.public_jwk(Some("gemini-sim-1"))])
@@ -137,7 +131,6 @@ impl Shared {
 /// A running simulator; stops when dropped.
 pub struct Simulator {
     shared: Arc<Shared>,
-    base_url: String,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -182,7 +175,7 @@ impl Simulator {
             jobs: Mutex::new(BTreeMap::new()),
             files: Mutex::new(Files::default()),
             answers_to_lose: AtomicU32::new(0),
-            base_url: Mutex::new(format!("http://{local}")),
+            base_url: format!("http://{local}"),
             attempts: Mutex::new(Vec::new()),
             key: Ed25519Signer::generate(),
             http,
@@ -190,13 +183,13 @@ impl Simulator {
             offset_secs: AtomicI64::new(0),
         });
         let server = tokio::spawn(api::serve(listener, shared.clone()));
-        Ok(Self { shared, base_url: format!("http://{local}"), server })
+        Ok(Self { shared, server })
     }
 
     /// The base URL (`http://127.0.0.1:PORT`): give it to a client as Google's
     /// `https://generativelanguage.googleapis.com`.
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        &self.shared.base_url
     }
 
     /// The API key it accepts.
@@ -206,7 +199,7 @@ impl Simulator {
 
     /// The JWKS URL of its key, for a receiver's `JWKS_URL`.
     pub fn jwks_url(&self) -> String {
-        format!("{}/.well-known/jwks.json", self.base_url)
+        format!("{}/.well-known/jwks.json", self.shared.base_url)
     }
 
     /// The JWKS of its key (what `/.well-known/jwks.json` serves).
@@ -259,12 +252,7 @@ impl Simulator {
     /// Ends the job `name` (`batches/...`, an interaction's id, `models/.../operations/...`) with
     /// `outcome`, delivering its event. Returns the deliveries' `webhook-id`s.
     pub fn finish(&self, name: &str, outcome: Outcome) -> Vec<String> {
-        let name = if self.shared.jobs().contains_key(name) {
-            name.to_owned()
-        } else {
-            format!("interactions/{name}")
-        };
-        jobs::finish(&self.shared, &name, outcome)
+        jobs::finish(&self.shared, name, outcome)
     }
 
     /// The names of every job started, oldest first.

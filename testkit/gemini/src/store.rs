@@ -2,6 +2,7 @@
 //! states, `new_signing_secret` on create only, `signing_secrets[]` truncated with their `expire_time`.
 
 use serde_json::{Value, json};
+use shared::gemini::SecretInfo;
 use shared::signature::SigningSecret;
 
 /// The events the WebhookService accepts in `subscribed_events` (the reference's enum).
@@ -17,6 +18,13 @@ pub struct Secret {
     pub secret: SigningSecret,
     /// Unix seconds; `None` while it has no end.
     pub expires_at: Option<i64>,
+}
+
+impl Secret {
+    /// Whether Gemini still signs with it at `now`.
+    pub fn live_at(&self, now: i64) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
 }
 
 /// A webhook's state, as the reference spells it.
@@ -76,11 +84,7 @@ pub struct Webhook {
 impl Webhook {
     /// The secrets deliveries are signed with at `now`: every one not yet expired.
     pub fn live_secrets(&self, now: i64) -> Vec<SigningSecret> {
-        self.secrets
-            .iter()
-            .filter(|s| s.expires_at.is_none_or(|at| at > now))
-            .map(|s| s.secret.clone())
-            .collect()
+        self.secrets.iter().filter(|s| s.live_at(now)).map(|s| s.secret.clone()).collect()
     }
 
     /// The resource as the API returns it (expired secrets are no longer listed).
@@ -88,9 +92,9 @@ impl Webhook {
         let secrets: Vec<Value> = self
             .secrets
             .iter()
-            .filter(|s| s.expires_at.is_none_or(|at| at > now))
+            .filter(|s| s.live_at(now))
             .map(|s| {
-                let mut shown = json!({"truncated_secret": truncated(&s.secret)});
+                let mut shown = json!({"truncated_secret": SecretInfo::truncated(&s.secret)});
                 if let Some(at) = s.expires_at {
                     shown["expire_time"] = json!(rfc3339(at));
                 }
@@ -111,12 +115,6 @@ impl Webhook {
         }
         resource
     }
-}
-
-/// `whsec_...` and the secret's last four characters, as the API shows it.
-pub fn truncated(secret: &SigningSecret) -> String {
-    let whole = secret.expose_whsec();
-    format!("whsec_...{}", &whole[whole.len().saturating_sub(4)..])
 }
 
 /// Unix seconds as RFC 3339 (UTC, whole seconds), as Google's timestamps are written.
