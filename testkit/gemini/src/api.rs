@@ -93,7 +93,10 @@ async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<Bo
         let upload = path.strip_prefix("/upload/v1beta/").or_else(|| path.strip_prefix("/upload/v1/"));
         let download =
             crate::files::download_id(path).filter(|_| query.get("alt").is_some_and(|a| a == "media"));
-        let key = header("x-goog-api-key").or_else(|| query.get("key").cloned());
+        // A header sent twice is one comma-joined value (RFC 9110, 5.3): a key sent twice is no key.
+        let keys: Vec<&str> =
+            parts.headers.get_all("x-goog-api-key").iter().filter_map(|v| v.to_str().ok()).collect();
+        let key = if keys.is_empty() { query.get("key").cloned() } else { Some(keys.join(", ")) };
         match key {
             _ if api.is_none() && upload.is_none() && download.is_none() => {
                 error(StatusCode::NOT_FOUND, &format!("The requested URL {path} was not found on this server.")).into()
