@@ -10,6 +10,7 @@ pub mod endpoint_secret;
 pub mod envelopes;
 pub mod event_log;
 pub mod forward;
+pub mod interrupt;
 pub mod lambda_events;
 pub mod output;
 pub mod quarantine;

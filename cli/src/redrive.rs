@@ -6,7 +6,6 @@
 //! move one by one ([`move_messages`]): received, sent to their destination, and deleted only once
 //! every destination has them, so an interrupted redrive run again sends nothing it already moved.
 
-use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
@@ -16,6 +15,7 @@ use shared::message::{DownstreamMessage, attributes};
 use shared::routing::Routes;
 
 use crate::aws::{AwsCause, cause};
+use crate::interrupt::StopRequest;
 use crate::queue::{QueueError, WatchedQueue};
 
 /// How long a message being moved is hidden from other readers.
@@ -164,13 +164,14 @@ impl MoveTask {
         Ok(())
     }
 
-    /// Follows it until it ends, reporting each status; `stop` (Ctrl-C) cancels it.
+    /// Follows it until it ends, reporting each status; `stop` (Ctrl-C) cancels it, once, and it is
+    /// followed on while SQS says `CANCELLING`.
     pub async fn wait(
         &self,
         mut progress: impl FnMut(&TaskStatus),
-        stop: impl Future<Output = ()>,
+        stop: &mut StopRequest,
     ) -> Result<TaskStatus, MoveTaskError> {
-        let mut stop = std::pin::pin!(stop);
+        let mut cancelled = false;
         loop {
             let status = self.status().await?;
             progress(&status);
@@ -178,8 +179,9 @@ impl MoveTask {
                 return Ok(status);
             }
             tokio::select! {
-                () = &mut stop => {
+                () = stop.wait(), if !cancelled => {
                     self.cancel().await?;
+                    cancelled = true;
                 }
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
@@ -218,14 +220,11 @@ pub async fn move_messages(
     back: &Back,
     max: Option<usize>,
     mut progress: impl FnMut(&Moved),
-    stop: impl Future<Output = ()>,
+    stop: &mut StopRequest,
 ) -> Result<Moved, QueueError> {
     let publisher = SqsPublisher::new(sqs.clone());
     let mut moved = Moved::default();
     let mut left_hidden: Vec<Message> = Vec::new();
-    let stop = std::pin::pin!(stop);
-    let mut stop = futures::FutureExt::fuse(stop);
-    let _ = futures::poll!(&mut stop);
     'receiving: loop {
         let page = from.receive(1, Some(HIDE_SECS)).await?;
         if page.is_empty() {
@@ -234,7 +233,7 @@ pub async fn move_messages(
         let mut page = page.into_iter();
         while let Some(message) = page.next() {
             let handled = moved.moved + moved.kept.len() + moved.failed.len();
-            if max.is_some_and(|max| handled >= max) || futures::poll!(&mut stop).is_ready() {
+            if max.is_some_and(|max| handled >= max) || stop.requested().await {
                 moved.stopped = true;
                 left_hidden.push(message);
                 left_hidden.extend(page);

@@ -4,13 +4,14 @@
 //! queue, as the fanout keeps it.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use futures::future::join_all;
 use shared::aws::publish::{Outgoing, Publisher, send_all};
 use shared::aws::sqs::SendError;
 use shared::message::{DownstreamMessage, EventRecord};
 use shared::routing::Routes;
+
+use crate::interrupt::StopRequest;
 
 /// Events per step: one SendMessageBatch per queue.
 pub const STEP: usize = 10;
@@ -72,17 +73,15 @@ pub struct Replayed {
 /// Replays `events` (oldest first) to `target`, marked `replayed_at`. After each step of [`STEP`]
 /// events it reports progress and asks `stop` whether to go on (Ctrl-C): a replay stops between steps,
 /// never inside one.
-pub async fn replay<P: Publisher, S: Future<Output = ()>>(
+pub async fn replay<P: Publisher>(
     publisher: &P,
     events: &[EventRecord],
     target: &Target,
     replayed_at: i64,
     mut progress: impl FnMut(usize),
-    stop: S,
+    stop: &mut StopRequest,
 ) -> Replayed {
     let mut replayed = Replayed::default();
-    let stop = std::pin::pin!(stop);
-    let mut stop = futures::FutureExt::fuse(stop);
     for (step, chunk) in events.chunks(STEP).enumerate() {
         let mut per_queue: BTreeMap<&str, Vec<Outgoing>> = BTreeMap::new();
         for (index, event) in chunk.iter().enumerate() {
@@ -115,7 +114,7 @@ pub async fn replay<P: Publisher, S: Future<Output = ()>>(
         replayed.events += chunk.len();
         progress(replayed.events);
         let last = (step + 1) * STEP >= events.len();
-        if !last && futures::poll!(&mut stop).is_ready() {
+        if !last && stop.requested().await {
             replayed.stopped_after = chunk.last().cloned();
             break;
         }

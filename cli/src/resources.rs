@@ -1,7 +1,7 @@
 //! The stack's resources a command acts on (the events table, the ingest queue and its DLQ, the fanout
 //! DLQ, the routed queues, the routing), named by flags or by the variables the functions themselves
 //! read (`EVENTS_TABLE`, `INGEST_QUEUE_URL`, ...), or found from a deployed stack's outputs with
-//! `--stack NAME` (and its routing from the fanout function's own configuration).
+//! `--stack NAME` (and its routing, when a command routes, from the fanout function's configuration).
 
 use std::collections::BTreeMap;
 
@@ -28,6 +28,9 @@ pub struct Resources {
     pub routes_json: Option<String>,
     /// `DEFAULT_QUEUE_URL`.
     pub default_queue: Option<String>,
+    /// The stack's fanout function, whose configuration holds the routing: read only when a command
+    /// routes, so the others need no Lambda permission.
+    pub fanout_function: Option<String>,
 }
 
 /// The fanout function's routing could not be read from the stack.
@@ -42,8 +45,7 @@ pub struct RoutingError {
 }
 
 impl Resources {
-    /// Fills what the flags left out from `stack`'s outputs, and the routing from its fanout
-    /// function's configuration (when the stack has one).
+    /// Fills what the flags left out from `stack`'s outputs.
     pub async fn complete_from_stack(
         mut self,
         config: &aws_config::SdkConfig,
@@ -59,19 +61,7 @@ impl Resources {
         for (name, key) in outputs::ROUTED {
             self.routed.insert(name, output(key)?);
         }
-        if self.routes_json.is_none() {
-            let function = output(outputs::FANOUT_FUNCTION)?;
-            let lambda = aws_sdk_lambda::Client::new(config);
-            let configuration = lambda
-                .get_function_configuration()
-                .function_name(&function)
-                .send()
-                .await
-                .map_err(|e| RoutingError { function: function.clone(), source: cause(e) })?;
-            let variables = configuration.environment().and_then(|e| e.variables());
-            self.routes_json = variables.and_then(|v| v.get("ROUTES")).cloned();
-            self.default_queue = self.default_queue.or_else(|| variables?.get("DEFAULT_QUEUE_URL").cloned());
-        }
+        self.fanout_function = Some(output(outputs::FANOUT_FUNCTION)?);
         Ok(self)
     }
 
@@ -95,12 +85,26 @@ impl Resources {
         required(&self.fanout_dlq, "--fanout-dlq (or FANOUT_DLQ_URL)")
     }
 
-    /// The routing, or a usage error naming how to give it.
-    pub fn routes(&self) -> anyhow::Result<Routes> {
-        let default = self.default_queue.as_deref().ok_or_else(|| {
+    /// The routing: as given, else the stack's fanout function's own (`ROUTES`, `DEFAULT_QUEUE_URL`),
+    /// else a usage error naming how to give it.
+    pub async fn routes(&self, config: &aws_config::SdkConfig) -> anyhow::Result<Routes> {
+        let (mut routes_json, mut default_queue) = (self.routes_json.clone(), self.default_queue.clone());
+        if let (None, Some(function)) = (&routes_json, &self.fanout_function) {
+            let lambda = aws_sdk_lambda::Client::new(config);
+            let configuration = lambda
+                .get_function_configuration()
+                .function_name(function)
+                .send()
+                .await
+                .map_err(|e| RoutingError { function: function.clone(), source: cause(e) })?;
+            let variables = configuration.environment().and_then(|e| e.variables());
+            routes_json = variables.and_then(|v| v.get("ROUTES")).cloned();
+            default_queue = default_queue.or_else(|| variables?.get("DEFAULT_QUEUE_URL").cloned());
+        }
+        let default = default_queue.as_deref().ok_or_else(|| {
             usage("routing needs the default queue: give --default-queue (or DEFAULT_QUEUE_URL), or --stack NAME")
         })?;
-        Routes::parse(self.routes_json.as_deref(), default)
+        Routes::parse(routes_json.as_deref(), default)
             .map_err(|e: RoutesError| usage(format!("--routes-json (or ROUTES): {e}")))
     }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::resources_for;
 use crate::args::RedriveArgs;
 use crate::aws::sdk_config;
+use crate::interrupt::StopRequest;
 use crate::output::Output;
 use crate::queue::WatchedQueue;
 use crate::queue::queue_arn;
@@ -58,7 +59,7 @@ pub(super) async fn run(args: RedriveArgs, endpoint: Option<&str>, out: Output) 
             max.is_none(),
         ),
         "fanout" => {
-            let routes = if args.routes { Some(resources.routes()?) } else { None };
+            let routes = if args.routes { Some(resources.routes(&config).await?) } else { None };
             (resources.fanout_dlq()?.to_owned(), Back::Destinations(routes), false)
         }
         other => {
@@ -86,9 +87,7 @@ pub(super) async fn run(args: RedriveArgs, endpoint: Option<&str>, out: Output) 
         Back::Destinations(None) => "the queue each message failed on".to_owned(),
         Back::Destinations(Some(_)) => "where the routing sends each event".to_owned(),
     };
-    let stop = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    let mut stop = StopRequest::ctrl_c().await;
 
     if let (true, Back::Queue(queue)) = (by_task, &back) {
         let (source, destination) = (queue_arn(&sqs, &from).await?, queue_arn(&sqs, queue).await?);
@@ -98,7 +97,7 @@ pub(super) async fn run(args: RedriveArgs, endpoint: Option<&str>, out: Output) 
         let ended = task
             .wait(
                 |s| progress.update(usize::try_from(s.moved).unwrap_or(0), usize::try_from(s.to_move).ok()),
-                stop,
+                &mut stop,
             )
             .await?;
         progress.finish();
@@ -128,7 +127,7 @@ pub(super) async fn run(args: RedriveArgs, endpoint: Option<&str>, out: Output) 
     let queue = WatchedQueue::new(sqs.clone(), &from);
     let handled = |m: &Moved| progress.update(m.moved + m.kept.len() + m.failed.len(), None);
     let Moved { moved, kept, failed, stopped } =
-        move_messages(&sqs, &queue, &back, max, handled, stop).await?;
+        move_messages(&sqs, &queue, &back, max, handled, &mut stop).await?;
     progress.finish();
     let (kept_count, failed_count) = (kept.len(), failed.len());
     out.print(&Summary { from, to, moved, kept, failed, stopped });

@@ -14,6 +14,7 @@ use super::resources_for;
 use crate::args::ReplayArgs;
 use crate::aws::sdk_config;
 use crate::event_log::EventLog;
+use crate::interrupt::StopRequest;
 use crate::output::Output;
 use crate::replay::{Replayed, Target, Unsent, replay};
 use crate::report::usage;
@@ -68,7 +69,7 @@ pub(super) async fn run(args: ReplayArgs, endpoint: Option<&str>, out: Output) -
     .await?;
     let target = match &args.to {
         Some(queue) => Target::Queue(queue.clone()),
-        None => Target::Routes(resources.routes()?),
+        None => Target::Routes(resources.routes(&config).await?),
     };
     let log = EventLog::new(aws_sdk_dynamodb::Client::new(&config), resources.table()?);
     let found = log.find(&filter).await?;
@@ -103,16 +104,14 @@ pub(super) async fn run(args: ReplayArgs, endpoint: Option<&str>, out: Output) -
     let total = found.events.len();
     let progress = out.progress("replaying");
     let publisher = SqsPublisher::new(sqs);
-    let stop = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    let mut stop = StopRequest::ctrl_c().await;
     let Replayed { events, sent, failed, stopped_after } = replay(
         &publisher,
         &found.events,
         &target,
         replayed_at,
         |done| progress.update(done, Some(total)),
-        stop,
+        &mut stop,
     )
     .await;
     progress.finish();
