@@ -9,7 +9,6 @@
 use std::fmt;
 use std::process::ExitCode;
 
-use anstyle::{AnsiColor, Style};
 use serde_json::json;
 
 /// The command line was wrong: a missing or invalid flag, found after parsing (exit 2, as clap's own
@@ -73,7 +72,7 @@ pub fn report(outcome: anyhow::Result<()>, json: bool, verbose: bool) -> ExitCod
             let shown = json!({"error": first, "causes": causes, "exit_code": code});
             anstream::eprintln!("{shown}");
         } else {
-            let red = Style::new().bold().fg_color(Some(AnsiColor::Red.into()));
+            let red = crate::output::bad();
             anstream::eprintln!("{red}error:{red:#} {first}");
             for cause in causes {
                 anstream::eprintln!("  caused by: {cause}");

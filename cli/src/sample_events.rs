@@ -6,9 +6,9 @@
 //! Secrets Manager, exactly as it reads its own in AWS. The receiver's events are signed with
 //! [`DEMO_SECRET`], which that secret holds.
 
-use crate::lambda_events::{HttpRequest, PayloadFormat, http_event};
+use crate::lambda_events::{HttpRequest, PayloadFormat, http_event, sqs_event};
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord as StreamRecord, StreamViewType};
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::SqsMessage;
 use serde_json::{Value, json};
 use shared::event::Event;
 use shared::message::{DownstreamMessage, EventRecord, IngestMessage};
@@ -61,7 +61,7 @@ pub fn sample_events(
     message.event_source = Some("aws:sqs".into());
     message.event_source_arn = Some("arn:aws:sqs:us-east-1:123456789012:gemini-webhooks-IngestQueue".into());
     message.aws_region = Some("us-east-1".into());
-    events.push(("recorder-sqs", serde_json::to_value(sqs_event(message.clone()))?));
+    events.push(("recorder-sqs", serde_json::to_value(sqs_event(vec![message.clone()]))?));
 
     let record = EventRecord::new(ingest, now * 1000 + 25, 604_800);
     let mut insert = StreamRecord::default();
@@ -92,15 +92,9 @@ pub fn sample_events(
     downstream.body = Some(serde_json::to_string(&DownstreamMessage::from(failed_record))?);
     downstream.event_source_arn =
         Some("arn:aws:sqs:us-east-1:123456789012:gemini-webhooks-BatchQueue".into());
-    events.push(("consumer-sqs", serde_json::to_value(sqs_event(downstream))?));
+    events.push(("consumer-sqs", serde_json::to_value(sqs_event(vec![downstream]))?));
 
     Ok(events)
-}
-
-fn sqs_event(message: SqsMessage) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    event.records = vec![message];
-    event
 }
 
 /// A stack in a local AWS emulator, under names known in advance (`{prefix}-ingest`, ...), as the

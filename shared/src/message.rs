@@ -302,6 +302,12 @@ impl DownstreamMessage {
         &self.provenance.webhook_id
     }
 
+    /// Whether the job ended with nothing to fetch: failed, expired or cancelled.
+    pub fn ended_without_result(&self) -> bool {
+        self.kind().is_failure()
+            || [".expired", ".cancelled"].iter().any(|end| self.event_type.ends_with(end))
+    }
+
     /// Whether this is a replay (see [`DownstreamMessage::replayed_at`]).
     pub fn is_replay(&self) -> bool {
         self.replayed_at.is_some()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use consumer::{Consumer, GeminiAccess, Outcome, ResultsBucket, handle, process};
+use consumer::{Consumer, GeminiAccess, KEEP_SECS, LEASE_SECS, Outcome, ResultsBucket, handle, process};
 use gemini_sim::{Outcome as JobOutcome, Settings, Simulator};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
@@ -53,7 +53,7 @@ async fn consumer_on(stack: &Stack, s3: &str, gemini_base: &str, clock: Arc<Manu
         .unwrap();
     let (direct, through) = (clients(emulator.endpoint()).await, clients(s3).await);
     Consumer {
-        once: Idempotency::new(direct.dynamodb(), &stack.claims_table, 180, 7 * 24 * 3600, clock),
+        once: Idempotency::new(direct.dynamodb(), &stack.claims_table, LEASE_SECS, KEEP_SECS, clock),
         results: ResultsBucket::new(consumer::bucket::s3_client(&through), &stack.results_bucket),
         gemini: GeminiAccess::new(direct.secretsmanager(), secret.arn().unwrap(), gemini_base),
     }

@@ -16,11 +16,15 @@ pub mod bucket;
 mod config;
 mod gemini_access;
 
+use std::sync::Arc;
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use shared::aws::batch::{self, UnreportableFailure};
+use shared::aws::clients::Clients;
 use shared::aws::idempotency::{Claim, Idempotency};
+use shared::clock::Clock;
 use shared::event::EventKind;
 use shared::gemini::{ApiError, file_name};
 use shared::message::DownstreamMessage;
@@ -29,6 +33,11 @@ use shared::results::{self, key};
 pub use bucket::{ResultsBucket, StoreError};
 pub use config::Config;
 pub use gemini_access::{AccessError, GeminiAccess, UNSET_API_KEY};
+
+/// A claim outlasts the function's 120-second timeout, so a running invocation is never overtaken.
+pub const LEASE_SECS: u64 = 180;
+/// Done events are remembered for a week: past Gemini's 24 h of retries and the queue's retention.
+pub const KEEP_SECS: u64 = 7 * 24 * 3600;
 
 /// The consumer's dependencies, built once per container.
 #[derive(Debug)]
@@ -39,6 +48,17 @@ pub struct Consumer {
     pub results: ResultsBucket,
     /// The Gemini API.
     pub gemini: GeminiAccess,
+}
+
+impl Consumer {
+    /// The consumer `config` describes, on `aws`'s clients.
+    pub fn new(aws: &Clients, config: &Config, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            once: Idempotency::new(aws.dynamodb(), &config.claims_table, LEASE_SECS, KEEP_SECS, clock),
+            results: ResultsBucket::new(bucket::s3_client(aws), &config.results_bucket),
+            gemini: GeminiAccess::new(aws.secretsmanager(), &config.api_key_secret, &config.api_base),
+        }
+    }
 }
 
 /// What became of one record.
@@ -123,8 +143,7 @@ pub async fn process(consumer: &Consumer, record: &SqsMessage) -> Outcome {
 /// The follow-up for one event: the keys stored.
 async fn follow_up(consumer: &Consumer, message: &DownstreamMessage) -> Result<Vec<String>, FollowUpError> {
     let job = message.data_id.clone().unwrap_or_else(|| format!("events/{}", message.webhook_id()));
-    let kind = message.kind();
-    match kind {
+    match message.kind() {
         EventKind::BatchSucceeded => {
             let gemini = consumer.gemini.client().await?;
             let file = match message.event.output_uri().and_then(file_name) {
@@ -159,7 +178,7 @@ async fn follow_up(consumer: &Consumer, message: &DownstreamMessage) -> Result<V
             consumer.results.put_json(&key, &interaction).await?;
             Ok(vec![key])
         }
-        _ if kind.is_failure() || is_end_without_result(&message.event_type) => {
+        _ if message.ended_without_result() => {
             let record = json!({
                 "type": message.event_type,
                 "job": job,
@@ -175,9 +194,4 @@ async fn follow_up(consumer: &Consumer, message: &DownstreamMessage) -> Result<V
         }
         _ => Ok(Vec::new()),
     }
-}
-
-/// `*.expired` and `*.cancelled`: a job that ended with nothing to fetch.
-fn is_end_without_result(event_type: &str) -> bool {
-    event_type.ends_with(".expired") || event_type.ends_with(".cancelled")
 }

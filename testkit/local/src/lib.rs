@@ -189,20 +189,14 @@ impl Pipeline {
         let name = format!("{}-gemini-api-key", self.stack.prefix);
         let secret =
             clients.secretsmanager().create_secret().name(name).secret_string(api_key).send().await?;
-        let clock = Arc::new(shared::clock::SystemClock);
-        let claims = &self.stack.claims_table;
-        Ok(consumer::Consumer {
-            once: shared::aws::idempotency::Idempotency::new(clients.dynamodb(), claims, 180, 604_800, clock),
-            results: consumer::ResultsBucket::new(
-                consumer::bucket::s3_client(&clients),
-                &self.stack.results_bucket,
-            ),
-            gemini: consumer::GeminiAccess::new(
-                clients.secretsmanager(),
-                secret.arn().unwrap_or_default(),
-                gemini_base,
-            ),
-        })
+        let config = consumer::Config {
+            claims_table: self.stack.claims_table.clone(),
+            results_bucket: self.stack.results_bucket.clone(),
+            api_key_secret: secret.arn().unwrap_or_default().to_owned(),
+            api_base: gemini_base.to_owned(),
+            endpoint_url: Some(emulator.endpoint().to_owned()),
+        };
+        Ok(consumer::Consumer::new(&clients, &config, Arc::new(shared::clock::SystemClock)))
     }
 
     /// Routes events by `routes` instead of the template's.

@@ -320,7 +320,7 @@ impl Checks<'_> {
                     Some(AttributeValue::S(status)) if status == "done" => {}
                     other => return Err(format!("claim status {other:?}").into()),
                 }
-                let key = "batches/sample123/failure.json";
+                let key = &shared::results::key("batches/sample123", shared::results::FAILURE);
                 let stored = self.s3.get_object().bucket(&self.stack.results_bucket).key(key).send().await?;
                 let record: serde_json::Value =
                     serde_json::from_slice(&stored.body.collect().await?.into_bytes())?;

@@ -25,7 +25,7 @@ use serde_json::json;
 use shared::EventKind;
 use shared::aws::sqs::SqsQueue;
 use shared::clock::{Clock, SystemClock};
-use shared::gemini::{GeminiClient, NewWebhook, SUBSCRIBABLE_EVENTS};
+use shared::gemini::{DEFAULT_API_VERSION, GeminiClient, NewWebhook, SUBSCRIBABLE_EVENTS};
 use shared::keys::jwks_document;
 use shared::signature::sign::{Ed25519Signer, SignedHeaders};
 use shared::signature::{SigningSecret, UrlToken};
@@ -84,7 +84,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     // signing secret is the receiver's.
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/", listener.local_addr()?);
-    let client = GeminiClient::new(gemini.base_url(), "v1beta", GEMINI_KEY)?;
+    let client = GeminiClient::new(gemini.base_url(), DEFAULT_API_VERSION, GEMINI_KEY)?;
     let events = SUBSCRIBABLE_EVENTS.iter().map(|e| (*e).to_owned()).collect();
     let registered = client
         .create_webhook(&NewWebhook { uri: url.clone(), subscribed_events: events, name: None })
@@ -101,7 +101,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let endpoint = Endpoint::new(&url, &token);
     pipeline.serve_receiver(listener);
     println!();
-    let story_held = story::run(&emulator, &pipeline, &endpoint, &gemini, &registered.id).await?;
+    let story_held = story::run(&emulator, &pipeline, &endpoint, &gemini, &client, &registered.id).await?;
     let now = SystemClock.unix_now();
     let http = reqwest::Client::new();
 

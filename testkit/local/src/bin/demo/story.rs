@@ -6,9 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::event::sqs::SqsMessage;
 use consumer::Outcome;
 use gemini_sim::{Outcome as JobOutcome, Simulator};
+use gemini_webhooks::lambda_events::sqs_record;
 use local_stack::{Endpoint, Pipeline};
 use serde_json::{Map, json};
 use shared::gemini::{GeminiClient, WebhookConfig};
@@ -37,12 +37,12 @@ pub(crate) async fn run(
     pipeline: &Pipeline,
     endpoint: &Endpoint,
     gemini: &Simulator,
+    client: &GeminiClient,
     webhook_id: &str,
 ) -> Result<bool, Error> {
     println!("the loop: a batch with a dynamic webhook, from start to results in S3");
     let hops = Hops(Instant::now());
     hops.say(format!("receiver {} registered with the local Gemini as webhook {webhook_id}", endpoint.plain));
-    let client = GeminiClient::new(gemini.base_url(), "v1beta", gemini.api_key())?;
     let file =
         client.upload_file(REQUESTS.as_bytes().to_vec(), "requests.jsonl", "application/jsonl").await?;
     hops.say(format!("uploaded {} ({} requests)", file.name, REQUESTS.lines().count()));
@@ -84,9 +84,7 @@ pub(crate) async fn run(
     let consumer = pipeline.consumer(emulator, gemini.base_url(), gemini.api_key()).await?;
     let mut stored = Vec::new();
     for message in &routed {
-        let mut record = SqsMessage::default();
-        record.message_id = message.message_id().map(str::to_owned);
-        record.body = message.body().map(str::to_owned);
+        let record = sqs_record(message, &pipeline.stack.routed("batch").url);
         match consumer::process(&consumer, &record).await {
             Outcome::Stored(keys) => stored.extend(keys),
             other => hops.say(format!("consumer: {other:?}")),

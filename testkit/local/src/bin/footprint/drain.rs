@@ -81,9 +81,10 @@ impl Drain {
                     );
                     // The consumer's workload: the events whose follow-up (a failure record in S3) needs
                     // AWS alone, so the measurement needs no Gemini.
-                    let ended = downstream.kind().is_failure()
-                        || [".expired", ".cancelled"].iter().any(|end| downstream.event_type.ends_with(end));
-                    if *url == self.keep_url && ended && self.kept.len() < self.keep_max {
+                    if *url == self.keep_url
+                        && downstream.ended_without_result()
+                        && self.kept.len() < self.keep_max
+                    {
                         self.kept.push(sqs_record(message, url));
                     }
                 }
