@@ -73,13 +73,13 @@ pub fn batches(entries: &[Outgoing]) -> Vec<&[Outgoing]> {
     let mut start = 0;
     let mut bytes = 0;
     for (i, entry) in entries.iter().enumerate() {
-        let full = i - start == MAX_BATCH_ENTRIES || (i > start && bytes + entry.size() > MAX_BATCH_BYTES);
-        if full {
+        let size = entry.size();
+        if i - start == MAX_BATCH_ENTRIES || (i > start && bytes + size > MAX_BATCH_BYTES) {
             batches.push(&entries[start..i]);
             start = i;
             bytes = 0;
         }
-        bytes += entry.size();
+        bytes += size;
     }
     if start < entries.len() {
         batches.push(&entries[start..]);
