@@ -9,10 +9,7 @@ use shared::aws::sqs::{SendError, SqsQueue};
 use shared::event::EventError;
 use shared::message::{EncodeError, QuarantinedDelivery};
 
-use crate::queue::{QueueError, WatchedQueue};
-
-/// How long a listing hides each message it reads.
-pub const PEEK_SECS: i32 = 30;
+use crate::queue::{PEEK_SECS, QueueError, WatchedQueue};
 
 /// Why a quarantine operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,16 +80,12 @@ impl Quarantine {
 
     /// Every held message, oldest first, left in the queue.
     pub async fn list(&self) -> Result<Vec<Held>, QuarantineError> {
-        let held = self.take_all().await?;
-        self.make_visible(&held).await?;
-        Ok(held)
+        Ok(oldest_first(self.queue.peek_all().await?))
     }
 
     /// Reads every message, hiding each for [`PEEK_SECS`].
     async fn take_all(&self) -> Result<Vec<Held>, QuarantineError> {
-        let mut held: Vec<Held> = self.queue.take_all(PEEK_SECS).await?.into_iter().map(Held::new).collect();
-        held.sort_by_key(|h| h.delivery.as_ref().map(|d| d.provenance.received_at).unwrap_or(i64::MAX));
-        Ok(held)
+        Ok(oldest_first(self.queue.take_all(PEEK_SECS).await?))
     }
 
     async fn make_visible(&self, held: &[Held]) -> Result<(), QuarantineError> {
@@ -147,4 +140,11 @@ impl Quarantine {
         }
         Ok(Released { count: matching.len() })
     }
+}
+
+/// The deliveries held, oldest first (what is not one last).
+fn oldest_first(messages: Vec<Message>) -> Vec<Held> {
+    let mut held: Vec<Held> = messages.into_iter().map(Held::new).collect();
+    held.sort_by_key(|h| h.delivery.as_ref().map(|d| d.provenance.received_at).unwrap_or(i64::MAX));
+    held
 }

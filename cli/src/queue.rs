@@ -25,6 +25,9 @@ pub struct QueueError {
     pub source: AwsCause,
 }
 
+/// How long reading a queue without consuming it hides each message while it reads the rest.
+pub const PEEK_SECS: i32 = 30;
+
 /// The ARN of the queue at `url` (which also proves it exists and can be read).
 pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, QueueError> {
     let answer = sqs
@@ -96,6 +99,14 @@ impl WatchedQueue {
             }
             all.extend(page);
         }
+    }
+
+    /// Every visible message, read without consuming it: each hidden for [`PEEK_SECS`] while the rest
+    /// are read, then visible to every reader again at once.
+    pub async fn peek_all(&self) -> Result<Vec<Message>, QueueError> {
+        let all = self.take_all(PEEK_SECS).await?;
+        self.make_visible(&all).await?;
+        Ok(all)
     }
 
     /// Makes `messages` visible to every reader again, at once.

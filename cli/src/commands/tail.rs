@@ -13,9 +13,6 @@ use crate::aws::sdk_config;
 use crate::output::{Output, date_time, dim, styled};
 use crate::queue::WatchedQueue;
 
-/// How long `--keep` hides each message while it reads the rest.
-const PEEK_SECS: i32 = 30;
-
 /// One message: the event, or why it is not one.
 #[derive(Serialize)]
 #[serde(untagged)]
@@ -54,11 +51,10 @@ impl fmt::Display for Line {
 pub(super) async fn run(args: TailArgs, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
     let queue = WatchedQueue::new(aws_sdk_sqs::Client::new(&sdk_config(endpoint).await), &args.queue_url);
     if args.keep {
-        let all = queue.take_all(PEEK_SECS).await?;
+        let all = queue.peek_all().await?;
         for message in &all {
             out.print(&Line::of(message));
         }
-        queue.make_visible(&all).await?;
         out.note(format!("{} message(s) waiting, left in the queue", all.len()));
         return Ok(());
     }
