@@ -51,16 +51,12 @@ pub(super) async fn run(args: RedriveArgs, endpoint: Option<&str>, out: Output) 
     .await?;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let max = args.max.map(|m| usize::try_from(m).unwrap_or(usize::MAX));
-    // From where, to where, and whether SQS's own move task can do it.
-    let (from, back, by_task) = match args.what.as_str() {
-        "ingest" => (
-            resources.ingest_dlq()?.to_owned(),
-            Back::Queue(resources.ingest_queue()?.to_owned()),
-            max.is_none(),
-        ),
+    // From where, and to where.
+    let (from, back) = match args.what.as_str() {
+        "ingest" => (resources.ingest_dlq()?.to_owned(), Back::Queue(resources.ingest_queue()?.to_owned())),
         "fanout" => {
             let routes = if args.routes { Some(resources.routes(&config).await?) } else { None };
-            (resources.fanout_dlq()?.to_owned(), Back::Destinations(routes), false)
+            (resources.fanout_dlq()?.to_owned(), Back::Destinations(routes))
         }
         other => {
             let queue = match outputs::ROUTED.iter().find(|(name, _)| *name == other) {
@@ -76,7 +72,7 @@ pub(super) async fn run(args: RedriveArgs, endpoint: Option<&str>, out: Output) 
                     )));
                 }
             };
-            (dead_letter_queue(&sqs, &queue).await?, Back::Queue(queue), max.is_none())
+            (dead_letter_queue(&sqs, &queue).await?, Back::Queue(queue))
         }
     };
     if args.routes && !matches!(back, Back::Destinations(_)) {
@@ -89,7 +85,8 @@ pub(super) async fn run(args: RedriveArgs, endpoint: Option<&str>, out: Output) 
     };
     let mut stop = StopRequest::ctrl_c().await;
 
-    if let (true, Back::Queue(queue)) = (by_task, &back) {
+    // SQS's own move task, for a whole queue back to one queue.
+    if let (None, Back::Queue(queue)) = (max, &back) {
         let (source, destination) = (queue_arn(&sqs, &from).await?, queue_arn(&sqs, queue).await?);
         out.note(format!("moving {from} to {to} with SQS's redrive (StartMessageMoveTask)"));
         let task = MoveTask::start(&sqs, &source, Some(&destination)).await?;
