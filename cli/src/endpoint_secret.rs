@@ -89,10 +89,15 @@ impl EndpointSecret {
         Ok(())
     }
 
-    /// Adds `secret` beside those already there (newest first).
-    pub async fn add(&self, stored: &Stored, secret: &SigningSecret) -> Result<(), SecretStoreError> {
+    /// Adds `secret` beside those already there (newest first); returns what it wrote.
+    pub async fn add(
+        &self,
+        stored: &Stored,
+        secret: &SigningSecret,
+    ) -> Result<Vec<SigningSecret>, SecretStoreError> {
         let mut signing = vec![secret.clone()];
         signing.extend(stored.secrets.signing.iter().filter(|s| *s != secret).cloned());
-        self.write(stored, &signing).await
+        self.write(stored, &signing).await?;
+        Ok(signing)
     }
 }

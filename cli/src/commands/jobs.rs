@@ -59,10 +59,10 @@ impl JobWebhook {
 
 /// The webhook for a job: the stack's dynamic URL (with its token) or the one given.
 async fn webhook(args: &JobWebhookArgs, endpoint: Option<&str>) -> anyhow::Result<JobWebhook> {
-    let config = sdk_config(endpoint).await;
     let (url, bucket) = match (&args.webhook_url, &args.stack.stack) {
         (Some(url), _) => (url.clone(), None),
         (None, Some(stack)) => {
+            let config = sdk_config(endpoint).await;
             let found = StackOutputs::load(&aws_sdk_cloudformation::Client::new(&config), stack).await?;
             let secrets = aws_sdk_secretsmanager::Client::new(&config);
             let urls = endpoint_urls(

@@ -87,11 +87,12 @@ impl fmt::Display for Stored {
     }
 }
 
-/// The endpoint's secret, and with `--stack` its outputs.
+/// The endpoint's secret, and with `--stack` its outputs (the only AWS these commands need).
 async fn endpoint_secret(
-    config: &aws_config::SdkConfig,
+    endpoint: Option<&str>,
     args: &SecretArgs,
 ) -> anyhow::Result<(EndpointSecret, Option<StackOutputs>)> {
+    let config = &sdk_config(endpoint).await;
     let stack = match &args.stack.stack {
         Some(name) => Some(StackOutputs::load(&aws_sdk_cloudformation::Client::new(config), name).await?),
         None => None,
@@ -111,10 +112,9 @@ pub(super) async fn run(
     out: Output,
 ) -> anyhow::Result<()> {
     let gemini = client(&api)?;
-    let config = sdk_config(endpoint).await;
     match action {
         WebhooksAction::Create { url, events, name, allow_duplicate, secret } => {
-            let (store, stack) = endpoint_secret(&config, &secret).await?;
+            let (store, stack) = endpoint_secret(endpoint, &secret).await?;
             let url = match (url, &stack) {
                 (Some(url), _) => url,
                 (None, Some(outputs)) => outputs.get(outputs::WEBHOOK_URL)?.to_owned(),
@@ -143,7 +143,7 @@ pub(super) async fn run(
                 .new_signing_secret
                 .clone()
                 .context("Gemini's answer to create held no new_signing_secret")?;
-            store.add(&stored, &secret).await.with_context(|| {
+            let written = store.add(&stored, &secret).await.with_context(|| {
                 format!(
                     "webhook {id} was created, but its signing secret could not be stored (it is not shown, \
                      and Gemini shows it only once): once {arn} can be written, run `gemini-webhooks webhooks \
@@ -154,7 +154,7 @@ pub(super) async fn run(
                 )
             })?;
             out.print(&Shown::from(&created));
-            out.print(&stored_now(&store, &created.id, &secret, &stored.secrets.signing, &[]));
+            out.print(&stored_now(&store, &created.id, &written, &[]));
         }
         WebhooksAction::List => {
             for webhook in gemini.all_webhooks().await? {
@@ -173,7 +173,7 @@ pub(super) async fn run(
             out.note(format!("deleted {id}; its secret stays in the endpoint's secret until you remove it"));
         }
         WebhooksAction::Rotate { id, immediately, secret } => {
-            let (store, _) = endpoint_secret(&config, &secret).await?;
+            let (store, _) = endpoint_secret(endpoint, &secret).await?;
             let stored = store.read().await?;
             let revocation = if immediately {
                 Revocation::RevokePreviousSecretsImmediately
@@ -200,10 +200,10 @@ pub(super) async fn run(
                     arn = store.arn()
                 )
             })?;
-            out.print(&stored_now(&store, &id, &new, &kept, &removed));
+            out.print(&stored_now(&store, &id, &signing, &removed));
         }
         WebhooksAction::Prune { id, secret } => {
-            let (store, _) = endpoint_secret(&config, &secret).await?;
+            let (store, _) = endpoint_secret(endpoint, &secret).await?;
             let webhook = gemini.get_webhook(&id).await?;
             let stored = store.read().await?;
             let now = jiff::Timestamp::now();
@@ -230,13 +230,7 @@ pub(super) async fn run(
             if !removed.is_empty() {
                 store.write(&stored, &kept).await?;
             }
-            let shown = Stored {
-                webhook_id: id,
-                secret_arn: store.arn().to_owned(),
-                stored: kept.iter().map(SecretInfo::truncated).collect(),
-                removed: removed.iter().map(SecretInfo::truncated).collect(),
-            };
-            out.print(&shown);
+            out.print(&stored_now(&store, &id, &kept, &removed));
         }
     }
     Ok(())
@@ -248,20 +242,17 @@ async fn set_state(gemini: &GeminiClient, id: &str, state: WebhookState, out: Ou
     Ok(())
 }
 
+/// What the endpoint's secret holds for `id` now: `stored`, and what was `removed`, truncated.
 fn stored_now(
     store: &EndpointSecret,
     id: &str,
-    new: &SigningSecret,
-    kept: &[SigningSecret],
+    stored: &[SigningSecret],
     removed: &[SigningSecret],
 ) -> Stored {
     Stored {
         webhook_id: id.to_owned(),
         secret_arn: store.arn().to_owned(),
-        stored: std::iter::once(new)
-            .chain(kept.iter().filter(|s| *s != new))
-            .map(SecretInfo::truncated)
-            .collect(),
+        stored: stored.iter().map(SecretInfo::truncated).collect(),
         removed: removed.iter().map(SecretInfo::truncated).collect(),
     }
 }
