@@ -15,11 +15,6 @@ pub fn random_hex(bytes: usize) -> String {
     hex::encode(buffer)
 }
 
-/// A fresh `webhook-id` in Gemini's shape (`msg_` and 26 characters).
-pub fn fresh_webhook_id() -> String {
-    format!("msg_{}", &random_hex(13))
-}
-
 /// A job id in the shape Gemini gives jobs of `event_type`'s family.
 pub fn fresh_job_id(event_type: &str) -> String {
     match event_type.split('.').next() {

@@ -13,8 +13,8 @@ use shared::signature::{SigningSecret, UrlToken};
 use super::read_input;
 use super::signer::Signer;
 use crate::args::SignArgs;
-use crate::envelopes::fresh_webhook_id;
 use crate::output::Output;
+use shared::signature::sign::fresh_webhook_id;
 
 /// What `keygen` made: secrets, printed because they were asked for.
 #[derive(Serialize)]

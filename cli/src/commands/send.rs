@@ -14,9 +14,10 @@ use super::read_input;
 use super::signer::Signer;
 use crate::args::SendArgs;
 use crate::endpoint::urls;
-use crate::envelopes::{Envelope, fresh_job_id, fresh_webhook_id};
+use crate::envelopes::{Envelope, fresh_job_id};
 use crate::output::{Output, bad, good, styled};
 use crate::report::usage;
+use shared::signature::sign::fresh_webhook_id;
 
 /// How long one POST may take.
 const TIMEOUT: Duration = Duration::from_secs(10);

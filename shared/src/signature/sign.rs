@@ -24,7 +24,7 @@
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};
 use http::header::{HeaderMap, HeaderValue, InvalidHeaderValue};
-use rand_core::OsRng;
+use rand_core::{OsRng, RngCore as _};
 use rsa::RsaPrivateKey;
 use rsa::pkcs1v15;
 use rsa::signature::SignatureEncoding as _;
@@ -72,6 +72,13 @@ impl SignedHeaders {
         map.insert(WEBHOOK_SIGNATURE, HeaderValue::from_str(&self.signature)?);
         Ok(map)
     }
+}
+
+/// A fresh `webhook-id` in Gemini's shape: `msg_` and 26 random hex characters.
+pub fn fresh_webhook_id() -> String {
+    let mut bytes = [0u8; 13];
+    OsRng.fill_bytes(&mut bytes);
+    format!("msg_{}", hex::encode(bytes))
 }
 
 /// A `v1,<base64>` entry: HMAC-SHA256 of `id.timestamp.body`.
@@ -170,4 +177,17 @@ pub fn encode_jwt(header: &Value, claims: &Value, sign: impl FnOnce(&[u8]) -> Ve
     let input = format!("{}.{}", encode(header), encode(claims));
     let signature = sign(input.as_bytes());
     format!("{input}.{}", b64::URL_SAFE_LENIENT.encode(signature))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_webhook_ids_have_geminis_shape_and_differ() {
+        let (a, b) = (fresh_webhook_id(), fresh_webhook_id());
+        assert!(a.starts_with("msg_") && a.len() == 30, "{a}");
+        assert!(crate::WebhookId::parse(&a).is_ok(), "{a}");
+        assert_ne!(a, b);
+    }
 }

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use rand_core::{OsRng, RngCore};
 use serde_json::{Value, json};
-use shared::signature::sign::{SignedHeaders, v1_entry};
+use shared::signature::sign::{SignedHeaders, fresh_webhook_id, v1_entry};
 
 use crate::Shared;
 use crate::store::{State, rfc3339};
@@ -35,12 +34,6 @@ enum Target {
     Registered(String),
     /// A URI from a job's `webhook_config`, signed `v1a`.
     Dynamic(String),
-}
-
-fn fresh_id() -> String {
-    let mut bytes = [0u8; 13];
-    OsRng.fill_bytes(&mut bytes);
-    format!("msg_{}", hex::encode(bytes))
 }
 
 /// The envelope Gemini posts.
@@ -87,7 +80,7 @@ pub(crate) fn ping(shared: &Arc<Shared>, id: &str) -> String {
 }
 
 fn spawn(shared: &Arc<Shared>, target: Target, body: Vec<u8>) -> String {
-    let id = fresh_id();
+    let id = fresh_webhook_id();
     tokio::spawn(deliver(shared.clone(), target, id.clone(), body));
     id
 }
