@@ -20,7 +20,7 @@ dev: venv
 	cargo run --quiet -p local-stack --bin dev -- $(ARGS)
 
 ## gemini: the local Gemini alone (WebhookService and deliveries), for your own code: prints its base
-## URL and API key (ARGS="--port 9000 --api-key KEY")
+## URL and API key (ARGS="--port 9000 --api-key KEY --finish-after never")
 gemini:
 	cargo run --quiet -p gemini-sim -- $(ARGS)
 

@@ -446,6 +446,11 @@ pub enum JobsAction {
         #[command(flatten)]
         webhook: JobWebhookArgs,
     },
+    /// Cancel a running batch or interaction: its `*.cancelled` event is delivered like any end.
+    Cancel {
+        /// `batches/...`, or an interaction's id (a video generation has no cancel).
+        job: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

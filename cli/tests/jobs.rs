@@ -10,12 +10,20 @@ use serde_json::Value;
 const KEY: &str = "jobs-key";
 const URL: &str = "https://abc.lambda-url.us-east-1.on.aws/?token=tok0123456789abcdefghijklmnopqrstuv";
 
+/// `jobs ARGS` starting a job with the dynamic URL and `team=ml`, printing JSON.
 async fn jobs(simulator: &Simulator, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut args = args.to_vec();
+    args.extend(["--webhook-url", URL, "--metadata", "team=ml"]);
+    cli(simulator, &args).await
+}
+
+/// `jobs ARGS --json` against the simulator: the exit code, stdout and stderr.
+async fn cli(simulator: &Simulator, args: &[&str]) -> (Option<i32>, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gemini-webhooks"));
     command
         .arg("jobs")
         .args(args)
-        .args(["--webhook-url", URL, "--metadata", "team=ml", "--json"])
+        .arg("--json")
         .env("GEMINI_API_KEY", KEY)
         .env("GEMINI_API_BASE", simulator.base_url());
     let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
@@ -26,16 +34,22 @@ async fn jobs(simulator: &Simulator, args: &[&str]) -> (Option<i32>, String, Str
     )
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn each_kind_of_job_starts_with_the_dynamic_webhook() {
+/// The local Gemini, its jobs ending only when told, and a batch's input file named after `test`.
+async fn start(test: &str) -> (Simulator, std::path::PathBuf) {
     let simulator =
         Simulator::start(KEY, Settings { finish_jobs_after: None, ..Settings::default() }).await.unwrap();
-    let input = std::env::temp_dir().join(format!("jobs-{}.jsonl", std::process::id()));
+    let input = std::env::temp_dir().join(format!("{test}-{}.jsonl", std::process::id()));
     std::fs::write(
         &input,
         "{\"key\": \"a\", \"request\": {\"contents\": [{\"parts\": [{\"text\": \"hi\"}]}]}}\n",
     )
     .unwrap();
+    (simulator, input)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_kind_of_job_starts_with_the_dynamic_webhook() {
+    let (simulator, input) = start("jobs").await;
 
     let mut started = Vec::new();
     for args in [vec!["batch", input.to_str().unwrap()], vec!["interaction", "hello"], vec!["video", "a cat"]]
@@ -62,4 +76,40 @@ async fn each_kind_of_job_starts_with_the_dynamic_webhook() {
         );
     }
     assert_eq!(simulator.jobs().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_batch_or_interaction_is_cancelled_and_a_video_cannot_be() {
+    let (simulator, input) = start("cancel").await;
+    let job = |stdout: &str| -> String {
+        serde_json::from_str::<Value>(stdout.trim()).unwrap()["job"].as_str().unwrap().to_owned()
+    };
+    let batch = job(&jobs(&simulator, &["batch", input.to_str().unwrap()]).await.1);
+    let interaction = job(&jobs(&simulator, &["interaction", "hello"]).await.1);
+    let video = job(&jobs(&simulator, &["video", "a cat"]).await.1);
+
+    for (name, state) in [(&batch, "BATCH_STATE_CANCELLED"), (&interaction, "cancelled")] {
+        let (code, stdout, stderr) = cli(&simulator, &["cancel", name]).await;
+        assert_eq!(code, Some(0), "{stderr}");
+        let line: Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(
+            (line["job"].as_str(), line["state"].as_str()),
+            (Some(name.as_str()), Some(state)),
+            "{line}"
+        );
+    }
+    // Once ended, a job stays as it ended.
+    let (code, stdout, _) = cli(&simulator, &["cancel", &batch]).await;
+    assert_eq!(code, Some(0));
+    assert_eq!(serde_json::from_str::<Value>(stdout.trim()).unwrap()["state"], "BATCH_STATE_CANCELLED");
+
+    let (code, _, stderr) = cli(&simulator, &["cancel", &video]).await;
+    assert_eq!(code, Some(2), "a video generation has no cancel: a usage error: {stderr}");
+    assert!(stderr.contains("video generation cannot be cancelled"), "{stderr}");
+    let (code, _, stderr) = cli(&simulator, &["cancel", "batches/nosuchbatch"]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("404") && stderr.contains("batches/nosuchbatch"),
+        "Google's answer, named: {stderr}"
+    );
 }

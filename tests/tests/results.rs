@@ -1,7 +1,8 @@
 //! The loop this project exists for, end to end against the local Gemini and the emulator: a batch
 //! started through the library with the receiver's dynamic URL completes; its delivery (signed `v1a`
 //! by the local Gemini's key, its answer lost once, so retried) is verified, recorded once, routed, and
-//! the consumer stores its results in S3, once; a failed batch leaves a failure record.
+//! the consumer stores its results in S3, once; a failed batch leaves a failure record, and so does a
+//! batch or interaction cancelled through the API.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::SqsMessage;
 use consumer::{Outcome, process};
 use gemini_sim::{Outcome as JobOutcome, Settings, Simulator};
+use gemini_webhooks::lambda_events::sqs_record;
 use local_stack::{Endpoint, Pipeline};
 use serde_json::{Value, json};
 use shared::clock::SystemClock;
@@ -31,58 +33,100 @@ async fn delivered(simulator: &Simulator, id: &str) -> Vec<gemini_sim::Attempt> 
     panic!("{id} was never answered 200: {:?}", simulator.attempts());
 }
 
+/// The whole loop on one machine: the local Gemini (jobs end only when told, retries 20 ms apart), the
+/// pipeline on the emulator with its receiver served over HTTP, and the user's client.
+struct Loop {
+    simulator: Simulator,
+    pipeline: Pipeline,
+    endpoint: Endpoint,
+    gemini: GeminiClient,
+}
+
+impl Loop {
+    async fn start(emulator: &'static Emulator) -> Self {
+        let settings = Settings {
+            finish_jobs_after: None,
+            first_retry: Duration::from_millis(20),
+            ..Settings::default()
+        };
+        let simulator = Simulator::start(KEY, settings).await.unwrap();
+        let token = UrlToken::generate();
+        let vars = [
+            ("WEBHOOK_SECRETS", SigningSecret::generate().expose_whsec()),
+            ("WEBHOOK_URL_TOKEN", token.expose().to_owned()),
+            ("JWKS_URL", simulator.jwks_url()),
+        ];
+        let pipeline = Pipeline::start(emulator, &vars, Arc::new(SystemClock)).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = Endpoint::new(&format!("http://{}/", listener.local_addr().unwrap()), &token);
+        pipeline.serve_receiver(listener);
+        let gemini = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
+        Self { simulator, pipeline, endpoint, gemini }
+    }
+
+    /// The messages routed to `queue` once the pipeline has moved everything, as the consumer's trigger
+    /// hands them over.
+    async fn routed(&self, emulator: &Emulator, queue: &str) -> Vec<SqsMessage> {
+        self.pipeline.drain().await.unwrap();
+        let url = &self.pipeline.stack.routed(queue).url;
+        let messages = testkit::drain_queue(&emulator.sqs().await, url).await.unwrap();
+        messages.iter().map(|message| sqs_record(message, url)).collect()
+    }
+
+    /// The stored JSON object at `key` in the results bucket.
+    async fn stored_json(&self, emulator: &Emulator, key: &str) -> Value {
+        let s3 = emulator.s3().await;
+        let object =
+            s3.get_object().bucket(&self.pipeline.stack.results_bucket).key(key).send().await.unwrap();
+        serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap()
+    }
+}
+
+/// Until `count` deliveries were answered 200 (polling, up to 20 s).
+async fn answered(simulator: &Simulator, count: usize) {
+    for _ in 0..1000 {
+        if simulator.attempts().iter().filter(|a| a.status == Some(200)).count() >= count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("fewer than {count} deliveries answered 200: {:?}", simulator.attempts());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_with_a_dynamic_webhook_ends_with_its_results_in_s3_once() {
     let emulator = Emulator::shared().unwrap();
-    let settings =
-        Settings { finish_jobs_after: None, first_retry: Duration::from_millis(20), ..Settings::default() };
-    let simulator = Simulator::start(KEY, settings).await.unwrap();
-    let token = UrlToken::generate();
-    let vars = [
-        ("WEBHOOK_SECRETS", SigningSecret::generate().expose_whsec()),
-        ("WEBHOOK_URL_TOKEN", token.expose().to_owned()),
-        ("JWKS_URL", simulator.jwks_url()),
-    ];
-    let pipeline = Pipeline::start(emulator, &vars, Arc::new(SystemClock)).await.unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = Endpoint::new(&format!("http://{}/", listener.local_addr().unwrap()), &token);
-    pipeline.serve_receiver(listener);
+    let local = Loop::start(emulator).await;
 
     // The user's side: upload the requests, start the batch with the dynamic URL.
-    let gemini = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
     let input = br#"{"key": "q1", "request": {"contents": [{"parts": [{"text": "hello"}]}]}}
 {"key": "q2", "request": {"contents": [{"parts": [{"text": "world"}]}]}}
 "#;
-    let file = gemini.upload_file(input.to_vec(), "requests.jsonl", "application/jsonl").await.unwrap();
+    let file = local.gemini.upload_file(input.to_vec(), "requests.jsonl", "application/jsonl").await.unwrap();
     let mut metadata = serde_json::Map::new();
     metadata.insert("team".into(), json!("ml"));
-    let webhook = WebhookConfig { uris: vec![endpoint.dynamic.clone()], user_metadata: metadata };
-    let batch = gemini.create_batch("gemini-2.5-flash", &file.name, "nightly", &webhook).await.unwrap();
-    let failed = gemini.create_batch("gemini-2.5-flash", &file.name, "broken", &webhook).await.unwrap();
+    let webhook = WebhookConfig { uris: vec![local.endpoint.dynamic.clone()], user_metadata: metadata };
+    let batch = local.gemini.create_batch("gemini-2.5-flash", &file.name, "nightly", &webhook).await.unwrap();
+    let failed = local.gemini.create_batch("gemini-2.5-flash", &file.name, "broken", &webhook).await.unwrap();
 
     // Gemini's side: it completes; the first answer to its delivery is lost, so it delivers again.
-    simulator.lose_next_answers(1);
-    let delivery = simulator.finish(&batch.name, JobOutcome::Succeed).remove(0);
-    let attempts = delivered(&simulator, &delivery).await;
+    local.simulator.lose_next_answers(1);
+    let delivery = local.simulator.finish(&batch.name, JobOutcome::Succeed).remove(0);
+    let attempts = delivered(&local.simulator, &delivery).await;
     let other =
-        simulator.finish(&failed.name, JobOutcome::Fail { code: 13, message: "internal error".into() });
-    delivered(&simulator, &other[0]).await;
+        local.simulator.finish(&failed.name, JobOutcome::Fail { code: 13, message: "internal error".into() });
+    delivered(&local.simulator, &other[0]).await;
     assert_eq!(attempts.len(), 2, "retried once, with the same webhook-id: {attempts:?}");
     assert_eq!(attempts[1].status, Some(200));
 
-    pipeline.drain().await.unwrap();
-    let routed =
-        testkit::drain_queue(&emulator.sqs().await, &pipeline.stack.routed("batch").url).await.unwrap();
+    let routed = local.routed(emulator, "batch").await;
     assert_eq!(routed.len(), 2, "each event recorded and routed once: {routed:?}");
 
     // The consumer on the batch queue; each message delivered to it twice, as SQS may.
-    let consumer = pipeline.consumer(emulator, simulator.base_url(), KEY).await.unwrap();
+    let consumer = local.pipeline.consumer(emulator, local.simulator.base_url(), KEY).await.unwrap();
     let mut outcomes = Vec::new();
-    for message in routed.iter().chain(routed.iter()) {
-        let mut record = SqsMessage::default();
-        record.message_id = message.message_id().map(str::to_owned);
-        record.body = message.body().map(str::to_owned);
-        outcomes.push(process(&consumer, &record).await);
+    for record in routed.iter().chain(routed.iter()) {
+        outcomes.push(process(&consumer, record).await);
     }
     let results = shared::results::key(&batch.name, shared::results::BATCH_RESULTS);
     let failure = shared::results::key(&failed.name, shared::results::FAILURE);
@@ -95,13 +139,14 @@ async fn a_batch_with_a_dynamic_webhook_ends_with_its_results_in_s3_once() {
     );
 
     let s3 = emulator.s3().await;
-    let listed = s3.list_objects_v2().bucket(&pipeline.stack.results_bucket).send().await.unwrap();
+    let listed = s3.list_objects_v2().bucket(&local.pipeline.stack.results_bucket).send().await.unwrap();
     let mut keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     keys.sort_unstable();
     let mut expected = [results.as_str(), failure.as_str()];
     expected.sort_unstable();
     assert_eq!(keys, expected, "once each");
-    let object = s3.get_object().bucket(&pipeline.stack.results_bucket).key(&results).send().await.unwrap();
+    let object =
+        s3.get_object().bucket(&local.pipeline.stack.results_bucket).key(&results).send().await.unwrap();
     let stored = object.body.collect().await.unwrap().into_bytes();
     let lines: Vec<Value> =
         std::str::from_utf8(&stored).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -110,10 +155,47 @@ async fn a_batch_with_a_dynamic_webhook_ends_with_its_results_in_s3_once() {
         lines[0]["response"]["candidates"][0]["content"]["parts"][0]["text"],
         gemini_sim::jobs::answer_to("hello")
     );
-    let object = s3.get_object().bucket(&pipeline.stack.results_bucket).key(&failure).send().await.unwrap();
-    let record: Value = serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap();
+    let record = local.stored_json(emulator, &failure).await;
     assert_eq!(
         (record["error_message"].as_str(), record["user_metadata"]["team"].as_str()),
         (Some("internal error"), Some("ml"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_batch_or_interaction_leaves_a_record_of_its_cancellation() {
+    let emulator = Emulator::shared().unwrap();
+    let local = Loop::start(emulator).await;
+    let input = br#"{"key": "q1", "request": {"contents": [{"parts": [{"text": "hello"}]}]}}"#;
+    let file = local.gemini.upload_file(input.to_vec(), "requests.jsonl", "application/jsonl").await.unwrap();
+    let webhook = WebhookConfig { uris: vec![local.endpoint.dynamic.clone()], ..WebhookConfig::default() };
+    let batch = local.gemini.create_batch("gemini-2.5-flash", &file.name, "nightly", &webhook).await.unwrap();
+    let interaction = local.gemini.create_interaction("gemini-2.5-flash", "hello", &webhook).await.unwrap();
+
+    // The user changes their mind: both are cancelled through the API, as a user's code would.
+    local.gemini.cancel_batch(&batch.name).await.unwrap();
+    let cancelled = local.gemini.cancel_interaction(&interaction.id).await.unwrap();
+    assert_eq!(cancelled.status.as_deref(), Some("cancelled"));
+    let state = local.gemini.get_operation(&batch.name).await.unwrap();
+    assert_eq!(state.batch_state(), Some("BATCH_STATE_CANCELLED"));
+    // Cancelling again changes nothing and delivers nothing more.
+    local.gemini.cancel_batch(&batch.name).await.unwrap();
+
+    answered(&local.simulator, 2).await;
+    let consumer = local.pipeline.consumer(emulator, local.simulator.base_url(), KEY).await.unwrap();
+    for (queue, job, event_type) in [
+        ("batch", batch.name.as_str(), "batch.cancelled"),
+        ("interaction", &interaction.id, "interaction.cancelled"),
+    ] {
+        let routed = local.routed(emulator, queue).await;
+        assert_eq!(routed.len(), 1, "{event_type}: delivered, recorded and routed once: {routed:?}");
+        let failure = shared::results::key(job, shared::results::FAILURE);
+        assert_eq!(process(&consumer, &routed[0]).await, Outcome::Stored(vec![failure.clone()]));
+        let record = local.stored_json(emulator, &failure).await;
+        assert_eq!(
+            (record["type"].as_str(), record["job"].as_str()),
+            (Some(event_type), Some(job)),
+            "{record}"
+        );
+    }
 }

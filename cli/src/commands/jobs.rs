@@ -1,5 +1,6 @@
 //! `jobs batch|interaction|video`: a Gemini job started with the stack's dynamic URL in its
-//! `webhook_config`, so its end is delivered, verified, routed and followed up with no polling.
+//! `webhook_config`, so its end is delivered, verified, routed and followed up with no polling;
+//! `jobs cancel`: a job ended early, its `*.cancelled` event delivered the same way.
 
 use std::fmt;
 
@@ -36,6 +37,48 @@ impl fmt::Display for Started {
         writeln!(f, "started {} {}", self.kind, self.job)?;
         writeln!(f, "  its end is delivered to {}", self.webhook)?;
         write!(f, "  its result will land at {}", self.result)
+    }
+}
+
+/// A cancel, and the state it left the job in.
+#[derive(Serialize)]
+struct Cancelled {
+    job: String,
+    kind: &'static str,
+    /// `BATCH_STATE_CANCELLED`, `cancelled`; another state when the job had already ended.
+    state: String,
+    /// The event its cancel delivers.
+    event: &'static str,
+}
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.state.to_ascii_lowercase().ends_with("cancelled") {
+            write!(
+                f,
+                "cancelled {} {}\n  its {} event goes to its webhook like any end",
+                self.kind, self.job, self.event
+            )
+        } else {
+            write!(f, "{} {} had already ended ({}): nothing to cancel", self.kind, self.job, self.state)
+        }
+    }
+}
+
+/// Cancels a batch (`batches/...`) or an interaction (its id); Gemini has no cancel for videos.
+async fn cancel(gemini: &GeminiClient, job: &str) -> anyhow::Result<Cancelled> {
+    let context = || format!("cancelling {job}");
+    if job.starts_with("batches/") {
+        gemini.cancel_batch(job).await.with_context(context)?;
+        let batch = gemini.get_operation(job).await.with_context(context)?;
+        let state = batch.batch_state().unwrap_or("unknown").to_owned();
+        Ok(Cancelled { job: job.to_owned(), kind: "batch", state, event: "batch.cancelled" })
+    } else if job.contains("/operations/") {
+        Err(usage("a video generation cannot be cancelled: the Gemini API has no cancel for it"))
+    } else {
+        let interaction = gemini.cancel_interaction(job).await.with_context(context)?;
+        let state = interaction.status.unwrap_or_else(|| "unknown".into());
+        Ok(Cancelled { job: interaction.id, kind: "interaction", state, event: "interaction.cancelled" })
     }
 }
 
@@ -101,6 +144,10 @@ pub(super) async fn run(
 ) -> anyhow::Result<()> {
     let gemini: GeminiClient = client(&api)?;
     let started = match action {
+        JobsAction::Cancel { job } => {
+            out.print(&cancel(&gemini, &job).await?);
+            return Ok(());
+        }
         JobsAction::Batch { input, model, name, webhook: args } => {
             let bytes = read_input(&input)?;
             let display = name

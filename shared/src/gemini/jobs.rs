@@ -105,6 +105,20 @@ impl GeminiClient {
         self.call("interactions.get", self.http.get(self.url(&format!("interactions/{id}")))).await
     }
 
+    /// Cancels a running batch (`POST batches/{id}:cancel`); its `batch.cancelled` event follows.
+    pub async fn cancel_batch(&self, name: &str) -> Result<(), ApiError> {
+        let url = self.url(&format!("{name}:cancel"));
+        self.call::<Value>("batches.cancel", self.http.post(url).json(&json!({}))).await.map(drop)
+    }
+
+    /// Cancels a running background interaction (`POST interactions/{id}/cancel`: a slash, the
+    /// Interactions API's style); its `interaction.cancelled` event follows. Answers the interaction.
+    pub async fn cancel_interaction(&self, id: &str) -> Result<Interaction, ApiError> {
+        let id = id.strip_prefix("interactions/").unwrap_or(id);
+        let url = self.url(&format!("interactions/{id}/cancel"));
+        self.call("interactions.cancel", self.http.post(url).json(&json!({}))).await
+    }
+
     /// Starts a video generation from `prompt`, its events to `webhook`.
     pub async fn generate_video(
         &self,

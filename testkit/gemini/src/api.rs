@@ -1,6 +1,6 @@
-//! The HTTP side: the WebhookService's paths under `/v1beta/` and `/v1/`, the JWKS, and the
-//! simulator's own `/_sim/events`. Each answer is JSON in Google's shapes; each refusal is Google's
-//! error shape with the status code Google uses.
+//! The HTTP side: the WebhookService's paths under `/v1beta/` and `/v1/`, the Files API, the jobs, the
+//! JWKS, and the simulator's own `/_sim/events` and `/_sim/{job}:finish`. Each answer is JSON in
+//! Google's shapes; each refusal is Google's error shape with the status code Google uses.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use crate::Shared;
 use crate::deliver;
 use crate::files::{Session, Source, StoredFile};
-use crate::jobs::{self, Job, Kind};
+use crate::jobs::{self, Job, Kind, Outcome};
 use crate::store::{OVERLAP_SECS, SUBSCRIBABLE, Secret, State, Webhook};
 
 /// Largest `page_size` the reference allows.
@@ -88,6 +88,12 @@ async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<Bo
         (StatusCode::OK, shared.jwks()).into()
     } else if path == "/_sim/events" && parts.method == Method::POST {
         simulated_event(shared, &body).into()
+    } else if let Some(name) = path
+        .strip_prefix("/_sim/")
+        .and_then(|p| p.strip_suffix(":finish"))
+        .filter(|_| parts.method == Method::POST)
+    {
+        simulated_finish(shared, name, &body).into()
     } else {
         let api = path.strip_prefix("/v1beta/").or_else(|| path.strip_prefix("/v1/"));
         let upload = path.strip_prefix("/upload/v1beta/").or_else(|| path.strip_prefix("/upload/v1/"));
@@ -97,10 +103,13 @@ async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<Bo
         let keys: Vec<&str> =
             parts.headers.get_all("x-goog-api-key").iter().filter_map(|v| v.to_str().ok()).collect();
         let key = if keys.is_empty() { query.get("key").cloned() } else { Some(keys.join(", ")) };
+        // An upload session's URL is its own credential: the SDKs send its chunks without the key.
+        let session_upload = upload.is_some() && query.contains_key("upload_id");
         match key {
             _ if api.is_none() && upload.is_none() && download.is_none() => {
                 error(StatusCode::NOT_FOUND, &format!("The requested URL {path} was not found on this server.")).into()
             }
+            _ if session_upload => upload_file(shared, &query, &header, &body),
             None => error(
                 StatusCode::FORBIDDEN,
                 "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
@@ -432,8 +441,44 @@ fn simulated_event(shared: &Arc<Shared>, body: &[u8]) -> Answer {
     (StatusCode::OK, json!({"webhook_ids": ids}))
 }
 
+/// `POST /_sim/{job}:finish` `{"outcome"?, "error_code"?, "error_message"?}`: a running job ends now, as
+/// `succeeded` (the default), `failed` (with that google.rpc code and message), `expired` or
+/// `cancelled`, and its event is delivered. Answers the deliveries' `webhook_ids` (none when the job had
+/// already ended).
+fn simulated_finish(shared: &Arc<Shared>, name: &str, body: &[u8]) -> Answer {
+    let json = match json_body(body) {
+        Ok(json) => json,
+        Err(refusal) => return refusal,
+    };
+    let outcome = match json["outcome"].as_str().unwrap_or("succeeded") {
+        "succeeded" => Outcome::Succeed,
+        "failed" => Outcome::Fail {
+            code: json["error_code"].as_i64().unwrap_or(13),
+            message: json["error_message"].as_str().unwrap_or("Internal error encountered.").to_owned(),
+        },
+        "expired" => Outcome::Expire,
+        "cancelled" => Outcome::Cancel,
+        other => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("outcome must be succeeded, failed, expired or cancelled, not {other}"),
+            );
+        }
+    };
+    let known = {
+        let jobs = shared.jobs();
+        jobs.contains_key(name) || jobs.contains_key(&format!("interactions/{name}"))
+    };
+    if !known {
+        return error(StatusCode::NOT_FOUND, &format!("{name} not found."));
+    }
+    (StatusCode::OK, json!({"webhook_ids": jobs::finish(shared, name, outcome)}))
+}
+
 /// `POST /upload/v1beta/files`: `start` opens a session and answers its URL in `x-goog-upload-url`;
-/// `upload, finalize` on that URL stores the bytes and answers `{"file": File}`.
+/// on that URL (its own credential: no key needed) each `upload` appends a chunk at
+/// `X-Goog-Upload-Offset`, and `upload, finalize` appends the last, stores the file and answers
+/// `{"file": File}`.
 fn upload_file(
     shared: &Arc<Shared>,
     query: &HashMap<String, String>,
@@ -453,7 +498,7 @@ fn upload_file(
             let mime_type = header("x-goog-upload-header-content-type")
                 .unwrap_or_else(|| "application/octet-stream".into());
             let id = fresh_id();
-            let session = Session { display_name: display_name.to_owned(), mime_type };
+            let session = Session { display_name: display_name.to_owned(), mime_type, received: Vec::new() };
             shared.files().sessions.insert(id.clone(), session);
             let url =
                 format!("{}/upload/v1beta/files?upload_id={id}&upload_protocol=resumable", shared.base_url);
@@ -462,8 +507,27 @@ fn upload_file(
                 vec![("x-goog-upload-url", url), ("x-goog-upload-status", "active".into())],
             )
         }
-        (command, Some(id)) if command.contains("finalize") => {
-            let Some(session) = shared.files().sessions.remove(id) else {
+        (command, Some(id)) if command.contains("upload") || command.contains("finalize") => {
+            let mut files = shared.files();
+            let Some(session) = files.sessions.get_mut(id) else {
+                return error(StatusCode::NOT_FOUND, "No such upload session.").into();
+            };
+            let offset = header("x-goog-upload-offset").and_then(|o| o.parse::<usize>().ok());
+            if command.contains("upload") && offset.is_some_and(|o| o != session.received.len()) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "X-Goog-Upload-Offset does not match the bytes received.",
+                )
+                .into();
+            }
+            session.received.extend_from_slice(body);
+            if !command.contains("finalize") {
+                return Reply::WithHeaders(
+                    (StatusCode::OK, json!({})),
+                    vec![("x-goog-upload-status", "active".into())],
+                );
+            }
+            let Some(session) = files.sessions.remove(id) else {
                 return error(StatusCode::NOT_FOUND, "No such upload session.").into();
             };
             let name = format!("files/{}", fresh_id().get(..12).unwrap_or_default());
@@ -471,12 +535,12 @@ fn upload_file(
                 name: name.clone(),
                 display_name: session.display_name,
                 mime_type: session.mime_type,
-                bytes: body.to_vec(),
+                bytes: session.received,
                 source: Source::Uploaded,
                 created_at: shared.now(),
             };
             let shown = file.to_json(&shared.base_url);
-            shared.files().files.insert(name, file);
+            files.files.insert(name, file);
             Reply::WithHeaders(
                 (StatusCode::OK, json!({"file": shown})),
                 vec![("x-goog-upload-status", "final".into())],
@@ -495,6 +559,28 @@ fn files_download(shared: &Arc<Shared>, id: &str) -> Reply {
                 .into()
         }
         Some(file) => Reply::Download(file.bytes.clone(), file.mime_type.clone()),
+    }
+}
+
+/// The job a cancel names: `batches/{id}:cancel`, or `interactions/{id}/cancel` (a slash: the
+/// Interactions API's own style).
+fn cancel_target(rest: &str) -> Option<&str> {
+    let batch = rest.strip_suffix(":cancel").filter(|name| name.starts_with("batches/"));
+    batch.or_else(|| rest.strip_suffix("/cancel").filter(|name| name.starts_with("interactions/")))
+}
+
+/// Cancels a job that is still running, delivering its `*.cancelled` event; one that already ended is
+/// left as it was (Google documents no answer for that case). A batch answers `{}`, an interaction
+/// itself.
+fn cancel(shared: &Arc<Shared>, name: &str) -> Answer {
+    if !shared.jobs().contains_key(name) {
+        return error(StatusCode::NOT_FOUND, &format!("{name} not found."));
+    }
+    jobs::finish(shared, name, Outcome::Cancel);
+    match shared.jobs().get(name) {
+        Some(job) if job.kind == Kind::Interaction => (StatusCode::OK, job.to_json(&shared.base_url)),
+        Some(_) => (StatusCode::OK, json!({})),
+        None => error(StatusCode::NOT_FOUND, &format!("{name} not found.")),
     }
 }
 
@@ -525,6 +611,9 @@ fn jobs_api(shared: &Arc<Shared>, method: &Method, rest: &str, body: &[u8]) -> A
     }
     if method != Method::POST {
         return error(StatusCode::NOT_FOUND, "Method not found.");
+    }
+    if let Some(name) = cancel_target(rest) {
+        return cancel(shared, name);
     }
     let (kind, model) = if rest == "interactions" {
         (Kind::Interaction, json["model"].as_str().unwrap_or_default().to_owned())
@@ -584,7 +673,17 @@ fn jobs_api(shared: &Arc<Shared>, method: &Method, rest: &str, body: &[u8]) -> A
         Ok(webhook) => webhook,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
-    let job = Job { name, kind, model, webhook, input, created_at: now, outcome: None, output_file: None };
+    let job = Job {
+        name,
+        kind,
+        model,
+        webhook,
+        input,
+        created_at: now,
+        ended_at: None,
+        outcome: None,
+        output_file: None,
+    };
     let answer = job.to_json(base);
     jobs::started(shared, job);
     (StatusCode::OK, answer)

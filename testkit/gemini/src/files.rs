@@ -1,8 +1,8 @@
 //! The Files API: the resumable upload the SDKs use (a `start` request answered with an
-//! `x-goog-upload-url`, then `upload, finalize` with the bytes), file metadata, and downloads of what
-//! jobs generated (`/download/v1beta/files/{id}:download?alt=media`, and the same without `/download`).
-//! An uploaded file cannot be downloaded, as Google documents. A download can be cut off mid-stream on
-//! purpose ([`crate::Simulator::interrupt_downloads`]).
+//! `x-goog-upload-url`, then the bytes in chunks, the last with `upload, finalize`), file metadata, and
+//! downloads of what jobs generated (`/download/v1beta/files/{id}:download?alt=media`, and the same
+//! without `/download`). An uploaded file cannot be downloaded, as Google documents. A download can be
+//! cut off mid-stream on purpose ([`crate::Simulator::interrupt_downloads`]).
 
 use std::collections::BTreeMap;
 
@@ -63,6 +63,8 @@ pub struct Session {
     pub display_name: String,
     /// Its MIME type, from `X-Goog-Upload-Header-Content-Type`.
     pub mime_type: String,
+    /// The bytes received so far (the SDKs send 8 MiB chunks, each `upload` at its offset).
+    pub received: Vec<u8>,
 }
 
 /// Every file and upload session.

@@ -57,6 +57,8 @@ pub struct Job {
     pub input: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// Unix seconds, once it ended.
+    pub ended_at: Option<i64>,
     /// How it ended, once it has.
     pub outcome: Option<Outcome>,
     /// What it produced: `files/{id}`.
@@ -64,6 +66,11 @@ pub struct Job {
 }
 
 impl Job {
+    /// When it last changed: its end, or its start.
+    fn updated_at(&self) -> i64 {
+        self.ended_at.unwrap_or(self.created_at)
+    }
+
     fn state(&self) -> &'static str {
         match &self.outcome {
             None => "BATCH_STATE_RUNNING",
@@ -82,8 +89,11 @@ impl Job {
                     "@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
                     "name": self.name, "model": self.model, "displayName": self.name,
                     "inputConfig": {"fileName": self.input}, "createTime": rfc3339(self.created_at),
-                    "updateTime": rfc3339(self.created_at), "state": self.state(),
+                    "updateTime": rfc3339(self.updated_at()), "state": self.state(),
                 });
+                if let Some(ended) = self.ended_at {
+                    metadata["endTime"] = json!(rfc3339(ended));
+                }
                 let mut operation = json!({"name": self.name, "done": self.outcome.is_some()});
                 if let Some(file) = &self.output_file {
                     metadata["output"] = json!({"responsesFile": file});
@@ -125,7 +135,7 @@ impl Job {
                 let mut interaction = json!({
                     "id": self.name.trim_start_matches("interactions/"), "object": "interaction",
                     "model": self.model, "status": status, "created": rfc3339(self.created_at),
-                    "updated": rfc3339(self.created_at), "steps": steps,
+                    "updated": rfc3339(self.updated_at()), "steps": steps,
                 });
                 if let Some(webhook) = &self.webhook {
                     interaction["webhook_config"] = webhook.clone();
@@ -248,6 +258,7 @@ fn end(shared: &Shared, job: &mut Job, outcome: Outcome) -> Outcome {
         job.output_file = Some(file);
     }
     job.outcome = Some(outcome.clone());
+    job.ended_at = Some(now);
     outcome
 }
 

@@ -4,7 +4,7 @@
 
 use gemini_sim::{Settings, Simulator};
 use serde_json::{Value, json};
-use shared::gemini::{GeminiClient, NewWebhook, Revocation, WebhookState, WebhookUpdate};
+use shared::gemini::{GeminiClient, NewWebhook, Revocation, WebhookConfig, WebhookState, WebhookUpdate};
 
 const KEY: &str = "fidelity-key";
 
@@ -164,4 +164,36 @@ async fn the_projects_client_makes_every_call() {
     let wrong = GeminiClient::new(simulator.base_url(), "v1beta", "wrong").unwrap();
     let refused = wrong.all_webhooks().await.unwrap_err().to_string();
     assert!(refused.contains("400") && refused.contains("API key not valid"), "{refused}");
+}
+
+#[tokio::test]
+async fn a_job_ends_when_the_simulator_is_told_and_a_wrong_request_is_refused() {
+    let simulator =
+        Simulator::start(KEY, Settings { finish_jobs_after: None, ..Settings::default() }).await.unwrap();
+    let client = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
+    let hook = WebhookConfig { uris: vec!["http://127.0.0.1:9/".into()], ..WebhookConfig::default() };
+    let interaction = client.create_interaction("gemini-2.5-flash", "hello", &hook).await.unwrap();
+    let finish = |job: &str| format!("{}/_sim/{job}:finish", simulator.base_url());
+
+    let failed = json!({"outcome": "failed", "error_code": 8, "error_message": "quota"});
+    let (status, answer) =
+        call(reqwest::Method::POST, &finish(&format!("interactions/{}", interaction.id)), None, Some(failed))
+            .await;
+    assert_eq!((status, answer["webhook_ids"].as_array().map(Vec::len)), (200, Some(1)), "{answer}");
+    let got = client.get_interaction(&interaction.id).await.unwrap();
+    assert_eq!(
+        (got["status"].as_str(), got["errors"][0]["message"].as_str()),
+        (Some("failed"), Some("quota"))
+    );
+    // An ended job stays as it ended: nothing more is delivered.
+    let (status, again) =
+        call(reqwest::Method::POST, &finish(&format!("interactions/{}", interaction.id)), None, None).await;
+    assert_eq!((status, again["webhook_ids"].as_array().map(Vec::len)), (200, Some(0)));
+
+    let (status, refused) =
+        call(reqwest::Method::POST, &finish("batches/nope"), None, Some(json!({"outcome": "done"}))).await;
+    assert_eq!(status, 400, "an unknown outcome is named: {refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("done"), "{refused}");
+    let (status, _) = call(reqwest::Method::POST, &finish("batches/nope"), None, None).await;
+    assert_eq!(status, 404);
 }

@@ -1,12 +1,14 @@
 //! Google's official Python SDK (`google-genai`, in the emulator's venv) pointed at the simulator: every
-//! WebhookService call it implements works, under `v1beta` and `v1`, and every answer parses into the
-//! SDK's own models (`tests/sdk_check.py`).
+//! WebhookService call it implements, and the jobs calls (files in chunks, batches, interactions,
+//! cancels; the SDK refuses videos on the Developer API itself), work under `v1beta` and `v1`, and every answer parses into the SDK's own models
+//! (`tests/sdk_check.py`). Jobs end only when the script says, so nothing races its checks.
 
 use gemini_sim::{Settings, Simulator};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn google_genai_works_against_the_simulator() {
-    let simulator = Simulator::start("sdk-key", Settings::default()).await.unwrap();
+    let settings = Settings { finish_jobs_after: None, ..Settings::default() };
+    let simulator = Simulator::start("sdk-key", settings).await.unwrap();
     let python = testkit::python().unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk_check.py");
     let base = simulator.base_url().to_owned();

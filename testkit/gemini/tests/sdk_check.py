@@ -1,11 +1,17 @@
 """Google's own Python SDK (google-genai) against the local Gemini simulator: every WebhookService call
-the simulator implements, under v1beta and under v1 (the SDK 3.x default). Exits 0 when every call
-worked and every answer parsed into the SDK's models with the values expected; prints what failed.
+the simulator implements, and the jobs calls (files, batches, interactions, their cancels; the SDK 3.x
+refuses video generation on the Developer API without a request), under v1beta and under v1 (the SDK
+3.x default). Exits 0 when every call worked and every answer parsed into the SDK's models with the
+values expected; prints what failed. The simulator must be started with jobs that end only when told
+(`POST /_sim/{job}:finish`).
 
 Usage: sdk_check.py BASE_URL API_KEY
 """
 
+import io
+import json
 import sys
+import urllib.request
 
 from google import genai
 from google.genai import errors
@@ -65,10 +71,68 @@ def check(version: str, base: str, key: str) -> None:
         assert "400" in str(error) or "API key not valid" in str(error), error
 
 
+def finish(base: str, job: str, outcome: str) -> None:
+    """Ends a job now, through the simulator's own path."""
+    request = urllib.request.Request(f"{base}/_sim/{job}:finish", data=json.dumps({"outcome": outcome}).encode(), method="POST")
+    with urllib.request.urlopen(request) as answer:
+        assert answer.status == 200, answer.status
+
+
+def state(job) -> str:
+    return getattr(job.state, "name", str(job.state))
+
+
+def check_jobs(version: str, base: str, key: str) -> None:
+    client = genai.Client(api_key=key, http_options={"base_url": base, "api_version": version})
+    hook = {"uris": ["http://127.0.0.1:9/hook"], "user_metadata": {"run": "sdk"}}
+    line = b'{"key": "a", "request": {"contents": [{"parts": [{"text": "hi"}]}]}}\n'
+
+    # Over the SDK's 8 MiB chunk: `upload` at offset 0, then `upload, finalize` at its offset.
+    lines = line * (9 * 2**20 // len(line) + 1)
+    upload = client.files.upload(file=io.BytesIO(lines), config={"mime_type": "application/jsonl", "display_name": "in"})
+    assert upload.name.startswith("files/") and upload.size_bytes == len(lines), upload
+    assert client.files.get(name=upload.name).display_name == "in"
+
+    batch = client.batches.create(model="gemini-2.5-flash", src=upload.name, config={"display_name": "sdk", "webhook_config": hook})
+    assert batch.name.startswith("batches/") and state(batch) == "JOB_STATE_RUNNING", batch
+    finish(base, batch.name, "succeeded")
+    done = client.batches.get(name=batch.name)
+    assert state(done) == "JOB_STATE_SUCCEEDED" and done.dest.file_name.startswith("files/"), done
+    assert done.end_time is not None and done.end_time >= done.create_time, done
+    results = client.files.download(file=done.dest.file_name)
+    assert len(results.splitlines()) == len(lines.splitlines()), len(results)
+    assert json.loads(results.splitlines()[0])["key"] == "a"
+
+    to_cancel = client.batches.create(model="gemini-2.5-flash", src=upload.name, config={"webhook_config": hook})
+    client.batches.cancel(name=to_cancel.name)
+    assert state(client.batches.get(name=to_cancel.name)) == "JOB_STATE_CANCELLED"
+    failed = client.batches.create(model="gemini-2.5-flash", src=upload.name)
+    finish(base, failed.name, "failed")
+    failed = client.batches.get(name=failed.name)
+    # The SDK reads no `error` from the Developer API's batch (its own choice); the state says it.
+    assert state(failed) == "JOB_STATE_FAILED", failed
+
+    interaction = client.interactions.create(model="gemini-2.5-flash", input="hello", background=True, webhook_config=hook)
+    assert interaction.id and interaction.status == "in_progress", interaction
+    finish(base, f"interactions/{interaction.id}", "succeeded")
+    completed = client.interactions.get(interaction.id)
+    assert completed.status == "completed" and completed.steps[-1].type == "model_output", completed
+    running = client.interactions.create(model="gemini-2.5-flash", input="again", background=True, webhook_config=hook)
+    assert client.interactions.cancel(running.id).status == "cancelled"
+    assert client.interactions.get(running.id).status == "cancelled"
+
+    try:
+        client.batches.cancel(name="batches/nosuchbatch")
+        raise AssertionError("an unknown batch was cancelled")
+    except errors.APIError as error:
+        assert error.code == 404, error
+
+
 def main() -> None:
     base, key = sys.argv[1], sys.argv[2]
     for version in ("v1beta", "v1"):
         check(version, base, key)
+        check_jobs(version, base, key)
     print("ok")
 
 

@@ -2,35 +2,44 @@
 //! then serves until Ctrl-C.
 //!
 //! ```text
-//! gemini-sim [--port N] [--api-key KEY]
+//! gemini-sim [--port N] [--api-key KEY] [--finish-after SECONDS|never]
 //! ```
+//!
+//! Jobs end on their own after `--finish-after` (2 s by default), or when `POST /_sim/{job}:finish`
+//! says, with the outcome it gives.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use gemini_sim::{Settings, Simulator};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let (mut port, mut api_key) = (0u16, "sim-api-key".to_owned());
+    let (mut port, mut api_key, mut settings) = (0u16, "sim-api-key".to_owned(), Settings::default());
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--port", Some(value)) if value.parse::<u16>().is_ok() => port = value.parse().unwrap_or(0),
             ("--api-key", Some(value)) => api_key = value,
+            ("--finish-after", Some(value)) if value == "never" => settings.finish_jobs_after = None,
+            ("--finish-after", Some(value))
+                if value.parse::<f64>().is_ok_and(|s| s.is_finite() && s >= 0.0) =>
+            {
+                settings.finish_jobs_after = Some(Duration::from_secs_f64(value.parse().unwrap_or(2.0)));
+            }
             _ => {
-                eprintln!("usage: gemini-sim [--port N] [--api-key KEY]");
+                eprintln!("usage: gemini-sim [--port N] [--api-key KEY] [--finish-after SECONDS|never]");
                 return ExitCode::from(2);
             }
         }
     }
-    let simulator =
-        match Simulator::start_on(&format!("127.0.0.1:{port}"), &api_key, Settings::default()).await {
-            Ok(simulator) => simulator,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let simulator = match Simulator::start_on(&format!("127.0.0.1:{port}"), &api_key, settings).await {
+        Ok(simulator) => simulator,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     println!("GEMINI_API_BASE={}", simulator.base_url());
     println!("GEMINI_API_KEY={}", simulator.api_key());
     println!("JWKS_URL={}", simulator.jwks_url());
@@ -44,6 +53,9 @@ async fn main() -> ExitCode {
     );
     println!(
         "  an event: curl -X POST BASE/_sim/events -d '{{\"type\": \"batch.succeeded\", \"data\": {{\"id\": \"batches/1\"}}}}'"
+    );
+    println!(
+        "  a job's end, now and as you choose: curl -X POST BASE/_sim/batches/ID:finish -d '{{\"outcome\": \"failed\"}}'"
     );
     println!("Ctrl-C stops it");
     let _ = tokio::signal::ctrl_c().await;
