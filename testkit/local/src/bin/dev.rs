@@ -357,6 +357,10 @@ fn print_banner(
     );
     anstream::println!("  gemini-webhooks webhooks ping ID");
     anstream::println!(
+        "  gemini-webhooks jobs interaction \"hello\" --webhook-url '{}'   (its end comes 2 s later)",
+        local.endpoint.dynamic
+    );
+    anstream::println!(
         "  curl -X POST {}/_sim/events -d '{{\"type\": \"batch.succeeded\", \"data\": {{\"id\": \"batches/1\"}}}}'",
         local.gemini.base_url()
     );
