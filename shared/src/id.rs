@@ -61,6 +61,13 @@ impl WebhookId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The key a replay of this id made at `replayed_at` (Unix milliseconds) is handled once under:
+    /// apart from the original's, since a replay is asked for to handle the event again. (Past
+    /// [`MAX_WEBHOOK_ID_LEN`] by its suffix at most: a key, never a header.)
+    pub fn replayed(&self, replayed_at: i64) -> Self {
+        Self(format!("{}#replay-{replayed_at}", self.0))
+    }
 }
 
 impl TryFrom<String> for WebhookId {

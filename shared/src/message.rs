@@ -275,8 +275,8 @@ pub struct DownstreamMessage {
     /// When the recorder recorded it, Unix milliseconds.
     pub recorded_at: i64,
     /// Set when the event was sent again from the events table (`gemini-webhooks replay`) rather than
-    /// routed when it arrived: when, Unix milliseconds. A replay keeps its `webhook_id`, so handling
-    /// that is idempotent on it absorbs replays of what it already handled.
+    /// routed when it arrived: when, Unix milliseconds. A replay keeps its `webhook_id`; handling
+    /// idempotent on [`DownstreamMessage::idempotency_key`] does it once more, once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replayed_at: Option<i64>,
 }
@@ -300,6 +300,17 @@ impl DownstreamMessage {
     /// The `webhook-id`: the key to make your handling idempotent on.
     pub fn webhook_id(&self) -> &WebhookId {
         &self.provenance.webhook_id
+    }
+
+    /// The key to make handling idempotent on: the `webhook-id`, the same on every copy of a delivery
+    /// (Gemini's retries, SQS's redeliveries, a stream retry), so each is handled once; on a replay,
+    /// the `webhook-id` and its `replayed_at`, so a replay (asked for after a consumer bug, say) is
+    /// handled again, once, however often SQS delivers it.
+    pub fn idempotency_key(&self) -> WebhookId {
+        match self.replayed_at {
+            Some(at) => self.webhook_id().replayed(at),
+            None => self.webhook_id().clone(),
+        }
     }
 
     /// Whether the job ended with nothing to fetch: failed, expired or cancelled.

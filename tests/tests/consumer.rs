@@ -109,6 +109,32 @@ async fn a_redelivered_event_is_followed_up_once_and_only_the_unparseable_record
 }
 
 #[tokio::test]
+async fn a_replay_is_handled_once_more_and_its_redelivery_is_not() {
+    let emulator = Emulator::shared().unwrap();
+    let stack = Stack::create(emulator).await.unwrap();
+    let consumer =
+        consumer_on(&stack, emulator.endpoint(), "http://127.0.0.1:9", Arc::new(ManualClock::at(NOW))).await;
+    let failed = json!({"type": "batch.failed", "data": {"id": "batches/7", "error_code": 13, "error_message": "internal"}});
+    let original = body("msg_7", &failed);
+    let replay = |at: i64| {
+        let mut message: Value = serde_json::from_str(&original).unwrap();
+        message["replayed_at"] = json!(at);
+        message.to_string()
+    };
+    let stored = Outcome::Stored(vec!["batches/7/failure.json".into()]);
+
+    assert_eq!(process(&consumer, &record("a", &original)).await, stored);
+    assert_eq!(process(&consumer, &record("b", &original)).await, Outcome::Duplicate);
+    // `gemini-webhooks replay` after a consumer bug: handled again, rewriting the same object...
+    let first = replay(NOW * 1000 + 60_000);
+    assert_eq!(process(&consumer, &record("c", &first)).await, stored, "a replay is asked for");
+    // ...once, however often SQS delivers that replay; a later replay of the same window runs again.
+    assert_eq!(process(&consumer, &record("d", &first)).await, Outcome::Duplicate);
+    assert_eq!(process(&consumer, &record("e", &replay(NOW * 1000 + 120_000))).await, stored);
+    assert_eq!(objects(&stack).await, ["batches/7/failure.json"]);
+}
+
+#[tokio::test]
 async fn a_claim_is_a_lease_a_failed_attempt_releases_it_and_a_dead_one_runs_out() {
     let emulator = Emulator::shared().unwrap();
     let stack = Stack::create(emulator).await.unwrap();

@@ -454,3 +454,19 @@ fn the_results_bucket_is_private_encrypted_and_written_by_the_consumer_alone() {
     let actions: Vec<String> = statement["Action"].as_sequence().unwrap().iter().map(text).collect();
     assert_eq!(actions, ["s3:PutObject", "s3:AbortMultipartUpload"], "write only: no read, list or delete");
 }
+
+/// The README counts the alarms (and prices them by that count): the count is the template's.
+#[test]
+fn the_readme_counts_the_templates_alarms() {
+    let template = template();
+    let alarms = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .count();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    for claim in [format!("({alarms} in all;"), format!("{alarms} CloudWatch alarms")] {
+        assert!(readme.contains(&claim), "the README should say {claim:?}: the template has {alarms} alarms");
+    }
+}

@@ -113,8 +113,9 @@ pub async fn process(consumer: &Consumer, record: &SqsMessage) -> Outcome {
         Ok(message) => message,
         Err(error) => return Outcome::Failed(format!("not a downstream message: {error}")),
     };
-    let id = message.webhook_id();
-    match consumer.once.claim(id).await {
+    // The webhook-id: every copy of one delivery is handled once, and a replay once more.
+    let key = message.idempotency_key();
+    match consumer.once.claim(&key).await {
         Ok(Claim::Acquired) => {}
         Ok(Claim::AlreadyDone) => return Outcome::Duplicate,
         Ok(Claim::InProgress) => return Outcome::Failed("another invocation is handling it".into()),
@@ -122,9 +123,9 @@ pub async fn process(consumer: &Consumer, record: &SqsMessage) -> Outcome {
     }
     match follow_up(consumer, &message).await {
         Ok(stored) => {
-            tracing::info!(webhook_id = %id, job = message.data_id.as_deref(), ?stored, "followed up");
-            if let Err(error) = consumer.once.done(id).await {
-                tracing::warn!(webhook_id = %id, %error, "done, but could not mark it done");
+            tracing::info!(claim = %key, job = message.data_id.as_deref(), ?stored, "followed up");
+            if let Err(error) = consumer.once.done(&key).await {
+                tracing::warn!(claim = %key, %error, "done, but could not mark it done");
             }
             if stored.is_empty() { Outcome::Ignored } else { Outcome::Stored(stored) }
         }
@@ -132,8 +133,8 @@ pub async fn process(consumer: &Consumer, record: &SqsMessage) -> Outcome {
             if let FollowUpError::Api(api) = &error {
                 consumer.gemini.refused(api).await;
             }
-            if let Err(release) = consumer.once.release(id).await {
-                tracing::warn!(webhook_id = %id, %release, "could not release the claim; its lease will run out");
+            if let Err(release) = consumer.once.release(&key).await {
+                tracing::warn!(claim = %key, %release, "could not release the claim; its lease will run out");
             }
             Outcome::Failed(error.to_string())
         }

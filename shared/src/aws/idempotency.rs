@@ -11,13 +11,14 @@
 //! # async fn example(once: gemini_webhooks_aws::aws::idempotency::Idempotency, message: gemini_webhooks_aws::message::DownstreamMessage)
 //! #     -> Result<(), Box<dyn std::error::Error>> {
 //! use gemini_webhooks_aws::aws::idempotency::Claim;
-//! match once.claim(message.webhook_id()).await? {
+//! let key = message.idempotency_key(); // the webhook-id; a replay's own key adds when it was replayed
+//! match once.claim(&key).await? {
 //!     Claim::AlreadyDone => {}                                  // a duplicate: acknowledge it
 //!     Claim::InProgress => return Err("being handled".into()), // report it failed: SQS redelivers later
 //!     Claim::Acquired => match act(&message).await {
-//!         Ok(()) => once.done(message.webhook_id()).await?,
+//!         Ok(()) => once.done(&key).await?,
 //!         Err(error) => {
-//!             once.release(message.webhook_id()).await?;
+//!             once.release(&key).await?;
 //!             return Err(error.into());
 //!         }
 //!     },
