@@ -8,7 +8,10 @@ use gemini_webhooks::args::Cli;
 use gemini_webhooks::{commands, report};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(refused) => return report::command_line(refused),
+    };
     let json = cli.global.json;
     // `RUST_LOG` shows the SDK's own logs, on standard error; at debug, every failure's details too.
     let logging = std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty());

@@ -85,6 +85,26 @@ pub fn report(outcome: anyhow::Result<()>, json: bool, verbose: bool) -> ExitCod
     ExitCode::from(code)
 }
 
+/// A command line clap refused (exit 2), or `--help` and `--version` (exit 0): clap prints them, unless
+/// `--json` is on the line and it is a refusal, which is then one JSON object like every other error.
+pub fn command_line(refused: clap::Error) -> ExitCode {
+    let json = std::env::args_os().any(|arg| arg == "--json");
+    if !json || !refused.use_stderr() {
+        refused.exit()
+    }
+    let text = refused.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+    let mut first = lines.next().unwrap_or("invalid command line").trim_start_matches("error: ").to_owned();
+    let mut causes: Vec<&str> = lines.collect();
+    // "the following required arguments were not provided:" and the list below it: one line.
+    if first.ends_with(':') && !causes.is_empty() {
+        first = format!("{first} {}", causes.remove(0));
+    }
+    let code = exit::USAGE;
+    anstream::eprintln!("{}", json!({"error": first, "causes": causes, "exit_code": code}));
+    ExitCode::from(code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -103,6 +103,23 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn with_json_even_a_command_line_clap_refuses_is_one_json_object() {
+    for args in [
+        &["send", "http://127.0.0.1:9/", "--secret", SECRET, "--repeat", "0", "--json"][..],
+        &["tail", "http://127.0.0.1:9/q", "--keep", "--follow", "--json"],
+        &["replay", "--json"],
+    ] {
+        let run = cli(args);
+        assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
+        let lines: Vec<Value> = run.stderr.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: one object: {}", run.stderr);
+        assert_eq!(lines[0]["exit_code"], 2);
+        assert!(!lines[0]["error"].as_str().unwrap().is_empty(), "{}", lines[0]);
+    }
+    assert_eq!(cli(&["send", "--help", "--json"]).code, Some(0), "help is still help");
+}
+
+#[test]
 fn help_lists_every_event_type() {
     let help = cli(&["send", "--help"]);
     for (name, _) in EventKind::CATALOG {

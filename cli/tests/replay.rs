@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use serde_json::{Value, json};
 use shared::EventKind;
 use shared::clock::{Clock, SystemClock};
@@ -194,6 +194,18 @@ async fn replay_sends_the_window_once_through_the_routing_marked_as_replays() {
         .map(|r| r.provenance.webhook_id.to_string())
         .collect();
 
+    // An item in the window that is not an event (written by hand, say): named, skipped and counted.
+    emulator
+        .dynamodb()
+        .await
+        .put_item()
+        .table_name(&stack.table)
+        .item("webhook_id", AttributeValue::S("msg_not_an_event".into()))
+        .item("received_at", AttributeValue::N(records[1500].provenance.received_at.to_string()))
+        .send()
+        .await
+        .unwrap();
+
     let (code, stdout, stderr) = cli_async(emulator, args(&["--dry-run", "--json"])).await;
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(stdout.lines().count(), expected.len(), "--dry-run lists what would go");
@@ -205,7 +217,8 @@ async fn replay_sends_the_window_once_through_the_routing_marked_as_replays() {
     let (code, stdout, stderr) = cli_async(emulator, args(&["--json"])).await;
     assert_eq!(code, Some(0), "{stderr}");
     let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
-    assert_eq!(summary["events"], expected.len());
+    assert_eq!((&summary["events"], &summary["skipped"]), (&json!(expected.len()), &json!(1)), "{summary}");
+    assert!(stderr.contains("msg_not_an_event"), "the skipped item is named: {stderr}");
 
     let mut received = BTreeSet::new();
     for message in testkit::drain_queue(&sqs, &stack.routed("batch").url).await.unwrap() {

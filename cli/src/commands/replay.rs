@@ -25,6 +25,8 @@ use crate::window::rfc3339;
 struct Summary {
     events: usize,
     sent: std::collections::BTreeMap<String, usize>,
+    /// Items in the window that are not events (each named in a warning): not replayed.
+    skipped: usize,
     failed: Vec<Failed>,
     replayed_at: i64,
 }
@@ -47,6 +49,9 @@ impl fmt::Display for Summary {
         write!(f, "replayed {} event(s), marked replayed_at={}:", self.events, self.replayed_at)?;
         for (queue, count) in &self.sent {
             write!(f, "\n  {count:>6} sent to {queue}")?;
+        }
+        if self.skipped > 0 {
+            write!(f, "\n  {:>6} skipped: not events (named above)", self.skipped)?;
         }
         for failed in &self.failed {
             write!(f, "\n  failed {} to {}: {}", failed.webhook_id, failed.queue, failed.error)?;
@@ -116,11 +121,13 @@ pub(super) async fn run(args: ReplayArgs, endpoint: Option<&str>, out: Output) -
     .await;
     progress.finish();
     let failures = failed.len();
-    out.print(&Summary { events, sent, failed: failed.into_iter().map(Failed::from).collect(), replayed_at });
+    let skipped = found.unreadable.len();
+    let failed = failed.into_iter().map(Failed::from).collect();
+    out.print(&Summary { events, sent, skipped, failed, replayed_at });
     if let Some(last) = stopped_after {
         anyhow::bail!(
             "stopped by Ctrl-C after {events} of {total} events; to go on, run again with --since {} (the last \
-             one sent is sent again, which consumers idempotent on webhook_id absorb)",
+             one sent goes again, as part of the new replay)",
             rfc3339(last.provenance.received_at),
         );
     }
