@@ -13,12 +13,13 @@ pub struct StartUp {
 }
 
 impl StartUp {
-    /// Checks that it stopped with one message naming `variable` (no `Debug` structure dump, no
-    /// backtrace), and returns the message.
+    /// Checks that it stopped with a message whose first line names `variable` (causes may follow on
+    /// lines of their own; no `Debug` structure dump, no backtrace), and returns the message.
     pub fn refused(&self, variable: &str) -> &str {
         assert_eq!(self.code, Some(1), "exits 1: {}", self.stderr);
         let message = self.stderr.trim();
-        assert!(message.contains(variable), "names {variable}: {message}");
+        let first = message.lines().next().unwrap_or_default();
+        assert!(first.contains(variable), "the first line names {variable}: {message}");
         assert!(!message.contains(" { ") && !message.contains("Error {"), "no Debug dump: {message}");
         assert!(!message.contains("stack backtrace"), "no backtrace: {message}");
         message

@@ -119,7 +119,12 @@ pub(super) async fn run(args: RedriveArgs, endpoint: Option<&str>, out: Output) 
         };
     }
 
-    out.note(format!("moving {from} to {to}, message by message"));
+    // Said, so nobody wonders why SQS's own redrive was not used.
+    let why = match &back {
+        Back::Queue(_) => "SQS's redrive cannot stop after --max",
+        Back::Destinations(_) => "each message goes to its own queue, which SQS's redrive cannot do",
+    };
+    out.note(format!("moving {from} to {to}, message by message ({why})"));
     let progress = out.progress("handled");
     let queue = WatchedQueue::new(sqs.clone(), &from);
     let handled = |m: &Moved| progress.update(m.moved + m.kept.len() + m.failed.len(), None);
