@@ -97,11 +97,19 @@ async fn a_running_batch_or_interaction_is_cancelled_and_a_video_cannot_be() {
             (Some(name.as_str()), Some(state)),
             "{line}"
         );
+        assert_eq!(line["was_running"], true);
     }
-    // Once ended, a job stays as it ended.
-    let (code, stdout, _) = cli(&simulator, &["cancel", &batch]).await;
-    assert_eq!(code, Some(0));
-    assert_eq!(serde_json::from_str::<Value>(stdout.trim()).unwrap()["state"], "BATCH_STATE_CANCELLED");
+    // Once ended, a job stays as it ended, and the CLI says so.
+    for (name, state) in [(&batch, "BATCH_STATE_CANCELLED"), (&interaction, "cancelled")] {
+        let (code, stdout, stderr) = cli(&simulator, &["cancel", name]).await;
+        assert_eq!(code, Some(0), "{stderr}");
+        let line: Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(
+            (line["state"].as_str(), line["was_running"].as_bool()),
+            (Some(state), Some(false)),
+            "{line}"
+        );
+    }
 
     let (code, _, stderr) = cli(&simulator, &["cancel", &video]).await;
     assert_eq!(code, Some(2), "a video generation has no cancel: a usage error: {stderr}");

@@ -45,41 +45,54 @@ impl fmt::Display for Started {
 struct Cancelled {
     job: String,
     kind: &'static str,
-    /// `BATCH_STATE_CANCELLED`, `cancelled`; another state when the job had already ended.
+    /// `BATCH_STATE_CANCELLED`, `cancelled`; how it ended when it had already.
     state: String,
-    /// The event its cancel delivers.
-    event: &'static str,
+    /// Whether it was still running: only then is its `*.cancelled` event delivered.
+    was_running: bool,
 }
 
 impl fmt::Display for Cancelled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.state.to_ascii_lowercase().ends_with("cancelled") {
+        let (kind, job, state) = (self.kind, &self.job, &self.state);
+        if self.was_running {
             write!(
                 f,
-                "cancelled {} {}\n  its {} event goes to its webhook like any end",
-                self.kind, self.job, self.event
+                "cancelled {kind} {job} ({state})\n  its {kind}.cancelled event goes to its webhook like any end"
             )
         } else {
-            write!(f, "{} {} had already ended ({}): nothing to cancel", self.kind, self.job, self.state)
+            write!(f, "{kind} {job} had already ended ({state}): nothing to cancel")
         }
     }
 }
 
-/// Cancels a batch (`batches/...`) or an interaction (its id); Gemini has no cancel for videos.
+/// Cancels a batch (`batches/...`) or an interaction (its id) that is still running; Gemini has no
+/// cancel for videos.
 async fn cancel(gemini: &GeminiClient, job: &str) -> anyhow::Result<Cancelled> {
     let context = || format!("cancelling {job}");
+    if job.contains("/operations/") {
+        return Err(usage("a video generation cannot be cancelled: the Gemini API has no cancel for it"));
+    }
     if job.starts_with("batches/") {
-        gemini.cancel_batch(job).await.with_context(context)?;
+        let was_running = !gemini.get_operation(job).await.with_context(context)?.done;
+        if was_running {
+            gemini.cancel_batch(job).await.with_context(context)?;
+        }
         let batch = gemini.get_operation(job).await.with_context(context)?;
         let state = batch.batch_state().unwrap_or("unknown").to_owned();
-        Ok(Cancelled { job: job.to_owned(), kind: "batch", state, event: "batch.cancelled" })
-    } else if job.contains("/operations/") {
-        Err(usage("a video generation cannot be cancelled: the Gemini API has no cancel for it"))
-    } else {
-        let interaction = gemini.cancel_interaction(job).await.with_context(context)?;
-        let state = interaction.status.unwrap_or_else(|| "unknown".into());
-        Ok(Cancelled { job: interaction.id, kind: "interaction", state, event: "interaction.cancelled" })
+        return Ok(Cancelled { job: job.to_owned(), kind: "batch", state, was_running });
     }
+    let status =
+        |interaction: &serde_json::Value| interaction["status"].as_str().unwrap_or("unknown").to_owned();
+    let before = status(&gemini.get_interaction(job).await.with_context(context)?);
+    // The Interactions API's states a background interaction can still be cancelled in.
+    let was_running = matches!(before.as_str(), "queued" | "in_progress" | "requires_action" | "idle");
+    let state = if was_running {
+        gemini.cancel_interaction(job).await.with_context(context)?.status.unwrap_or_else(|| "unknown".into())
+    } else {
+        before
+    };
+    let id = job.strip_prefix("interactions/").unwrap_or(job).to_owned();
+    Ok(Cancelled { job: id, kind: "interaction", state, was_running })
 }
 
 /// Where a job's end goes.
