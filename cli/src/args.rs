@@ -259,7 +259,7 @@ pub enum EventsAction {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("target").required(true).args(["to", "routes"]))]
 #[command(
-    after_help = "Each replayed message carries `replayed_at` (in the message and as an attribute) and its original `webhook_id`: a consumer idempotent on `webhook_id` absorbs a replay of what it already handled, so replaying a window twice is safe for it."
+    after_help = "Each replayed message carries `replayed_at` (in the message and as an attribute) and its original `webhook_id`. A consumer idempotent on `DownstreamMessage::idempotency_key()` (the `webhook_id`, with `replayed_at` on a replay) handles a replay once more, however often SQS delivers it; the example consumer rewrites the same objects, so replaying a window twice is safe for it."
 )]
 pub struct ReplayArgs {
     #[command(flatten)]

@@ -95,7 +95,8 @@ pub fn command_line(refused: clap::Error) -> ExitCode {
     let text = refused.render().to_string();
     let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
     let mut first = lines.next().unwrap_or("invalid command line").trim_start_matches("error: ").to_owned();
-    let mut causes: Vec<&str> = lines.collect();
+    // clap's pointer to --help says nothing a script can use.
+    let mut causes: Vec<&str> = lines.filter(|line| !line.starts_with("For more information")).collect();
     // "the following required arguments were not provided:" and the list below it: one line.
     if first.ends_with(':') && !causes.is_empty() {
         first = format!("{first} {}", causes.remove(0));

@@ -97,7 +97,7 @@ async fn a_running_batch_or_interaction_is_cancelled_and_a_video_cannot_be() {
             (Some(name.as_str()), Some(state)),
             "{line}"
         );
-        assert_eq!(line["was_running"], true);
+        assert_eq!(line["outcome"], "cancelled");
     }
     // Once ended, a job stays as it ended, and the CLI says so.
     for (name, state) in [(&batch, "BATCH_STATE_CANCELLED"), (&interaction, "cancelled")] {
@@ -105,8 +105,8 @@ async fn a_running_batch_or_interaction_is_cancelled_and_a_video_cannot_be() {
         assert_eq!(code, Some(0), "{stderr}");
         let line: Value = serde_json::from_str(stdout.trim()).unwrap();
         assert_eq!(
-            (line["state"].as_str(), line["was_running"].as_bool()),
-            (Some(state), Some(false)),
+            (line["state"].as_str(), line["outcome"].as_str()),
+            (Some(state), Some("already_ended")),
             "{line}"
         );
     }

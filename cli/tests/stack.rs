@@ -102,8 +102,23 @@ async fn record_one(emulator: &Emulator, stack: &Stack) -> String {
     "msg_stack_1".into()
 }
 
-/// The built CLI with `--endpoint` (every AWS call to the emulator) and nothing else from the
-/// environment that could stand in for the stack.
+/// Every variable the CLI reads that could stand in for what the stack names.
+const STAND_INS: [&str; 11] = [
+    "ROUTES",
+    "DEFAULT_QUEUE_URL",
+    "EVENTS_TABLE",
+    "INGEST_QUEUE_URL",
+    "INGEST_DLQ_URL",
+    "FANOUT_DLQ_URL",
+    "QUARANTINE_QUEUE_URL",
+    "WEBHOOK_DYNAMIC_URL",
+    "WEBHOOK_URL_TOKEN",
+    "GEMINI_API_BASE",
+    "GEMINI_API_KEY",
+];
+
+/// The built CLI with `--endpoint` (every AWS call to the emulator) and none of [`STAND_INS`] from the
+/// caller's environment.
 async fn cli(
     emulator: &Emulator,
     args: &[&str],
@@ -111,7 +126,7 @@ async fn cli(
 ) -> (Option<i32>, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gemini-webhooks"));
     command.args(args).args(["--endpoint", emulator.endpoint()]);
-    for name in ["ROUTES", "DEFAULT_QUEUE_URL", "EVENTS_TABLE", "INGEST_QUEUE_URL", "GEMINI_API_BASE"] {
+    for name in STAND_INS {
         command.env_remove(name);
     }
     if let Some(simulator) = gemini {

@@ -45,23 +45,37 @@ impl fmt::Display for Started {
 struct Cancelled {
     job: String,
     kind: &'static str,
-    /// `BATCH_STATE_CANCELLED`, `cancelled`; how it ended when it had already.
+    /// The job's state after the cancel, as Gemini names it.
     state: String,
-    /// Whether it was still running: only then is its `*.cancelled` event delivered.
-    was_running: bool,
+    /// What happened: `cancelled`, `already_ended` (before the cancel, or before it took hold), or
+    /// `requested` (still stopping: its event comes when it has).
+    outcome: &'static str,
 }
 
 impl fmt::Display for Cancelled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (kind, job, state) = (self.kind, &self.job, &self.state);
-        if self.was_running {
-            write!(
+        match self.outcome {
+            "cancelled" => write!(
                 f,
-                "cancelled {kind} {job} ({state})\n  its {kind}.cancelled event goes to its webhook like any end"
-            )
-        } else {
-            write!(f, "{kind} {job} had already ended ({state}): nothing to cancel")
+                "cancelled {kind} {job}\n  its {kind}.cancelled event goes to its webhook like any end"
+            ),
+            "requested" => write!(
+                f,
+                "cancel requested for {kind} {job} ({state}): its {kind}.cancelled event comes once it stops"
+            ),
+            _ => write!(f, "{kind} {job} had already ended ({state}): nothing to cancel"),
         }
+    }
+}
+
+/// What a cancel did, from the job's state before and after: only a job still running is cancelled,
+/// and only a cancelled state says it was.
+fn cancel_outcome(was_running: bool, cancelled: bool, ended: bool) -> &'static str {
+    match (was_running, cancelled, ended) {
+        (true, true, _) => "cancelled",
+        (true, false, false) => "requested",
+        _ => "already_ended",
     }
 }
 
@@ -77,22 +91,24 @@ async fn cancel(gemini: &GeminiClient, job: &str) -> anyhow::Result<Cancelled> {
         if was_running {
             gemini.cancel_batch(job).await.with_context(context)?;
         }
-        let batch = gemini.get_operation(job).await.with_context(context)?;
-        let state = batch.batch_state().unwrap_or("unknown").to_owned();
-        return Ok(Cancelled { job: job.to_owned(), kind: "batch", state, was_running });
+        let after = gemini.get_operation(job).await.with_context(context)?;
+        let state = after.batch_state().unwrap_or("unknown").to_owned();
+        let outcome = cancel_outcome(was_running, state.ends_with("_CANCELLED"), after.done);
+        return Ok(Cancelled { job: job.to_owned(), kind: "batch", state, outcome });
     }
-    let status =
-        |interaction: &serde_json::Value| interaction["status"].as_str().unwrap_or("unknown").to_owned();
-    let before = status(&gemini.get_interaction(job).await.with_context(context)?);
     // The Interactions API's states a background interaction can still be cancelled in.
-    let was_running = matches!(before.as_str(), "queued" | "in_progress" | "requires_action" | "idle");
+    let running = |status: &str| matches!(status, "queued" | "in_progress" | "requires_action" | "idle");
+    let before = gemini.get_interaction(job).await.with_context(context)?;
+    let before = before["status"].as_str().unwrap_or("unknown").to_owned();
+    let was_running = running(&before);
     let state = if was_running {
         gemini.cancel_interaction(job).await.with_context(context)?.status.unwrap_or_else(|| "unknown".into())
     } else {
         before
     };
+    let outcome = cancel_outcome(was_running, state == "cancelled", !running(&state));
     let id = job.strip_prefix("interactions/").unwrap_or(job).to_owned();
-    Ok(Cancelled { job: id, kind: "interaction", state, was_running })
+    Ok(Cancelled { job: id, kind: "interaction", state, outcome })
 }
 
 /// Where a job's end goes.
@@ -193,4 +209,21 @@ pub(super) async fn run(
     };
     out.print(&started);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cancel_outcome;
+
+    #[test]
+    fn only_a_cancelled_state_says_cancelled() {
+        assert_eq!(cancel_outcome(true, true, true), "cancelled");
+        assert_eq!(
+            cancel_outcome(true, false, true),
+            "already_ended",
+            "it ended before the cancel took hold"
+        );
+        assert_eq!(cancel_outcome(true, false, false), "requested", "still stopping");
+        assert_eq!(cancel_outcome(false, true, true), "already_ended", "cancelled before");
+    }
 }

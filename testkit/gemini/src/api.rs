@@ -465,14 +465,10 @@ fn simulated_finish(shared: &Arc<Shared>, name: &str, body: &[u8]) -> Answer {
             );
         }
     };
-    let known = {
-        let jobs = shared.jobs();
-        jobs.contains_key(name) || jobs.contains_key(&format!("interactions/{name}"))
-    };
-    if !known {
-        return error(StatusCode::NOT_FOUND, &format!("{name} not found."));
+    match jobs::finish(shared, name, outcome) {
+        Ok(ids) => (StatusCode::OK, json!({"webhook_ids": ids})),
+        Err(_) => error(StatusCode::NOT_FOUND, &format!("{name} not found.")),
     }
-    (StatusCode::OK, json!({"webhook_ids": jobs::finish(shared, name, outcome)}))
 }
 
 /// `POST /upload/v1beta/files`: `start` opens a session and answers its URL in `x-goog-upload-url`;
@@ -573,14 +569,12 @@ fn cancel_target(rest: &str) -> Option<&str> {
 /// left as it was (Google documents no answer for that case). A batch answers `{}`, an interaction
 /// itself.
 fn cancel(shared: &Arc<Shared>, name: &str) -> Answer {
-    if !shared.jobs().contains_key(name) {
+    if jobs::finish(shared, name, Outcome::Cancel).is_err() {
         return error(StatusCode::NOT_FOUND, &format!("{name} not found."));
     }
-    jobs::finish(shared, name, Outcome::Cancel);
     match shared.jobs().get(name) {
         Some(job) if job.kind == Kind::Interaction => (StatusCode::OK, job.to_json(&shared.base_url)),
-        Some(_) => (StatusCode::OK, json!({})),
-        None => error(StatusCode::NOT_FOUND, &format!("{name} not found.")),
+        _ => (StatusCode::OK, json!({})),
     }
 }
 

@@ -81,6 +81,7 @@ pub(crate) fn ping(shared: &Arc<Shared>, id: &str) -> String {
 
 fn spawn(shared: &Arc<Shared>, target: Target, body: Vec<u8>) -> String {
     let id = fresh_webhook_id();
+    shared.emitted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(id.clone());
     tokio::spawn(deliver(shared.clone(), target, id.clone(), body));
     id
 }

@@ -185,17 +185,22 @@ fn video_bytes(len: usize) -> Vec<u8> {
     bytes
 }
 
+/// No job has that name.
+#[derive(Debug)]
+pub(crate) struct UnknownJob;
+
 /// Ends `name` (or `interactions/{name}`) with `outcome`: its output stored, its state changed, its
-/// event delivered. Returns the deliveries' `webhook-id`s; nothing when the job does not exist or
-/// already ended.
-pub(crate) fn finish(shared: &Arc<Shared>, name: &str, outcome: Outcome) -> Vec<String> {
+/// event delivered. Returns the deliveries' `webhook-id`s: none when the job already ended, which is
+/// left as it ended.
+pub(crate) fn finish(shared: &Arc<Shared>, name: &str, outcome: Outcome) -> Result<Vec<String>, UnknownJob> {
     let (job, outcome) = {
         // One lock from the check to the change, so a job ends once when its timer and a test race.
         let mut jobs = shared.jobs();
         let key = if jobs.contains_key(name) { name.to_owned() } else { format!("interactions/{name}") };
-        let Some(job) = jobs.get_mut(&key).filter(|j| j.outcome.is_none()) else {
-            return Vec::new();
-        };
+        let job = jobs.get_mut(&key).ok_or(UnknownJob)?;
+        if job.outcome.is_some() {
+            return Ok(Vec::new());
+        }
         let outcome = end(shared, job, outcome);
         (job.clone(), outcome)
     };
@@ -229,11 +234,11 @@ pub(crate) fn finish(shared: &Arc<Shared>, name: &str, outcome: Outcome) -> Vec<
         .map(|uris| uris.iter().filter_map(|u| u.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
     let metadata = job.webhook.as_ref().and_then(|w| w.get("user_metadata")).cloned();
-    if uris.is_empty() {
+    Ok(if uris.is_empty() {
         deliver::emit(shared, &event_type, data, metadata)
     } else {
         deliver::emit_dynamic(shared, &uris, &event_type, data, metadata)
-    }
+    })
 }
 
 /// A job's end, under the jobs lock: its output files made and the job marked ended. Returns the
@@ -282,7 +287,7 @@ pub(crate) fn started(shared: &Arc<Shared>, job: Job) {
         let shared = shared.clone();
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
-            finish(&shared, &name, Outcome::Succeed);
+            let _ended_or_already = finish(&shared, &name, Outcome::Succeed);
         });
     }
 }

@@ -87,6 +87,8 @@ pub(crate) struct Shared {
     /// The base URL, for URIs in answers.
     pub(crate) base_url: String,
     pub(crate) attempts: Mutex<Vec<Attempt>>,
+    /// The `webhook-id` of every delivery begun, as it begins.
+    pub(crate) emitted: Mutex<Vec<String>>,
     pub(crate) key: Ed25519Signer,
     pub(crate) http: reqwest::Client,
     /// Called after each create, before its answer: lets a test break something in between.
@@ -177,6 +179,7 @@ impl Simulator {
             answers_to_lose: AtomicU32::new(0),
             base_url: format!("http://{local}"),
             attempts: Mutex::new(Vec::new()),
+            emitted: Mutex::new(Vec::new()),
             key: Ed25519Signer::generate(),
             http,
             on_create: Mutex::new(None),
@@ -225,6 +228,12 @@ impl Simulator {
         self.shared.attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
+    /// The `webhook-id` of every delivery begun so far (each event, to each target), in order: known as
+    /// soon as the call that caused it answers, unlike its attempts.
+    pub fn emitted(&self) -> Vec<String> {
+        self.shared.emitted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     /// The ids of every webhook, oldest first.
     pub fn webhook_ids(&self) -> Vec<String> {
         let webhooks = self.shared.webhooks();
@@ -250,9 +259,10 @@ impl Simulator {
     }
 
     /// Ends the job `name` (`batches/...`, an interaction's id, `models/.../operations/...`) with
-    /// `outcome`, delivering its event. Returns the deliveries' `webhook-id`s.
+    /// `outcome`, delivering its event. Returns the deliveries' `webhook-id`s (none when there is no
+    /// such job, or it already ended).
     pub fn finish(&self, name: &str, outcome: Outcome) -> Vec<String> {
-        jobs::finish(&self.shared, name, outcome)
+        jobs::finish(&self.shared, name, outcome).unwrap_or_default()
     }
 
     /// The names of every job started, oldest first.

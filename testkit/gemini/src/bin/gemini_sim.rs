@@ -21,16 +21,12 @@ async fn main() -> ExitCode {
         match (arg.as_str(), args.next()) {
             ("--port", Some(value)) if value.parse::<u16>().is_ok() => port = value.parse().unwrap_or(0),
             ("--api-key", Some(value)) => api_key = value,
-            ("--finish-after", Some(value)) if value == "never" => settings.finish_jobs_after = None,
-            ("--finish-after", Some(value))
-                if value.parse::<f64>().is_ok_and(|s| s.is_finite() && s >= 0.0) =>
-            {
-                settings.finish_jobs_after = Some(Duration::from_secs_f64(value.parse().unwrap_or(2.0)));
-            }
-            _ => {
-                eprintln!("usage: gemini-sim [--port N] [--api-key KEY] [--finish-after SECONDS|never]");
-                return ExitCode::from(2);
-            }
+            ("--finish-after", Some(value)) => match (value.as_str(), seconds(&value)) {
+                ("never", _) => settings.finish_jobs_after = None,
+                (_, Some(after)) => settings.finish_jobs_after = Some(after),
+                _ => return usage(),
+            },
+            _ => return usage(),
         }
     }
     let simulator = match Simulator::start_on(&format!("127.0.0.1:{port}"), &api_key, settings).await {
@@ -60,4 +56,14 @@ async fn main() -> ExitCode {
     println!("Ctrl-C stops it");
     let _ = tokio::signal::ctrl_c().await;
     ExitCode::SUCCESS
+}
+
+fn usage() -> ExitCode {
+    eprintln!("usage: gemini-sim [--port N] [--api-key KEY] [--finish-after SECONDS|never]");
+    ExitCode::from(2)
+}
+
+/// A non-negative number of seconds that fits a `Duration`.
+fn seconds(value: &str) -> Option<Duration> {
+    value.parse::<f64>().ok().and_then(|secs| Duration::try_from_secs_f64(secs).ok())
 }
