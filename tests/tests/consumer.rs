@@ -80,13 +80,24 @@ fn no_auto_finish() -> Settings {
     Settings { finish_jobs_after: None, first_retry: Duration::from_millis(20), ..Settings::default() }
 }
 
-#[tokio::test]
-async fn a_redelivered_event_is_followed_up_once_and_only_the_unparseable_record_fails() {
+/// A consumer on a fresh stack, for events with nothing to fetch (its Gemini is unreachable).
+async fn failures_consumer() -> (Stack, Consumer) {
     let emulator = Emulator::shared().unwrap();
     let stack = Stack::create(emulator).await.unwrap();
     let consumer =
         consumer_on(&stack, emulator.endpoint(), "http://127.0.0.1:9", Arc::new(ManualClock::at(NOW))).await;
-    let failed = json!({"type": "batch.failed", "data": {"id": "batches/1", "error_code": 13, "error_message": "internal"}});
+    (stack, consumer)
+}
+
+/// A `batch.failed` event for `job`.
+fn batch_failed(job: &str) -> Value {
+    json!({"type": "batch.failed", "data": {"id": job, "error_code": 13, "error_message": "internal"}})
+}
+
+#[tokio::test]
+async fn a_redelivered_event_is_followed_up_once_and_only_the_unparseable_record_fails() {
+    let (stack, consumer) = failures_consumer().await;
+    let failed = batch_failed("batches/1");
     let mut event = SqsEvent::default();
     event.records =
         vec![record("a", &body("msg_1", &failed)), record("b", "{}"), record("c", &body("msg_1", &failed))];
@@ -110,11 +121,8 @@ async fn a_redelivered_event_is_followed_up_once_and_only_the_unparseable_record
 
 #[tokio::test]
 async fn a_replay_is_handled_once_more_and_its_redelivery_is_not() {
-    let emulator = Emulator::shared().unwrap();
-    let stack = Stack::create(emulator).await.unwrap();
-    let consumer =
-        consumer_on(&stack, emulator.endpoint(), "http://127.0.0.1:9", Arc::new(ManualClock::at(NOW))).await;
-    let failed = json!({"type": "batch.failed", "data": {"id": "batches/7", "error_code": 13, "error_message": "internal"}});
+    let (stack, consumer) = failures_consumer().await;
+    let failed = batch_failed("batches/7");
     let original = body("msg_7", &failed);
     let replay = |at: i64| {
         let mut message: Value = serde_json::from_str(&original).unwrap();
