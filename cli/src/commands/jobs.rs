@@ -47,35 +47,49 @@ struct Cancelled {
     kind: &'static str,
     /// The job's state after the cancel, as Gemini names it.
     state: String,
-    /// What happened: `cancelled`, `already_ended` (before the cancel, or before it took hold), or
-    /// `requested` (still stopping: its event comes when it has).
-    outcome: &'static str,
+    outcome: CancelOutcome,
+}
+
+/// What a cancel did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum CancelOutcome {
+    /// The job was running and is now cancelled: its `*.cancelled` event follows.
+    Cancelled,
+    /// Still stopping: its event comes when it has.
+    Requested,
+    /// It had ended before the cancel, or before the cancel took hold: left as it ended.
+    AlreadyEnded,
+}
+
+impl CancelOutcome {
+    /// From the job's state before and after: only a job still running is cancelled, and only a
+    /// cancelled state says it was.
+    fn of(was_running: bool, cancelled: bool, ended: bool) -> Self {
+        match (was_running, cancelled, ended) {
+            (true, true, _) => Self::Cancelled,
+            (true, false, false) => Self::Requested,
+            _ => Self::AlreadyEnded,
+        }
+    }
 }
 
 impl fmt::Display for Cancelled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (kind, job, state) = (self.kind, &self.job, &self.state);
         match self.outcome {
-            "cancelled" => write!(
+            CancelOutcome::Cancelled => write!(
                 f,
                 "cancelled {kind} {job}\n  its {kind}.cancelled event goes to its webhook like any end"
             ),
-            "requested" => write!(
+            CancelOutcome::Requested => write!(
                 f,
                 "cancel requested for {kind} {job} ({state}): its {kind}.cancelled event comes once it stops"
             ),
-            _ => write!(f, "{kind} {job} had already ended ({state}): nothing to cancel"),
+            CancelOutcome::AlreadyEnded => {
+                write!(f, "{kind} {job} had already ended ({state}): nothing to cancel")
+            }
         }
-    }
-}
-
-/// What a cancel did, from the job's state before and after: only a job still running is cancelled,
-/// and only a cancelled state says it was.
-fn cancel_outcome(was_running: bool, cancelled: bool, ended: bool) -> &'static str {
-    match (was_running, cancelled, ended) {
-        (true, true, _) => "cancelled",
-        (true, false, false) => "requested",
-        _ => "already_ended",
     }
 }
 
@@ -93,7 +107,7 @@ async fn cancel(gemini: &GeminiClient, job: &str) -> anyhow::Result<Cancelled> {
         }
         let after = gemini.get_operation(job).await.with_context(context)?;
         let state = after.batch_state().unwrap_or("unknown").to_owned();
-        let outcome = cancel_outcome(was_running, state.ends_with("_CANCELLED"), after.done);
+        let outcome = CancelOutcome::of(was_running, state.ends_with("_CANCELLED"), after.done);
         return Ok(Cancelled { job: job.to_owned(), kind: "batch", state, outcome });
     }
     // The Interactions API's states a background interaction can still be cancelled in.
@@ -106,7 +120,7 @@ async fn cancel(gemini: &GeminiClient, job: &str) -> anyhow::Result<Cancelled> {
     } else {
         before
     };
-    let outcome = cancel_outcome(was_running, state == "cancelled", !running(&state));
+    let outcome = CancelOutcome::of(was_running, state == "cancelled", !running(&state));
     let id = job.strip_prefix("interactions/").unwrap_or(job).to_owned();
     Ok(Cancelled { job: id, kind: "interaction", state, outcome })
 }
@@ -213,17 +227,17 @@ pub(super) async fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::cancel_outcome;
+    use super::CancelOutcome;
 
     #[test]
     fn only_a_cancelled_state_says_cancelled() {
-        assert_eq!(cancel_outcome(true, true, true), "cancelled");
+        assert_eq!(CancelOutcome::of(true, true, true), CancelOutcome::Cancelled);
         assert_eq!(
-            cancel_outcome(true, false, true),
-            "already_ended",
+            CancelOutcome::of(true, false, true),
+            CancelOutcome::AlreadyEnded,
             "it ended before the cancel took hold"
         );
-        assert_eq!(cancel_outcome(true, false, false), "requested", "still stopping");
-        assert_eq!(cancel_outcome(false, true, true), "already_ended", "cancelled before");
+        assert_eq!(CancelOutcome::of(true, false, false), CancelOutcome::Requested, "still stopping");
+        assert_eq!(CancelOutcome::of(false, true, true), CancelOutcome::AlreadyEnded, "cancelled before");
     }
 }

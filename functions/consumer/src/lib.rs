@@ -9,8 +9,9 @@
 //!
 //! One call turns each SQS record into a [`DownstreamMessage`]; a claim on its `webhook_id` makes the
 //! follow-up happen once however often the event is delivered (and a redelivery after a failure writes
-//! the same objects again), and a replay (`gemini-webhooks replay`) once more; a failure is reported for that record alone, so SQS redelivers it, and after
-//! the queue's retries keeps it in the queue's DLQ. Copy this crate to start your own.
+//! the same objects again), and a replay (`gemini-webhooks replay`) once more; a failure is reported
+//! for that record alone, so SQS redelivers it, and after the queue's retries keeps it in the queue's
+//! DLQ. Copy this crate to start your own.
 
 pub mod bucket;
 mod config;
