@@ -34,9 +34,21 @@ TemplateLoader.add_multi_constructor("!", _tagged)
 
 
 def dashboard_body(template_path):
+    """The body as written (what the recorded hash covers), and its variables as deployed with every
+    option on: a `!Sub [body, {name: !If [condition, text, ""]}]` takes each variable's first branch."""
     with open(template_path, encoding="utf-8") as f:
         template = yaml.load(f, Loader=TemplateLoader)
-    return template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]
+    body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]
+    if isinstance(body, str):
+        return body, {}
+    written, variables = body
+    return written, {name: branches[1] for name, branches in variables.items()}
+
+
+def filled(body, variables):
+    for name, value in variables.items():
+        body = body.replace("${" + name + "}", value)
+    return body
 
 
 def readable(body):
@@ -84,8 +96,8 @@ def render(body, out_path):
 
 def main():
     template_path, out_path = sys.argv[1], sys.argv[2]
-    body = dashboard_body(template_path)
-    render(body, out_path)
+    body, variables = dashboard_body(template_path)
+    render(filled(body, variables), out_path)
     with open(out_path + ".sha256", "w", encoding="utf-8") as f:
         f.write(hashlib.sha256(body.encode("utf-8")).hexdigest() + "\n")
     print(f"wrote {out_path}")

@@ -105,17 +105,19 @@ ensure_build() {
     return
   fi
   log "sam build (release, cargo-lambda; minutes on 2 cores)"
-  PATH="$PWD/$TOOLS:$PATH" "$TOOLS/sam" build --beta-features --build-in-source >"$STATE/sam-build.log" 2>&1 \
+  PATH="$PWD/$TOOLS:$PATH" "$TOOLS/sam" build --beta-features --build-in-source \
+    --parameter-overrides DeployExampleConsumer=true >"$STATE/sam-build.log" 2>&1 \
     || { tail -30 "$STATE/sam-build.log" >&2; die "sam build"; }
 }
 
 ensure_engine
 ensure_image
 ensure_build
-# Containers reach the host at the default bridge's gateway: the emulator listens there.
-gateway=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
-log "checks: the emulator on $gateway, reached from the containers as host.docker.internal"
+# Containers reach the host at the default bridge's gateway, where the emulator listens; sam-local finds
+# it (the bridge's IPAM configuration, else the docker0 interface: a first start of the engine can
+# leave the former empty) and stops at once, saying what was empty, when neither has it.
+command -v ip >/dev/null || apt_install iproute2
+log "checks: the emulator on the Docker bridge, reached from the containers as host.docker.internal"
 cargo run --quiet -p local-stack --bin sam-local -- \
-  --bind "$gateway" --container-host host.docker.internal --add-host "host.docker.internal:$gateway" \
-  --sam "$TOOLS/sam"
+  --docker-bridge --container-host host.docker.internal --sam "$TOOLS/sam"
 log "done"

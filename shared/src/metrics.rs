@@ -140,7 +140,9 @@ impl Metric {
     }
 }
 
-/// One EMF line: `metric` counted `value` times, with `dimensions` (name, value) besides `Function`.
+/// One EMF line: `metric` counted `value` times, under `Function` alone when `dimensions` is empty,
+/// else under `Function` and each of `dimensions` (name, value) in turn: one line, one CloudWatch metric
+/// per dimension (`Rejected` by `reason` and by `class`), so an alarm can watch either.
 pub fn emf_line(
     function: Function,
     metric: Metric,
@@ -149,12 +151,15 @@ pub fn emf_line(
     timestamp_ms: i64,
 ) -> String {
     let metric = metric.name();
-    let mut names = vec![Value::from("Function")];
     let mut root = Map::new();
     root.insert("Function".into(), function.name().into());
+    let mut sets: Vec<Value> = Vec::new();
     for (name, dim_value) in dimensions {
-        names.push(Value::from(*name));
+        sets.push(Value::from(vec!["Function", *name]));
         root.insert((*name).into(), (*dim_value).into());
+    }
+    if sets.is_empty() {
+        sets.push(Value::from(vec!["Function"]));
     }
     root.insert(metric.into(), value.into());
     root.insert(
@@ -163,7 +168,7 @@ pub fn emf_line(
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": namespace(),
-                "Dimensions": [names],
+                "Dimensions": sets,
                 "Metrics": [{"Name": metric, "Unit": "Count"}],
             }],
         }),
@@ -202,6 +207,26 @@ mod tests {
         let directive = &value["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], DEFAULT_NAMESPACE);
         assert_eq!(directive["Dimensions"], json!([["Function", "reason"]]));
+        let classed = emf_line(
+            Function::Receiver,
+            Metric::Rejected,
+            1,
+            &[("reason", "signature_mismatch"), ("class", "signature")],
+            1,
+        );
+        let classed: Value = serde_json::from_str(&classed).unwrap();
+        assert_eq!(
+            classed["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Function", "reason"], ["Function", "class"]]),
+            "one metric per dimension, so an alarm can watch the class alone"
+        );
+        assert_eq!(
+            (&classed["reason"], &classed["class"]),
+            (&json!("signature_mismatch"), &json!("signature"))
+        );
+        let plain: Value =
+            serde_json::from_str(&emf_line(Function::Recorder, Metric::Conflicts, 2, &[], 1)).unwrap();
+        assert_eq!(plain["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Function"]]));
         assert_eq!(directive["Metrics"], json!([{"Name": "Rejected", "Unit": "Count"}]));
         assert_eq!(value["_aws"]["Timestamp"], 1_700_000_000_000_i64);
     }

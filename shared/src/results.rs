@@ -10,6 +10,8 @@ pub const VIDEO: &str = "video.mp4";
 pub const INTERACTION: &str = "interaction.json";
 /// The record of a job that failed, expired or was cancelled.
 pub const FAILURE: &str = "failure.json";
+/// The note left in place of a result larger than the example consumer stores.
+pub const TOO_LARGE: &str = "too_large.json";
 
 /// `{job}/{name}`, the job id made safe for a key; an interaction's bare id gets `interactions/`.
 pub fn key(job: &str, name: &str) -> String {

@@ -69,6 +69,10 @@ pub const INGEST_QUEUE: QueueSpec = queue("ingest");
 pub const ROUTED_QUEUES: [QueueSpec; 4] =
     [queue("batch"), queue("interaction"), queue("video"), queue("default")];
 
+/// The example consumer's own queue, fed by the routing beside the routed queues (its visibility
+/// timeout six times the consumer's 300-second timeout).
+pub const CONSUMER_QUEUE: QueueSpec = QueueSpec { visibility_timeout_secs: 1800, ..queue("consumer") };
+
 /// A queue where what could not be processed is kept for people to look at: no consumer, no DLQ of its
 /// own, the longest retention SQS allows.
 #[derive(Debug, Clone, Copy)]
@@ -143,6 +147,8 @@ pub struct Stack {
     pub ingest: Queue,
     /// The routed queues by spec name (`batch`, `interaction`, `video`, `default`).
     pub routed: BTreeMap<&'static str, Queue>,
+    /// The example consumer's own queue.
+    pub consumer: Queue,
     /// The receiver's quarantine.
     pub quarantine: KeptQueue,
     /// The fanout's dead-letter queue.
@@ -176,6 +182,7 @@ impl Stack {
         for spec in &ROUTED_QUEUES {
             routed.insert(spec.name, create_queue(&sqs, &prefix, spec).await?);
         }
+        let consumer = create_queue(&sqs, &prefix, &CONSUMER_QUEUE).await?;
         let quarantine = create_kept_queue(&sqs, &prefix, &QUARANTINE_QUEUE).await?;
         let fanout_dlq = create_kept_queue(&sqs, &prefix, &FANOUT_DLQ).await?;
         let claims_table = format!("{prefix}-{}", CLAIMS_TABLE.name);
@@ -195,6 +202,7 @@ impl Stack {
             stream_arn,
             ingest,
             routed,
+            consumer,
             quarantine,
             fanout_dlq,
             claims_table,

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use consumer::{Consumer, GeminiAccess, KEEP_SECS, LEASE_SECS, Outcome, ResultsBucket, handle, process};
+use consumer::{
+    Consumer, FUNCTION_TIMEOUT_SECS, GeminiAccess, KEEP_SECS, LEASE_SECS, MAX_RESULT_BYTES, Outcome,
+    ResultsBucket, handle, process,
+};
 use gemini_sim::{Outcome as JobOutcome, Settings, Simulator};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
@@ -53,10 +56,22 @@ async fn consumer_on(stack: &Stack, s3: &str, gemini_base: &str, clock: Arc<Manu
         .unwrap();
     let (direct, through) = (clients(emulator.endpoint()).await, clients(s3).await);
     Consumer {
-        once: Idempotency::new(direct.dynamodb(), &stack.claims_table, LEASE_SECS, KEEP_SECS, clock),
-        results: ResultsBucket::new(consumer::bucket::s3_client(&through), &stack.results_bucket),
+        once: Idempotency::new(direct.dynamodb(), &stack.claims_table, LEASE_SECS, KEEP_SECS, clock.clone()),
+        results: ResultsBucket::new(
+            consumer::bucket::s3_client(&through),
+            &stack.results_bucket,
+            MAX_RESULT_BYTES,
+        ),
         gemini: GeminiAccess::new(direct.secretsmanager(), secret.arn().unwrap(), gemini_base),
+        clock,
     }
+}
+
+/// An invocation of `event` that began at `started_ms`, with the function's whole timeout before it.
+fn invocation(event: SqsEvent, started_ms: i64) -> LambdaEvent<SqsEvent> {
+    let mut context = Context::default();
+    context.deadline = u64::try_from(started_ms).unwrap() + FUNCTION_TIMEOUT_SECS * 1000;
+    LambdaEvent::new(event, context)
 }
 
 async fn clients(endpoint: &str) -> Clients {
@@ -102,7 +117,7 @@ async fn a_redelivered_event_is_followed_up_once_and_only_the_unparseable_record
     event.records =
         vec![record("a", &body("msg_1", &failed)), record("b", "{}"), record("c", &body("msg_1", &failed))];
 
-    let response = handle(&consumer, LambdaEvent::new(event, Context::default())).await.unwrap();
+    let response = handle(&consumer, invocation(event, NOW * 1000)).await.unwrap();
 
     let failures: Vec<&str> =
         response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
@@ -283,4 +298,111 @@ async fn s3_or_the_files_api_down_fails_the_record_and_redelivery_succeeds() {
     );
     let record_of_failure: Value = serde_json::from_slice(&stored(&stack, &key).await.unwrap()).unwrap();
     assert_eq!(record_of_failure["error_message"], "internal");
+}
+
+#[tokio::test]
+async fn a_record_is_started_only_while_the_invocation_has_time_to_finish_it() {
+    let (stack, consumer) = failures_consumer().await;
+    let batch = |prefix: &str| {
+        let mut event = SqsEvent::default();
+        event.records = (0..3)
+            .map(|i| {
+                record(
+                    &format!("{prefix}{i}"),
+                    &body(&format!("msg_{prefix}{i}"), &batch_failed(&format!("batches/{prefix}{i}"))),
+                )
+            })
+            .collect();
+        event
+    };
+    let needed_ms = i64::try_from((consumer::FOLLOW_UP_LIMIT + consumer::FINISH_MARGIN).as_millis()).unwrap();
+    let timeout_ms = i64::try_from(FUNCTION_TIMEOUT_SECS * 1000).unwrap();
+
+    // An invocation with one millisecond too few left: nothing is claimed, fetched or stored.
+    let late = invocation(batch("late"), NOW * 1000 - (timeout_ms - needed_ms) - 1);
+    let response = handle(&consumer, late).await.unwrap();
+    let failures: Vec<&str> =
+        response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failures, ["late0", "late1", "late2"], "reported unstarted, so SQS brings them back");
+    assert!(objects(&stack).await.is_empty());
+    let unclaimed = WebhookId::parse("msg_late0").unwrap();
+    assert_eq!(consumer.once.claim(&unclaimed).await.unwrap(), Claim::Acquired, "no claim was taken");
+    consumer.once.release(&unclaimed).await.unwrap();
+
+    // Exactly enough left: every record is handled.
+    let on_time = invocation(batch("late"), NOW * 1000 - (timeout_ms - needed_ms));
+    assert!(handle(&consumer, on_time).await.unwrap().batch_item_failures.is_empty());
+    assert_eq!(objects(&stack).await.len(), 3);
+}
+
+/// A finished video of `bytes` bytes at `simulator`: its file and its `video.generated` event.
+async fn finished_video(simulator: &Simulator) -> (String, Value) {
+    let client = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
+    let operation =
+        client.generate_video("veo-3.0-generate-001", "a cat", &WebhookConfig::default()).await.unwrap();
+    simulator.finish(&operation.name, JobOutcome::Succeed);
+    let done = client.get_operation(&operation.name).await.unwrap();
+    let uri = done.response["generateVideoResponse"]["generatedSamples"][0]["video"]["uri"].as_str().unwrap();
+    let file = shared::gemini::file_name(uri).unwrap();
+    let event = json!({"type": "video.generated", "data": {"id": operation.name, "file_name": file}});
+    (file, event)
+}
+
+#[tokio::test]
+async fn the_largest_result_it_stores_is_stored_whole() {
+    let emulator = Emulator::shared().unwrap();
+    let stack = Stack::create(emulator).await.unwrap();
+    let size = usize::try_from(MAX_RESULT_BYTES).unwrap();
+    let simulator = Simulator::start(KEY, Settings { video_bytes: size, ..no_auto_finish() }).await.unwrap();
+    let consumer =
+        consumer_on(&stack, emulator.endpoint(), simulator.base_url(), Arc::new(ManualClock::at(NOW))).await;
+    let (file, event) = finished_video(&simulator).await;
+    let key = format!("{}/video.mp4", event["data"]["id"].as_str().unwrap());
+
+    assert_eq!(
+        process(&consumer, &record("big", &body("msg_big", &event))).await,
+        Outcome::Stored(vec![key.clone()])
+    );
+
+    let s3 = emulator.s3().await;
+    let head = s3.head_object().bucket(&stack.results_bucket).key(&key).send().await.unwrap();
+    assert_eq!(head.content_length(), Some(i64::try_from(MAX_RESULT_BYTES).unwrap()));
+    // Byte for byte, read back as a stream (the emulator's whole answer held at once would double
+    // the test's memory for nothing more).
+    let expected = simulator.file(&file).unwrap();
+    let mut body = s3.get_object().bucket(&stack.results_bucket).key(&key).send().await.unwrap().body;
+    let mut offset = 0;
+    while let Some(chunk) = body.try_next().await.unwrap() {
+        assert!(chunk[..] == expected[offset..offset + chunk.len()], "bytes from {offset} differ");
+        offset += chunk.len();
+    }
+    assert_eq!(offset, size);
+}
+
+#[tokio::test]
+async fn a_result_over_the_limit_leaves_a_note_in_its_place_and_nothing_partial() {
+    let emulator = Emulator::shared().unwrap();
+    let stack = Stack::create(emulator).await.unwrap();
+    let simulator =
+        Simulator::start(KEY, Settings { video_bytes: 9 << 20, ..no_auto_finish() }).await.unwrap();
+    let mut consumer =
+        consumer_on(&stack, emulator.endpoint(), simulator.base_url(), Arc::new(ManualClock::at(NOW))).await;
+    // The same check at a limit small enough to cross cheaply: one byte under the video.
+    consumer.results = ResultsBucket::new(
+        consumer::bucket::s3_client(&clients(emulator.endpoint()).await),
+        &stack.results_bucket,
+        (9 << 20) - 1,
+    );
+    let (file, event) = finished_video(&simulator).await;
+    let job = event["data"]["id"].as_str().unwrap().to_owned();
+
+    let note_key = format!("{job}/too_large.json");
+    assert_eq!(
+        process(&consumer, &record("over", &body("msg_over", &event))).await,
+        Outcome::Stored(vec![note_key.clone()]),
+        "handled for good: retrying would only fail again"
+    );
+    assert_eq!(objects(&stack).await, std::slice::from_ref(&note_key), "no video, not even part of one");
+    let note: Value = serde_json::from_slice(&stored(&stack, &note_key).await.unwrap()).unwrap();
+    assert_eq!((note["file"].as_str(), note["size_bytes"].as_u64()), (Some(file.as_str()), Some(9 << 20)));
 }

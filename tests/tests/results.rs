@@ -15,6 +15,7 @@ use local_stack::{Endpoint, Pipeline};
 use serde_json::{Value, json};
 use shared::clock::SystemClock;
 use shared::gemini::{GeminiClient, WebhookConfig};
+use shared::message::DownstreamMessage;
 use shared::signature::{SigningSecret, UrlToken};
 use testkit::Emulator;
 use tokio::net::TcpListener;
@@ -40,6 +41,8 @@ struct Loop {
     pipeline: Pipeline,
     endpoint: Endpoint,
     gemini: GeminiClient,
+    /// Messages read from the example consumer's queue, not asked for yet.
+    consumer_queue: tokio::sync::Mutex<Vec<aws_sdk_sqs::types::Message>>,
 }
 
 impl Loop {
@@ -61,16 +64,36 @@ impl Loop {
         let endpoint = Endpoint::new(&format!("http://{}/", listener.local_addr().unwrap()), &token);
         pipeline.serve_receiver(listener);
         let gemini = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
-        Self { simulator, pipeline, endpoint, gemini }
+        Self { simulator, pipeline, endpoint, gemini, consumer_queue: tokio::sync::Mutex::default() }
     }
 
-    /// The messages routed to `queue` once the pipeline has moved everything, as the consumer's trigger
-    /// hands them over.
+    /// The messages of `queue`'s family on the example consumer's own queue once the pipeline has moved
+    /// everything, as its trigger hands them over; each is checked to have reached the user's `queue`
+    /// too, with the same body.
     async fn routed(&self, emulator: &Emulator, queue: &str) -> Vec<SqsMessage> {
         self.pipeline.drain().await.unwrap();
-        let url = &self.pipeline.stack.routed(queue).url;
-        let messages = testkit::drain_queue(&emulator.sqs().await, url).await.unwrap();
-        messages.iter().map(|message| sqs_record(message, url)).collect()
+        let sqs = emulator.sqs().await;
+        let url = &self.pipeline.stack.consumer.url;
+        let mut pending = self.consumer_queue.lock().await;
+        pending.extend(testkit::drain_queue(&sqs, url).await.unwrap());
+        let (ours, others): (Vec<_>, Vec<_>) = pending.drain(..).partition(|m| {
+            let message = DownstreamMessage::from_sqs_body(m.body().unwrap_or_default()).unwrap();
+            local_stack::routed_queue_for(&message.event_type) == queue
+        });
+        *pending = others;
+        let yours = testkit::drain_queue(&sqs, &self.pipeline.stack.routed(queue).url).await.unwrap();
+        let bodies = |messages: &[aws_sdk_sqs::types::Message]| {
+            let mut bodies: Vec<String> =
+                messages.iter().filter_map(|m| m.body().map(str::to_owned)).collect();
+            bodies.sort();
+            bodies
+        };
+        assert_eq!(
+            bodies(&yours),
+            bodies(&ours),
+            "every event the example consumer gets reaches {queue} too"
+        );
+        ours.iter().map(|message| sqs_record(message, url)).collect()
     }
 
     /// The stored JSON object at `key` in the results bucket.

@@ -1,18 +1,24 @@
-//! `template.yaml` against the code: the emulator harness creates what the template declares, and every
-//! function gets exactly the variables it reads. Fails when either side drifts.
+//! `template.yaml` against the code: the emulator harness creates what the template declares, every
+//! function gets exactly the variables it reads, every alarm watches a metric the code emits, and what
+//! the stack promises (your queues are yours, every silent loss is heard, no permission on `*`) holds.
+//! Fails when either side drifts.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_yaml::Value;
 use shared::config::{FromVars, Variable};
 use testkit::{
-    CLAIMS_TABLE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE, MAX_MESSAGE_BYTES,
-    QUARANTINE_QUEUE, QueueSpec, ROUTED_QUEUES,
+    CLAIMS_TABLE, CONSUMER_QUEUE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE,
+    MAX_MESSAGE_BYTES, QUARANTINE_QUEUE, QueueSpec, ROUTED_QUEUES,
 };
 
 fn template() -> Value {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
     serde_yaml::from_str(&text).unwrap()
+}
+
+fn resources(template: &Value) -> impl Iterator<Item = (&str, &Value)> {
+    template["Resources"].as_mapping().unwrap().iter().map(|(name, r)| (name.as_str().unwrap(), r))
 }
 
 fn resource<'a>(template: &'a Value, name: &str) -> &'a Value {
@@ -21,26 +27,106 @@ fn resource<'a>(template: &'a Value, name: &str) -> &'a Value {
     &resource["Properties"]
 }
 
+fn of_type<'a>(template: &'a Value, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> {
+    resources(template).filter(move |(_, r)| r["Type"].as_str() == Some(kind))
+}
+
 /// A scalar as text, whether YAML wrote it as a number or a string.
 fn text(value: &Value) -> String {
     match value {
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
         other => panic!("not a scalar: {other:?}"),
+    }
+}
+
+fn tag_of(value: &Value) -> Option<(String, &Value)> {
+    match value {
+        Value::Tagged(tagged) => Some((tagged.tag.to_string(), &tagged.value)),
+        _ => None,
     }
 }
 
 /// `Foo` for `!GetAtt Foo.Arn` (the tag keeps its argument).
 fn get_att_target(value: &Value) -> String {
-    let Value::Tagged(tagged) = value else { panic!("not a tag: {value:?}") };
-    assert_eq!(tagged.tag.to_string(), "!GetAtt");
-    text(&tagged.value).split('.').next().unwrap().to_owned()
+    let (tag, argument) = tag_of(value).unwrap_or_else(|| panic!("not a tag: {value:?}"));
+    assert_eq!(tag, "!GetAtt");
+    text(argument).split('.').next().unwrap().to_owned()
+}
+
+/// `Foo` for `!Ref Foo`.
+fn ref_target(value: &Value) -> Option<String> {
+    tag_of(value).filter(|(tag, _)| tag == "!Ref").map(|(_, argument)| text(argument))
 }
 
 fn logical_queue(spec: &QueueSpec) -> String {
     let mut name = spec.name.to_owned();
     name[..1].make_ascii_uppercase();
     format!("{name}Queue")
+}
+
+/// The template's conditions, evaluated for a set of parameter values (the defaults, and overrides).
+struct Deployment<'t> {
+    template: &'t Value,
+    parameters: BTreeMap<String, String>,
+}
+
+impl<'t> Deployment<'t> {
+    fn with(template: &'t Value, overrides: &[(&str, &str)]) -> Self {
+        let mut parameters: BTreeMap<String, String> = template["Parameters"]
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .map(|(name, p)| {
+                (text(name), if p["Default"].is_null() { String::new() } else { text(&p["Default"]) })
+            })
+            .collect();
+        for (name, value) in overrides {
+            assert!(parameters.contains_key(*name), "no parameter {name}");
+            parameters.insert((*name).into(), (*value).into());
+        }
+        Self { template, parameters }
+    }
+
+    fn value(&self, value: &Value) -> String {
+        match tag_of(value) {
+            Some((tag, name)) if tag == "!Ref" => self.parameters[&text(name)].clone(),
+            Some((tag, args)) if tag == "!Join" => {
+                let list = args[1].clone();
+                let parts: Vec<String> = match &list {
+                    Value::Sequence(items) => items.iter().map(|i| self.value(i)).collect(),
+                    other => vec![self.value(other)],
+                };
+                parts.join(&text(&args[0]))
+            }
+            Some((tag, _)) => panic!("no evaluation of {tag}"),
+            None => text(value),
+        }
+    }
+
+    fn holds(&self, condition: &Value) -> bool {
+        let (tag, args) = tag_of(condition).unwrap_or_else(|| panic!("not a condition: {condition:?}"));
+        match tag.as_str() {
+            "!Equals" => self.value(&args[0]) == self.value(&args[1]),
+            "!Not" => !self.holds(&args[0]),
+            "!And" => args.as_sequence().unwrap().iter().all(|c| self.holds(c)),
+            "!Or" => args.as_sequence().unwrap().iter().any(|c| self.holds(c)),
+            "!Condition" => self.condition(&text(args)),
+            other => panic!("no evaluation of {other}"),
+        }
+    }
+
+    fn condition(&self, name: &str) -> bool {
+        let condition = &self.template["Conditions"][name];
+        assert!(!condition.is_null(), "no condition {name}");
+        self.holds(condition)
+    }
+
+    /// Whether the resource is created.
+    fn creates(&self, resource: &Value) -> bool {
+        resource["Condition"].as_str().is_none_or(|c| self.condition(c))
+    }
 }
 
 #[test]
@@ -70,7 +156,7 @@ fn the_consumers_claims_table_matches_the_harness() {
 #[test]
 fn every_queue_matches_the_harness_and_redrives_to_its_own_dlq() {
     let template = template();
-    for spec in std::iter::once(&INGEST_QUEUE).chain(&ROUTED_QUEUES) {
+    for spec in [&INGEST_QUEUE, &CONSUMER_QUEUE].into_iter().chain(&ROUTED_QUEUES) {
         let name = logical_queue(spec);
         let queue = resource(&template, &name);
         assert_eq!(text(&queue["VisibilityTimeout"]), spec.visibility_timeout_secs.to_string(), "{name}");
@@ -87,46 +173,111 @@ fn every_queue_matches_the_harness_and_redrives_to_its_own_dlq() {
 }
 
 #[test]
-fn the_queues_that_keep_what_failed_match_the_harness_and_outlive_the_stack() {
+fn every_store_that_holds_events_or_secrets_outlives_the_stack_and_its_replacements() {
     let template = template();
     for (logical, spec) in [("QuarantineQueue", QUARANTINE_QUEUE), ("FanoutDLQ", FANOUT_DLQ)] {
         let queue = resource(&template, logical);
         assert_eq!(text(&queue["MessageRetentionPeriod"]), spec.retention_secs.to_string(), "{logical}");
         assert!(queue["RedrivePolicy"].is_null(), "{logical} is where things end up: no DLQ of its own");
     }
-    for (name, resource) in template["Resources"].as_mapping().unwrap() {
-        let name = name.as_str().unwrap();
-        let keeps_data =
-            name.ends_with("DLQ") || ["QuarantineQueue", "EventsTable", "EndpointSecret"].contains(&name);
-        if keeps_data {
+    let stores =
+        ["AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret"];
+    let mut checked = 0;
+    for (name, resource) in resources(&template) {
+        if stores.contains(&resource["Type"].as_str().unwrap()) {
+            checked += 1;
             assert_eq!(resource["DeletionPolicy"].as_str(), Some("Retain"), "{name}");
             assert_eq!(resource["UpdateReplacePolicy"].as_str(), Some("Retain"), "{name}");
         }
     }
+    assert_eq!(checked, 19, "every queue, table, bucket and secret");
 }
 
 #[test]
 fn every_queue_takes_the_largest_message_the_size_budget_assumes() {
     let template = template();
     let mut queues = 0;
-    for (name, resource) in template["Resources"].as_mapping().unwrap() {
-        if resource["Type"].as_str() == Some("AWS::SQS::Queue") {
-            queues += 1;
-            let size = text(&resource["Properties"]["MaximumMessageSize"]);
-            assert_eq!(size, MAX_MESSAGE_BYTES.to_string(), "{}", name.as_str().unwrap());
-        }
+    for (name, resource) in of_type(&template, "AWS::SQS::Queue") {
+        queues += 1;
+        let size = text(&resource["Properties"]["MaximumMessageSize"]);
+        assert_eq!(size, MAX_MESSAGE_BYTES.to_string(), "{name}");
     }
-    assert!(queues >= 12);
+    assert_eq!(queues, 14);
     let receiver = &resource(&template, "ReceiverFunction")["Environment"]["Variables"];
     let max_body: usize = text(&receiver["MAX_BODY_BYTES"]).parse().unwrap();
     assert_eq!(max_body, shared::limits::DEFAULT_MAX_BODY_BYTES);
 }
 
+/// Every event source mapping the template declares: (function, its event, the queue or table it reads).
+fn mappings(template: &Value) -> Vec<(String, Value, String)> {
+    let mut found = Vec::new();
+    for (function, resource) in of_type(template, "AWS::Serverless::Function") {
+        for (_, event) in resource["Properties"]["Events"].as_mapping().into_iter().flatten() {
+            let properties = &event["Properties"];
+            let source = if event["Type"] == "SQS" { &properties["Queue"] } else { &properties["Stream"] };
+            found.push((function.to_owned(), event.clone(), get_att_target(source)));
+        }
+    }
+    found
+}
+
 #[test]
-fn the_ingest_visibility_timeout_is_at_least_six_recorder_timeouts() {
+fn no_queue_the_stack_creates_has_two_readers_and_nothing_of_ours_reads_yours() {
     let template = template();
-    let recorder_timeout: u64 = text(&resource(&template, "RecorderFunction")["Timeout"]).parse().unwrap();
-    assert!(u64::from(INGEST_QUEUE.visibility_timeout_secs) >= 6 * recorder_timeout);
+    let mappings = mappings(&template);
+    let mut readers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (function, _, source) in &mappings {
+        readers.entry(source).or_default().push(function);
+    }
+    for (source, functions) in &readers {
+        assert_eq!(functions.len(), 1, "{source} is read by {functions:?}: each would get about half");
+    }
+    for spec in &ROUTED_QUEUES {
+        let queue = logical_queue(spec);
+        assert!(
+            !readers.contains_key(queue.as_str()),
+            "{queue} is the user's, but {:?} reads it",
+            readers[&*queue]
+        );
+    }
+    assert_eq!(readers["ConsumerQueue"], ["ConsumerFunction"], "the example consumer reads its own queue");
+}
+
+#[test]
+fn each_sqs_trigger_s_queue_hides_a_message_for_six_times_its_function_s_timeout() {
+    let template = template();
+    for (function, event, queue) in mappings(&template).into_iter().filter(|(_, e, _)| e["Type"] == "SQS") {
+        let timeout: u64 = text(&resource(&template, &function)["Timeout"]).parse().unwrap();
+        let visibility: u64 = text(&resource(&template, &queue)["VisibilityTimeout"]).parse().unwrap();
+        assert!(
+            visibility >= 6 * timeout,
+            "{queue}: {visibility} s for {function}'s {timeout} s ({event:?})"
+        );
+    }
+}
+
+#[test]
+fn the_example_consumers_batch_timeout_and_lease_add_up() {
+    let template = template();
+    let function = resource(&template, "ConsumerFunction");
+    let timeout: u64 = text(&function["Timeout"]).parse().unwrap();
+    assert_eq!(timeout, consumer::FUNCTION_TIMEOUT_SECS, "the code's idea of its timeout is the template's");
+    let visibility: u64 = text(&resource(&template, "ConsumerQueue")["VisibilityTimeout"]).parse().unwrap();
+    let batch_size: u64 = text(&function["Events"]["Jobs"]["Properties"]["BatchSize"]).parse().unwrap();
+
+    // A follow-up, and marking it done, end before the function's timeout: it never dies mid-record.
+    let longest = (consumer::FOLLOW_UP_LIMIT + consumer::FINISH_MARGIN).as_secs();
+    assert!(longest < timeout, "{longest} s of work in a {timeout} s function");
+    // Each record gets its whole limit: records are handled in turn, so every one of a batch fits.
+    assert!(batch_size * longest <= timeout, "a batch of {batch_size} could not all be started");
+    // The claim outlasts any invocation holding it, and has lapsed when a record whose invocation died
+    // becomes visible again.
+    assert!(consumer::LEASE_SECS >= timeout);
+    assert!(
+        consumer::LEASE_SECS < visibility - timeout,
+        "lease {} s, visibility {visibility} s",
+        consumer::LEASE_SECS
+    );
 }
 
 fn environment(template: &Value, function: &str) -> BTreeSet<String> {
@@ -160,29 +311,43 @@ fn every_function_gets_exactly_the_variables_its_code_reads() {
     assert_variables(&template, "ConsumerFunction", &consumer::Config::variables());
 }
 
-#[test]
-fn the_templates_routes_parse_and_cover_every_documented_family() {
-    let template = template();
-    let routes = &resource(&template, "FanoutFunction")["Environment"]["Variables"]["ROUTES"];
-    let Value::Tagged(sub) = routes else { panic!("ROUTES is a !Sub") };
-    let pattern = text(&sub.value[0]);
+/// The fanout's `ROUTES` as deployed: `consumer` says whether the example consumer is.
+fn routes(template: &Value, consumer: bool) -> shared::routing::Routes {
+    let routes = &resource(template, "FanoutFunction")["Environment"]["Variables"]["ROUTES"];
+    let (_, sub) = tag_of(routes).expect("ROUTES is a !Sub");
+    let url = |name: &str| format!("https://sqs.us-east-1.amazonaws.com/123456789012/{name}");
+    let consumer_part = if consumer { format!(",\"{}\"", url("Consumer")) } else { String::new() };
     let filled = ["Batch", "Interaction", "Video"]
         .iter()
-        .fold(pattern, |json, name| {
-            json.replace(
-                &format!("${{{name}}}"),
-                &format!("https://sqs.us-east-1.amazonaws.com/123456789012/{name}"),
-            )
-        })
+        .fold(text(&sub[0]), |json, name| json.replace(&format!("${{{name}}}"), &url(name)))
+        .replace("${Consumer}", &consumer_part)
         .replace("${Extra}", "");
-    let routes =
-        shared::routing::Routes::parse(Some(&filled), "https://sqs.us-east-1.amazonaws.com/1/default")
-            .unwrap();
-    for (event_type, _) in shared::EventKind::CATALOG {
-        let destinations = routes.destinations(event_type, None);
-        assert!(!destinations.by_default, "{event_type} has a route");
+    shared::routing::Routes::parse(Some(&filled), url("Default")).unwrap()
+}
+
+#[test]
+fn the_routes_cover_every_family_and_the_example_consumer_gets_copies_never_the_only_one() {
+    let template = template();
+    for consumer in [false, true] {
+        let routes = routes(&template, consumer);
+        for (event_type, _) in shared::EventKind::CATALOG {
+            let destinations = routes.destinations(event_type, None);
+            assert!(!destinations.by_default, "{event_type} has a route");
+            let family = event_type.split('.').next().unwrap();
+            let yours = destinations.queues.iter().filter(|q| !q.ends_with("/Consumer")).count();
+            assert_eq!(yours, 1, "{event_type} reaches its {family} queue");
+            assert_eq!(
+                destinations.queues.iter().any(|q| q.ends_with("/Consumer")),
+                consumer,
+                "{event_type}"
+            );
+        }
+        assert!(routes.destinations("model.tuned", None).by_default, "unknown types go to the default queue");
     }
-    assert!(routes.destinations("model.tuned", None).by_default, "unknown types go to the default queue");
+    let (_, sub) =
+        tag_of(&resource(&template, "FanoutFunction")["Environment"]["Variables"]["ROUTES"]).unwrap();
+    let consumer = &sub[1]["Consumer"];
+    assert_eq!(tag_of(consumer).unwrap().1[0].as_str(), Some("DeployConsumer"), "only when it is deployed");
 }
 
 #[test]
@@ -205,23 +370,29 @@ fn functions_are_built_with_cargo_lambda_for_al2023() {
 /// own `Policies`.
 fn statements(template: &Value) -> Vec<(String, Value)> {
     let mut found = Vec::new();
-    for (name, resource) in template["Resources"].as_mapping().unwrap() {
-        let name = name.as_str().unwrap().to_owned();
+    for (name, resource) in resources(template) {
         let policies = &resource["Properties"]["Policies"];
         for policy in policies.as_sequence().into_iter().flatten() {
             let document =
                 if policy["PolicyDocument"].is_null() { policy } else { &policy["PolicyDocument"] };
             for statement in document["Statement"].as_sequence().into_iter().flatten() {
                 // A conditional statement (`!If [Cond, statement, !Ref AWS::NoValue]`): its statement.
-                let statement = match statement {
-                    Value::Tagged(tagged) if tagged.tag == "!If" => tagged.value[1].clone(),
-                    statement => statement.clone(),
+                let statement = match tag_of(statement) {
+                    Some((tag, args)) if tag == "!If" => args[1].clone(),
+                    _ => statement.clone(),
                 };
-                found.push((name.clone(), statement));
+                found.push((name.to_owned(), statement));
             }
         }
     }
     found
+}
+
+fn listed(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Sequence(list) => list.clone(),
+        one => vec![one.clone()],
+    }
 }
 
 /// Actions AWS grants only on `"*"`. None is needed today: a statement on `"*"` fails the test below
@@ -229,49 +400,59 @@ fn statements(template: &Value) -> Vec<(String, Value)> {
 const STAR_ONLY_ACTIONS: &[&str] = &[];
 
 #[test]
-fn every_function_has_its_own_role_and_no_permission_on_everything() {
+fn every_function_has_its_own_role_its_own_logs_and_no_permission_on_everything() {
     let template = template();
     let mut functions = 0;
-    for (name, resource) in template["Resources"].as_mapping().unwrap() {
-        let name = name.as_str().unwrap();
-        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
-            continue;
-        }
+    for (name, resource) in of_type(&template, "AWS::Serverless::Function") {
         functions += 1;
+        let stem = name.trim_end_matches("Function");
         // Without an explicit role SAM creates one and, for SQS and stream triggers, attaches
         // AWSLambdaSQSQueueExecutionRole / AWSLambdaDynamoDBExecutionRole: receive and delete on every
         // queue in the account, read every stream.
         let role = &resource["Properties"]["Role"];
         assert!(!role.is_null(), "{name} has no role of its own, so SAM would attach its managed policies");
-        assert_eq!(get_att_target(role), format!("{}Role", name.trim_end_matches("Function")), "{name}");
+        assert_eq!(get_att_target(role), format!("{stem}Role"), "{name}");
         assert!(resource["Properties"]["Policies"].is_null(), "{name}: permissions belong on its role");
+        // Its log group: declared (so it has a retention and goes with the stack), its own.
+        let group = format!("{stem}LogGroup");
+        assert_eq!(
+            ref_target(&resource["Properties"]["LoggingConfig"]["LogGroup"]),
+            Some(group.clone()),
+            "{name}"
+        );
+        let declared = &template["Resources"][&group];
+        assert_eq!(declared["Type"].as_str(), Some("AWS::Logs::LogGroup"), "{group}");
+        assert_eq!(
+            ref_target(&declared["Properties"]["RetentionInDays"]).as_deref(),
+            Some("LogRetentionDays")
+        );
+        assert_eq!(declared["Condition"], resource["Condition"], "{group} exists exactly when {name} does");
+        let writes: Vec<Value> = statements(&template)
+            .into_iter()
+            .filter(|(role, s)| {
+                *role == format!("{stem}Role")
+                    && listed(&s["Action"]).iter().any(|a| text(a).starts_with("logs:"))
+            })
+            .map(|(_, s)| s)
+            .collect();
+        assert_eq!(writes.len(), 1, "{name}: one statement for its logs");
+        assert_eq!(get_att_target(&writes[0]["Resource"]), group, "{name} writes its own log group alone");
+        let actions: Vec<String> = listed(&writes[0]["Action"]).iter().map(text).collect();
+        assert_eq!(actions, ["logs:CreateLogStream", "logs:PutLogEvents"]);
     }
     assert_eq!(functions, 4);
-    for (name, resource) in template["Resources"].as_mapping().unwrap() {
-        if resource["Type"].as_str() != Some("AWS::IAM::Role") {
-            continue;
-        }
-        for managed in resource["Properties"]["ManagedPolicyArns"].as_sequence().into_iter().flatten() {
-            let Value::Tagged(sub) = managed else { panic!("{name:?}: {managed:?}") };
-            assert!(
-                text(&sub.value).ends_with(":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"),
-                "{name:?} has managed policy {managed:?}: only AWSLambdaBasicExecutionRole (its own logs)"
-            );
-        }
+    for (name, resource) in of_type(&template, "AWS::IAM::Role") {
+        assert!(
+            resource["Properties"]["ManagedPolicyArns"].is_null(),
+            "{name} attaches a managed policy: AWS's grant logs:* on `*`; its statements are checked here"
+        );
     }
     let all = statements(&template);
-    assert_eq!(all.len(), 13, "every statement of the four roles is checked");
+    assert_eq!(all.len(), 18, "every statement of the four roles is checked");
     for (name, statement) in all {
-        let resources: Vec<&Value> = match &statement["Resource"] {
-            Value::Sequence(list) => list.iter().collect(),
-            one => vec![one],
-        };
-        for resource in resources {
+        for resource in listed(&statement["Resource"]) {
             if resource.as_str() == Some("*") {
-                let actions: Vec<String> = match &statement["Action"] {
-                    Value::Sequence(list) => list.iter().map(text).collect(),
-                    one => vec![text(one)],
-                };
+                let actions: Vec<String> = listed(&statement["Action"]).iter().map(text).collect();
                 assert!(
                     actions.iter().all(|a| STAR_ONLY_ACTIONS.contains(&a.as_str())),
                     "{name} grants {actions:?} on every resource"
@@ -281,10 +462,17 @@ fn every_function_has_its_own_role_and_no_permission_on_everything() {
     }
 }
 
-/// The dashboard's body with every `${...}` of its `!Sub` filled, parsed.
+/// The dashboard's body with every `${...}` filled (its own variables with the consumer deployed),
+/// parsed.
 fn dashboard(template: &Value) -> serde_json::Value {
-    let Value::Tagged(sub) = &resource(template, "Dashboard")["DashboardBody"] else { panic!("a !Sub") };
-    let mut body = text(&sub.value);
+    let (_, sub) = tag_of(&resource(template, "Dashboard")["DashboardBody"]).expect("a !Sub");
+    let mut body = text(&sub[0]);
+    for (name, value) in sub[1].as_mapping().unwrap() {
+        let (tag, args) = tag_of(value).unwrap();
+        assert_eq!(tag, "!If");
+        let deployed = tag_of(&args[1]).map_or_else(|| text(&args[1]), |(_, inner)| text(inner));
+        body = body.replace(&format!("${{{}}}", text(name)), &deployed);
+    }
     while let Some(start) = body.find("${") {
         let end = start + body[start..].find('}').unwrap();
         body.replace_range(start..=end, "placeholder");
@@ -292,29 +480,105 @@ fn dashboard(template: &Value) -> serde_json::Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("the dashboard body is not JSON: {e}\n{body}"))
 }
 
-#[test]
-fn the_dashboard_and_alarms_use_only_metrics_the_functions_publish_in_their_namespace() {
-    let template = template();
-    let published: Vec<&str> = shared::metrics::Metric::ALL.iter().map(|m| m.name()).collect();
-    let namespace = "GeminiWebhooks/${AWS::StackName}";
-    for function in ["ReceiverFunction", "RecorderFunction", "FanoutFunction"] {
-        let Value::Tagged(sub) =
-            &resource(&template, function)["Environment"]["Variables"]["METRICS_NAMESPACE"]
-        else {
-            panic!("{function} sets METRICS_NAMESPACE with !Sub")
+/// What the functions can emit, by metric: the name, and each dimension (other than `Function`) with
+/// the values the code gives it (`None`: any, such as a queue's name).
+fn emitted() -> BTreeMap<&'static str, BTreeMap<&'static str, Option<Vec<&'static str>>>> {
+    let mut emitted: BTreeMap<_, BTreeMap<_, _>> =
+        shared::metrics::Metric::ALL.iter().map(|m| (m.name(), BTreeMap::new())).collect();
+    let classes = receiver::RefusalClass::ALL.iter().map(|c| c.as_str()).collect();
+    emitted.get_mut("Rejected").unwrap().insert("class", Some(classes));
+    emitted.get_mut("Rejected").unwrap().insert("reason", None);
+    emitted.get_mut("FannedOut").unwrap().insert("queue", None);
+    emitted
+}
+
+/// A metric an alarm watches: (alarm, namespace, metric name, dimensions by name).
+type Watched = (String, Value, String, Vec<(String, Value)>);
+
+/// Every metric an alarm watches.
+fn watched(template: &Value) -> Vec<Watched> {
+    let mut found = Vec::new();
+    for (name, alarm) in of_type(template, "AWS::CloudWatch::Alarm") {
+        let properties = &alarm["Properties"];
+        let dimensions = |list: &Value| -> Vec<(String, Value)> {
+            list.as_sequence().into_iter().flatten().map(|d| (text(&d["Name"]), d["Value"].clone())).collect()
         };
-        assert_eq!(text(&sub.value), namespace, "{function}");
+        if !properties["MetricName"].is_null() {
+            let metric = (properties["Namespace"].clone(), text(&properties["MetricName"]));
+            found.push((name.to_owned(), metric.0, metric.1, dimensions(&properties["Dimensions"])));
+        }
+        for metric in properties["Metrics"].as_sequence().into_iter().flatten() {
+            let metric = match tag_of(metric) {
+                Some((tag, args)) if tag == "!If" => &args[1],
+                _ => metric,
+            };
+            let stat = &metric["MetricStat"]["Metric"];
+            if !stat.is_null() {
+                found.push((
+                    name.to_owned(),
+                    stat["Namespace"].clone(),
+                    text(&stat["MetricName"]),
+                    dimensions(&stat["Dimensions"]),
+                ));
+            }
+        }
     }
-    let dashboard = dashboard(&template);
+    found
+}
+
+fn is_ours(namespace: &Value) -> bool {
+    tag_of(namespace).is_some_and(|(_, argument)| text(argument) == "GeminiWebhooks/${AWS::StackName}")
+}
+
+#[test]
+fn every_alarm_and_the_dashboard_watch_a_metric_the_code_emits_under_the_name_it_emits() {
+    let template = template();
+    let emitted = emitted();
+    for function in ["ReceiverFunction", "RecorderFunction", "FanoutFunction"] {
+        let namespace = &resource(&template, function)["Environment"]["Variables"]["METRICS_NAMESPACE"];
+        assert!(is_ours(namespace), "{function} sets METRICS_NAMESPACE to the stack's namespace");
+    }
     let mut ours = 0;
+    for (alarm, namespace, metric, dimensions) in watched(&template) {
+        if !is_ours(&namespace) {
+            assert!(text(&namespace).starts_with("AWS/"), "{alarm}: {namespace:?}");
+            continue;
+        }
+        ours += 1;
+        let known = emitted
+            .get(metric.as_str())
+            .unwrap_or_else(|| panic!("{alarm} watches {metric}, which nothing emits"));
+        let mut names: Vec<&str> = dimensions.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names.remove(0), "Function", "{alarm}");
+        assert!(names.len() <= 1, "{alarm}: the code emits one dimension per metric beside Function");
+        for (dimension, value) in dimensions.iter().skip(1) {
+            let values = known
+                .get(dimension.as_str())
+                .unwrap_or_else(|| panic!("{alarm}: {metric} has no {dimension}"));
+            if let Some(values) = values {
+                assert!(
+                    values.contains(&text(value).as_str()),
+                    "{alarm}: {metric} is never emitted with {dimension}={value:?}"
+                );
+            }
+        }
+    }
+    assert!(ours >= 4, "{ours}");
+
+    let dashboard = dashboard(&template);
+    let mut shown = 0;
     for widget in dashboard["widgets"].as_array().unwrap() {
         let mut current_namespace = String::new();
         for line in widget["properties"]["metrics"].as_array().unwrap() {
             let line = line.as_array().unwrap();
             if let Some(expression) = line[0]["expression"].as_str() {
                 let name = expression.split("MetricName=\"").nth(1).unwrap().split('"').next().unwrap();
-                assert!(published.contains(&name), "dashboard searches {name}");
-                ours += 1;
+                if expression.contains("GeminiWebhooks/") {
+                    assert!(emitted.contains_key(name), "the dashboard searches {name}");
+                    let dimension = expression.split(",Function,").nth(1).unwrap().split('}').next().unwrap();
+                    assert!(emitted[name].contains_key(dimension), "{name} is never emitted by {dimension}");
+                    shown += 1;
+                }
                 continue;
             }
             if line[0] != "." && line[0] != "..." {
@@ -322,46 +586,105 @@ fn the_dashboard_and_alarms_use_only_metrics_the_functions_publish_in_their_name
             }
             if current_namespace.starts_with("GeminiWebhooks/") && line[0] != "..." {
                 let name = line[1].as_str().unwrap();
-                assert!(published.contains(&name), "the dashboard shows {name}, which no function publishes");
-                ours += 1;
+                assert!(
+                    emitted.contains_key(name),
+                    "the dashboard shows {name}, which no function publishes"
+                );
+                shown += 1;
             }
         }
     }
-    assert!(ours >= 12, "{ours}");
-    for (name, resource) in template["Resources"].as_mapping().unwrap() {
-        for metric in resource["Properties"]["Metrics"].as_sequence().into_iter().flatten() {
-            let stat = &metric["MetricStat"]["Metric"];
-            if let Value::Tagged(sub) = &stat["Namespace"] {
-                assert_eq!(text(&sub.value), namespace, "{name:?}");
-                let metric_name = text(&stat["MetricName"]);
-                assert!(published.contains(&metric_name.as_str()), "{name:?} watches {metric_name}");
+    assert!(shown >= 12, "{shown}");
+}
+
+/// The alarms watching `metric`, on whatever queue, by the queue they watch.
+fn alarms_on_queues(template: &Value, metric: &str) -> BTreeMap<String, Vec<String>> {
+    let mut by_queue: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (alarm, _, watched_metric, dimensions) in watched(template) {
+        if watched_metric == metric {
+            for (name, value) in dimensions {
+                if name == "QueueName" {
+                    by_queue.entry(get_att_target(&value)).or_default().push(alarm.clone());
+                }
             }
+        }
+    }
+    by_queue
+}
+
+#[test]
+fn every_queue_the_stack_creates_has_an_age_alarm_and_what_keeps_failures_a_depth_alarm() {
+    let template = template();
+    let aged = alarms_on_queues(&template, "ApproximateAgeOfOldestMessage");
+    let deep = alarms_on_queues(&template, "ApproximateNumberOfMessagesVisible");
+    for (queue, resource) in of_type(&template, "AWS::SQS::Queue") {
+        let alarms =
+            aged.get(queue).unwrap_or_else(|| panic!("{queue} has no age alarm: it would expire in silence"));
+        for alarm in alarms {
+            let condition = &template["Resources"][alarm]["Condition"];
+            assert!(
+                condition.is_null() || *condition == resource["Condition"],
+                "{alarm} exists whenever {queue} does"
+            );
+        }
+        if queue.ends_with("DLQ") || queue == "QuarantineQueue" {
+            assert!(deep.contains_key(queue), "{queue} keeps failures but has no depth alarm");
         }
     }
 }
 
+fn alarm<'t>(template: &'t Value, name: &str) -> &'t Value {
+    let alarm = &template["Resources"][name];
+    assert_eq!(alarm["Type"].as_str(), Some("AWS::CloudWatch::Alarm"), "{name} is an alarm");
+    alarm
+}
+
 #[test]
-fn the_failure_modes_that_lose_the_most_events_are_alarmed() {
+fn every_silent_loss_is_alarmed_and_no_alarm_is_a_strangers_to_trip() {
     let template = template();
-    let resources = template["Resources"].as_mapping().unwrap();
-    let alarm_of = |name: &str| {
-        let alarm = &template["Resources"][name];
-        assert_eq!(alarm["Type"].as_str(), Some("AWS::CloudWatch::Alarm"), "{name} is an alarm");
-        alarm["Properties"].clone()
-    };
-    // A wrong or rotated-away secret: refusals while nothing is accepted.
-    let wrong_secret = alarm_of("SignaturesRefusedAlarm");
-    let expression =
-        wrong_secret["Metrics"].as_sequence().unwrap().iter().find_map(|m| m["Expression"].as_str()).unwrap();
-    assert!(
-        expression.contains("mismatched") && expression.contains("FILL(accepted, 0) == 0"),
-        "{expression}"
-    );
-    assert_eq!(text(&alarm_of("FanoutIteratorAgeAlarm")["MetricName"]), "IteratorAge");
-    assert_eq!(text(&alarm_of("IngestQueueAgeAlarm")["MetricName"]), "ApproximateAgeOfOldestMessage");
+    // Refusals, by class, as a rate: one request is never enough.
+    let mut classes = BTreeSet::new();
+    for (name, _, metric, dimensions) in watched(&template) {
+        if metric == "Rejected" {
+            let class = text(&dimensions.iter().find(|(n, _)| n == "class").expect("by class").1);
+            classes.insert(class);
+            let properties = &alarm(&template, &name)["Properties"];
+            assert_eq!(
+                ref_target(&properties["Threshold"]).as_deref(),
+                Some("RefusalAlarmThreshold"),
+                "{name}"
+            );
+            assert_eq!(text(&properties["ComparisonOperator"]), "GreaterThanOrEqualToThreshold");
+        }
+    }
+    assert_eq!(classes, BTreeSet::from(["malformed".into(), "signature".into(), "stale".into()]));
+    assert!(text(&template["Parameters"]["RefusalAlarmThreshold"]["MinValue"]) == "1");
+    // The refusal threshold's default makes one stranger's request (or a handful) not enough.
+    let threshold: u64 = text(&template["Parameters"]["RefusalAlarmThreshold"]["Default"]).parse().unwrap();
+    assert!(threshold >= 5);
+    // 5xx on whichever front is deployed.
+    for (alarm_name, condition, namespace) in [
+        ("ReceiverErrorsAlarm", "OpenFunctionUrl", "AWS/Lambda"),
+        ("HttpApiErrorsAlarm", "HttpApiEnabled", "AWS/ApiGateway"),
+        ("RestApiErrorsAlarm", "RateLimited", "AWS/ApiGateway"),
+    ] {
+        let alarm = alarm(&template, alarm_name);
+        assert_eq!(alarm["Condition"].as_str(), Some(condition), "{alarm_name}");
+        assert_eq!(text(&alarm["Properties"]["Namespace"]), namespace);
+        assert!(text(&alarm["Properties"]["MetricName"]).to_lowercase().contains("5xx"), "{alarm_name}");
+    }
+    for front in ["ReceiverFunctionUrl", "ReceiverHttpApi", "ReceiverRestApi"] {
+        let condition = template["Resources"][front]["Condition"].as_str().unwrap();
+        assert!(
+            ["OpenFunctionUrl", "HttpApiEnabled", "RateLimited"].contains(&condition),
+            "{front} is created with its 5xx alarm"
+        );
+    }
+    assert_eq!(text(&alarm(&template, "RecorderConflictsAlarm")["Properties"]["MetricName"]), "Conflicts");
+    assert_eq!(text(&alarm(&template, "FanoutIteratorAgeAlarm")["Properties"]["MetricName"]), "IteratorAge");
     for function in ["Receiver", "Recorder", "Fanout", "Consumer"] {
-        let alarm = alarm_of(&format!("{function}ErrorsOrThrottlesAlarm"));
-        let metrics: Vec<String> = alarm["Metrics"]
+        let alarm = alarm(&template, &format!("{function}ErrorsOrThrottlesAlarm"));
+        let metrics: Vec<String> = alarm["Properties"]["Metrics"]
             .as_sequence()
             .unwrap()
             .iter()
@@ -370,39 +693,86 @@ fn the_failure_modes_that_lose_the_most_events_are_alarmed() {
             .collect();
         assert_eq!(metrics, ["Errors", "Throttles"], "{function}");
     }
-    // Every queue that keeps what failed has an alarm on its depth.
-    for (name, resource) in resources {
-        let name = name.as_str().unwrap();
-        let kept = resource["Type"].as_str() == Some("AWS::SQS::Queue")
-            && (name.ends_with("DLQ") || name == "QuarantineQueue");
-        if kept {
-            let alarm = alarm_of(&format!("{name}Alarm"));
-            assert_eq!(get_att_target(&alarm["Dimensions"][0]["Value"]), name);
-        }
-    }
 }
 
 #[test]
-fn a_flood_cannot_take_every_concurrent_execution_in_the_account() {
+fn a_flood_takes_neither_the_accounts_concurrency_nor_a_way_around_the_rate_limit() {
     let template = template();
     let receiver = resource(&template, "ReceiverFunction");
     assert!(!receiver["ReservedConcurrentExecutions"].is_null());
-    for function in ["RecorderFunction", "ConsumerFunction"] {
-        for (_, event) in resource(&template, function)["Events"].as_mapping().unwrap() {
-            assert!(!event["Properties"]["ScalingConfig"]["MaximumConcurrency"].is_null(), "{function}");
+    for (function, event, _) in mappings(&template).into_iter().filter(|(_, e, _)| e["Type"] == "SQS") {
+        assert!(!event["Properties"]["ScalingConfig"]["MaximumConcurrency"].is_null(), "{function}");
+    }
+    // With a rate limit, the only way in is through it.
+    for overrides in [
+        [("ReceiverRateLimit", "0"), ("EnableHttpApi", "true")],
+        [("ReceiverRateLimit", "2000"), ("EnableHttpApi", "true")],
+    ] {
+        let deployment = Deployment::with(&template, &overrides);
+        let limited = overrides[0].1 != "0";
+        let created = |name: &str| deployment.creates(&template["Resources"][name]);
+        assert_eq!(created("ReceiverFunctionUrl"), !limited, "{overrides:?}");
+        assert_eq!(created("ReceiverHttpApi"), !limited, "{overrides:?}");
+        for name in ["ReceiverRestApi", "ReceiverWebAcl", "ReceiverWebAclAssociation"] {
+            assert_eq!(created(name), limited, "{name} {overrides:?}");
         }
+        let permissions =
+            of_type(&template, "AWS::Lambda::Permission").filter(|(_, r)| deployment.creates(r));
+        for (name, permission) in permissions {
+            let principal = text(&permission["Properties"]["Principal"]);
+            assert!(
+                !limited || principal == "apigateway.amazonaws.com",
+                "{name} lets {principal} invoke the receiver around the rate limit"
+            );
+        }
+    }
+    let acl = resource(&template, "ReceiverWebAcl");
+    let rule = &acl["Rules"][0];
+    assert_eq!(text(&rule["Statement"]["RateBasedStatement"]["AggregateKeyType"]), "IP", "per client");
+    assert_eq!(
+        ref_target(&rule["Statement"]["RateBasedStatement"]["Limit"]).as_deref(),
+        Some("ReceiverRateLimit")
+    );
+    assert_eq!(text(&rule["Action"]["Block"]["CustomResponse"]["ResponseCode"]), "429", "so Gemini retries");
+    let binary = &resource(&template, "ReceiverRestApi")["BinaryMediaTypes"];
+    assert_eq!(binary.as_sequence().unwrap()[0].as_str(), Some("*/*"), "the bytes Gemini signed, base64");
+}
+
+#[test]
+fn the_local_endpoint_override_reaches_this_machine_alone() {
+    let template = template();
+    let pattern = text(&template["Parameters"]["LocalEndpointUrl"]["AllowedPattern"]);
+    let pattern = regex::Regex::new(&pattern).unwrap();
+    for allowed in [
+        "",
+        "http://127.0.0.1:5000",
+        "http://localhost:4566/",
+        "http://[::1]:9",
+        "http://host.docker.internal:5000",
+    ] {
+        assert!(pattern.is_match(allowed), "{allowed:?}");
+    }
+    for refused in [
+        "https://attacker.example/",
+        "http://169.254.169.254/",
+        "http://10.0.0.1:5000",
+        "http://127.0.0.1.attacker.example/",
+        "http://host.docker.internal.attacker.example/",
+        "http://localhost@attacker.example/",
+    ] {
+        assert!(!pattern.is_match(refused), "{refused:?}");
     }
 }
 
 #[test]
 fn the_dashboard_picture_in_the_readme_was_rendered_from_this_definition() {
     let template = template();
-    let Value::Tagged(sub) = &resource(&template, "Dashboard")["DashboardBody"] else { panic!("a !Sub") };
+    let (_, sub) = tag_of(&resource(&template, "Dashboard")["DashboardBody"]).expect("a !Sub");
     let recorded =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/dashboard.png.sha256"))
             .unwrap();
     assert_eq!(
-        shared::message::BodySha256::of(text(&sub.value).as_bytes()).as_str(),
+        shared::message::BodySha256::of(text(&sub[0]).as_bytes()).as_str(),
         recorded.trim(),
         "the dashboard changed: run `make dashboard-image` and commit docs/dashboard.png"
     );
@@ -416,13 +786,11 @@ fn every_output_the_cli_reads_is_declared() {
             !template["Outputs"][output].is_null(),
             "template.yaml has no output {output}, which the CLI reads"
         );
+        assert!(template["Outputs"][output]["Condition"].is_null(), "{output} is always there");
     }
-    let Value::Tagged(reference) = &template["Outputs"]["FanoutFunctionName"]["Value"] else {
-        panic!("not a !Ref")
-    };
     assert_eq!(
-        (reference.tag.to_string(), text(&reference.value)),
-        ("!Ref".to_owned(), "FanoutFunction".to_owned()),
+        ref_target(&template["Outputs"]["FanoutFunctionName"]["Value"]).as_deref(),
+        Some("FanoutFunction"),
         "replay --routes reads the routing from this function's configuration"
     );
 }
@@ -455,18 +823,22 @@ fn the_results_bucket_is_private_encrypted_and_written_by_the_consumer_alone() {
     assert_eq!(actions, ["s3:PutObject", "s3:AbortMultipartUpload"], "write only: no read, list or delete");
 }
 
-/// The README counts the alarms (and prices them by that count): the count is the template's.
+/// The README counts the alarms (and prices them by that count): the count is the template's, at the
+/// defaults and with every option on.
 #[test]
 fn the_readme_counts_the_templates_alarms() {
     let template = template();
-    let alarms = template["Resources"]
-        .as_mapping()
-        .unwrap()
-        .values()
-        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
-        .count();
+    let count = |overrides: &[(&str, &str)]| {
+        let deployment = Deployment::with(&template, overrides);
+        of_type(&template, "AWS::CloudWatch::Alarm").filter(|(_, a)| deployment.creates(a)).count()
+    };
+    let defaults = count(&[]);
+    let consumer = count(&[("DeployExampleConsumer", "true")]);
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    for claim in [format!("({alarms} in all;"), format!("{alarms} CloudWatch alarms")] {
-        assert!(readme.contains(&claim), "the README should say {claim:?}: the template has {alarms} alarms");
+    for claim in [
+        format!("({defaults} at the defaults, {consumer} with the example consumer;"),
+        format!("{defaults} CloudWatch alarms"),
+    ] {
+        assert!(readme.contains(&claim), "the README should say {claim:?}");
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 /// The size of each part of a multipart upload (S3 takes at least 5 MiB, but for the last).
 pub const PART_BYTES: usize = 8 << 20;
 
-/// Why storing failed. Each is transient: the record is redelivered.
+/// Why storing failed. Each is transient (the record is redelivered) but [`StoreError::TooLarge`].
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// S3 refused or could not be reached.
@@ -24,6 +24,16 @@ pub enum StoreError {
         key: String,
         /// What S3 or the SDK said.
         detail: String,
+    },
+    /// The download is larger than the bucket takes: not stored (nothing partial is left).
+    #[error("the download for {key} is larger than the {limit} bytes stored (announced: {announced:?})")]
+    TooLarge {
+        /// The key it was going to.
+        key: String,
+        /// Its `Content-Length`, when it announced one.
+        announced: Option<u64>,
+        /// The most stored.
+        limit: u64,
     },
     /// The download stopped before its end.
     #[error("the download of {key} broke off after {received} bytes: {detail}")]
@@ -51,12 +61,17 @@ pub fn s3_client(clients: &shared::aws::clients::Clients) -> aws_sdk_s3::Client 
 pub struct ResultsBucket {
     s3: aws_sdk_s3::Client,
     bucket: String,
+    max_bytes: u64,
 }
 
 impl ResultsBucket {
-    /// The bucket `bucket`.
-    pub fn new(s3: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        Self { s3, bucket: bucket.into() }
+    /// The bucket `bucket`, taking downloads of up to `max_bytes`.
+    pub fn new(s3: aws_sdk_s3::Client, bucket: impl Into<String>, max_bytes: u64) -> Self {
+        Self { s3, bucket: bucket.into(), max_bytes }
+    }
+
+    fn too_large(&self, key: &str, announced: Option<u64>) -> StoreError {
+        StoreError::TooLarge { key: key.to_owned(), announced, limit: self.max_bytes }
     }
 
     fn failed(&self, action: &'static str, key: &str, detail: impl std::fmt::Display) -> StoreError {
@@ -88,6 +103,7 @@ impl ResultsBucket {
     }
 
     /// Streams `download` to `key`: in parts of [`PART_BYTES`], complete or not at all. Returns its size.
+    /// One announced, or found while streaming, to be over the bucket's limit is not stored.
     pub async fn put_download(
         &self,
         key: &str,
@@ -95,6 +111,9 @@ impl ResultsBucket {
         mut download: reqwest::Response,
     ) -> Result<u64, StoreError> {
         let expected = download.content_length();
+        if expected.is_some_and(|size| size > self.max_bytes) {
+            return Err(self.too_large(key, expected));
+        }
         let broke =
             |received: u64, detail: String| StoreError::Download { key: key.to_owned(), received, detail };
         let first = read_part(&mut download).await.map_err(|(got, e)| broke(got, e))?;
@@ -143,6 +162,9 @@ impl ResultsBucket {
                 Ok(next) if next.is_empty() => break check_length(key, received, expected),
                 Ok(next) => {
                     received += next.len() as u64;
+                    if received > self.max_bytes {
+                        break Err(self.too_large(key, expected));
+                    }
                     part = next;
                 }
                 Err((got, e)) => break Err(broke(received + got, e)),

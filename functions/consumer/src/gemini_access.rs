@@ -39,10 +39,8 @@ pub struct GeminiAccess {
 /// What the stack's key secret holds until a key is put in it (a secret cannot be empty).
 pub const UNSET_API_KEY: &str = "NOT_SET";
 
-/// Each API call's limit; a download's is [`DOWNLOAD_TIMEOUT`].
+/// Each API call's limit; a download is limited by the follow-up's ([`crate::FOLLOW_UP_LIMIT`]).
 pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(20);
-/// A download's limit, well inside the function's timeout.
-pub(crate) const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(90);
 
 impl GeminiAccess {
     /// The API at `base`, its key in the secret `arn`.
@@ -71,7 +69,7 @@ impl GeminiAccess {
             return Err(AccessError::NoKey(self.arn.clone()));
         }
         let client = GeminiClient::new(&self.base, shared::gemini::DEFAULT_API_VERSION, key)?
-            .with_timeouts(CALL_TIMEOUT, DOWNLOAD_TIMEOUT)?;
+            .with_timeouts(CALL_TIMEOUT, crate::FOLLOW_UP_LIMIT)?;
         *cached = Some(client.clone());
         Ok(client)
     }

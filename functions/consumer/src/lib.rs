@@ -18,6 +18,7 @@ mod config;
 mod gemini_access;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
@@ -35,10 +36,24 @@ pub use bucket::{ResultsBucket, StoreError};
 pub use config::Config;
 pub use gemini_access::{AccessError, GeminiAccess, UNSET_API_KEY};
 
-/// A claim outlasts the function's 120-second timeout, so a running invocation is never overtaken.
-pub const LEASE_SECS: u64 = 180;
+/// The function's timeout in `template.yaml` (a test holds them together).
+pub const FUNCTION_TIMEOUT_SECS: u64 = 300;
+/// The longest one follow-up may take, its download and its store together: one still running then
+/// is cut off (nothing partial is stored, its claim is released, its record redelivered). Inside the
+/// function's timeout, so the function itself never times out mid-record.
+pub const FOLLOW_UP_LIMIT: Duration = Duration::from_secs(240);
+/// Kept after a follow-up's limit for marking it done or releasing its claim.
+pub const FINISH_MARGIN: Duration = Duration::from_secs(15);
+/// A claim's lease: the function's timeout, so a claim outlasts any invocation that holds it; and
+/// shorter than the queue's visibility timeout less the function's timeout, so that a record whose
+/// invocation died finds the claim expired when it comes back.
+pub const LEASE_SECS: u64 = FUNCTION_TIMEOUT_SECS;
 /// Done events are remembered for a week: past Gemini's 24 h of retries and the queue's retention.
 pub const KEEP_SECS: u64 = 7 * 24 * 3600;
+/// The largest result stored: 512 MiB, 64 parts of 8 MiB, which fits [`FOLLOW_UP_LIMIT`] at 4.5 MB/s
+/// each way. A larger one is not downloaded: a note naming it and its size is stored in its place
+/// (`too_large.json`), so it can be fetched another way.
+pub const MAX_RESULT_BYTES: u64 = 512 << 20;
 
 /// The consumer's dependencies, built once per container.
 #[derive(Debug)]
@@ -49,15 +64,24 @@ pub struct Consumer {
     pub results: ResultsBucket,
     /// The Gemini API.
     pub gemini: GeminiAccess,
+    /// For the invocation's deadline.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Consumer {
     /// The consumer `config` describes, on `aws`'s clients.
     pub fn new(aws: &Clients, config: &Config, clock: Arc<dyn Clock>) -> Self {
         Self {
-            once: Idempotency::new(aws.dynamodb(), &config.claims_table, LEASE_SECS, KEEP_SECS, clock),
-            results: ResultsBucket::new(bucket::s3_client(aws), &config.results_bucket),
+            once: Idempotency::new(
+                aws.dynamodb(),
+                &config.claims_table,
+                LEASE_SECS,
+                KEEP_SECS,
+                clock.clone(),
+            ),
+            results: ResultsBucket::new(bucket::s3_client(aws), &config.results_bucket, MAX_RESULT_BYTES),
             gemini: GeminiAccess::new(aws.secretsmanager(), &config.api_key_secret, &config.api_base),
+            clock,
         }
     }
 }
@@ -74,6 +98,9 @@ pub enum Outcome {
     /// Not done now (a fetch or a store failed, being handled elsewhere, unparseable): SQS redelivers
     /// it, and after the queue's retries moves it to the DLQ.
     Failed(String),
+    /// Not started: too little of the invocation was left for a follow-up to finish. Nothing was
+    /// claimed or fetched; SQS redelivers it.
+    NotStarted,
 }
 
 /// Why a follow-up failed.
@@ -91,18 +118,39 @@ pub enum FollowUpError {
     /// The job produced nothing to fetch.
     #[error("{0}")]
     NothingToFetch(String),
+    /// The follow-up ran past its limit and was cut off: nothing partial was stored.
+    #[error("the follow-up took longer than {0:?} and was cut off; nothing partial was stored")]
+    TimedOut(Duration),
 }
 
-/// Handles one batch: only the records that failed are reported, so SQS redelivers those alone.
+/// Handles one batch, a record at a time, each started only while the invocation has time left for it
+/// to finish ([`FOLLOW_UP_LIMIT`] and [`FINISH_MARGIN`]); the rest are reported failed unstarted. Only
+/// the records that failed are reported, so SQS redelivers those alone.
 pub async fn handle(
     consumer: &Consumer,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, UnreportableFailure> {
+    let deadline_ms = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+    let needed_ms = i64::try_from((FOLLOW_UP_LIMIT + FINISH_MARGIN).as_millis()).unwrap_or(i64::MAX);
     let mut failed = Vec::new();
     for record in event.payload.records {
-        if let Outcome::Failed(reason) = process(consumer, &record).await {
-            tracing::warn!(message_id = record.message_id.as_deref(), %reason, "will be redelivered");
-            failed.push(record.message_id);
+        let left_ms = deadline_ms.saturating_sub(consumer.clock.unix_now_ms());
+        let outcome =
+            if left_ms < needed_ms { Outcome::NotStarted } else { process(consumer, &record).await };
+        match outcome {
+            Outcome::Failed(reason) => {
+                tracing::warn!(message_id = record.message_id.as_deref(), %reason, "will be redelivered");
+                failed.push(record.message_id);
+            }
+            Outcome::NotStarted => {
+                tracing::warn!(
+                    message_id = record.message_id.as_deref(),
+                    left_ms,
+                    "not started: too little time left to finish it; will be redelivered"
+                );
+                failed.push(record.message_id);
+            }
+            _ => {}
         }
     }
     batch::sqs_response(failed)
@@ -122,7 +170,9 @@ pub async fn process(consumer: &Consumer, record: &SqsMessage) -> Outcome {
         Ok(Claim::InProgress) => return Outcome::Failed("another invocation is handling it".into()),
         Err(error) => return Outcome::Failed(error.to_string()),
     }
-    match follow_up(consumer, &message).await {
+    let limited = tokio::time::timeout(FOLLOW_UP_LIMIT, follow_up(consumer, &message)).await;
+    let done = limited.unwrap_or_else(|_| Err(FollowUpError::TimedOut(FOLLOW_UP_LIMIT)));
+    match done {
         Ok(stored) => {
             tracing::info!(claim = %key, job = message.data_id.as_deref(), ?stored, "followed up");
             if let Err(error) = consumer.once.done(&key).await {
@@ -157,12 +207,8 @@ async fn follow_up(consumer: &Consumer, message: &DownstreamMessage) -> Result<V
                     )?
                 }
             };
-            let key = key(&job, results::BATCH_RESULTS);
-            consumer
-                .results
-                .put_download(&key, "application/jsonl", gemini.download_file(&file).await?)
-                .await?;
-            Ok(vec![key])
+            let download = gemini.download_file(&file).await?;
+            store_download(consumer, &job, &file, results::BATCH_RESULTS, "application/jsonl", download).await
         }
         EventKind::VideoGenerated => {
             let gemini = consumer.gemini.client().await?;
@@ -170,9 +216,8 @@ async fn follow_up(consumer: &Consumer, message: &DownstreamMessage) -> Result<V
             let file = named
                 .and_then(file_name)
                 .ok_or_else(|| FollowUpError::NothingToFetch(format!("{job}'s event names no video file")))?;
-            let key = key(&job, results::VIDEO);
-            consumer.results.put_download(&key, "video/mp4", gemini.download_file(&file).await?).await?;
-            Ok(vec![key])
+            let download = gemini.download_file(&file).await?;
+            store_download(consumer, &job, &file, results::VIDEO, "video/mp4", download).await
         }
         EventKind::InteractionCompleted => {
             let interaction = consumer.gemini.client().await?.get_interaction(&job).await?;
@@ -195,5 +240,36 @@ async fn follow_up(consumer: &Consumer, message: &DownstreamMessage) -> Result<V
             Ok(vec![key])
         }
         _ => Ok(Vec::new()),
+    }
+}
+
+/// Streams a job's download to its key; one over [`MAX_RESULT_BYTES`] leaves, in its place, a note of
+/// what it was and where to fetch it.
+async fn store_download(
+    consumer: &Consumer,
+    job: &str,
+    file: &str,
+    name: &str,
+    content_type: &str,
+    download: reqwest::Response,
+) -> Result<Vec<String>, FollowUpError> {
+    let result = key(job, name);
+    match consumer.results.put_download(&result, content_type, download).await {
+        Ok(_) => Ok(vec![result]),
+        Err(StoreError::TooLarge { announced: size, limit, .. }) => {
+            let note = key(job, results::TOO_LARGE);
+            let record = json!({
+                "job": job,
+                "file": file,
+                "would_be_key": result,
+                "size_bytes": size,
+                "limit_bytes": limit,
+                "note": "larger than the example consumer stores: download it with the Files API yourself",
+            });
+            tracing::warn!(job, file, size, limit, "result too large to store; a note stored instead");
+            consumer.results.put_json(&note, &record).await?;
+            Ok(vec![note])
+        }
+        Err(error) => Err(error.into()),
     }
 }

@@ -75,14 +75,10 @@ fn handler(c: &mut Criterion) {
     let clock = Arc::new(ManualClock::at(NOW));
     let verifier =
         || runtime.block_on(receiver::build_verifier(&config, || unreachable!(), clock.clone())).unwrap().0;
-    let receiver = Receiver {
-        verifier: verifier(),
-        queues: SqsDeliveryQueues::new(stubbed_sqs(), &config.ingest_queue_url, &config.quarantine_queue_url),
-        max_body_bytes: config.max_body_bytes,
-        clock: clock.clone(),
-    };
-    let own_work =
-        Receiver { verifier: verifier(), queues: NoQueue, max_body_bytes: config.max_body_bytes, clock };
+    let queues =
+        SqsDeliveryQueues::new(stubbed_sqs(), &config.ingest_queue_url, &config.quarantine_queue_url);
+    let receiver = Receiver::new(verifier(), queues, config.max_body_bytes, clock.clone());
+    let own_work = Receiver::new(verifier(), NoQueue, config.max_body_bytes, clock);
 
     let body = body(1024);
     let signed = SignedHeaders::v1(&SigningSecret::parse(SECRET).unwrap(), "msg_bench", NOW, &body);

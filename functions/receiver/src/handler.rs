@@ -6,7 +6,8 @@
 //! for its content) is quarantined and answered 202, so Gemini stops retrying and the user has it;
 //! only a dependency that is down (the queue, the quarantine, the signing keys) answers 503.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use http::{HeaderValue, Method, StatusCode, header};
@@ -35,6 +36,101 @@ pub struct Receiver<Q> {
     pub max_body_bytes: usize,
     /// For `received_at`.
     pub clock: Arc<dyn Clock>,
+    /// Which refusals are logged at info.
+    refusal_log: RefusalLog,
+}
+
+impl<Q> Receiver<Q> {
+    /// The receiver `main` and the local stack serve: `verifier` and `queues`, refusing bodies over
+    /// `max_body_bytes`, on `clock`.
+    pub fn new(verifier: Verifier, queues: Q, max_body_bytes: usize, clock: Arc<dyn Clock>) -> Self {
+        Self { verifier, queues, max_body_bytes, clock, refusal_log: RefusalLog::default() }
+    }
+}
+
+/// Seconds between two info lines for refusals of one reason; the others are logged at debug.
+pub const REFUSAL_LOG_WINDOW_SECS: i64 = 60;
+
+/// Refusals are anyone's to cause, so a flood of junk must not become a flood of log lines (CloudWatch
+/// Logs bills each byte): per reason, the first refusal of each [`REFUSAL_LOG_WINDOW_SECS`] is logged at
+/// info with how many were logged at debug since, and the rest at debug. The `Rejected` metric still
+/// counts every one.
+#[derive(Debug, Default)]
+struct RefusalLog {
+    /// By reason: when its last info line was written (Unix seconds), and refusals since.
+    last: Mutex<HashMap<&'static str, (i64, u64)>>,
+}
+
+impl RefusalLog {
+    /// `Some(refusals logged at debug since the last info line)` when this one is logged at info.
+    fn at_info(&self, reason: &'static str, now_secs: i64) -> Option<u64> {
+        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match last.get_mut(reason) {
+            Some((at, since)) if now_secs - *at < REFUSAL_LOG_WINDOW_SECS => {
+                *since += 1;
+                None
+            }
+            Some(entry) => {
+                let quieted = entry.1;
+                *entry = (now_secs, 0);
+                Some(quieted)
+            }
+            None => {
+                last.insert(reason, (now_secs, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
+/// What a refusal says about who sent it: the dimension alarms are set on, so that what a stranger can
+/// cause with one request never pages anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalClass {
+    /// No webhook headers, a method other than POST, a body over the limit: scanners and noise.
+    Unsigned,
+    /// Webhook headers that do not parse, or no entry of an accepted scheme: a sender changing its
+    /// format, or noise.
+    Malformed,
+    /// A timestamp outside the window: a clock off, or a replay.
+    Stale,
+    /// Entries that do not verify: a wrong or rotated-away secret, or a forgery.
+    Signature,
+    /// Refused before any crypto because it cannot be for this endpoint: a dynamic delivery without the
+    /// endpoint's token (anyone can have Google sign one), or `v1` before any signing secret exists.
+    Stranger,
+    /// Could not be checked now (503): counted, and alarmed through the 5xx alarms.
+    Unavailable,
+}
+
+impl RefusalClass {
+    /// Every class, in the order the dashboard shows them.
+    pub const ALL: [Self; 6] =
+        [Self::Unsigned, Self::Malformed, Self::Stale, Self::Signature, Self::Stranger, Self::Unavailable];
+
+    /// The `class` dimension's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unsigned => "unsigned",
+            Self::Malformed => "malformed",
+            Self::Stale => "stale",
+            Self::Signature => "signature",
+            Self::Stranger => "stranger",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    /// The class of a verification failure.
+    pub fn of(error: &VerifyError) -> Self {
+        match error {
+            VerifyError::MissingHeader(_) => Self::Unsigned,
+            VerifyError::InvalidHeader { .. } | VerifyError::NoUsableSignature => Self::Malformed,
+            VerifyError::TimestampTooOld { .. } | VerifyError::TimestampInFuture { .. } => Self::Stale,
+            VerifyError::DynamicTokenMismatch | VerifyError::NoSigningSecret => Self::Stranger,
+            VerifyError::KeysUnavailable(_) | VerifyError::SecretsUnavailable(_) => Self::Unavailable,
+            _ => Self::Signature,
+        }
+    }
 }
 
 /// What became of a request.
@@ -84,6 +180,14 @@ impl Refusal {
         }
     }
 
+    fn class(&self) -> RefusalClass {
+        match self {
+            Self::MethodNotAllowed | Self::TooLarge { .. } => RefusalClass::Unsigned,
+            Self::Verify(e) => RefusalClass::of(e),
+            Self::Unavailable(_) => RefusalClass::Unavailable,
+        }
+    }
+
     /// A short explanation for the sender; never a secret, signature or body byte.
     fn message(&self) -> String {
         match self {
@@ -130,15 +234,23 @@ pub async fn handle<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: Request)
                     metrics::emit(Function::Receiver, Metric::EnqueueFailed, 1, &[], now_ms);
                 }
                 _ => {
-                    tracing::info!(
-                        outcome = "rejected", reason = refusal.code(), detail = %refusal.message(),
-                        status = status.as_u16(), latency_us, "delivery rejected"
-                    );
+                    let (reason, class) = (refusal.code(), refusal.class().as_str());
+                    match receiver.refusal_log.at_info(reason, now_ms.div_euclid(1000)) {
+                        Some(quieted) => tracing::info!(
+                            outcome = "rejected", reason, class, detail = %refusal.message(),
+                            status = status.as_u16(), latency_us, quieted,
+                            "delivery rejected (further ones of this reason at debug for a minute)"
+                        ),
+                        None => tracing::debug!(
+                            outcome = "rejected", reason, class, detail = %refusal.message(),
+                            status = status.as_u16(), latency_us, "delivery rejected"
+                        ),
+                    }
                     metrics::emit(
                         Function::Receiver,
                         Metric::Rejected,
                         1,
-                        &[("reason", refusal.code())],
+                        &[("reason", reason), ("class", class)],
                         now_ms,
                     );
                 }
@@ -215,4 +327,30 @@ fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body>
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_v1_delivery_before_any_signing_secret_is_a_strangers_401_not_an_outage() {
+        // Nobody registered the endpoint: a 503 would page whoever is on call for anyone's request.
+        let refusal = Refusal::Verify(VerifyError::NoSigningSecret);
+        assert_eq!(refusal.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!((refusal.code(), refusal.class()), ("no_signing_secret", RefusalClass::Stranger));
+        let dynamic = Refusal::Verify(VerifyError::DynamicTokenMismatch);
+        assert_eq!(dynamic.class(), RefusalClass::Stranger);
+    }
+
+    #[test]
+    fn the_refusal_log_writes_one_info_line_per_reason_a_window() {
+        let log = RefusalLog::default();
+        assert_eq!(log.at_info("signature_mismatch", 100), Some(0));
+        assert_eq!(log.at_info("signature_mismatch", 101), None);
+        assert_eq!(log.at_info("missing_header", 101), Some(0), "each reason has its own window");
+        assert_eq!(log.at_info("signature_mismatch", 100 + REFUSAL_LOG_WINDOW_SECS - 1), None);
+        assert_eq!(log.at_info("signature_mismatch", 100 + REFUSAL_LOG_WINDOW_SECS), Some(2));
+        assert_eq!(log.at_info("signature_mismatch", 100 + REFUSAL_LOG_WINDOW_SECS + 1), None);
+    }
 }

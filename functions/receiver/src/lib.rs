@@ -13,7 +13,7 @@ mod setup;
 pub use config::{
     Config, ConfigError, DEFAULT_MAX_BODY_BYTES, DEFAULT_SCHEMES, KeysConfig, SecretsConfig, sdk_timeouts,
 };
-pub use handler::{RETRY_AFTER_SECS, Receiver, handle};
+pub use handler::{REFUSAL_LOG_WINDOW_SECS, RETRY_AFTER_SECS, Receiver, RefusalClass, handle};
 pub use queue::{DeliveryQueues, EnqueueError, SqsDeliveryQueues};
 pub use secrets::SecretsManagerSource;
 pub use setup::{Notice, SetupError, build_verifier};

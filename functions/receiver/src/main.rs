@@ -20,12 +20,8 @@ async fn main() -> anyhow::Result<()> {
     for notice in notices {
         tracing::warn!("{notice}");
     }
-    let receiver = Receiver {
-        verifier,
-        queues: SqsDeliveryQueues::new(aws.sqs(), &config.ingest_queue_url, &config.quarantine_queue_url),
-        max_body_bytes: config.max_body_bytes,
-        clock,
-    };
+    let queues = SqsDeliveryQueues::new(aws.sqs(), &config.ingest_queue_url, &config.quarantine_queue_url);
+    let receiver = Receiver::new(verifier, queues, config.max_body_bytes, clock);
     let receiver = &receiver;
     lambda_http::run(service_fn(move |request| async move {
         Ok::<_, std::convert::Infallible>(receiver::handle(receiver, request).await)

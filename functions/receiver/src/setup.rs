@@ -55,7 +55,8 @@ pub enum Notice {
     NoUrlToken,
     /// JWT is accepted, but no audience is configured: every JWT delivery is refused.
     NoJwtAudience,
-    /// The secret holds no signing secret: `v1` deliveries get 503 until the endpoint is registered.
+    /// The secret holds no signing secret: `v1` deliveries get 401 `no_signing_secret` until the endpoint
+    /// is registered.
     NotRegistered,
     /// The secret could not be read at start-up; requests will try again.
     SecretsUnreadable(String),
@@ -72,8 +73,8 @@ impl fmt::Display for Notice {
                 "JWT deliveries are refused: set JWT_AUDIENCE to this endpoint's URL to accept them",
             ),
             Self::NotRegistered => f.write_str(
-                "v1 deliveries get 503 until the endpoint is registered: the secret holds no whsec_ signing \
-                 secret yet (gemini-webhooks webhooks create --stack NAME writes it)",
+                "v1 deliveries get 401 no_signing_secret until the endpoint is registered: the secret holds \
+                 no whsec_ signing secret yet (gemini-webhooks webhooks create --stack NAME writes it)",
             ),
             Self::SecretsUnreadable(reason) => {
                 write!(f, "the signing secrets could not be read yet: {reason}")

@@ -365,3 +365,41 @@ async fn no_obtainable_signing_keys_gets_503_not_401() {
     assert_eq!(json_body(&response)["error"], "signing_keys_unavailable");
     assert!(receiver.queues.sent().is_empty());
 }
+
+/// A forged `v1` delivery: a well-formed entry under a secret the endpoint does not hold.
+fn forged(id: &str) -> lambda_http::Request {
+    let signed = SignedHeaders::v1(&SigningSecret::generate(), id, NOW, BODY);
+    request(PayloadFormat::FunctionUrl, "POST", headers_of(&signed), BODY, false)
+}
+
+#[tokio::test]
+async fn every_refusal_is_counted_by_reason_and_by_the_class_alarms_watch() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    let stale =
+        request(PayloadFormat::FunctionUrl, "POST", v1_headers("msg_stale", NOW - 600, BODY), BODY, false);
+    let unsigned = request(PayloadFormat::FunctionUrl, "POST", Vec::new(), BODY, false);
+    let cases = [
+        (forged("msg_forged"), "signature_mismatch", "signature"),
+        (stale, "timestamp_too_old", "stale"),
+        (unsigned, "missing_header", "unsigned"),
+        (
+            dynamic_post(PayloadFormat::FunctionUrl, "msg_theirs", BODY, None),
+            "dynamic_token_mismatch",
+            "stranger",
+        ),
+    ];
+    for (request, reason, class) in cases {
+        shared::metrics::capture();
+        handle(&receiver, request).await;
+        let metrics = shared::metrics::take_captured();
+        assert_eq!(metrics.len(), 1, "{reason}: {metrics:?}");
+        assert_eq!(
+            (metrics[0]["reason"].as_str(), metrics[0]["class"].as_str()),
+            (Some(reason), Some(class))
+        );
+        assert_eq!(
+            metrics[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Function", "reason"], ["Function", "class"]])
+        );
+    }
+}

@@ -136,14 +136,16 @@ async fn the_consoles_json_shape_holds_signing_secrets_and_the_url_token() {
 }
 
 #[tokio::test]
-async fn an_unregistered_endpoint_answers_v1_with_503_until_its_secret_is_written() {
-    // What the stack creates: a token, and no signing secret until the endpoint is registered.
+async fn an_unregistered_endpoint_refuses_v1_as_a_stranger_until_its_secret_is_written() {
+    // What the stack creates: a token, and no signing secret until the endpoint is registered. A `v1`
+    // delivery then cannot be genuine: a 401 (Gemini retries any non-2xx all the same), not a 503 that
+    // would page someone for a stranger's request.
     let f = fixture_with(&format!(r#"{{"signing_secrets":"","url_token":"{TOKEN}"}}"#)).await;
     assert_eq!(f.notices, [Notice::NotRegistered]);
     let secret = SigningSecret::generate();
     let err = f.deliver(&secret).await.unwrap_err();
-    assert!(matches!(err, VerifyError::SecretsUnavailable(_)), "{err:?}");
-    assert_eq!(err.rejection(), Rejection::Unavailable, "503: Gemini retries, nothing is lost");
+    assert_eq!(err, VerifyError::NoSigningSecret);
+    assert_eq!(err.rejection(), Rejection::Unauthenticated);
     assert!(err.to_string().contains("register"), "{err}");
     assert_eq!(f.deliver_dynamic(Some(TOKEN)).await, Ok(()), "dynamic deliveries need no signing secret");
 

@@ -97,6 +97,12 @@ pub enum VerifyError {
     /// have sent it, but for someone else's job.
     #[error("dynamic deliveries must carry this endpoint's token in the URL")]
     DynamicTokenMismatch,
+    /// A `v1` delivery to an endpoint whose secret holds no signing secret: nobody has registered it
+    /// with Gemini yet (or every secret was removed), so no genuine `v1` delivery can be expected.
+    #[error(
+        "this endpoint holds no signing secret yet: register it with Gemini (gemini-webhooks webhooks create)"
+    )]
+    NoSigningSecret,
     /// A JWT-form signature was refused and nothing else verified.
     #[error("JWT signature refused: {0}")]
     Jwt(JwtError),
@@ -119,6 +125,7 @@ impl VerifyError {
             | Self::NoUsableSignature
             | Self::NoMatch
             | Self::DynamicTokenMismatch
+            | Self::NoSigningSecret
             | Self::Jwt(_) => Rejection::Unauthenticated,
             Self::KeysUnavailable(_) | Self::SecretsUnavailable(_) => Rejection::Unavailable,
         }
@@ -134,6 +141,7 @@ impl VerifyError {
             Self::NoUsableSignature => "no_usable_signature",
             Self::NoMatch => "signature_mismatch",
             Self::DynamicTokenMismatch => "dynamic_token_mismatch",
+            Self::NoSigningSecret => "no_signing_secret",
             Self::Jwt(_) => "jwt_refused",
             Self::KeysUnavailable(_) => "signing_keys_unavailable",
             Self::SecretsUnavailable(_) => "signing_secrets_unavailable",

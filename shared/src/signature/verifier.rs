@@ -13,7 +13,7 @@ use super::{Scheme, Schemes, UrlToken, Verified, jwt, v1, v1a};
 use crate::clock::{Clock, SystemClock};
 use crate::id::WebhookTimestamp;
 use crate::keys::{JwksCache, KeySet};
-use crate::refresh::{Refreshing, Unavailable};
+use crate::refresh::Refreshing;
 
 /// The endpoint's secrets, kept fresh (from Secrets Manager in AWS) or fixed (inline, locally).
 pub type SecretsSource = Refreshing<EndpointSecrets>;
@@ -234,12 +234,11 @@ impl Verifier {
         }
         // A `v1` miss is final only once every other entry missed too; secrets that cannot be had
         // now make the whole answer "try again".
-        let mut unavailable = None;
+        let mut symmetric_miss = None;
         if symmetric {
             match self.verify_symmetric(&parsed, body).await {
                 Ok(()) => return Ok(parsed.into_verified(Scheme::V1)),
-                Err(error @ VerifyError::SecretsUnavailable(_)) => unavailable = Some(error),
-                Err(_) => {}
+                Err(error) => symmetric_miss = Some(error),
             }
         }
         let refusal = if asymmetric {
@@ -248,12 +247,12 @@ impl Verifier {
                 Err(error) => error,
             }
         } else {
-            VerifyError::NoMatch
+            symmetric_miss.take().unwrap_or(VerifyError::NoMatch)
         };
-        Err(match (unavailable, refusal) {
+        Err(match (symmetric_miss, refusal) {
             (_, refusal @ (VerifyError::KeysUnavailable(_) | VerifyError::SecretsUnavailable(_))) => refusal,
-            (Some(unavailable), _) => unavailable,
-            (None, refusal) => refusal,
+            (Some(unavailable @ VerifyError::SecretsUnavailable(_)), _) => unavailable,
+            (_, refusal) => refusal,
         })
     }
 
@@ -315,13 +314,10 @@ impl Verifier {
         if fresh.as_ref().is_some_and(|fresh| symmetric_matches(&fresh.signing, parsed, body)) {
             return Ok(());
         }
+        // Read fine, but nobody registered the endpoint: no genuine `v1` delivery can be expected, so
+        // this is a refusal (Gemini retries any non-2xx all the same), not an outage.
         if fresh.as_ref().unwrap_or(&current).signing.is_empty() {
-            return Err(VerifyError::SecretsUnavailable(Unavailable {
-                what: SIGNING_SECRETS,
-                reason: "the endpoint's secret holds no whsec_ signing secret yet: register the endpoint \
-                         with Gemini (gemini-webhooks webhooks create --stack NAME)"
-                    .into(),
-            }));
+            return Err(VerifyError::NoSigningSecret);
         }
         Err(VerifyError::NoMatch)
     }

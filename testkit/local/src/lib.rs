@@ -2,6 +2,7 @@
 //! emulator's queues, table and stream, with local triggers that behave like the template's event
 //! source mappings (SQS batches of up to 10 with partial failures; the table stream, INSERT only).
 
+pub mod docker_host;
 pub mod http;
 pub mod load;
 
@@ -145,16 +146,12 @@ impl Pipeline {
         let secretsmanager = aws_sdk_secretsmanager::Client::new(&receiver_sdk);
         let (verifier, _notices) =
             receiver::build_verifier(&config, || secretsmanager, clock.clone()).await?;
-        let receiver = Arc::new(Receiver {
-            verifier,
-            queues: SqsDeliveryQueues::new(
-                aws_sdk_sqs::Client::new(&receiver_sdk),
-                &stack.ingest.url,
-                &stack.quarantine.url,
-            ),
-            max_body_bytes: config.max_body_bytes,
-            clock: clock.clone(),
-        });
+        let queues = SqsDeliveryQueues::new(
+            aws_sdk_sqs::Client::new(&receiver_sdk),
+            &stack.ingest.url,
+            &stack.quarantine.url,
+        );
+        let receiver = Arc::new(Receiver::new(verifier, queues, config.max_body_bytes, clock.clone()));
         let recorder = Recorder {
             store: DynamoDbEventStore::new(aws_sdk_dynamodb::Client::new(&recorder_sdk), &stack.table),
             dead_letters: SqsQueue::new(aws_sdk_sqs::Client::new(&recorder_sdk), &stack.ingest.dlq_url),
@@ -398,12 +395,14 @@ pub fn routed_queue_for(event_type: &str) -> &'static str {
     }
 }
 
-/// The routing `template.yaml` configures, pointed at this stack's queues.
+/// The routing `template.yaml` configures with the example consumer deployed, pointed at this stack's
+/// queues: each job family to its queue and to the consumer's own.
 fn template_routes(stack: &Stack) -> String {
+    let consumer = &stack.consumer.url;
     serde_json::json!([
-        {"match": "batch.*", "queues": [stack.routed("batch").url]},
-        {"match": "interaction.*", "queues": [stack.routed("interaction").url]},
-        {"match": "video.*", "queues": [stack.routed("video").url]},
+        {"match": "batch.*", "queues": [stack.routed("batch").url, consumer]},
+        {"match": "interaction.*", "queues": [stack.routed("interaction").url, consumer]},
+        {"match": "video.*", "queues": [stack.routed("video").url, consumer]},
     ])
     .to_string()
 }

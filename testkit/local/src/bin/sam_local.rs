@@ -8,9 +8,13 @@
 //! `--serve` instead keeps the emulator and the stack in it running (on port 5000 by default), for your
 //! own `sam local invoke ... --env-vars events/env.json`.
 //!
+//! `--docker-bridge` binds the emulator to the address the containers reach this machine at (the
+//! default bridge's gateway, found by [`local_stack::docker_host`]) and maps `--container-host` to it,
+//! failing at once, naming what was empty, when there is none.
+//!
 //! ```text
-//! sam-local [--serve] [--bind ADDR] [--port N] [--container-host HOST] [--add-host HOST:IP]
-//!           [--out DIR] [--sam PATH]
+//! sam-local [--serve] [--docker-bridge | --bind ADDR [--add-host HOST:IP]] [--port N]
+//!           [--container-host HOST] [--out DIR] [--sam PATH]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -29,11 +33,16 @@ use testkit::{Emulator, Stack};
 
 type Error = Box<dyn std::error::Error>;
 
+/// How long `--docker-bridge` waits for the bridge to have an address: an engine's first start
+/// configures it a moment after it first answers.
+const DOCKER_BRIDGE_WAIT: Duration = Duration::from_secs(30);
+
 /// The sample `webhook-id` every sample event carries.
 const SAMPLE_ID: &str = "msg_sample_0001";
 
 struct Options {
     serve: bool,
+    docker_bridge: bool,
     bind: String,
     port: u16,
     container_host: String,
@@ -46,6 +55,7 @@ impl Options {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, Error> {
         let mut options = Self {
             serve: false,
+            docker_bridge: false,
             bind: "0.0.0.0".into(),
             port: 0,
             container_host: "host.docker.internal".into(),
@@ -58,6 +68,7 @@ impl Options {
             let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
             match arg.as_str() {
                 "--serve" => options.serve = true,
+                "--docker-bridge" => options.docker_bridge = true,
                 "--bind" => options.bind = value()?,
                 "--port" => port = Some(value()?.parse().map_err(|e| format!("--port: {e}"))?),
                 "--container-host" => options.container_host = value()?,
@@ -68,6 +79,12 @@ impl Options {
             }
         }
         options.port = port.unwrap_or(if options.serve { 5000 } else { 0 });
+        if options.docker_bridge {
+            let address = local_stack::docker_host::find(DOCKER_BRIDGE_WAIT)?;
+            println!("the containers reach this machine at {address} (the Docker bridge's gateway)");
+            options.bind = address.to_string();
+            options.add_host = Some(format!("{}:{address}", options.container_host));
+        }
         Ok(options)
     }
 }
@@ -201,6 +218,8 @@ impl Sam {
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.path);
         command.args(args).args(["--env-vars", &self.env.to_string_lossy(), "--skip-pull-image"]);
+        // The example consumer is opt-in; here it is checked with the rest.
+        command.args(["--parameter-overrides", "DeployExampleConsumer=true"]);
         if let Some(add_host) = &self.add_host {
             command.args(["--add-host", add_host]);
         }

@@ -75,16 +75,22 @@ pub(crate) async fn run(
     }
 
     let drained = pipeline.drain().await?;
-    let routed = testkit::drain_queue(&emulator.sqs().await, &pipeline.stack.routed("batch").url).await?;
+    let sqs = emulator.sqs().await;
+    let yours = testkit::drain_queue(&sqs, &pipeline.stack.routed("batch").url).await?;
+    let consumer_queue = &pipeline.stack.consumer.url;
+    let routed = testkit::drain_queue(&sqs, consumer_queue).await?;
     hops.say(format!(
-        "recorder: {} ingest messages, {} recorded (the retry was a duplicate); fanout: routed to batch",
-        drained.ingested, drained.inserts
+        "recorder: {} ingest messages, {} recorded (the retry was a duplicate); fanout: routed to batch \
+         ({} there for your Lambda) and the example consumer's own queue",
+        drained.ingested,
+        drained.inserts,
+        yours.len()
     ));
 
     let consumer = pipeline.consumer(emulator, gemini.base_url(), gemini.api_key()).await?;
     let mut stored = Vec::new();
     for message in &routed {
-        let record = sqs_record(message, &pipeline.stack.routed("batch").url);
+        let record = sqs_record(message, consumer_queue);
         match consumer::process(&consumer, &record).await {
             Outcome::Stored(keys) => stored.extend(keys),
             other => hops.say(format!("consumer: {other:?}")),
@@ -107,7 +113,8 @@ pub(crate) async fn run(
             line["response"]["candidates"][0]["content"]["parts"][0]["text"].as_str().unwrap_or_default();
         println!("             {}: {text}", line["key"].as_str().unwrap_or_default());
     }
-    let held = attempts.len() == 2 && routed.len() == 1 && stored.len() == 1 && lines.len() == 3;
+    let held =
+        attempts.len() == 2 && yours.len() == 1 && routed.len() == 1 && stored.len() == 1 && lines.len() == 3;
     println!(
         "  {}",
         if held {
