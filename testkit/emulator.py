@@ -12,6 +12,7 @@ import threading
 from moto.server import ThreadedMotoServer
 from moto.core.utils import unix_time
 from moto.dynamodb.models.table import StreamShard
+from moto.secretsmanager.models import SecretsManagerBackend
 import time
 import uuid
 
@@ -198,7 +199,25 @@ def _cancel_message_move_task(self: SQSResponse) -> ActionResult:
     raise ResourceNotFound("Task does not exist, or is not running.")
 
 
+# Secrets Manager: moving the AWSCURRENT label (UpdateSecretVersionStage) leaves moto's GetSecretValue
+# on the previous version, which AWS never does: GetSecretValue without a version reads AWSCURRENT.
+# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html
+
+_moto_update_secret_version_stage = SecretsManagerBackend.update_secret_version_stage
+
+
+def _update_secret_version_stage_current(self: SecretsManagerBackend, secret_id: str, version_stage: str,
+                                         remove_from_version_id: str, move_to_version_id: str):
+    answer = _moto_update_secret_version_stage(
+        self, secret_id, version_stage, remove_from_version_id, move_to_version_id
+    )
+    if version_stage == "AWSCURRENT" and move_to_version_id:
+        self.secrets[secret_id].set_default_version_id(move_to_version_id)
+    return answer
+
+
 def patch_moto() -> None:
+    SecretsManagerBackend.update_secret_version_stage = _update_secret_version_stage_current
     SQSResponse.start_message_move_task = _start_message_move_task
     SQSResponse.list_message_move_tasks = _list_message_move_tasks
     SQSResponse.cancel_message_move_task = _cancel_message_move_task

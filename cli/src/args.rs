@@ -324,6 +324,10 @@ pub struct GeminiArgs {
 }
 
 /// The endpoint's secret: named, or the stack's.
+/// How long a registration waits for every running receiver to read its new secret: the receiver's
+/// least time between two reads of it.
+pub const SETTLE_SECS: u64 = shared::refresh::RefreshPolicy::SECRETS.miss_refetch_interval_secs;
+
 #[derive(Debug, Args)]
 pub struct SecretArgs {
     /// The endpoint's Secrets Manager secret (default with --stack: its `EndpointSecretArn` output).
@@ -349,6 +353,11 @@ pub enum WebhooksAction {
         /// Register even if a webhook for this URL exists (every event would then be delivered twice).
         #[arg(long)]
         allow_duplicate: bool,
+        /// Seconds the new webhook stays disabled once its secret is stored, so that every running
+        /// receiver reads the secret before the first delivery (default: the receiver's least time
+        /// between two reads, 60).
+        #[arg(long, value_name = "SECS", default_value_t = SETTLE_SECS)]
+        settle: u64,
         #[command(flatten)]
         secret: SecretArgs,
     },
@@ -383,16 +392,26 @@ pub enum WebhooksAction {
     Rotate {
         /// Its id.
         id: String,
-        /// Revoke the previous secrets at once (deliveries signed with them fail from now on).
+        /// Revoke this webhook's previous secrets at once (deliveries signed with them fail from now on;
+        /// other webhooks' secrets stay).
         #[arg(long)]
         immediately: bool,
+        /// With --immediately: seconds to wait once the new secret is stored, for every running receiver
+        /// to read it (deliveries meanwhile get 401, and Gemini retries them).
+        #[arg(long, value_name = "SECS", default_value_t = SETTLE_SECS)]
+        settle: u64,
         #[command(flatten)]
         secret: SecretArgs,
     },
-    /// Remove from the endpoint's secret the signing secrets Gemini no longer signs with.
+    /// Remove from the endpoint's secret this webhook's signing secrets Gemini no longer signs with
+    /// (other webhooks' secrets stay).
     Prune {
         /// Its id.
         id: String,
+        /// Also remove secrets no webhook owns and none of the visible webhooks lists (stored by hand,
+        /// or for a webhook deleted since).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         secret: SecretArgs,
     },

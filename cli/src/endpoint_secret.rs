@@ -1,13 +1,25 @@
 //! The endpoint's Secrets Manager secret, changed by `webhooks create`, `rotate` and `prune`: a signing
 //! secret added beside the others (so no delivery fails while Gemini signs with both), or the ones
-//! Gemini no longer uses removed. The URL token is kept, and so is the value's shape (the console's
-//! JSON key/value form, or plain text). Secrets are never printed: only their truncated form.
+//! Gemini no longer uses removed, each recorded with the webhook it belongs to. The URL token is kept.
+//! Secrets are never printed: only their truncated form.
+//!
+//! Two commands changing the secret at once must not lose each other's change: each change is a read,
+//! a new version written beside the current one, and a compare-and-swap of the `AWSCURRENT` label from
+//! the version read to the new one, which Secrets Manager refuses when the label has moved meanwhile;
+//! the change is then read and applied again.
 
 use aws_sdk_secretsmanager::Client;
-use serde_json::json;
-use shared::signature::{EndpointSecrets, SecretValueError, SigningSecret};
+use aws_sdk_secretsmanager::operation::update_secret_version_stage::UpdateSecretVersionStageError;
+use shared::signature::{EndpointSecrets, SecretValueError};
 
 use crate::aws::{AwsCause, cause};
+
+/// The label a new version is written under until it is made current.
+const WRITTEN: &str = "gemini-webhooks-written";
+/// The label readers (the receiver) read.
+const CURRENT: &str = "AWSCURRENT";
+/// Attempts at one change when others keep changing the secret meanwhile.
+const ATTEMPTS: u32 = 5;
 
 /// The secret could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -15,7 +27,7 @@ pub enum SecretStoreError {
     /// Secrets Manager did not answer as asked.
     #[error("{action} on the endpoint's secret {arn} failed")]
     Aws {
-        /// `GetSecretValue` or `PutSecretValue`.
+        /// `GetSecretValue`, `PutSecretValue` or `UpdateSecretVersionStage`.
         action: &'static str,
         /// The secret.
         arn: String,
@@ -32,6 +44,15 @@ pub enum SecretStoreError {
         #[source]
         source: SecretValueError,
     },
+    /// Another writer changed the secret between this one's read and its write.
+    #[error("the endpoint's secret {arn} changed while this change was being made")]
+    Changed {
+        /// The secret.
+        arn: String,
+    },
+    /// The change itself was refused, for the reason given.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// The endpoint's secret in Secrets Manager.
@@ -41,12 +62,12 @@ pub struct EndpointSecret {
     arn: String,
 }
 
-/// A value as read: what it holds, and whether it was JSON.
+/// A value as read: what it holds, and the version it was read from.
 #[derive(Debug, Clone)]
 pub struct Stored {
     /// The secrets.
     pub secrets: EndpointSecrets,
-    json: bool,
+    version: Option<String>,
 }
 
 impl EndpointSecret {
@@ -60,44 +81,82 @@ impl EndpointSecret {
         &self.arn
     }
 
+    fn aws(&self, action: &'static str, error: impl Into<AwsCause>) -> SecretStoreError {
+        SecretStoreError::Aws { action, arn: self.arn.clone(), source: error.into() }
+    }
+
     /// Reads and parses the current value.
     pub async fn read(&self) -> Result<Stored, SecretStoreError> {
-        let value = self.client.get_secret_value().secret_id(&self.arn).send().await.map_err(|e| {
-            SecretStoreError::Aws { action: "GetSecretValue", arn: self.arn.clone(), source: cause(e) }
-        })?;
-        let text = value.secret_string().unwrap_or_default();
-        let secrets = EndpointSecrets::parse(text)
+        let value = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.arn)
+            .send()
+            .await
+            .map_err(|e| self.aws("GetSecretValue", cause(e)))?;
+        let secrets = EndpointSecrets::parse(value.secret_string().unwrap_or_default())
             .map_err(|source| SecretStoreError::Unusable { arn: self.arn.clone(), source })?;
-        Ok(Stored { secrets, json: text.trim_start().starts_with('{') || text.trim().is_empty() })
+        Ok(Stored { secrets, version: value.version_id().map(str::to_owned) })
     }
 
-    /// Writes `signing` as the signing secrets, in `stored`'s shape, keeping its URL token.
-    pub async fn write(&self, stored: &Stored, signing: &[SigningSecret]) -> Result<(), SecretStoreError> {
-        let list: Vec<String> = signing.iter().map(SigningSecret::expose_whsec).collect();
-        let value = if stored.json {
-            let mut value = json!({"signing_secrets": list.join(" ")});
-            if let Some(token) = &stored.secrets.url_token {
-                value["url_token"] = json!(token.expose());
-            }
-            value.to_string()
-        } else {
-            list.join(" ")
-        };
-        self.client.put_secret_value().secret_id(&self.arn).secret_string(value).send().await.map_err(
-            |e| SecretStoreError::Aws { action: "PutSecretValue", arn: self.arn.clone(), source: cause(e) },
-        )?;
-        Ok(())
-    }
-
-    /// Adds `secret` beside those already there (newest first); returns what it wrote.
-    pub async fn add(
+    /// Makes `secrets` the current value, if the version `read` came from is still the current one;
+    /// [`SecretStoreError::Changed`] if another writer got there first.
+    pub async fn write_if_current(
         &self,
-        stored: &Stored,
-        secret: &SigningSecret,
-    ) -> Result<Vec<SigningSecret>, SecretStoreError> {
-        let mut signing = vec![secret.clone()];
-        signing.extend(stored.secrets.signing.iter().filter(|s| *s != secret).cloned());
-        self.write(stored, &signing).await?;
-        Ok(signing)
+        read: &Stored,
+        secrets: &EndpointSecrets,
+    ) -> Result<(), SecretStoreError> {
+        let written = self
+            .client
+            .put_secret_value()
+            .secret_id(&self.arn)
+            .secret_string(secrets.to_secret_string())
+            .version_stages(WRITTEN)
+            .send()
+            .await
+            .map_err(|e| self.aws("PutSecretValue", cause(e)))?;
+        let swapped = self
+            .client
+            .update_secret_version_stage()
+            .secret_id(&self.arn)
+            .version_stage(CURRENT)
+            .set_remove_from_version_id(read.version.clone())
+            .set_move_to_version_id(written.version_id().map(str::to_owned))
+            .send()
+            .await;
+        match swapped {
+            Ok(_) => Ok(()),
+            // The label is no longer on the version read: someone else made a version current.
+            Err(error)
+                if matches!(
+                    error.as_service_error(),
+                    Some(UpdateSecretVersionStageError::InvalidParameterException(_))
+                ) =>
+            {
+                Err(SecretStoreError::Changed { arn: self.arn.clone() })
+            }
+            Err(error) => Err(self.aws("UpdateSecretVersionStage", cause(error))),
+        }
+    }
+
+    /// Applies `change` to the current value and writes the result, so that no concurrent change is
+    /// lost: when another writer got there first, reads again and applies `change` to that. Returns
+    /// what `change` returned and the value written.
+    pub async fn update<T>(
+        &self,
+        mut change: impl FnMut(&mut EndpointSecrets) -> Result<T, SecretStoreError>,
+    ) -> Result<(T, EndpointSecrets), SecretStoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let read = self.read().await?;
+            let mut secrets = read.secrets.clone();
+            let outcome = change(&mut secrets)?;
+            match self.write_if_current(&read, &secrets).await {
+                Ok(()) => return Ok((outcome, secrets)),
+                Err(SecretStoreError::Changed { .. }) if attempt < ATTEMPTS => continue,
+                Err(error) => return Err(error),
+            }
+        }
     }
 }

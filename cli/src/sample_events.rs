@@ -51,6 +51,7 @@ pub fn sample_events(
         webhook_id: WebhookId::parse("msg_sample_0001")?,
         timestamp: WebhookTimestamp::from_unix(now),
         scheme: Scheme::V1,
+        jwt: None,
     };
     let ingest =
         IngestMessage::new(verified.clone(), BODY.as_bytes(), Event::parse(BODY.as_bytes())?, now * 1000);

@@ -127,6 +127,7 @@ fn ingest_message(id: &str, now: i64) -> String {
         webhook_id: WebhookId::parse(id).unwrap(),
         timestamp: WebhookTimestamp::from_unix(now / 1000),
         scheme: Scheme::V1,
+        jwt: None,
     };
     let message = IngestMessage::new(verified, body.as_bytes(), Event::parse(body.as_bytes()).unwrap(), now);
     message.to_sqs_body().unwrap()

@@ -33,6 +33,7 @@ async fn record_a_day(emulator: &Emulator, stack: &Stack) -> Vec<EventRecord> {
             webhook_id: WebhookId::parse(&format!("msg_day_{i:04}")).unwrap(),
             timestamp: WebhookTimestamp::from_unix(received_at / 1000),
             scheme: Scheme::V1,
+            jwt: None,
         };
         let bytes = body.to_string().into_bytes();
         let ingest = IngestMessage::new(verified, &bytes, Event::parse(&bytes).unwrap(), received_at);

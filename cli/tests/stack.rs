@@ -93,6 +93,7 @@ async fn record_one(emulator: &Emulator, stack: &Stack) -> String {
         webhook_id: WebhookId::parse("msg_stack_1").unwrap(),
         timestamp: WebhookTimestamp::from_unix(received_at / 1000),
         scheme: Scheme::V1,
+        jwt: None,
     };
     let bytes = body.to_string().into_bytes();
     let ingest = IngestMessage::new(verified, &bytes, Event::parse(&bytes).unwrap(), received_at);

@@ -1,9 +1,11 @@
 //! The deploy path as a user walks it, against the emulator (the stack) and the local Gemini
-//! simulator: the stack's secret starts with no signing secret and the receiver answers `v1` with 503;
-//! `webhooks create` registers the receiver and writes the secret Gemini returns straight into Secrets
-//! Manager (never shown); the first delivery then verifies without a restart; `rotate` keeps both
-//! secrets through the overlap, `prune` drops the old one, `delete` unregisters. And what the simulator
-//! does as Gemini: retries a 503 until the queue is back, disables an endpoint that keeps failing.
+//! simulator: the stack's secret starts with no signing secret and the receiver refuses `v1` (401);
+//! `webhooks create` registers the receiver disabled, writes the secret Gemini returns straight into
+//! Secrets Manager (never shown), and enables it once every receiver can have read it, so its first
+//! delivery verifies; `rotate` keeps both secrets through the overlap, `prune` drops the old one,
+//! `delete` unregisters. Several webhooks on one endpoint keep their own secrets through each of these,
+//! and concurrent changes lose nothing. And what the simulator does as Gemini: retries a 503 until the
+//! queue is back, disables an endpoint that keeps failing.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -107,7 +109,19 @@ async fn register_rotate_prune_and_delete_without_a_restart() {
     pipeline.serve_receiver(listener);
     let aws = emulator.endpoint();
 
-    let created = cli(&simulator, aws, &["create", "--url", &url, "--secret-arn", &arn, "--json"]).await;
+    // The minute `create` waits with the webhook disabled, on the receiver's clock: it passes as the
+    // webhook is turned on (the command itself is told not to wait).
+    let states = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (seen, receiver_clock) = (states.clone(), clock.clone());
+    simulator.on_state(move |_, state| {
+        seen.lock().unwrap().push(state.to_owned());
+        if state == "enabled" {
+            receiver_clock.advance(61);
+        }
+    });
+    let created =
+        cli(&simulator, aws, &["create", "--url", &url, "--secret-arn", &arn, "--settle", "0", "--json"])
+            .await;
     assert_eq!(created.code, Some(0), "{}{}", created.stdout, created.stderr);
     let shown: Value = serde_json::from_str(created.stdout.lines().next().unwrap()).unwrap();
     let id = shown["id"].as_str().unwrap().to_owned();
@@ -118,9 +132,11 @@ async fn register_rotate_prune_and_delete_without_a_restart() {
     assert_eq!(secrets_of(&after_create), first, "the secret went straight into Secrets Manager");
     assert_eq!(after_create.url_token.unwrap().expose(), TOKEN, "the token is kept");
 
-    // The receiver read its (empty) secret at start; a minute later it may read again: the first
-    // delivery after registration verifies, no restart.
-    clock.advance(61);
+    assert_eq!(*states.lock().unwrap(), ["disabled", "enabled"], "off while its secret was stored");
+    assert_eq!(shown["state"], "enabled");
+
+    // The receiver read its (empty) secret at start; the webhook was turned on once it could read it
+    // again: the very first delivery after registration verifies, no restart.
     assert_eq!(cli(&simulator, aws, &["ping", &id]).await.code, Some(0));
     let ping = attempt_where(&simulator, "", |a| a.status.is_some()).await;
     assert_eq!((ping.attempt, ping.status), (1, Some(200)), "the first delivery verifies");
@@ -221,7 +237,8 @@ async fn secrets_manager_failing_during_create_says_how_to_recover_and_shows_no_
     simulator.on_create(move || broken.set(Fault::Refuse));
 
     let url = "https://abc123.lambda-url.us-east-1.on.aws/";
-    let failed = cli(&simulator, &proxy.endpoint(), &["create", "--url", url, "--secret-arn", &arn]).await;
+    let args = ["create", "--url", url, "--secret-arn", &arn, "--settle", "0"];
+    let failed = cli(&simulator, &proxy.endpoint(), &args).await;
     assert_eq!(failed.code, Some(1), "{}{}", failed.stdout, failed.stderr);
     let id = simulator.webhook_ids().pop().unwrap();
     let secret = simulator.live_secrets(&id).remove(0);
@@ -233,8 +250,111 @@ async fn secrets_manager_failing_during_create_says_how_to_recover_and_shows_no_
 
     // The recovery it gave, once Secrets Manager is back.
     proxy.set(Fault::None);
-    let args = ["rotate", id.as_str(), "--immediately", "--secret-arn", &arn];
+    let args = ["rotate", id.as_str(), "--immediately", "--settle", "0", "--secret-arn", &arn];
     let recovered = cli(&simulator, &proxy.endpoint(), &args).await;
     assert_eq!(recovered.code, Some(0), "{}", recovered.stderr);
     assert_eq!(secrets_of(&stored(emulator, &arn).await), simulator.live_secrets(&id));
+}
+
+/// Creates a webhook for `url` through the CLI (no settling), returning its id.
+async fn create(simulator: &Simulator, aws: &str, url: &str, arn: &str) -> String {
+    let args = ["create", "--url", url, "--secret-arn", arn, "--allow-duplicate", "--settle", "0", "--json"];
+    let created = cli(simulator, aws, &args).await;
+    assert_eq!(created.code, Some(0), "{}{}", created.stdout, created.stderr);
+    let shown: Value = serde_json::from_str(created.stdout.lines().next().unwrap()).unwrap();
+    shown["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pruning_or_revoking_one_webhooks_secrets_leaves_every_other_webhooks_alone() {
+    let emulator = Emulator::shared().unwrap();
+    let simulator = Simulator::start(KEY, fast()).await.unwrap();
+    let arn = stack_secret(emulator).await;
+    let aws = emulator.endpoint();
+    let url = "https://abc123.lambda-url.us-east-1.on.aws/";
+    // One endpoint registered twice (say, from two Gemini projects), and a secret stored by hand.
+    let (one, two) = (create(&simulator, aws, url, &arn).await, create(&simulator, aws, url, &arn).await);
+    let by_hand = SigningSecret::generate();
+    let store = gemini_webhooks::endpoint_secret::EndpointSecret::new(emulator.secretsmanager().await, &arn);
+    store
+        .update(|secrets| {
+            secrets.signing.push(by_hand.clone());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let secret_of = |id: &str| simulator.live_secrets(id).remove(0);
+    let (first_of_one, first_of_two) = (secret_of(&one), secret_of(&two));
+
+    let revoked =
+        cli(&simulator, aws, &["rotate", &one, "--immediately", "--settle", "0", "--secret-arn", &arn]).await;
+    assert_eq!(revoked.code, Some(0), "{}", revoked.stderr);
+    let held = secrets_of(&stored(emulator, &arn).await);
+    assert!(!held.contains(&first_of_one), "one's previous secret is revoked");
+    assert!(held.contains(&secret_of(&one)) && held.contains(&first_of_two), "two's is untouched: {held:?}");
+    assert!(held.contains(&by_hand.expose_whsec()), "one whose owner is unknown is never revoked");
+
+    // Two rotates with an overlap, which ends: pruning one removes its own old secret alone.
+    assert_eq!(cli(&simulator, aws, &["rotate", &two, "--secret-arn", &arn]).await.code, Some(0));
+    simulator.advance(OVERLAP_SECS + 1);
+    let pruned = cli(&simulator, aws, &["prune", &one, "--secret-arn", &arn]).await;
+    assert_eq!(pruned.code, Some(0), "{}", pruned.stderr);
+    let held = secrets_of(&stored(emulator, &arn).await);
+    assert!(held.contains(&first_of_two), "two's expired secret is two's to prune: {held:?}");
+    assert!(held.contains(&by_hand.expose_whsec()), "kept without --force");
+    assert!(pruned.stderr.contains("--force"), "{}", pruned.stderr);
+    let pruned = cli(&simulator, aws, &["prune", &two, "--secret-arn", &arn, "--force"]).await;
+    assert_eq!(pruned.code, Some(0), "{}", pruned.stderr);
+    let mut expected = vec![secret_of(&two), secret_of(&one)];
+    let mut held = secrets_of(&stored(emulator, &arn).await);
+    expected.sort();
+    held.sort();
+    assert_eq!(held, expected, "each webhook's live secret, and nothing else");
+}
+
+#[tokio::test]
+async fn concurrent_changes_to_the_endpoint_secret_lose_nothing() {
+    let emulator = Emulator::shared().unwrap();
+    let arn = stack_secret(emulator).await;
+    let store = gemini_webhooks::endpoint_secret::EndpointSecret::new(emulator.secretsmanager().await, &arn);
+    let (mine, theirs) = (SigningSecret::generate(), SigningSecret::generate());
+
+    // Read, then another writer changes it, then write: refused, rather than their change lost.
+    let read = store.read().await.unwrap();
+    store
+        .update(|secrets| {
+            secrets.add(theirs.clone(), "theirs");
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let mut mine_only = read.secrets.clone();
+    mine_only.add(mine.clone(), "mine");
+    let refused = store.write_if_current(&read, &mine_only).await.unwrap_err();
+    assert!(
+        matches!(refused, gemini_webhooks::endpoint_secret::SecretStoreError::Changed { .. }),
+        "{refused}"
+    );
+    assert_eq!(stored(emulator, &arn).await.signing, std::slice::from_ref(&theirs));
+
+    // `update` reads again and applies the change to what is there; two at once both land.
+    let (a, b) = (SigningSecret::generate(), SigningSecret::generate());
+    let (first, second) = tokio::join!(
+        store.update(|secrets| {
+            secrets.add(a.clone(), "a");
+            Ok(())
+        }),
+        store.update(|secrets| {
+            secrets.add(b.clone(), "b");
+            Ok(())
+        }),
+    );
+    first.unwrap();
+    second.unwrap();
+    let held = stored(emulator, &arn).await;
+    for secret in [&a, &b, &theirs] {
+        assert!(held.signing.contains(secret), "lost a secret");
+    }
+    assert_eq!((held.owner(&a), held.owner(&b)), (Some("a"), Some("b")));
+    assert_eq!(held.url_token.unwrap().expose(), TOKEN, "the token is kept");
 }

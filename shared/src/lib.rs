@@ -26,6 +26,7 @@ pub mod event;
 #[cfg(feature = "gemini")]
 pub mod gemini;
 pub mod id;
+pub mod job;
 #[cfg(feature = "verify")]
 pub mod keys;
 pub mod limits;

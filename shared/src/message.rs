@@ -488,6 +488,7 @@ mod tests {
             webhook_id: WebhookId::parse("msg_1").unwrap(),
             timestamp: WebhookTimestamp::from_unix(1_769_083_200),
             scheme: Scheme::V1a,
+            jwt: None,
         };
         let message = IngestMessage::new(verified, body, Event::parse(body).unwrap(), 1_769_083_200_123);
         let json = serde_json::to_value(&message).unwrap();
@@ -513,6 +514,7 @@ mod tests {
             webhook_id: WebhookId::parse("msg_ttl").unwrap(),
             timestamp: WebhookTimestamp::from_unix(1_769_083_200),
             scheme: Scheme::V1,
+            jwt: None,
         };
         let message = IngestMessage::new(verified, body, Event::parse(body).unwrap(), 1_769_083_200_500);
         let record = EventRecord::new(message, 1_769_083_201_999, 7 * 24 * 3600);
@@ -547,6 +549,7 @@ mod tests {
             webhook_id: WebhookId::parse(id).unwrap(),
             timestamp: WebhookTimestamp::from_unix(1_769_083_200),
             scheme: Scheme::V1,
+            jwt: None,
         }
     }
 

@@ -202,7 +202,7 @@ impl gemini_webhooks_aws::refresh::Source<EndpointSecrets> for Rotating {
         let signing = self.0.lock().unwrap().clone();
         Box::pin(async move {
             Ok(gemini_webhooks_aws::refresh::Fetched {
-                value: EndpointSecrets { signing, url_token: None },
+                value: EndpointSecrets { signing, ..EndpointSecrets::default() },
                 max_age_secs: None,
             })
         })

@@ -21,10 +21,10 @@ pub use fault_proxy::{Fault, FaultProxy};
 /// Lambda HTTP events of every payload format: the CLI's own (it writes them for `sam local invoke`).
 pub use gemini_webhooks::lambda_events::{HttpRequest, PayloadFormat, http_event};
 pub use stack::{
-    CLAIMS_TABLE, CONSUMER_QUEUE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE, KeptQueue,
-    KeptQueueSpec, MAX_MESSAGE_BYTES, QUARANTINE_QUEUE, Queue, QueueSpec, RESULTS_BUCKET, ROUTED_QUEUES,
-    Stack, StackError, TableSpec, check_sqs_safe, create_fifo_queue, create_kept_queue, create_queue,
-    create_queue_named, create_table, drain_queue, receive_batch,
+    CLAIMS_TABLE, CONSUMER_QUEUE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE,
+    JWT_TOKENS_TABLE, KeptQueue, KeptQueueSpec, MAX_MESSAGE_BYTES, QUARANTINE_QUEUE, Queue, QueueSpec,
+    RESULTS_BUCKET, ROUTED_QUEUES, Stack, StackError, TableSpec, check_sqs_safe, create_fifo_queue,
+    create_kept_queue, create_queue, create_queue_named, create_table, drain_queue, receive_batch,
 };
 pub use start_up::{StartUp, start_up};
 pub use stream::StreamReader;

@@ -42,6 +42,14 @@ pub const CLAIMS_TABLE: TableSpec = TableSpec {
     stream_view: None,
 };
 
+/// The receiver's ledger of verified JWTs (created when JWT is accepted).
+pub const JWT_TOKENS_TABLE: TableSpec = TableSpec {
+    name: "jwt-tokens",
+    partition_key: shared::signature::jwt_tokens::KEY,
+    ttl_attribute: shared::signature::jwt_tokens::EXPIRES_AT,
+    stream_view: None,
+};
+
 /// A queue's settings; every queue has a dead-letter queue.
 #[derive(Debug, Clone, Copy)]
 pub struct QueueSpec {
@@ -155,6 +163,8 @@ pub struct Stack {
     pub fanout_dlq: KeptQueue,
     /// The example consumer's claims table.
     pub claims_table: String,
+    /// The receiver's ledger of verified JWTs.
+    pub jwt_tokens_table: String,
     /// The example consumer's results bucket (encrypted and private in the template; the emulator
     /// takes neither).
     pub results_bucket: String,
@@ -187,6 +197,8 @@ impl Stack {
         let fanout_dlq = create_kept_queue(&sqs, &prefix, &FANOUT_DLQ).await?;
         let claims_table = format!("{prefix}-{}", CLAIMS_TABLE.name);
         create_table(&dynamodb, &claims_table, &CLAIMS_TABLE).await?;
+        let jwt_tokens_table = format!("{prefix}-{}", JWT_TOKENS_TABLE.name);
+        create_table(&dynamodb, &jwt_tokens_table, &JWT_TOKENS_TABLE).await?;
         let results_bucket = format!("{prefix}-{RESULTS_BUCKET}");
         emulator
             .s3()
@@ -206,6 +218,7 @@ impl Stack {
             quarantine,
             fanout_dlq,
             claims_table,
+            jwt_tokens_table,
             results_bucket,
         })
     }

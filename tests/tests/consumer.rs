@@ -56,7 +56,14 @@ async fn consumer_on(stack: &Stack, s3: &str, gemini_base: &str, clock: Arc<Manu
         .unwrap();
     let (direct, through) = (clients(emulator.endpoint()).await, clients(s3).await);
     Consumer {
-        once: Idempotency::new(direct.dynamodb(), &stack.claims_table, LEASE_SECS, KEEP_SECS, clock.clone()),
+        once: Idempotency::new(
+            direct.dynamodb(),
+            &stack.claims_table,
+            consumer::NAMESPACE,
+            LEASE_SECS,
+            KEEP_SECS,
+            clock.clone(),
+        ),
         results: ResultsBucket::new(
             consumer::bucket::s3_client(&through),
             &stack.results_bucket,
@@ -158,25 +165,46 @@ async fn a_replay_is_handled_once_more_and_its_redelivery_is_not() {
 }
 
 #[tokio::test]
-async fn a_claim_is_a_lease_a_failed_attempt_releases_it_and_a_dead_one_runs_out() {
+async fn a_claim_is_a_lease_its_holders_own_and_its_consumers_own() {
     let emulator = Emulator::shared().unwrap();
     let stack = Stack::create(emulator).await.unwrap();
     let clock = Arc::new(ManualClock::at(NOW));
-    let once =
-        Idempotency::new(emulator.dynamodb().await, &stack.claims_table, 60, 7 * 24 * 3600, clock.clone());
+    let once = Idempotency::new(
+        emulator.dynamodb().await,
+        &stack.claims_table,
+        "a",
+        60,
+        7 * 24 * 3600,
+        clock.clone(),
+    );
     let id = WebhookId::parse("msg_lease").unwrap();
+    let acquired = |claim| match claim {
+        Claim::Acquired(held) => held,
+        other => panic!("{other:?}"),
+    };
 
-    assert_eq!(once.claim(&id).await.unwrap(), Claim::Acquired);
+    let first = acquired(once.claim(&id).await.unwrap());
     assert_eq!(once.claim(&id).await.unwrap(), Claim::InProgress, "another invocation holds it");
-    once.release(&id).await.unwrap();
-    assert_eq!(once.claim(&id).await.unwrap(), Claim::Acquired, "released after a failure");
+    once.release(&first).await.unwrap();
+    let second = acquired(once.claim(&id).await.unwrap());
     clock.advance(61);
-    assert_eq!(once.claim(&id).await.unwrap(), Claim::Acquired, "the holder died: its lease ran out");
-    once.done(&id).await.unwrap();
+    let third = acquired(once.claim(&id).await.unwrap());
+    // The holder whose lease ran out comes back late: it can neither release nor complete the claim its
+    // successor holds now.
+    once.release(&second).await.unwrap();
+    assert_eq!(once.claim(&id).await.unwrap(), Claim::InProgress, "the late release gave up nothing");
+    assert!(!once.done(&second).await.unwrap(), "the late done marks nothing");
+    assert_eq!(once.claim(&id).await.unwrap(), Claim::InProgress);
+    assert!(once.done(&third).await.unwrap());
     clock.advance(3600);
     assert_eq!(once.claim(&id).await.unwrap(), Claim::AlreadyDone);
-    once.release(&id).await.unwrap();
+    once.release(&third).await.unwrap();
     assert_eq!(once.claim(&id).await.unwrap(), Claim::AlreadyDone, "done is never released");
+
+    // Another consumer sharing the table has its own claims on the same event.
+    let other =
+        Idempotency::new(emulator.dynamodb().await, &stack.claims_table, "b", 60, 7 * 24 * 3600, clock);
+    assert!(matches!(other.claim(&id).await.unwrap(), Claim::Acquired(_)), "not suppressed by a's");
 }
 
 /// A job started at `simulator` and finished: its event, as the fanout would route it.
@@ -326,8 +354,10 @@ async fn a_record_is_started_only_while_the_invocation_has_time_to_finish_it() {
     assert_eq!(failures, ["late0", "late1", "late2"], "reported unstarted, so SQS brings them back");
     assert!(objects(&stack).await.is_empty());
     let unclaimed = WebhookId::parse("msg_late0").unwrap();
-    assert_eq!(consumer.once.claim(&unclaimed).await.unwrap(), Claim::Acquired, "no claim was taken");
-    consumer.once.release(&unclaimed).await.unwrap();
+    let Claim::Acquired(held) = consumer.once.claim(&unclaimed).await.unwrap() else {
+        panic!("a claim was taken")
+    };
+    consumer.once.release(&held).await.unwrap();
 
     // Exactly enough left: every record is handled.
     let on_time = invocation(batch("late"), NOW * 1000 - (timeout_ms - needed_ms));
@@ -405,4 +435,38 @@ async fn a_result_over_the_limit_leaves_a_note_in_its_place_and_nothing_partial(
     assert_eq!(objects(&stack).await, std::slice::from_ref(&note_key), "no video, not even part of one");
     let note: Value = serde_json::from_slice(&stored(&stack, &note_key).await.unwrap()).unwrap();
     assert_eq!((note["file"].as_str(), note["size_bytes"].as_u64()), (Some(file.as_str()), Some(9 << 20)));
+}
+
+#[tokio::test]
+async fn a_job_name_in_no_documented_shape_reaches_neither_gemini_nor_a_key() {
+    let (stack, consumer) = failures_consumer().await;
+    for id in ["batches/../webhooks", "batches/a/../../x", "models/../operations/x"] {
+        let event = batch_failed(id);
+        let outcome = process(&consumer, &record("bad", &body(&format!("msg_{}", id.len()), &event))).await;
+        assert!(
+            matches!(&outcome, Outcome::Failed(reason) if reason.contains("not a Gemini job name")),
+            "{outcome:?}"
+        );
+    }
+    assert!(objects(&stack).await.is_empty(), "no key was made from it");
+}
+
+#[tokio::test]
+async fn a_video_named_by_its_display_name_is_fetched_by_its_output_uri() {
+    let emulator = Emulator::shared().unwrap();
+    let stack = Stack::create(emulator).await.unwrap();
+    let simulator = Simulator::start(KEY, no_auto_finish()).await.unwrap();
+    let consumer =
+        consumer_on(&stack, emulator.endpoint(), simulator.base_url(), Arc::new(ManualClock::at(NOW))).await;
+    let (file, mut event) = finished_video(&simulator).await;
+    event["data"]["file_name"] = json!("sunset over the sea.mp4");
+    event["data"]["output_file_uri"] =
+        json!(format!("https://generativelanguage.googleapis.com/v1beta/{file}"));
+    let key = format!("{}/video.mp4", event["data"]["id"].as_str().unwrap());
+
+    assert_eq!(
+        process(&consumer, &record("v", &body("msg_named", &event))).await,
+        Outcome::Stored(vec![key.clone()])
+    );
+    assert_eq!(stored(&stack, &key).await.unwrap(), simulator.file(&file).unwrap());
 }

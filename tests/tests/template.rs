@@ -9,7 +9,7 @@ use serde_yaml::Value;
 use shared::config::{FromVars, Variable};
 use testkit::{
     CLAIMS_TABLE, CONSUMER_QUEUE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE,
-    MAX_MESSAGE_BYTES, QUARANTINE_QUEUE, QueueSpec, ROUTED_QUEUES,
+    JWT_TOKENS_TABLE, MAX_MESSAGE_BYTES, QUARANTINE_QUEUE, QueueSpec, ROUTED_QUEUES,
 };
 
 fn template() -> Value {
@@ -92,16 +92,20 @@ impl<'t> Deployment<'t> {
     fn value(&self, value: &Value) -> String {
         match tag_of(value) {
             Some((tag, name)) if tag == "!Ref" => self.parameters[&text(name)].clone(),
-            Some((tag, args)) if tag == "!Join" => {
-                let list = args[1].clone();
-                let parts: Vec<String> = match &list {
-                    Value::Sequence(items) => items.iter().map(|i| self.value(i)).collect(),
-                    other => vec![self.value(other)],
-                };
-                parts.join(&text(&args[0]))
-            }
+            Some((tag, args)) if tag == "!Join" => self.list(&args[1]).join(&text(&args[0])),
             Some((tag, _)) => panic!("no evaluation of {tag}"),
             None => text(value),
+        }
+    }
+
+    /// A list: written out, a `!Split`, or a list parameter's value.
+    fn list(&self, value: &Value) -> Vec<String> {
+        match (value, tag_of(value)) {
+            (Value::Sequence(items), _) => items.iter().map(|i| self.value(i)).collect(),
+            (_, Some((tag, args))) if tag == "!Split" => {
+                self.value(&args[1]).split(text(&args[0]).as_str()).map(str::to_owned).collect()
+            }
+            _ => self.value(value).split(',').map(str::to_owned).collect(),
         }
     }
 
@@ -154,6 +158,24 @@ fn the_consumers_claims_table_matches_the_harness() {
 }
 
 #[test]
+fn the_jwt_ledger_matches_the_harness_and_exists_exactly_when_jwt_is_accepted() {
+    let template = template();
+    let table = resource(&template, "JwtTokensTable");
+    assert_eq!(table["KeySchema"][0]["AttributeName"].as_str(), Some(JWT_TOKENS_TABLE.partition_key));
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"].as_str(),
+        Some(JWT_TOKENS_TABLE.ttl_attribute)
+    );
+    for (schemes, accepted) in [("v1,v1a", false), ("v1", false), ("v1,v1a,jwt", true), ("jwt", true)] {
+        let deployment = Deployment::with(&template, &[("AcceptedSchemes", schemes)]);
+        assert_eq!(deployment.condition("AcceptsJwt"), accepted, "{schemes}");
+    }
+    let variable = &resource(&template, "ReceiverFunction")["Environment"]["Variables"]["JWT_TOKENS_TABLE"];
+    let (tag, args) = tag_of(variable).unwrap();
+    assert_eq!((tag.as_str(), args[0].as_str()), ("!If", Some("AcceptsJwt")));
+}
+
+#[test]
 fn every_queue_matches_the_harness_and_redrives_to_its_own_dlq() {
     let template = template();
     for spec in [&INGEST_QUEUE, &CONSUMER_QUEUE].into_iter().chain(&ROUTED_QUEUES) {
@@ -184,6 +206,11 @@ fn every_store_that_holds_events_or_secrets_outlives_the_stack_and_its_replaceme
         ["AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret"];
     let mut checked = 0;
     for (name, resource) in resources(&template) {
+        // Hashes of verified JWTs, held until they expire: no event, no secret.
+        if name == "JwtTokensTable" {
+            assert!(resource["DeletionPolicy"].is_null(), "{name} goes with the stack");
+            continue;
+        }
         if stores.contains(&resource["Type"].as_str().unwrap()) {
             checked += 1;
             assert_eq!(resource["DeletionPolicy"].as_str(), Some("Retain"), "{name}");
@@ -448,7 +475,7 @@ fn every_function_has_its_own_role_its_own_logs_and_no_permission_on_everything(
         );
     }
     let all = statements(&template);
-    assert_eq!(all.len(), 18, "every statement of the four roles is checked");
+    assert_eq!(all.len(), 19, "every statement of the four roles is checked");
     for (name, statement) in all {
         for resource in listed(&statement["Resource"]) {
             if resource.as_str() == Some("*") {

@@ -29,6 +29,7 @@ use shared::aws::idempotency::{Claim, Idempotency};
 use shared::clock::Clock;
 use shared::event::EventKind;
 use shared::gemini::{ApiError, file_name};
+use shared::job::JobName;
 use shared::message::DownstreamMessage;
 use shared::results::{self, key};
 
@@ -48,6 +49,8 @@ pub const FINISH_MARGIN: Duration = Duration::from_secs(15);
 /// shorter than the queue's visibility timeout less the function's timeout, so that a record whose
 /// invocation died finds the claim expired when it comes back.
 pub const LEASE_SECS: u64 = FUNCTION_TIMEOUT_SECS;
+/// Its claims' namespace in the claims table, so another consumer sharing the table keeps its own.
+pub const NAMESPACE: &str = "example-consumer";
 /// Done events are remembered for a week: past Gemini's 24 h of retries and the queue's retention.
 pub const KEEP_SECS: u64 = 7 * 24 * 3600;
 /// The largest result stored: 512 MiB, 64 parts of 8 MiB, which fits [`FOLLOW_UP_LIMIT`] at 4.5 MB/s
@@ -75,6 +78,7 @@ impl Consumer {
             once: Idempotency::new(
                 aws.dynamodb(),
                 &config.claims_table,
+                NAMESPACE,
                 LEASE_SECS,
                 KEEP_SECS,
                 clock.clone(),
@@ -164,19 +168,23 @@ pub async fn process(consumer: &Consumer, record: &SqsMessage) -> Outcome {
     };
     // The webhook-id: every copy of one delivery is handled once, and a replay once more.
     let key = message.idempotency_key();
-    match consumer.once.claim(&key).await {
-        Ok(Claim::Acquired) => {}
+    let held = match consumer.once.claim(&key).await {
+        Ok(Claim::Acquired(held)) => held,
         Ok(Claim::AlreadyDone) => return Outcome::Duplicate,
         Ok(Claim::InProgress) => return Outcome::Failed("another invocation is handling it".into()),
         Err(error) => return Outcome::Failed(error.to_string()),
-    }
+    };
     let limited = tokio::time::timeout(FOLLOW_UP_LIMIT, follow_up(consumer, &message)).await;
     let done = limited.unwrap_or_else(|_| Err(FollowUpError::TimedOut(FOLLOW_UP_LIMIT)));
     match done {
         Ok(stored) => {
             tracing::info!(claim = %key, job = message.data_id.as_deref(), ?stored, "followed up");
-            if let Err(error) = consumer.once.done(&key).await {
-                tracing::warn!(claim = %key, %error, "done, but could not mark it done");
+            match consumer.once.done(&held).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(claim = %key, "done after its lease ran out: the next holder marks it")
+                }
+                Err(error) => tracing::warn!(claim = %key, %error, "done, but could not mark it done"),
             }
             if stored.is_empty() { Outcome::Ignored } else { Outcome::Stored(stored) }
         }
@@ -184,7 +192,7 @@ pub async fn process(consumer: &Consumer, record: &SqsMessage) -> Outcome {
             if let FollowUpError::Api(api) = &error {
                 consumer.gemini.refused(api).await;
             }
-            if let Err(release) = consumer.once.release(&key).await {
+            if let Err(release) = consumer.once.release(&held).await {
                 tracing::warn!(claim = %key, %release, "could not release the claim; its lease will run out");
             }
             Outcome::Failed(error.to_string())
@@ -194,7 +202,18 @@ pub async fn process(consumer: &Consumer, record: &SqsMessage) -> Outcome {
 
 /// The follow-up for one event: the keys stored.
 async fn follow_up(consumer: &Consumer, message: &DownstreamMessage) -> Result<Vec<String>, FollowUpError> {
-    let job = message.data_id.clone().unwrap_or_else(|| format!("events/{}", message.webhook_id()));
+    let acts = matches!(
+        message.kind(),
+        EventKind::BatchSucceeded | EventKind::VideoGenerated | EventKind::InteractionCompleted
+    ) || message.ended_without_result();
+    if !acts {
+        return Ok(Vec::new());
+    }
+    // `data.id` is the sender's text: only a documented job name goes into a call or a key.
+    let job = match message.data_id.as_deref() {
+        Some(id) => JobName::parse(id).map_err(ApiError::from)?.to_string(),
+        None => format!("events/{}", message.webhook_id()),
+    };
     match message.kind() {
         EventKind::BatchSucceeded => {
             let gemini = consumer.gemini.client().await?;
@@ -212,15 +231,22 @@ async fn follow_up(consumer: &Consumer, message: &DownstreamMessage) -> Result<V
         }
         EventKind::VideoGenerated => {
             let gemini = consumer.gemini.client().await?;
-            let named = message.event.file_name().or_else(|| message.event.output_uri());
-            let file = named
-                .and_then(file_name)
+            // `file_name` may be a display name rather than `files/{id}`: then `output_file_uri` says.
+            let file = [message.event.file_name(), message.event.output_uri()]
+                .into_iter()
+                .flatten()
+                .find_map(file_name)
                 .ok_or_else(|| FollowUpError::NothingToFetch(format!("{job}'s event names no video file")))?;
             let download = gemini.download_file(&file).await?;
             store_download(consumer, &job, &file, results::VIDEO, "video/mp4", download).await
         }
         EventKind::InteractionCompleted => {
-            let interaction = consumer.gemini.client().await?.get_interaction(&job).await?;
+            let interaction = match consumer.gemini.client().await?.get_interaction(&job).await {
+                Err(ApiError::TooLarge { limit, .. }) => {
+                    return store_note(consumer, &job, &job, results::INTERACTION, None, limit as u64).await;
+                }
+                answer => answer?,
+            };
             let key = key(&job, results::INTERACTION);
             consumer.results.put_json(&key, &interaction).await?;
             Ok(vec![key])
@@ -256,20 +282,32 @@ async fn store_download(
     let result = key(job, name);
     match consumer.results.put_download(&result, content_type, download).await {
         Ok(_) => Ok(vec![result]),
-        Err(StoreError::TooLarge { announced: size, limit, .. }) => {
-            let note = key(job, results::TOO_LARGE);
-            let record = json!({
-                "job": job,
-                "file": file,
-                "would_be_key": result,
-                "size_bytes": size,
-                "limit_bytes": limit,
-                "note": "larger than the example consumer stores: download it with the Files API yourself",
-            });
-            tracing::warn!(job, file, size, limit, "result too large to store; a note stored instead");
-            consumer.results.put_json(&note, &record).await?;
-            Ok(vec![note])
+        Err(StoreError::TooLarge { announced, limit, .. }) => {
+            store_note(consumer, job, file, name, announced, limit).await
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// Stores, in place of a result over `limit` bytes, a note of what it was and where to fetch it.
+async fn store_note(
+    consumer: &Consumer,
+    job: &str,
+    source: &str,
+    name: &str,
+    size: Option<u64>,
+    limit: u64,
+) -> Result<Vec<String>, FollowUpError> {
+    let note = key(job, results::TOO_LARGE);
+    let record = json!({
+        "job": job,
+        "file": source,
+        "would_be_key": key(job, name),
+        "size_bytes": size,
+        "limit_bytes": limit,
+        "note": "larger than the example consumer stores: fetch it from the Gemini API yourself",
+    });
+    tracing::warn!(job, source, size, limit, "result too large to store; a note stored instead");
+    consumer.results.put_json(&note, &record).await?;
+    Ok(vec![note])
 }

@@ -92,6 +92,7 @@ impl World {
             webhook_id: WebhookId::parse(id).unwrap(),
             timestamp: WebhookTimestamp::from_unix(NOW_MS / 1000),
             scheme: Scheme::V1a,
+            jwt: None,
         };
         let ingest =
             IngestMessage::new(verified, body.as_bytes(), Event::parse(body.as_bytes()).unwrap(), NOW_MS);

@@ -54,6 +54,9 @@ pub struct Config {
     pub audience: Option<String>,
     /// `JWT_ISSUER`: the `iss` a JWT must carry; unchecked when unset (Google documents none).
     pub issuer: Option<String>,
+    /// `JWT_TOKENS_TABLE`: where each verified JWT is held to its first delivery; required when JWT is
+    /// accepted.
+    pub jwt_tokens_table: Option<String>,
     /// `INGEST_QUEUE_URL`.
     pub ingest_queue_url: String,
     /// `QUARANTINE_QUEUE_URL`: where verified deliveries that cannot be enqueued are kept.
@@ -78,6 +81,7 @@ impl FromVars for Config {
                     .map(|t| UrlToken::parse(&t))
                     .transpose()
                     .map_err(|e| ConfigError::new("WEBHOOK_URL_TOKEN", e))?,
+                ..EndpointSecrets::default()
             }),
             ([None, None], Some(arn)) => SecretsConfig::SecretsManager { arn },
             ([list, _], Some(_)) => {
@@ -95,6 +99,14 @@ impl FromVars for Config {
         let schemes = vars.parsed("ACCEPTED_SCHEMES", DEFAULT_SCHEMES)?;
         if schemes.is_empty() {
             return Err(ConfigError::new("ACCEPTED_SCHEMES", "names no scheme"));
+        }
+        let jwt_tokens_table = vars.optional("JWT_TOKENS_TABLE");
+        if schemes.contains(Scheme::Jwt) && jwt_tokens_table.is_none() {
+            return Err(ConfigError::new(
+                "JWT_TOKENS_TABLE",
+                "ACCEPTED_SCHEMES includes jwt, whose tokens sign no body: name the table that holds each \
+                 token to its first delivery (the template creates it), or leave jwt out",
+            ));
         }
         let max_body_bytes = vars.parsed("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?;
         if max_body_bytes > MAX_BODY_BYTES_CEILING {
@@ -114,6 +126,7 @@ impl FromVars for Config {
             schemes,
             audience: vars.optional("JWT_AUDIENCE"),
             issuer: vars.optional("JWT_ISSUER"),
+            jwt_tokens_table,
             ingest_queue_url: vars.queue_url("INGEST_QUEUE_URL")?,
             quarantine_queue_url: vars.queue_url("QUARANTINE_QUEUE_URL")?,
             metrics_namespace: vars.metrics_namespace(),
@@ -158,6 +171,15 @@ mod tests {
         assert_eq!(config.tolerance_secs, 300);
         assert_eq!(config.max_body_bytes, 256 * 1024);
         assert_eq!(config.schemes, "v1,v1a".parse().unwrap(), "JWT is opt-in: it needs an audience");
+    }
+
+    #[test]
+    fn accepting_jwt_needs_the_table_that_holds_each_token_to_one_delivery() {
+        let jwt = ("ACCEPTED_SCHEMES", "v1,jwt");
+        assert_eq!(config(&[QUEUE, jwt]).unwrap_err().variable, "JWT_TOKENS_TABLE");
+        let with = config(&[QUEUE, jwt, ("JWT_TOKENS_TABLE", "tokens")]).unwrap();
+        assert_eq!(with.jwt_tokens_table.as_deref(), Some("tokens"));
+        assert!(config(&[QUEUE]).unwrap().jwt_tokens_table.is_none(), "not without jwt");
     }
 
     #[test]

@@ -13,14 +13,17 @@ use std::time::Instant;
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
+use shared::aws::clients::Clients;
 use shared::aws::sqs::SendError;
 use shared::clock::Clock;
 use shared::event::Event;
-use shared::message::{EncodeError, IngestMessage, QuarantineReason, QuarantinedDelivery};
+use shared::message::{BodySha256, EncodeError, IngestMessage, QuarantineReason, QuarantinedDelivery};
 use shared::metrics::{self, Function, Metric};
 use shared::signature::{Rejection, Verified, Verifier, VerifyError};
 
-use crate::queue::{DeliveryQueues, EnqueueError};
+use crate::config::Config;
+use crate::jwt_tokens::{JwtTokens, TokenError};
+use crate::queue::{DeliveryQueues, EnqueueError, SqsDeliveryQueues};
 
 /// Seconds Gemini is asked to wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u32 = 5;
@@ -36,6 +39,8 @@ pub struct Receiver<Q> {
     pub max_body_bytes: usize,
     /// For `received_at`.
     pub clock: Arc<dyn Clock>,
+    /// Where each verified JWT is held to its first delivery (when JWT is accepted).
+    jwt_tokens: Option<JwtTokens>,
     /// Which refusals are logged at info.
     refusal_log: RefusalLog,
 }
@@ -44,7 +49,28 @@ impl<Q> Receiver<Q> {
     /// The receiver `main` and the local stack serve: `verifier` and `queues`, refusing bodies over
     /// `max_body_bytes`, on `clock`.
     pub fn new(verifier: Verifier, queues: Q, max_body_bytes: usize, clock: Arc<dyn Clock>) -> Self {
-        Self { verifier, queues, max_body_bytes, clock, refusal_log: RefusalLog::default() }
+        Self { verifier, queues, max_body_bytes, clock, jwt_tokens: None, refusal_log: RefusalLog::default() }
+    }
+
+    /// The same receiver, holding each JWT it verifies to its first delivery in `tokens`. Without it a
+    /// verified JWT is refused: it signs no body.
+    pub fn with_jwt_tokens(mut self, tokens: JwtTokens) -> Self {
+        self.jwt_tokens = Some(tokens);
+        self
+    }
+}
+
+impl Receiver<SqsDeliveryQueues> {
+    /// The receiver `config` describes, around `verifier`, on `aws`'s clients: what `main` serves and
+    /// the local stack runs.
+    pub fn from_config(config: &Config, verifier: Verifier, aws: &Clients, clock: Arc<dyn Clock>) -> Self {
+        let queues =
+            SqsDeliveryQueues::new(aws.sqs(), &config.ingest_queue_url, &config.quarantine_queue_url);
+        let receiver = Self::new(verifier, queues, config.max_body_bytes, clock);
+        match &config.jwt_tokens_table {
+            Some(table) => receiver.with_jwt_tokens(JwtTokens::new(aws.dynamodb(), table)),
+            None => receiver,
+        }
     }
 }
 
@@ -152,8 +178,12 @@ enum Refusal {
         limit: usize,
     },
     Verify(VerifyError),
+    /// A verified JWT that came before with another delivery (or with no ledger to hold it).
+    JwtReplayed,
     /// A dependency is down: the ingest queue, or the quarantine when a delivery had to go there.
     Unavailable(SendError),
+    /// The JWT ledger is down: the token cannot be checked for a replay now.
+    JwtLedgerUnavailable(String),
 }
 
 impl Refusal {
@@ -166,7 +196,8 @@ impl Refusal {
                 Rejection::Unauthenticated => StatusCode::UNAUTHORIZED,
                 Rejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             },
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::JwtReplayed => StatusCode::UNAUTHORIZED,
+            Self::Unavailable(_) | Self::JwtLedgerUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -176,7 +207,9 @@ impl Refusal {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::TooLarge { .. } => "body_too_large",
             Self::Verify(e) => e.code(),
+            Self::JwtReplayed => "jwt_replayed",
             Self::Unavailable(_) => "enqueue_failed",
+            Self::JwtLedgerUnavailable(_) => "jwt_ledger_unavailable",
         }
     }
 
@@ -184,7 +217,8 @@ impl Refusal {
         match self {
             Self::MethodNotAllowed | Self::TooLarge { .. } => RefusalClass::Unsigned,
             Self::Verify(e) => RefusalClass::of(e),
-            Self::Unavailable(_) => RefusalClass::Unavailable,
+            Self::JwtReplayed => RefusalClass::Stale,
+            Self::Unavailable(_) | Self::JwtLedgerUnavailable(_) => RefusalClass::Unavailable,
         }
     }
 
@@ -194,7 +228,12 @@ impl Refusal {
             Self::MethodNotAllowed => "only POST is accepted".into(),
             Self::TooLarge { limit } => format!("body is larger than {limit} bytes"),
             Self::Verify(e) => e.to_string(),
-            Self::Unavailable(_) => "temporarily unable to accept events".into(),
+            Self::JwtReplayed => {
+                "this JWT already came with another delivery: a token is good for one".into()
+            }
+            Self::Unavailable(_) | Self::JwtLedgerUnavailable(_) => {
+                "temporarily unable to accept events".into()
+            }
         }
     }
 }
@@ -231,6 +270,10 @@ pub async fn handle<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: Request)
             match &refusal {
                 Refusal::Unavailable(error) => {
                     tracing::error!(%error, status = status.as_u16(), latency_us, "enqueue failed");
+                    metrics::emit(Function::Receiver, Metric::EnqueueFailed, 1, &[], now_ms);
+                }
+                Refusal::JwtLedgerUnavailable(error) => {
+                    tracing::error!(%error, status = status.as_u16(), latency_us, "JWT ledger unavailable");
                     metrics::emit(Function::Receiver, Metric::EnqueueFailed, 1, &[], now_ms);
                 }
                 _ => {
@@ -283,6 +326,15 @@ async fn accept<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: &Request) ->
         Ok(verified) => verified,
         Err(error) => return Outcome::Refused(Refusal::Verify(error)),
     };
+    // A JWT signs no body: it is good for the first delivery it came with, and that delivery's retries.
+    if let Some(token) = &verified.jwt {
+        let Some(tokens) = &receiver.jwt_tokens else { return Outcome::Refused(Refusal::JwtReplayed) };
+        match tokens.take(token, &verified.webhook_id, &BodySha256::of(body)).await {
+            Ok(()) => {}
+            Err(TokenError::Replayed) => return Outcome::Refused(Refusal::JwtReplayed),
+            Err(error) => return Outcome::Refused(Refusal::JwtLedgerUnavailable(error.to_string())),
+        }
+    }
     // From here on the event is the user's: enqueued, or kept in the quarantine, or a 503.
     let received_at = receiver.clock.unix_now_ms();
     let event = match Event::parse(body) {

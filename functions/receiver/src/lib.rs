@@ -6,6 +6,7 @@
 
 mod config;
 mod handler;
+mod jwt_tokens;
 mod queue;
 mod secrets;
 mod setup;
@@ -14,6 +15,7 @@ pub use config::{
     Config, ConfigError, DEFAULT_MAX_BODY_BYTES, DEFAULT_SCHEMES, KeysConfig, SecretsConfig, sdk_timeouts,
 };
 pub use handler::{REFUSAL_LOG_WINDOW_SECS, RETRY_AFTER_SECS, Receiver, RefusalClass, handle};
+pub use jwt_tokens::{JwtTokens, TokenError};
 pub use queue::{DeliveryQueues, EnqueueError, SqsDeliveryQueues};
 pub use secrets::SecretsManagerSource;
 pub use setup::{Notice, SetupError, build_verifier};

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use lambda_http::service_fn;
-use receiver::{Config, Receiver, SqsDeliveryQueues};
+use receiver::{Config, Receiver};
 use shared::aws::clients::Clients;
 use shared::clock::SystemClock;
 use shared::config::FromVars;
@@ -20,8 +20,7 @@ async fn main() -> anyhow::Result<()> {
     for notice in notices {
         tracing::warn!("{notice}");
     }
-    let queues = SqsDeliveryQueues::new(aws.sqs(), &config.ingest_queue_url, &config.quarantine_queue_url);
-    let receiver = Receiver::new(verifier, queues, config.max_body_bytes, clock);
+    let receiver = Receiver::from_config(&config, verifier, &aws, clock);
     let receiver = &receiver;
     lambda_http::run(service_fn(move |request| async move {
         Ok::<_, std::convert::Infallible>(receiver::handle(receiver, request).await)

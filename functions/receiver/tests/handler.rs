@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering;
 use lambda_http::http::StatusCode;
 use receiver::handle;
 use serde_json::json;
-use shared::keys::jwks_document;
 use shared::message::QuarantineReason;
 use shared::signature::sign::{SignedHeaders, v1_entry};
 use shared::signature::{Scheme, SigningSecret};
@@ -112,31 +111,6 @@ async fn a_genuine_dynamic_delivery_without_the_token_or_with_a_wrong_one_gets_4
     );
     assert_eq!(metrics.len(), 2);
     assert!(receiver.queues.sent().is_empty());
-}
-
-#[tokio::test]
-async fn a_genuine_jwt_delivery_needs_the_token_too() {
-    let rsa = shared::signature::sign::RsaJwtSigner::generate("rsa-1").unwrap();
-    let audience = "https://abc.lambda-url.us-east-1.on.aws/";
-    let jwks = jwks_document([ED25519.public_jwk(None), rsa.public_jwk()]).to_string();
-    let config =
-        config(&[("JWKS_JSON", &jwks), ("ACCEPTED_SCHEMES", "v1,v1a,jwt"), ("JWT_AUDIENCE", audience)]);
-    let receiver = receiver_with(&config, RecordingQueue::default()).await;
-    let token = rsa.token(&json!({"aud": audience, "iat": NOW, "exp": NOW + 300}));
-    let signed = SignedHeaders::new("msg_jwt", NOW, &[token]);
-    let post = |url_token: Option<&str>| {
-        let mut request = HttpRequest::signed(&signed, BODY);
-        if let Some(url_token) = url_token {
-            request = request.with_url_token(url_token);
-        }
-        lambda_request(PayloadFormat::FunctionUrl, &request)
-    };
-    assert_eq!(handle(&receiver, post(None)).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        handle(&receiver, post(Some("tok_0123456789abcdefghijklmX"))).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(handle(&receiver, post(Some(URL_TOKEN))).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]

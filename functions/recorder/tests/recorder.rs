@@ -22,6 +22,7 @@ fn ingest_body(id: &str, body: &str) -> String {
         webhook_id: WebhookId::parse(id).unwrap(),
         timestamp: WebhookTimestamp::from_unix(NOW_MS / 1000 - 2),
         scheme: Scheme::V1,
+        jwt: None,
     };
     let message =
         IngestMessage::new(verified, body.as_bytes(), Event::parse(body.as_bytes()).unwrap(), NOW_MS - 900);

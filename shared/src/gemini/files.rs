@@ -42,7 +42,10 @@ pub fn file_name(output_file_uri: &str) -> Option<String> {
     if path.starts_with("gs://") {
         return None;
     }
-    let id = path[at + "files/".len()..].split([':', '/']).next().filter(|id| !id.is_empty())?;
+    let id = path[at + "files/".len()..].split([':', '/']).next().filter(|id| {
+        (1..=128).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })?;
     Some(format!("files/{id}"))
 }
 
@@ -69,6 +72,18 @@ impl GeminiClient {
             Some(url) => url.to_owned(),
             None => return Err(Self::error_of(start).await),
         };
+        // The session URL is the upload's credential, so the key never goes with it; and it must be on
+        // the API's own host, or the file itself would go elsewhere.
+        let on_our_host = url::Url::parse(&session)
+            .ok()
+            .zip(url::Url::parse(&self.base).ok())
+            .is_some_and(|(session, base)| session.origin() == base.origin());
+        if !on_our_host {
+            return Err(ApiError::Unexpected {
+                call: "files.upload",
+                detail: "the upload session URL is not on the API's host: nothing was sent there".into(),
+            });
+        }
         let length = bytes.len();
         let finish = self
             .http
@@ -77,7 +92,7 @@ impl GeminiClient {
             .header("X-Goog-Upload-Offset", "0")
             .header("Content-Length", length.to_string())
             .body(bytes);
-        let uploaded: Uploaded = self.call("files.upload", finish).await?;
+        let uploaded: Uploaded = self.decode("files.upload", self.send_bare(finish).await?).await?;
         Ok(uploaded.file)
     }
 
@@ -109,6 +124,11 @@ mod tests {
             assert_eq!(file_name(uri).as_deref(), Some("files/batch-abc123"), "{uri}");
         }
         assert_eq!(file_name("gs://my-bucket/results.jsonl"), None);
+        for elsewhere in
+            ["files/..", "files/a%2F..", "files/a b", "files/", "https://x/v1beta/files/../webhooks"]
+        {
+            assert_eq!(file_name(elsewhere), None, "{elsewhere}");
+        }
         assert_eq!(file_name("https://example.com/x"), None);
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{ApiError, GeminiClient};
+use crate::job::JobName;
 
 /// Where a job's events go, and what they carry back: `webhook_config`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -83,9 +84,10 @@ impl GeminiClient {
         self.call("batches.create", self.http.post(url).json(&body)).await
     }
 
-    /// A batch (or any operation) by name.
+    /// A batch (or a video's operation) by name; a name in no documented shape is refused unsent.
     pub async fn get_operation(&self, name: &str) -> Result<Operation, ApiError> {
-        self.call("operations.get", self.http.get(self.url(name))).await
+        let name = JobName::parse(name)?;
+        self.call("operations.get", self.http.get(self.url(name.as_str()))).await
     }
 
     /// Starts an interaction in the background, its events to `webhook`.
@@ -101,21 +103,21 @@ impl GeminiClient {
 
     /// An interaction, whole (its `steps` hold its outputs).
     pub async fn get_interaction(&self, id: &str) -> Result<Value, ApiError> {
-        let id = id.strip_prefix("interactions/").unwrap_or(id);
-        self.call("interactions.get", self.http.get(self.url(&format!("interactions/{id}")))).await
+        let id = JobName::parse(id)?;
+        self.call("interactions.get", self.http.get(self.url(&format!("interactions/{}", id.id())))).await
     }
 
     /// Cancels a running batch (`POST batches/{id}:cancel`); its `batch.cancelled` event follows.
     pub async fn cancel_batch(&self, name: &str) -> Result<(), ApiError> {
-        let url = self.url(&format!("{name}:cancel"));
+        let url = self.url(&format!("{}:cancel", JobName::parse(name)?));
         self.call::<Value>("batches.cancel", self.http.post(url).json(&json!({}))).await.map(drop)
     }
 
     /// Cancels a running background interaction (`POST interactions/{id}/cancel`: a slash, the
     /// Interactions API's style); its `interaction.cancelled` event follows. Answers the interaction.
     pub async fn cancel_interaction(&self, id: &str) -> Result<Interaction, ApiError> {
-        let id = id.strip_prefix("interactions/").unwrap_or(id);
-        let url = self.url(&format!("interactions/{id}/cancel"));
+        let id = JobName::parse(id)?;
+        let url = self.url(&format!("interactions/{}/cancel", id.id()));
         self.call("interactions.cancel", self.http.post(url).json(&json!({}))).await
     }
 

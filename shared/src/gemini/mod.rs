@@ -64,6 +64,67 @@ pub enum ApiError {
         /// What was wrong.
         detail: String,
     },
+    /// An answer larger than this client reads whole.
+    #[error("Gemini's answer to {call} is larger than the {limit} bytes read whole")]
+    TooLarge {
+        /// The call.
+        call: &'static str,
+        /// The most read.
+        limit: usize,
+    },
+    /// A job name in none of the documented shapes: no call is made with it.
+    #[error(transparent)]
+    NotAJob(#[from] crate::job::NotAJobName),
+    /// A base URL the API key may not be sent to.
+    #[error("the Gemini API base {base} is refused: {reason}")]
+    BaseRefused {
+        /// The base URL given.
+        base: String,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+/// The most of a JSON answer read whole (an interaction, with its outputs, is the largest).
+pub const MAX_ANSWER_BYTES: usize = 32 << 20;
+/// The most of an error answer read (its first 200 characters are kept).
+const MAX_ERROR_BYTES: usize = 64 << 10;
+
+/// Whether `base` may be given the API key: HTTPS, or plain HTTP to this machine (a local simulator).
+fn check_base(base: &str) -> Result<url::Url, ApiError> {
+    let refused = |reason| ApiError::BaseRefused { base: base.to_owned(), reason };
+    let url = url::Url::parse(base).map_err(|_| refused("not a URL"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(host)) => host.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err(refused("the API key would travel unencrypted: use https (http only on loopback)")),
+        _ => Err(refused("not an http(s) URL")),
+    }
+}
+
+/// Reads `response`'s body, at most `limit` bytes (an announced or found larger one is refused).
+async fn read_capped(
+    mut response: reqwest::Response,
+    call: &'static str,
+    limit: usize,
+) -> Result<Vec<u8>, Result<ApiError, reqwest::Error>> {
+    if response.content_length().is_some_and(|length| length > limit as u64) {
+        return Err(Ok(ApiError::TooLarge { call, limit }));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Err)? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(Ok(ApiError::TooLarge { call, limit }));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 impl ApiError {
@@ -114,6 +175,7 @@ impl GeminiClient {
     /// A client for `base` (`https://generativelanguage.googleapis.com`, or a local simulator) and API
     /// `version`, authenticating with `api_key` (sent in `x-goog-api-key`, never logged).
     pub fn new(base: &str, version: &str, api_key: &str) -> Result<Self, ApiError> {
+        check_base(base)?;
         Ok(Self {
             http: Self::http(base, Duration::from_secs(30))?,
             base: base.trim_end_matches('/').to_owned(),
@@ -132,7 +194,9 @@ impl GeminiClient {
 
     /// The HTTP client under every call, each limited to `timeout`.
     fn http(base: &str, timeout: Duration) -> Result<reqwest::Client, ApiError> {
+        // No redirects: one would carry the key in its header to wherever Gemini's answer points.
         reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .user_agent(concat!("gemini-webhooks-aws/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -156,7 +220,7 @@ impl GeminiClient {
     /// The [`ApiError`] a non-2xx `response` stands for, in either of Google's error shapes.
     async fn error_of(response: reqwest::Response) -> ApiError {
         let status = response.status();
-        let bytes = response.bytes().await.unwrap_or_default();
+        let bytes = read_capped(response, "an error", MAX_ERROR_BYTES).await.unwrap_or_default();
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(ErrorBody { error }) => ApiError::Api {
                 status: status.as_u16(),
@@ -176,9 +240,27 @@ impl GeminiClient {
 
     /// Sends `request` with the API key; any answer but a 2xx is an [`ApiError`].
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ApiError> {
-        let response =
-            request.header("x-goog-api-key", &self.api_key).send().await.map_err(|e| self.transport(e))?;
+        self.send_bare(request.header("x-goog-api-key", &self.api_key)).await
+    }
+
+    /// Sends `request` as it is: without the key, for a URL that is its own credential (an upload
+    /// session's).
+    async fn send_bare(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ApiError> {
+        let response = request.send().await.map_err(|e| self.transport(e))?;
         if response.status().is_success() { Ok(response) } else { Err(Self::error_of(response).await) }
+    }
+
+    /// Decodes a 2xx answer to `call` as `T`, read whole up to [`MAX_ANSWER_BYTES`].
+    async fn decode<T: DeserializeOwned>(
+        &self,
+        call: &'static str,
+        response: reqwest::Response,
+    ) -> Result<T, ApiError> {
+        let bytes = read_capped(response, call, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| e.unwrap_or_else(|e| self.transport(e)))?;
+        let bytes = if bytes.is_empty() { &b"{}"[..] } else { &bytes[..] };
+        serde_json::from_slice(bytes).map_err(|e| ApiError::Unexpected { call, detail: e.to_string() })
     }
 
     /// Sends `request` and decodes a 2xx answer as `T`; any other answer is an [`ApiError`].
@@ -188,8 +270,6 @@ impl GeminiClient {
         request: reqwest::RequestBuilder,
     ) -> Result<T, ApiError> {
         let response = self.send(request).await?;
-        let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
-        let bytes = if bytes.is_empty() { &b"{}"[..] } else { &bytes[..] };
-        serde_json::from_slice(bytes).map_err(|e| ApiError::Unexpected { call, detail: e.to_string() })
+        self.decode(call, response).await
     }
 }

@@ -11,8 +11,13 @@
 //! - a JSON object, as the console's key/value editor writes it:
 //!   `{"signing_secrets": "whsec_A whsec_B", "url_token": "..."}` (`signing_secrets` may also be a list;
 //!   either key may be absent or empty; no other key is allowed, so a typo is an error, not a silent
-//!   loss of verification).
+//!   loss of verification). `owners` (`{"<webhook id>": ["<fingerprint>", ...]}`), written by the CLI,
+//!   says which webhook each signing secret belongs to, by [`SigningSecret::fingerprint`], so that
+//!   pruning or revoking one webhook's secrets never removes another's; the receiver ignores it.
+//!
+//! [`EndpointSecrets::to_secret_string`] is the one writer of this format, beside its parser.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use base64::Engine as _;
@@ -32,6 +37,9 @@ pub struct EndpointSecrets {
     pub signing: Vec<SigningSecret>,
     /// The token dynamic deliveries must carry in the URL's `token` query parameter.
     pub url_token: Option<UrlToken>,
+    /// Which webhook each signing secret belongs to: webhook id by [`SigningSecret::fingerprint`].
+    /// A secret with no entry was stored by hand, or before owners were recorded.
+    pub owners: BTreeMap<String, String>,
 }
 
 /// A secret value that cannot be used. Names what is wrong, never a value.
@@ -56,6 +64,9 @@ struct JsonShape {
     signing_secrets: Option<SigningList>,
     #[serde(default)]
     url_token: Option<String>,
+    /// Fingerprints by webhook id.
+    #[serde(default)]
+    owners: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -70,7 +81,8 @@ impl EndpointSecrets {
     pub fn parse(value: &str) -> Result<Self, SecretValueError> {
         let trimmed = value.trim();
         if !trimmed.starts_with('{') {
-            return Ok(Self { signing: SigningSecret::parse_list(trimmed)?, url_token: None });
+            let signing = SigningSecret::parse_list(trimmed)?;
+            return Ok(Self { signing, url_token: None, owners: BTreeMap::new() });
         }
         // serde_json's message names the field and position, never the value.
         let shape: JsonShape =
@@ -85,7 +97,51 @@ impl EndpointSecrets {
             .filter(|t| !t.trim().is_empty())
             .map(|t| UrlToken::parse(t.trim()))
             .transpose()?;
-        Ok(Self { signing, url_token })
+        let owners = shape
+            .owners
+            .into_iter()
+            .flat_map(|(webhook, prints)| prints.into_iter().map(move |print| (print, webhook.clone())))
+            .collect();
+        Ok(Self { signing, url_token, owners })
+    }
+
+    /// The value as stored: the JSON form, with `owners` when any is recorded. The one writer of the
+    /// format [`EndpointSecrets::parse`] reads (a test holds the two together). It holds every secret:
+    /// write it to the secret and nowhere else.
+    pub fn to_secret_string(&self) -> String {
+        let signing: Vec<String> = self.signing.iter().map(SigningSecret::expose_whsec).collect();
+        let mut value = serde_json::json!({"signing_secrets": signing.join(" ")});
+        if let Some(token) = &self.url_token {
+            value["url_token"] = token.expose().into();
+        }
+        let mut owners: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for secret in &self.signing {
+            if let Some((print, webhook)) = self.owners.get_key_value(&secret.fingerprint()) {
+                owners.entry(webhook).or_default().push(print);
+            }
+        }
+        if !owners.is_empty() {
+            value["owners"] = serde_json::json!(owners);
+        }
+        value.to_string()
+    }
+
+    /// The webhook `secret` belongs to, when recorded.
+    pub fn owner(&self, secret: &SigningSecret) -> Option<&str> {
+        self.owners.get(&secret.fingerprint()).map(String::as_str)
+    }
+
+    /// Adds `secret` for `webhook`, first (newest first); a secret already held only gains its owner.
+    pub fn add(&mut self, secret: SigningSecret, webhook: &str) {
+        self.owners.insert(secret.fingerprint(), webhook.to_owned());
+        self.signing.retain(|held| *held != secret);
+        self.signing.insert(0, secret);
+    }
+
+    /// Removes `secret`, and what it records of its owner.
+    pub fn remove(&mut self, secret: &SigningSecret) {
+        self.owners.remove(&secret.fingerprint());
+        self.signing.retain(|held| held != secret);
     }
 }
 
@@ -199,6 +255,36 @@ mod tests {
             EndpointSecrets::parse(&format!(r#"{{"signing_secrets":"","url_token":"{TOKEN}"}}"#)).unwrap();
         assert!(unregistered.signing.is_empty() && unregistered.url_token.is_some());
         assert_eq!(EndpointSecrets::parse("").unwrap(), EndpointSecrets::default());
+    }
+
+    #[test]
+    fn the_writer_writes_what_the_parser_reads_owners_included() {
+        let (a, b, c) = (SigningSecret::generate(), SigningSecret::generate(), SigningSecret::generate());
+        let mut secrets = EndpointSecrets::parse(&format!(
+            r#"{{"signing_secrets":"{}","url_token":"{TOKEN}"}}"#,
+            c.expose_whsec()
+        ))
+        .unwrap();
+        assert_eq!(secrets.owner(&c), None, "stored by hand: no owner");
+        secrets.add(a.clone(), "hook-one");
+        secrets.add(b.clone(), "hook-two");
+        let read = EndpointSecrets::parse(&secrets.to_secret_string()).unwrap();
+        assert_eq!(read, secrets);
+        assert_eq!(read.signing, [b.clone(), a.clone(), c.clone()], "newest first");
+        assert_eq!(
+            (read.owner(&a), read.owner(&b), read.owner(&c)),
+            (Some("hook-one"), Some("hook-two"), None)
+        );
+        let mut pruned = read.clone();
+        pruned.remove(&a);
+        let read = EndpointSecrets::parse(&pruned.to_secret_string()).unwrap();
+        assert_eq!((read.signing.len(), read.owner(&a), read.owner(&b)), (2, None, Some("hook-two")));
+        let value: serde_json::Value = serde_json::from_str(&pruned.to_secret_string()).unwrap();
+        assert_eq!(value["owners"], serde_json::json!({"hook-two": [b.fingerprint()]}));
+        assert_eq!(
+            EndpointSecrets::parse(&EndpointSecrets::default().to_secret_string()).unwrap(),
+            EndpointSecrets::default()
+        );
     }
 
     #[test]

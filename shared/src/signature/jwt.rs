@@ -72,8 +72,9 @@ pub(super) struct Expected<'a> {
     pub(super) issuer: Option<&'a str>,
 }
 
-/// Verifies `token` against the set's RSA keys, then its time, audience and issuer claims.
-pub(super) fn verify(token: &str, keys: &KeySet, now: i64, expected: &Expected<'_>) -> Result<(), JwtError> {
+/// Verifies `token` against the set's RSA keys, then its time, audience and issuer claims; returns its
+/// `exp`.
+pub(super) fn verify(token: &str, keys: &KeySet, now: i64, expected: &Expected<'_>) -> Result<i64, JwtError> {
     let mut parts = token.split('.');
     let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -130,7 +131,7 @@ pub(super) fn verify(token: &str, keys: &KeySet, now: i64, expected: &Expected<'
     {
         return Err(JwtError::IssuerMismatch);
     }
-    Ok(())
+    Ok(exp as i64)
 }
 
 fn decode_json<T: for<'de> Deserialize<'de>>(segment: &str) -> Result<T, JwtError> {

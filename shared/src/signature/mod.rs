@@ -67,4 +67,30 @@ pub struct Verified {
     pub timestamp: WebhookTimestamp,
     /// The scheme of the entry that verified.
     pub scheme: Scheme,
+    /// For the JWT form, the token that verified: it signs neither the body nor the `webhook-id`, so
+    /// the receiver holds each token to the first delivery it came with.
+    pub jwt: Option<JwtSeen>,
+}
+
+/// The receiver's table of verified JWTs, each held to the first delivery it came with: its attribute
+/// names, the one place they are spelled (the receiver writes them, the test harness creates the table,
+/// a test holds the template to both).
+pub mod jwt_tokens {
+    /// The partition key: the token's SHA-256, hex.
+    pub const KEY: &str = "token_sha256";
+    /// The `webhook-id` it first came with.
+    pub const WEBHOOK_ID: &str = "webhook_id";
+    /// The body hash it first came with.
+    pub const BODY_SHA256: &str = "body_sha256";
+    /// When DynamoDB's TTL may delete the entry (Unix seconds): past the token's `exp`.
+    pub const EXPIRES_AT: &str = "expires_at";
+}
+
+/// A JWT that verified, as the receiver's single-use check needs it: never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtSeen {
+    /// Lowercase hex SHA-256 of the token.
+    pub sha256: String,
+    /// Its `exp`, Unix seconds: until when it could be replayed.
+    pub expires_at: i64,
 }

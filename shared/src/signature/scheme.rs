@@ -30,6 +30,14 @@ impl Scheme {
         }
     }
 
+    /// Whether a signature of this scheme covers the body and the `webhook-id` (`v1`, `v1a`), so that
+    /// what was delivered is what Google sent. A JWT covers neither: it proves Google minted it for this
+    /// endpoint within its lifetime, and the receiver holds each token to the first delivery it came
+    /// with; a consumer that must know the body is Google's own can require this.
+    pub fn signs_body(self) -> bool {
+        !matches!(self, Self::Jwt)
+    }
+
     const fn bit(self) -> u8 {
         1 << self as u8
     }

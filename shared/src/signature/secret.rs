@@ -103,6 +103,13 @@ impl SigningSecret {
         format!("{PREFIX}{}", b64::STANDARD_LENIENT.encode(&self.key))
     }
 
+    /// A short name for the secret that reveals nothing of it: the first 16 hex digits of the SHA-256 of
+    /// its key. What the endpoint's secret records each webhook's secrets by.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        hex::encode(&Sha256::digest(&self.key)[..8])
+    }
+
     /// HMAC-SHA256 of `id.timestamp.body`, streamed: the body is never copied.
     pub(crate) fn mac(&self, id: &str, timestamp: &str, body: &[u8]) -> [u8; 32] {
         let mut mac = self.mac.clone();
@@ -171,6 +178,19 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("#2 of 2"), "{message}");
         assert!(!message.contains("secretvalue"), "{message}");
+    }
+
+    #[test]
+    fn a_fingerprint_names_a_secret_without_revealing_it() {
+        let secret = SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let fingerprint = secret.fingerprint();
+        assert_eq!(fingerprint.len(), 16);
+        assert_eq!(
+            fingerprint,
+            SigningSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap().fingerprint()
+        );
+        assert_ne!(fingerprint, SigningSecret::generate().fingerprint());
+        assert!(!secret.expose_whsec().contains(&fingerprint));
     }
 
     #[test]

@@ -9,7 +9,9 @@ use super::endpoint::EndpointSecrets;
 use super::error::{JwtError, VerifyError};
 use super::headers::{Entry, WebhookHeaders};
 use super::secret::SigningSecret;
-use super::{Scheme, Schemes, UrlToken, Verified, jwt, v1, v1a};
+use sha2::Digest as _;
+
+use super::{JwtSeen, Scheme, Schemes, UrlToken, Verified, jwt, v1, v1a};
 use crate::clock::{Clock, SystemClock};
 use crate::id::WebhookTimestamp;
 use crate::keys::{JwksCache, KeySet};
@@ -237,7 +239,7 @@ impl Verifier {
         let mut symmetric_miss = None;
         if symmetric {
             match self.verify_symmetric(&parsed, body).await {
-                Ok(()) => return Ok(parsed.into_verified(Scheme::V1)),
+                Ok(()) => return Ok(parsed.into_verified((Scheme::V1, None))),
                 Err(error) => symmetric_miss = Some(error),
             }
         }
@@ -269,7 +271,7 @@ impl Verifier {
         let parsed = self.precheck(headers, now)?;
         let secrets = self.secrets.cached().unwrap_or_default();
         if symmetric_matches(&secrets.signing, &parsed, body) {
-            return Ok(parsed.into_verified(Scheme::V1));
+            return Ok(parsed.into_verified((Scheme::V1, None)));
         }
         match keys {
             Some(keys) if parsed.has_asymmetric() => {
@@ -330,7 +332,7 @@ impl Verifier {
         body: &[u8],
         now: i64,
         url_token: Option<&str>,
-    ) -> Result<Scheme, VerifyError> {
+    ) -> Result<(Scheme, Option<JwtSeen>), VerifyError> {
         let Some(cache) = &self.keys else { return Err(no_entry(parsed)) };
         if !self.dynamic_without_token {
             let secrets = self.secrets.current().await.map_err(VerifyError::SecretsUnavailable)?;
@@ -374,7 +376,7 @@ impl Verifier {
         body: &[u8],
         now: i64,
         keys: &KeySet,
-    ) -> Result<Scheme, AsymmetricMiss> {
+    ) -> Result<(Scheme, Option<JwtSeen>), AsymmetricMiss> {
         let mut miss = AsymmetricMiss::default();
         let mut signed_content = None;
         let expected = jwt::Expected { audience: self.audience.as_deref(), issuer: self.issuer.as_deref() };
@@ -386,12 +388,15 @@ impl Verifier {
                         v1a::signed_content(parsed.id.as_str(), parsed.timestamp_raw, body)
                     });
                     if v1a::any_key_verifies(keys.ed25519_keys(), content, &signature) {
-                        return Ok(Scheme::V1a);
+                        return Ok((Scheme::V1a, None));
                     }
                     miss.may_have_rotated = true;
                 }
                 Entry::Jwt(token) => match jwt::verify(token, keys, now, &expected) {
-                    Ok(()) => return Ok(Scheme::Jwt),
+                    Ok(expires_at) => {
+                        let sha256 = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+                        return Ok((Scheme::Jwt, Some(JwtSeen { sha256, expires_at })));
+                    }
                     Err(error) => {
                         miss.may_have_rotated |=
                             matches!(error, JwtError::UnknownKeyId | JwtError::BadSignature);
@@ -421,8 +426,8 @@ fn no_entry(parsed: &WebhookHeaders<'_>) -> VerifyError {
 }
 
 impl WebhookHeaders<'_> {
-    fn into_verified(self, scheme: Scheme) -> Verified {
-        Verified { webhook_id: self.id, timestamp: self.timestamp, scheme }
+    fn into_verified(self, (scheme, jwt): (Scheme, Option<JwtSeen>)) -> Verified {
+        Verified { webhook_id: self.id, timestamp: self.timestamp, scheme, jwt }
     }
 }
 

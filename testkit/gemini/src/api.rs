@@ -380,7 +380,14 @@ fn update(shared: &Arc<Shared>, id: &str, query: &HashMap<String, String>, body:
     }
     changed.updated_at = now;
     *webhook = changed;
-    (StatusCode::OK, webhook.to_json(now))
+    let answer = webhook.to_json(now);
+    drop(webhooks);
+    if wanted("state")
+        && let Some(hook) = shared.on_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
+    {
+        hook(id, answer["state"].as_str().unwrap_or_default());
+    }
+    (StatusCode::OK, answer)
 }
 
 fn rotate(shared: &Arc<Shared>, id: &str, body: &Value) -> Answer {

@@ -93,6 +93,8 @@ pub(crate) struct Shared {
     pub(crate) http: reqwest::Client,
     /// Called after each create, before its answer: lets a test break something in between.
     pub(crate) on_create: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+    /// Called with a webhook's id and new state after each update that sets its state.
+    pub(crate) on_state: Mutex<Option<StateHook>>,
     /// Seconds added to the system clock.
     offset_secs: AtomicI64,
 }
@@ -129,6 +131,9 @@ impl Shared {
         jwks_document([self.key.public_jwk(Some("gemini-sim-1"))])
     }
 }
+
+/// What [`Simulator::on_state`] calls.
+pub(crate) type StateHook = Box<dyn Fn(&str, &str) + Send + Sync>;
 
 /// A running simulator; stops when dropped.
 pub struct Simulator {
@@ -183,6 +188,7 @@ impl Simulator {
             key: Ed25519Signer::generate(),
             http,
             on_create: Mutex::new(None),
+            on_state: Mutex::new(None),
             offset_secs: AtomicI64::new(0),
         });
         let server = tokio::spawn(api::serve(listener, shared.clone()));
@@ -220,6 +226,14 @@ impl Simulator {
     /// what follows a create fail).
     pub fn on_create(&self, hook: impl Fn() + Send + Sync + 'static) {
         *self.shared.on_create.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(Box::new(hook));
+    }
+
+    /// Calls `hook` with a webhook's id and its new state (`enabled`, `disabled`) after each update that
+    /// sets it, before the answer goes out: how a test sees the order a client turns webhooks on and off,
+    /// or moves another clock when one is turned on.
+    pub fn on_state(&self, hook: impl Fn(&str, &str) + Send + Sync + 'static) {
+        *self.shared.on_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
             Some(Box::new(hook));
     }
 

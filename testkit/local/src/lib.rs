@@ -17,6 +17,7 @@ use lambda_http::{Body, Request, Response};
 use lambda_runtime::{Context, LambdaEvent};
 use receiver::{Config, Receiver, SqsDeliveryQueues};
 use recorder::{DynamoDbEventStore, Recorder};
+use shared::aws::clients::Clients;
 use shared::aws::sqs::SqsQueue;
 use shared::clock::Clock;
 use shared::config::FromVars;
@@ -141,17 +142,13 @@ impl Pipeline {
         let config = Config::from_lookup(|name| match name {
             "INGEST_QUEUE_URL" => Some(stack.ingest.url.clone()),
             "QUARANTINE_QUEUE_URL" => Some(stack.quarantine.url.clone()),
+            "JWT_TOKENS_TABLE" => Some(stack.jwt_tokens_table.clone()),
             _ => receiver_vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()),
         })?;
-        let secretsmanager = aws_sdk_secretsmanager::Client::new(&receiver_sdk);
+        let receiver_aws = Clients::from_sdk_config(receiver_sdk, Some(functions_endpoint.to_owned()));
         let (verifier, _notices) =
-            receiver::build_verifier(&config, || secretsmanager, clock.clone()).await?;
-        let queues = SqsDeliveryQueues::new(
-            aws_sdk_sqs::Client::new(&receiver_sdk),
-            &stack.ingest.url,
-            &stack.quarantine.url,
-        );
-        let receiver = Arc::new(Receiver::new(verifier, queues, config.max_body_bytes, clock.clone()));
+            receiver::build_verifier(&config, || receiver_aws.secretsmanager(), clock.clone()).await?;
+        let receiver = Arc::new(Receiver::from_config(&config, verifier, &receiver_aws, clock.clone()));
         let recorder = Recorder {
             store: DynamoDbEventStore::new(aws_sdk_dynamodb::Client::new(&recorder_sdk), &stack.table),
             dead_letters: SqsQueue::new(aws_sdk_sqs::Client::new(&recorder_sdk), &stack.ingest.dlq_url),

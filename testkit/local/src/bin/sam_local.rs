@@ -334,7 +334,9 @@ impl Checks<'_> {
             }
             "ConsumerFunction" => {
                 no_batch_failures(answer)?;
-                let claim = self.item(&self.stack.claims_table, SAMPLE_ID).await?;
+                let claim = self
+                    .item(&self.stack.claims_table, &format!("{}#{SAMPLE_ID}", consumer::NAMESPACE))
+                    .await?;
                 match claim.get("status") {
                     Some(AttributeValue::S(status)) if status == "done" => {}
                     other => return Err(format!("claim status {other:?}").into()),

@@ -243,6 +243,7 @@ fn ingest_record(webhook_id: &str, n: usize, queue_arn: &str) -> Result<SqsMessa
         webhook_id: WebhookId::parse(webhook_id)?,
         timestamp: WebhookTimestamp::from_unix(now),
         scheme: Scheme::V1,
+        jwt: None,
     };
     let message = IngestMessage::new(verified, &body, Event::parse(&body)?, now * 1000);
     let mut record = SqsMessage::default();
