@@ -131,12 +131,12 @@ pub struct SignerArgs {
     /// The scheme to sign with.
     #[arg(long, value_enum, default_value = "v1")]
     pub scheme: SchemeArg,
-    /// The `whsec_` secret, for `v1`.
-    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
-    pub secret: Option<String>,
-    /// The Ed25519 seed (base64, from `keygen`), for `v1a`.
-    #[arg(long, env = "WEBHOOK_ED25519_SEED", hide_env_values = true)]
-    pub ed25519_seed: Option<String>,
+    /// The `whsec_` secret, for `v1` (`@FILE` reads it from a file, `@-` from standard input).
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true, value_parser = parse_sensitive)]
+    pub secret: Option<Sensitive>,
+    /// The Ed25519 seed (base64, from `keygen`), for `v1a` (`@FILE`, `@-`).
+    #[arg(long, env = "WEBHOOK_ED25519_SEED", hide_env_values = true, value_parser = parse_sensitive)]
+    pub ed25519_seed: Option<Sensitive>,
 }
 
 #[derive(Debug, Args)]
@@ -172,9 +172,9 @@ pub struct SendArgs {
     /// Sign with a timestamp this many seconds old (over 300 is refused: use with `--expect 401`).
     #[arg(long, default_value_t = 0)]
     pub age: i64,
-    /// The endpoint's URL token, added as `?token=` (dynamic deliveries need it).
-    #[arg(long, env = "WEBHOOK_URL_TOKEN", hide_env_values = true)]
-    pub url_token: Option<String>,
+    /// The endpoint's URL token, added as `?token=` (dynamic deliveries need it; `@FILE`, `@-`).
+    #[arg(long, env = "WEBHOOK_URL_TOKEN", hide_env_values = true, value_parser = parse_sensitive)]
+    pub url_token: Option<Sensitive>,
     /// The HTTP status every answer must have (default: any 2xx).
     #[arg(long, value_name = "STATUS", value_parser = clap::value_parser!(u16).range(100..600))]
     pub expect: Option<u16>,
@@ -185,9 +185,9 @@ pub struct FixturesArgs {
     /// Output directory (default: `events`, or `events/local` when signing with your own secret).
     pub dir: Option<PathBuf>,
     /// Sign with this secret instead of the demo secret: the events then go to the git-ignored
-    /// `events/local`, never into the committed `events/`.
-    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
-    pub secret: Option<String>,
+    /// `events/local`, never into the committed `events/` (`@FILE`, `@-`).
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true, value_parser = parse_sensitive)]
+    pub secret: Option<Sensitive>,
 }
 
 /// A deployed stack, whose outputs name the resources a command needs.
@@ -229,6 +229,9 @@ pub struct WindowArgs {
     /// Only the events of this job (`data.id`).
     #[arg(long, value_name = "DATA_ID")]
     pub job: Option<String>,
+    /// Only these events (repeatable, or comma-separated): read by key, no Scan, no --since needed.
+    #[arg(long = "webhook-id", value_name = "ID", value_delimiter = ',')]
+    pub webhook_ids: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -273,6 +276,10 @@ pub struct ReplayArgs {
     /// List and count what would be sent; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Go on with the replay stamped MS (what an earlier run printed) instead of starting a new one:
+    /// consumers idempotent on `idempotency_key` drop what that run already sent.
+    #[arg(long, value_name = "MS")]
+    pub replayed_at: Option<i64>,
     #[command(flatten)]
     pub stack: StackArg,
     #[command(flatten)]
@@ -312,9 +319,9 @@ pub struct RedriveArgs {
 /// Where the Gemini API is, and the key to call it with.
 #[derive(Debug, Args)]
 pub struct GeminiArgs {
-    /// Your Gemini API key.
-    #[arg(long, env = "GEMINI_API_KEY", hide_env_values = true, global = true)]
-    pub api_key: Option<String>,
+    /// Your Gemini API key (`@FILE` reads it from a file, `@-` from standard input).
+    #[arg(long, env = "GEMINI_API_KEY", hide_env_values = true, global = true, value_parser = parse_sensitive)]
+    pub api_key: Option<Sensitive>,
     /// The API's base URL (a local simulator's, e.g. the one `make dev` prints).
     #[arg(long, env = "GEMINI_API_BASE", default_value = shared::gemini::DEFAULT_BASE_URL, global = true)]
     pub api_base: String,
@@ -496,6 +503,10 @@ pub enum QuarantineAction {
         /// The fixed body to release instead of the original: a file, or `-` for standard input.
         #[arg(long)]
         body: Option<PathBuf>,
+        /// The events table (the stack's `EventsTableName` output): an id recorded already is not
+        /// released (the recorder would drop it), and the CLI says why.
+        #[arg(long, env = "EVENTS_TABLE", value_name = "TABLE")]
+        table: String,
         #[command(flatten)]
         quarantine: QuarantineArgs,
     },
@@ -527,16 +538,20 @@ subscribed to, `tail` competes with it. Add a route to a queue of your own for w
 pub struct TailArgs {
     /// The queue's URL.
     pub queue_url: String,
-    /// Keep watching until Ctrl-C (default: stop after `--idle` seconds without a message).
-    #[arg(long, short)]
+    /// Delete each message once printed, and keep reading (default: print what is waiting, one bounded
+    /// pass, and leave it all in the queue, visible again at once).
+    #[arg(long)]
+    pub consume: bool,
+    /// With --consume: keep watching until Ctrl-C (default: stop after `--idle` seconds without one).
+    #[arg(long, short, requires = "consume")]
     pub follow: bool,
-    /// Stop after this many seconds without a message.
+    /// With --consume: stop after this many seconds without a message.
     #[arg(long, default_value_t = 20, conflicts_with = "follow")]
     pub idle: u64,
-    /// Leave every message in the queue, visible again at once: one pass over what is waiting (each
-    /// read counts toward the queue's maxReceiveCount).
-    #[arg(long, conflicts_with = "follow")]
-    pub keep: bool,
+    /// Without --consume: print at most this many (each read counts toward the queue's maxReceiveCount,
+    /// so a pass reads each message once, within 20 s).
+    #[arg(long, default_value_t = crate::queue::PASS_MAX, conflicts_with = "consume")]
+    pub max: usize,
 }
 
 #[derive(Debug, Args)]
@@ -588,4 +603,96 @@ fn parse_metadata(pair: &str) -> Result<(String, serde_json::Value), String> {
     }
     let value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.into()));
     Ok((key.to_owned(), value))
+}
+
+/// A secret the command line carries (a signing secret, a seed, a URL token, an API key): `Debug` shows
+/// nothing of it, so no `{:?}` of the arguments can leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sensitive(String);
+
+impl Sensitive {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sensitive(<redacted>)")
+    }
+}
+
+/// The flags whose values are secrets: given literally on the command line, the value is in the
+/// process list and the shell's history.
+pub const SENSITIVE_FLAGS: [&str; 4] = ["--secret", "--ed25519-seed", "--url-token", "--api-key"];
+
+/// A sensitive value as given: `@PATH` reads it from a file and `@-` from standard input (trailing
+/// whitespace dropped), anything else is the value itself.
+fn parse_sensitive(raw: &str) -> Result<Sensitive, String> {
+    let Some(path) = raw.strip_prefix('@') else { return Ok(Sensitive(raw.to_owned())) };
+    let text = if path == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| format!("reading it from standard input: {e}"))?;
+        text
+    } else {
+        std::fs::read_to_string(path).map_err(|e| format!("reading it from {path}: {e}"))?
+    };
+    Ok(Sensitive(text.trim_end().to_owned()))
+}
+
+/// The sensitive flags `args` (the process's arguments) give a value literally, and whether a URL
+/// among them carries a `token=`: what to warn about.
+pub fn secrets_on_command_line(args: &[String]) -> Vec<&'static str> {
+    let mut found = Vec::new();
+    for (i, arg) in args.iter().enumerate() {
+        for flag in SENSITIVE_FLAGS {
+            let value = match arg.strip_prefix(flag) {
+                Some("") => args.get(i + 1).map(String::as_str),
+                Some(rest) => rest.strip_prefix('='),
+                None => None,
+            };
+            if value.is_some_and(|v| !v.starts_with('@')) && !found.contains(&flag) {
+                found.push(flag);
+            }
+        }
+        if arg.starts_with("http") && arg.contains("token=") && !found.contains(&"a URL with its token") {
+            found.push("a URL with its token");
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod sensitive_tests {
+    use super::*;
+
+    fn argv(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn a_secret_given_literally_is_found_and_one_from_a_file_is_not() {
+        let literal = argv(&["gemini-webhooks", "send", "http://x/", "--secret", "whsec_abc", "--api-key=k"]);
+        assert_eq!(secrets_on_command_line(&literal), ["--secret", "--api-key"]);
+        let from_files =
+            argv(&["gemini-webhooks", "send", "http://x/", "--secret", "@secret.txt", "--api-key=@-"]);
+        assert!(secrets_on_command_line(&from_files).is_empty());
+        let in_url = argv(&["gemini-webhooks", "send", "https://x/?token=abc"]);
+        assert_eq!(secrets_on_command_line(&in_url), ["a URL with its token"]);
+        // A flag that only starts like one is not it.
+        assert!(secrets_on_command_line(&argv(&["x", "--secret-arn", "arn:..."])).is_empty());
+    }
+
+    #[test]
+    fn a_secret_reads_from_a_file_and_never_shows_in_debug() {
+        let path = std::env::temp_dir().join(format!("sensitive-{}", std::process::id()));
+        std::fs::write(&path, "whsec_from_a_file\n").unwrap();
+        let read = parse_sensitive(&format!("@{}", path.display())).unwrap();
+        assert_eq!(read.expose(), "whsec_from_a_file");
+        assert_eq!(format!("{read:?}"), "Sensitive(<redacted>)");
+        assert!(parse_sensitive("@/no/such/file").unwrap_err().contains("/no/such/file"));
+        std::fs::remove_file(path).unwrap();
+    }
 }

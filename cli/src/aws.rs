@@ -23,20 +23,49 @@ where
     }
 }
 
+/// Every AWS call's limits: a hung connection or service is an error naming the call, not a command
+/// that never returns. An attempt outlasts SQS's longest poll (20 s).
+pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
+    use std::time::Duration;
+    shared::aws::clients::timeouts(Duration::from_secs(5), Duration::from_secs(30), Duration::from_secs(90))
+}
+
 /// SDK configuration: a local emulator's (fixed region, dummy credentials) when `endpoint` is given,
-/// else the user's AWS.
+/// else the user's AWS; every call bounded by [`sdk_timeouts`].
 pub async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
+    let defaults = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(sdk_timeouts());
     match endpoint {
         Some(endpoint) => {
             let credentials =
                 aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "local");
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
+            defaults
                 .region(aws_config::Region::new("us-east-1"))
                 .endpoint_url(endpoint)
                 .credentials_provider(credentials)
                 .load()
                 .await
         }
-        None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+        None => defaults.load().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_call_is_bounded_against_aws_and_an_emulator_alike() {
+        for endpoint in [None, Some("http://127.0.0.1:9")] {
+            let config = sdk_config(endpoint).await;
+            let limits = config.timeout_config().expect("timeouts are set");
+            assert!(
+                limits.operation_timeout().is_some() && limits.connect_timeout().is_some(),
+                "{endpoint:?}"
+            );
+            assert!(
+                limits.operation_attempt_timeout().unwrap() > std::time::Duration::from_secs(20),
+                "a long poll fits"
+            );
+        }
     }
 }

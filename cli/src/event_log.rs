@@ -37,6 +37,17 @@ pub struct Filter {
     pub event_type: Option<String>,
     /// The job, `data.id`.
     pub job: Option<String>,
+    /// These events alone, by `webhook-id` (read by key: no Scan).
+    pub webhook_ids: Vec<String>,
+}
+
+impl Filter {
+    /// Whether `event` is one this filter selects (the window, type and job; not the ids).
+    fn selects(&self, event: &EventRecord) -> bool {
+        self.window.contains(event.provenance.received_at)
+            && self.event_type.as_deref().is_none_or(|glob| WildMatch::new(glob).matches(&event.event_type))
+            && self.job.as_ref().is_none_or(|job| event.data_id.as_ref() == Some(job))
+    }
 }
 
 /// What a read found.
@@ -80,15 +91,29 @@ impl EventLog {
 
     /// Every event `filter` selects, oldest first.
     pub async fn find(&self, filter: &Filter) -> Result<Found, LogError> {
-        let segments = (0..SEGMENTS).map(|segment| self.scan_segment(segment, filter));
         let mut found = Found::default();
-        for segment in try_join_all(segments).await? {
-            found.events.extend(segment.events);
-            found.unreadable.extend(segment.unreadable);
-            found.scanned += segment.scanned;
+        if filter.webhook_ids.is_empty() {
+            let segments = (0..SEGMENTS).map(|segment| self.scan_segment(segment, filter));
+            for segment in try_join_all(segments).await? {
+                found.events.extend(segment.events);
+                found.unreadable.extend(segment.unreadable);
+                found.scanned += segment.scanned;
+            }
+        } else {
+            for (id, item) in filter
+                .webhook_ids
+                .iter()
+                .zip(try_join_all(filter.webhook_ids.iter().map(|id| self.get(id))).await?)
+            {
+                match item {
+                    Some(Ok(event)) => found.events.push(event),
+                    Some(Err(why)) => found.unreadable.push((id.clone(), why)),
+                    None => {}
+                }
+                found.scanned += 1;
+            }
         }
-        let glob = filter.event_type.as_deref().map(WildMatch::new);
-        found.events.retain(|e| glob.as_ref().is_none_or(|g| g.matches(&e.event_type)));
+        found.events.retain(|e| filter.selects(e));
         found.events.sort_by(|a, b| {
             let key = |e: &EventRecord| (e.provenance.received_at, e.provenance.webhook_id.to_string());
             key(a).cmp(&key(b))

@@ -12,10 +12,17 @@ pub struct StopRequest {
 }
 
 impl StopRequest {
-    /// Ctrl-C, its handler installed before this returns.
+    /// Ctrl-C, its handler installed before this returns. A second Ctrl-C, once a stop was asked for,
+    /// ends the process at once (exit 130): a step stuck on the network need not be waited out.
     pub async fn ctrl_c() -> Self {
         Self::armed(async {
             let _ = tokio::signal::ctrl_c().await;
+            tokio::spawn(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    anstream::eprintln!("second Ctrl-C: stopping now");
+                    std::process::exit(130);
+                }
+            });
         })
         .await
     }

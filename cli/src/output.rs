@@ -43,8 +43,12 @@ impl Output {
         }
     }
 
-    /// Prints a warning on standard error, in both modes.
+    /// Prints a warning on standard error, in both modes (with `--json`, as `{"warning": ...}`).
     pub fn warn(self, text: impl Display) {
+        if self.json {
+            anstream::eprintln!("{}", serde_json::json!({"warning": text.to_string()}));
+            return;
+        }
         let yellow = Style::new().bold().fg_color(Some(AnsiColor::Yellow.into()));
         anstream::eprintln!("{yellow}warning:{yellow:#} {text}");
     }

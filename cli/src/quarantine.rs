@@ -9,6 +9,9 @@ use shared::aws::sqs::{SendError, SqsQueue};
 use shared::event::EventError;
 use shared::message::{EncodeError, QuarantinedDelivery};
 
+use shared::clock::{Clock, SystemClock};
+
+use crate::event_log::EventLog;
 use crate::queue::{PEEK_SECS, QueueError, WatchedQueue};
 
 /// Why a quarantine operation failed.
@@ -31,6 +34,28 @@ pub enum QuarantineError {
     /// The ingest queue refused the released message.
     #[error("the ingest queue did not take the released message")]
     Send(#[from] SendError),
+    /// The events table could not be read, to check the release against what is recorded.
+    #[error(transparent)]
+    Log(#[from] crate::event_log::LogError),
+    /// The `webhook-id` is recorded already with another body: the recorder would drop the release as a
+    /// conflict, so it is not sent, and the delivery stays held.
+    #[error(
+        "webhook-id {webhook_id} is recorded already, with another body: released, it would be dropped as a \
+         conflict, so it stays held (`gemini-webhooks events show {webhook_id}` shows what was recorded)"
+    )]
+    Conflict {
+        /// The delivery's id.
+        webhook_id: String,
+    },
+    /// The `webhook-id` is recorded already with this very body: there is nothing to release.
+    #[error(
+        "webhook-id {webhook_id} is recorded already, with this body: the event is in the pipeline, nothing to \
+         release (it stays held)"
+    )]
+    AlreadyRecorded {
+        /// The delivery's id.
+        webhook_id: String,
+    },
 }
 
 /// One message in the quarantine.
@@ -72,20 +97,26 @@ pub struct Quarantine {
     queue: WatchedQueue,
 }
 
+/// The most held messages one pass reads: the quarantine holds what the receiver could not enqueue,
+/// rarely more than a few.
+pub const HELD_MAX: usize = 1_000;
+
 impl Quarantine {
     /// The quarantine at `url`.
     pub fn new(sqs: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
         Self { queue: WatchedQueue::new(sqs, url) }
     }
 
-    /// Every held message, oldest first, left in the queue.
-    pub async fn list(&self) -> Result<Vec<Held>, QuarantineError> {
-        Ok(oldest_first(self.queue.peek_all().await?))
+    /// The held messages, oldest first, left in the queue: all of them, up to [`HELD_MAX`] (and what
+    /// one bounded pass reads); `true` beside them when more may be waiting.
+    pub async fn list(&self) -> Result<(Vec<Held>, bool), QuarantineError> {
+        let pass = self.queue.peek(HELD_MAX).await?;
+        Ok((oldest_first(pass.messages), pass.more))
     }
 
-    /// Reads every message, hiding each for [`PEEK_SECS`].
+    /// Reads the held messages (one bounded pass), hiding each for [`PEEK_SECS`].
     async fn take_all(&self) -> Result<Vec<Held>, QuarantineError> {
-        Ok(oldest_first(self.queue.take_all(PEEK_SECS).await?))
+        Ok(oldest_first(self.queue.take(PEEK_SECS, HELD_MAX).await?.messages))
     }
 
     async fn make_visible(&self, held: &[Held]) -> Result<(), QuarantineError> {
@@ -96,6 +127,7 @@ impl Quarantine {
     pub async fn show(&self, webhook_id: &str) -> Result<QuarantinedDelivery, QuarantineError> {
         self.list()
             .await?
+            .0
             .into_iter()
             .find(|h| h.is(webhook_id))
             .and_then(|h| h.delivery.ok())
@@ -110,6 +142,7 @@ impl Quarantine {
         webhook_id: &str,
         fixed_body: Option<&[u8]>,
         ingest: &SqsQueue,
+        recorded: &EventLog,
     ) -> Result<Released, QuarantineError> {
         let (matching, others): (Vec<Held>, Vec<Held>) =
             self.take_all().await?.into_iter().partition(|h| h.is(webhook_id));
@@ -117,7 +150,7 @@ impl Quarantine {
         if matching.is_empty() {
             return Err(QuarantineError::NotFound(webhook_id.to_owned()));
         }
-        let outcome = self.release_all(&matching, fixed_body, ingest).await;
+        let outcome = self.release_all(&matching, fixed_body, ingest, recorded).await;
         if outcome.is_err() {
             self.make_visible(&matching).await?;
         }
@@ -129,11 +162,22 @@ impl Quarantine {
         matching: &[Held],
         fixed_body: Option<&[u8]>,
         ingest: &SqsQueue,
+        recorded: &EventLog,
     ) -> Result<Released, QuarantineError> {
         let Some(first) = matching.iter().find_map(|h| h.delivery.as_ref().ok()) else {
             return Ok(Released { count: 0 });
         };
-        let message = first.release(fixed_body)?;
+        let message = first.release(fixed_body, SystemClock.unix_now_ms())?;
+        // The recorder keeps the first body of an id and drops another as a conflict: say so now, to
+        // the person releasing, rather than have the release vanish into a metric.
+        let webhook_id = message.webhook_id().to_string();
+        match recorded.get(&webhook_id).await? {
+            Some(Ok(event)) if event.body_sha256 == message.body_sha256 => {
+                return Err(QuarantineError::AlreadyRecorded { webhook_id });
+            }
+            Some(_) => return Err(QuarantineError::Conflict { webhook_id }),
+            None => {}
+        }
         ingest.send(message.to_sqs_body()?, &message.sqs_attributes()).await?;
         for held in matching {
             self.queue.delete(&held.message).await?;

@@ -27,6 +27,8 @@ pub struct QueueError {
 
 /// How long reading a queue without consuming it hides each message while it reads the rest.
 pub const PEEK_SECS: i32 = 30;
+/// The most messages one pass reads, unless told otherwise.
+pub const PASS_MAX: usize = 100;
 
 /// The ARN of the queue at `url` (which also proves it exists and can be read).
 pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, QueueError> {
@@ -38,6 +40,15 @@ pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, Q
         .await
         .map_err(|e| QueueError { action: "GetQueueAttributes", queue: url.to_owned(), source: cause(e) })?;
     Ok(answer.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().unwrap_or_default())
+}
+
+/// What one bounded pass over a queue read.
+#[derive(Debug, Default)]
+pub struct Pass {
+    /// Each message once, in the order read.
+    pub messages: Vec<Message>,
+    /// The pass stopped at its count or time bound: more may be waiting.
+    pub more: bool,
 }
 
 /// One queue.
@@ -73,11 +84,21 @@ impl WatchedQueue {
     /// means nothing is visible), each hidden from other readers for `hide_secs` (the queue's own
     /// visibility timeout when `None`).
     pub async fn receive(&self, wait_secs: i32, hide_secs: Option<i32>) -> Result<Vec<Message>, QueueError> {
+        self.receive_up_to(10, wait_secs, hide_secs).await
+    }
+
+    /// As [`WatchedQueue::receive`], at most `count` (1 to 10) messages.
+    async fn receive_up_to(
+        &self,
+        count: i32,
+        wait_secs: i32,
+        hide_secs: Option<i32>,
+    ) -> Result<Vec<Message>, QueueError> {
         let page = self
             .sqs
             .receive_message()
             .queue_url(&self.url)
-            .max_number_of_messages(10)
+            .max_number_of_messages(count.clamp(1, 10))
             .wait_time_seconds(wait_secs)
             .set_visibility_timeout(hide_secs)
             .message_system_attribute_names(MessageSystemAttributeName::All)
@@ -88,25 +109,40 @@ impl WatchedQueue {
         Ok(page.messages.unwrap_or_default())
     }
 
-    /// Every visible message, each read once and hidden for `hide_secs` while the rest are read; give
-    /// them back with [`WatchedQueue::make_visible`] or [`WatchedQueue::delete`].
-    pub async fn take_all(&self, hide_secs: i32) -> Result<Vec<Message>, QueueError> {
-        let mut all = Vec::new();
+    /// The visible messages, each read once and hidden for `hide_secs` while the rest are read, up to
+    /// `max` of them and for at most `hide_secs` less ten: past that, the first ones read would be
+    /// visible again, and reading them twice would count twice toward `maxReceiveCount` (a copy SQS
+    /// hands out again anyway is recognised by its message id and left out). Give them back with
+    /// [`WatchedQueue::make_visible`] or [`WatchedQueue::delete`].
+    pub async fn take(&self, hide_secs: i32, max: usize) -> Result<Pass, QueueError> {
+        let started = std::time::Instant::now();
+        let within = std::time::Duration::from_secs(u64::try_from(hide_secs.saturating_sub(10)).unwrap_or(0));
+        let mut pass = Pass::default();
+        let mut seen = std::collections::HashSet::new();
         loop {
-            let page = self.receive(1, Some(hide_secs)).await?;
-            if page.is_empty() {
-                return Ok(all);
+            if pass.messages.len() >= max || started.elapsed() >= within {
+                pass.more = true;
+                return Ok(pass);
             }
-            all.extend(page);
+            let left = i32::try_from(max - pass.messages.len()).unwrap_or(10);
+            let page = self.receive_up_to(left, 1, Some(hide_secs)).await?;
+            if page.is_empty() {
+                return Ok(pass);
+            }
+            for message in page {
+                if seen.insert(message.message_id().unwrap_or_default().to_owned()) {
+                    pass.messages.push(message);
+                }
+            }
         }
     }
 
-    /// Every visible message, read without consuming it: each hidden for [`PEEK_SECS`] while the rest
-    /// are read, then visible to every reader again at once.
-    pub async fn peek_all(&self) -> Result<Vec<Message>, QueueError> {
-        let all = self.take_all(PEEK_SECS).await?;
-        self.make_visible(&all).await?;
-        Ok(all)
+    /// The visible messages, read without consuming them (as [`WatchedQueue::take`] bounds the pass),
+    /// then visible to every reader again at once.
+    pub async fn peek(&self, max: usize) -> Result<Pass, QueueError> {
+        let pass = self.take(PEEK_SECS, max).await?;
+        self.make_visible(&pass.messages).await?;
+        Ok(pass)
     }
 
     /// Makes `messages` visible to every reader again, at once.

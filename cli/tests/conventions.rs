@@ -23,10 +23,11 @@ struct Run {
 }
 
 impl Run {
-    /// The one-line error: exit `code`, the first line `error: ...` naming `named`, no `Debug` dumps.
+    /// The one-line error: exit `code`, the first line `error: ...` naming `named` (after any warning,
+    /// such as the one about a secret given on the command line), no `Debug` dumps.
     fn failed(&self, code: i32, named: &str) -> &str {
         assert_eq!(self.code, Some(code), "exit {code}: {}{}", self.stdout, self.stderr);
-        let first = self.stderr.lines().next().unwrap_or_default();
+        let first = self.stderr.lines().find(|l| !l.starts_with("warning:")).unwrap_or_default();
         assert!(first.contains(named), "the first line names {named}: {}", self.stderr);
         assert!(!self.stderr.contains('{'), "no Debug dumps: {}", self.stderr);
         &self.stderr
@@ -98,7 +99,7 @@ fn usage_errors_exit_2() {
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     let run = cli(&["send", "http://127.0.0.1:9/", "--secret", SECRET, "--type", "batch.succeded"]);
     assert!(run.failed(2, "batch.succeded").contains("did you mean batch.succeeded?"), "{}", run.stderr);
-    let run = cli(&["tail", "http://127.0.0.1:9/q", "--keep", "--follow"]);
+    let run = cli(&["tail", "http://127.0.0.1:9/q", "--follow"]);
     assert_eq!(run.code, Some(2), "{}", run.stderr);
 }
 
@@ -106,7 +107,7 @@ fn usage_errors_exit_2() {
 fn with_json_even_a_command_line_clap_refuses_is_one_json_object() {
     for args in [
         &["send", "http://127.0.0.1:9/", "--secret", SECRET, "--repeat", "0", "--json"][..],
-        &["tail", "http://127.0.0.1:9/q", "--keep", "--follow", "--json"],
+        &["tail", "http://127.0.0.1:9/q", "--max", "1", "--consume", "--json"],
         &["replay", "--json"],
     ] {
         let run = cli(args);
@@ -157,13 +158,13 @@ fn keygen_and_sign_print_json_lines() {
 async fn tail_names_a_queue_that_does_not_exist_and_one_it_has_no_credentials_for() {
     let emulator = Emulator::shared().unwrap();
     let missing = format!("{}/123456789012/no-such-queue", emulator.endpoint());
-    let args = ["tail", &missing, "--idle", "1", "--endpoint", emulator.endpoint()];
+    let args = ["tail", &missing, "--consume", "--idle", "1", "--endpoint", emulator.endpoint()];
     cli_async(args.map(String::from).to_vec()).await.failed(1, &missing);
 
     // No credentials anywhere: the SDK refuses before any request.
     let queue = "https://sqs.us-east-1.amazonaws.com/123456789012/watch";
     let output = Command::new(env!("CARGO_BIN_EXE_gemini-webhooks"))
-        .args(["tail", queue, "--idle", "1"])
+        .args(["tail", queue, "--consume", "--idle", "1"])
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .env_remove("AWS_SESSION_TOKEN")
@@ -204,7 +205,13 @@ async fn send_exits_1_on_an_unexpected_answer_and_0_on_the_expected_one() {
 
     let tampered = send(&["--tamper"]).await;
     assert_eq!((tampered.code, &tampered.json_lines()[0]["status"]), (Some(1), &Value::from(401)));
-    let error: Value = serde_json::from_str(&tampered.stderr).expect("with --json, the error is JSON too");
+    let lines: Vec<Value> = tampered
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("with --json, stderr is JSON too"))
+        .collect();
+    assert!(lines[0]["warning"].as_str().unwrap().contains("--secret on the command line"), "{lines:?}");
+    let error = lines.last().unwrap();
     let message = error["error"].as_str().unwrap();
     assert!(message.contains(&url) && message.contains("401"), "{message}");
     let expected = send(&["--tamper", "--expect", "401"]).await;

@@ -1,6 +1,7 @@
 //! `forward` and `tail` on the built binary, against routed queues in the emulator filled by the real
 //! pipeline: every message reaches the local endpoint once, a message it answers 500 (or reports in
-//! `batchItemFailures`) stays in the queue, and `tail --keep` leaves every message visible at once.
+//! `batchItemFailures`) stays in the queue, and `tail` leaves every message visible at once unless told
+//! to consume them.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -177,11 +178,11 @@ async fn forward_as_an_sqs_event_leaves_what_the_function_reports_failed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn tail_keep_prints_every_message_and_leaves_each_visible_at_once() {
+async fn tail_prints_every_message_once_and_leaves_each_visible_at_once_unless_told_to_consume() {
     let emulator = Emulator::shared().unwrap();
     let pipeline = filled(emulator, 3).await;
     let queue = pipeline.stack.routed("batch").url.clone();
-    let args = ["tail", &queue, "--keep", "--json", "--endpoint", emulator.endpoint()];
+    let args = ["tail", &queue, "--json", "--endpoint", emulator.endpoint()];
     let (code, stdout, stderr) = run_cli(args.map(String::from).to_vec()).await;
     assert_eq!(code, Some(0), "{stderr}");
     let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -198,10 +199,20 @@ async fn tail_keep_prints_every_message_and_leaves_each_visible_at_once() {
     let again = pipeline.take_downstream().await.unwrap();
     assert_eq!(again["batch"].len(), 3);
 
-    // Without --keep, each message is deleted once printed.
+    // A pass is bounded by count: the rest stay, unread, and the CLI says more may be waiting.
+    let pipeline = filled(emulator, 3).await;
+    let queue = pipeline.stack.routed("batch").url.clone();
+    let args = ["tail", &queue, "--max", "2", "--endpoint", emulator.endpoint()];
+    let (code, stdout, stderr) = run_cli(args.map(String::from).to_vec()).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(stderr.contains("more may be waiting"), "{stderr}");
+    assert_eq!(depth(&pipeline, &queue).await, 3, "nothing consumed");
+
+    // With --consume, each message is deleted once printed.
     let pipeline = filled(emulator, 2).await;
     let queue = pipeline.stack.routed("batch").url.clone();
-    let args = ["tail", &queue, "--idle", "1", "--endpoint", emulator.endpoint()];
+    let args = ["tail", &queue, "--consume", "--idle", "1", "--endpoint", emulator.endpoint()];
     let (code, stdout, stderr) = run_cli(args.map(String::from).to_vec()).await;
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(stdout.lines().count(), 2, "{stdout}");

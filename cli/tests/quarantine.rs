@@ -38,10 +38,10 @@ async fn quarantined_deliveries_are_released_by_the_cli_and_delivered_downstream
     shared::metrics::capture();
     // Verified, but not an event: no `type`.
     let not_an_event = br#"{"kind":"batch.succeeded","data":{"id":"batches/q1"}}"#.to_vec();
-    // Verified, but over the size budget: its user_metadata is copied beside it at every later stage.
-    let metadata = "m".repeat(120_000);
+    // Verified, but over the size budget: 205 KB of U+FFFF, which SQS takes only escaped (6 bytes
+    // each), make a table item over DynamoDB's 400 KB.
     let over_budget =
-        json!({"type": "batch.succeeded", "data": {"id": "batches/q2"}, "user_metadata": {"a": metadata, "b": metadata}})
+        json!({"type": "batch.succeeded", "data": {"id": "batches/q2", "note": "\u{FFFF}".repeat(68_500)}})
             .to_string()
             .into_bytes();
     for (id, body) in [("msg_q1", &not_an_event), ("msg_q2", &over_budget)] {
@@ -83,7 +83,14 @@ async fn quarantined_deliveries_are_released_by_the_cli_and_delivered_downstream
     for (id, body) in &fixed {
         let path = dir.join(format!("{id}.json"));
         std::fs::write(&path, body.to_string()).unwrap();
-        let ingest = ["--ingest-queue", pipeline.stack.ingest.url.as_str(), "--body", path.to_str().unwrap()];
+        let ingest = [
+            "--ingest-queue",
+            pipeline.stack.ingest.url.as_str(),
+            "--table",
+            pipeline.stack.table.as_str(),
+            "--body",
+            path.to_str().unwrap(),
+        ];
         let released = cli(emulator, &[&["quarantine", "release", id][..], &ingest, &quarantine].concat());
         assert!(released.contains("released"), "{released}");
     }
@@ -93,6 +100,61 @@ async fn quarantined_deliveries_are_released_by_the_cli_and_delivered_downstream
     let mut ids: Vec<&str> = downstream["batch"].iter().map(|m| m.provenance.webhook_id.as_str()).collect();
     ids.sort_unstable();
     assert_eq!(ids, ["msg_q1", "msg_q2"], "each released event downstream exactly once");
+    for message in &downstream["batch"] {
+        assert!(
+            message.provenance.released_at.is_some() && message.provenance.body_edited,
+            "marked: {message:?}"
+        );
+    }
     let listed = cli(emulator, &[&["quarantine", "list", "--json"][..], &quarantine].concat());
     assert_eq!(listed.lines().count(), 0, "nothing held: {listed}");
+}
+
+#[tokio::test]
+async fn a_release_whose_id_is_recorded_already_is_refused_with_why_and_stays_held() {
+    let emulator = Emulator::shared().unwrap();
+    let secret = SigningSecret::generate();
+    let pipeline = Pipeline::with_secret(emulator, &secret).await.unwrap();
+    let now = shared::clock::Clock::unix_now(&SystemClock);
+    // One id, two verified bodies: an event, recorded; then something that is not one, held.
+    let event = br#"{"type":"batch.succeeded","data":{"id":"batches/c1"}}"#.to_vec();
+    let not_an_event = br#"{"kind":"batch.failed"}"#.to_vec();
+    for body in [&event, &not_an_event] {
+        pipeline.deliver(post(&SignedHeaders::v1(&secret, "msg_c1", now, body), body)).await;
+    }
+    pipeline.drain().await.unwrap();
+    pipeline.take_downstream().await.unwrap();
+
+    let path = std::env::temp_dir().join(format!("conflict-{}.json", std::process::id()));
+    std::fs::write(&path, br#"{"type":"batch.failed","data":{"id":"batches/c1"}}"#).unwrap();
+    let args = [
+        "quarantine",
+        "release",
+        "msg_c1",
+        "--queue",
+        pipeline.stack.quarantine.url.as_str(),
+        "--ingest-queue",
+        pipeline.stack.ingest.url.as_str(),
+        "--table",
+        pipeline.stack.table.as_str(),
+        "--body",
+        path.to_str().unwrap(),
+    ];
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gemini-webhooks"))
+        .args(args)
+        .args(["--endpoint", emulator.endpoint()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("recorded already, with another body") && stderr.contains("stays held"),
+        "{stderr}"
+    );
+    assert_eq!(pipeline.drain().await.unwrap().ingested, 0, "nothing sent");
+    let quarantine = ["--queue", pipeline.stack.quarantine.url.as_str()];
+    assert!(
+        cli(emulator, &[&["quarantine", "list"][..], &quarantine].concat()).contains("msg_c1"),
+        "still held"
+    );
 }

@@ -105,6 +105,7 @@ async fn a_window_is_read_exactly_across_pages_and_segments() {
         window: gemini_webhooks::window::Window { since_ms: since, until_ms: until },
         event_type: None,
         job: None,
+        webhook_ids: Vec::new(),
     };
     let found = log.find(&filter).await.unwrap();
     let ids: Vec<String> = found.events.iter().map(|r| r.provenance.webhook_id.to_string()).collect();
@@ -260,4 +261,53 @@ async fn bad_windows_and_unknown_queues_are_one_line_and_a_non_zero_exit() {
         assert!(first.starts_with("error:") && first.contains(named), "{args:?}: {stderr}");
         assert!(!stderr.contains('{'), "{stderr}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chosen_events_are_replayed_by_id_and_a_replay_gone_on_with_keeps_its_identity() {
+    let emulator = Emulator::shared().unwrap();
+    let stack = Stack::create(emulator).await.unwrap();
+    let records = record_a_day(emulator, &stack).await;
+    let chosen: Vec<String> =
+        [3, 700, 1999].iter().map(|i| records[*i].provenance.webhook_id.to_string()).collect();
+    let queue = stack.routed("default").url.clone();
+    let replay = |extra: &[&str]| {
+        let mut args: Vec<String> =
+            ["replay", "--to", queue.as_str(), "--table", stack.table.as_str(), "--json"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        args.extend(["--webhook-id".into(), chosen.join(",")]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        cli_async(emulator, args)
+    };
+    let sqs = emulator.sqs().await;
+    let keys = |messages: Vec<aws_sdk_sqs::types::Message>| -> BTreeSet<String> {
+        messages
+            .iter()
+            .map(|m| {
+                DownstreamMessage::from_sqs_body(m.body().unwrap()).unwrap().idempotency_key().to_string()
+            })
+            .collect()
+    };
+
+    // No --since: the events are read by key, no Scan.
+    let (code, stdout, stderr) = replay(&[]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["events"], 3);
+    let first = keys(testkit::drain_queue(&sqs, &queue).await.unwrap());
+    let ids: BTreeSet<String> = first.iter().map(|k| k.split('#').next().unwrap().to_owned()).collect();
+    assert_eq!(ids, chosen.iter().cloned().collect(), "exactly the chosen events");
+
+    // Going on with that replay (its stamp) sends the same idempotency keys: consumers drop them.
+    let stamp = summary["replayed_at"].as_i64().unwrap().to_string();
+    let (code, _, stderr) = replay(&["--replayed-at", &stamp]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(keys(testkit::drain_queue(&sqs, &queue).await.unwrap()), first, "the same replay");
+
+    // Run again without it: a new replay, which idempotent consumers act on once more.
+    let (code, _, stderr) = replay(&[]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(keys(testkit::drain_queue(&sqs, &queue).await.unwrap()).is_disjoint(&first), "a new replay");
 }

@@ -21,7 +21,11 @@ const TTL_SECS: u64 = 7 * 24 * 3600;
 fuzz_target!(|data: &[u8]| {
     let event = Event::parse(data);
     let via_serde = serde_json::from_slice::<Event>(data);
-    assert_eq!(event.as_ref().ok(), via_serde.as_ref().ok(), "Event::parse and serde disagree");
+    // The receiver's parse is the stricter (it also refuses integers beyond 64 bits, which only raw
+    // bytes show): what it takes, serde takes the same.
+    if let Ok(event) = &event {
+        assert_eq!(via_serde.as_ref().ok(), Some(event), "Event::parse and serde disagree");
+    }
     if let Ok(event) = event {
         check_event(&event);
     }

@@ -6,12 +6,14 @@
 //! | ingest message, downstream message, quarantine, DLQs | SQS: 1 MiB, body and attributes | the event, or the raw body in base64 |
 //! | events table item | DynamoDB: 400 KB | the event and its copied fields |
 //!
-//! The event travels whole through every stage, and three of its fields (`type`, `data.id`,
-//! `user_metadata`) are copied beside it in the table item and the downstream message. The receiver
-//! therefore checks one number per delivery: its ingest message plus those copies, all as SQS-safe
-//! JSON, must fit [`EVENT_BUDGET_BYTES`]. The table item (whose limit binds first) and the downstream
-//! message then fit by construction. A verified delivery over the budget is quarantined, never
-//! refused; a body over `MAX_BODY_BYTES` is refused (413) before any crypto.
+//! The event travels whole through every stage, and some of its fields are copied beside it: the
+//! table item copies `type` and `data.id`, the downstream message those and `user_metadata` too. So
+//! the receiver checks two numbers per delivery, each for the stage it binds: its ingest message plus
+//! the item's copies must fit [`EVENT_BUDGET_BYTES`] (under DynamoDB's 400 KB), and plus the
+//! downstream message's copies must fit [`DOWNSTREAM_BUDGET_BYTES`] (under SQS's 1 MiB). The
+//! `user_metadata` copy counts against the second alone: it never goes into the item. A verified
+//! delivery over either budget is quarantined, never refused; a body over `MAX_BODY_BYTES` is refused
+//! (413) before any crypto.
 
 /// SQS's largest message (body and attributes), since August 2025.
 pub const SQS_MAX_MESSAGE_BYTES: usize = 1_048_576;
@@ -24,8 +26,12 @@ pub const DYNAMODB_MAX_ITEM_BYTES: usize = 409_600;
 /// URL, a quarantine reason.
 pub const FIXED_FIELDS_BYTES: usize = 4_096;
 
-/// The most an ingest message plus the fields later copied out of its event may take.
+/// The most an ingest message plus the fields the table item copies out of its event may take.
 pub const EVENT_BUDGET_BYTES: usize = DYNAMODB_MAX_ITEM_BYTES - FIXED_FIELDS_BYTES;
+
+/// The most an ingest message plus the fields the downstream message copies out of its event may
+/// take (the downstream message also carries a replay's mark and its attributes: in the fixed room).
+pub const DOWNSTREAM_BUDGET_BYTES: usize = SQS_MAX_MESSAGE_BYTES - FIXED_FIELDS_BYTES;
 
 /// Default for the receiver's `MAX_BODY_BYTES`: Gemini's envelopes are a few hundred bytes, and a
 /// 256 KiB body fits the budget unless its `user_metadata` is most of it.

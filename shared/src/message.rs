@@ -19,6 +19,8 @@
 //! | `user_metadata` | | | yes | | the job's `user_metadata`, copied for consumers |
 //! | `recorded_at` | | yes | yes | | when the recorder recorded it, Unix milliseconds |
 //! | `replayed_at` | | | if replayed | | when `gemini-webhooks replay` sent it again, Unix milliseconds |
+//! | `released_at` (P) | if released | if released | if released | | when it was released from the quarantine, Unix milliseconds |
+//! | `body_edited` (P) | if edited | if edited | if edited | | the body was replaced before the release (not what the signature covered) |
 //! | `expires_at` | | yes | | | when DynamoDB's TTL may delete it, Unix seconds |
 //! | `reason`, `detail` | | | | yes | why it was quarantined |
 //! | `body_base64` | | | | yes | the raw body, as received |
@@ -33,7 +35,7 @@ use sha2::{Digest, Sha256};
 
 use crate::event::{Event, EventError};
 use crate::id::{WebhookId, WebhookTimestamp};
-use crate::limits::EVENT_BUDGET_BYTES;
+use crate::limits::{DOWNSTREAM_BUDGET_BYTES, EVENT_BUDGET_BYTES};
 use crate::signature::{Scheme, Verified};
 use crate::sqs;
 
@@ -90,6 +92,14 @@ pub struct Provenance {
     pub received_at: i64,
     /// The scheme whose signature verified.
     pub scheme: Scheme,
+    /// Set when the delivery was kept in the quarantine and later released into the pipeline
+    /// (`gemini-webhooks quarantine release`): when, Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<i64>,
+    /// With `released_at`: the body was replaced before the release, so the event is not the bytes the
+    /// signature covered (the original's hash is in the quarantine's record).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body_edited: bool,
 }
 
 impl Provenance {
@@ -100,6 +110,8 @@ impl Provenance {
             webhook_timestamp: verified.timestamp,
             received_at: received_at_ms,
             scheme: verified.scheme,
+            released_at: None,
+            body_edited: false,
         }
     }
 }
@@ -131,13 +143,19 @@ impl IngestMessage {
         &self.provenance.webhook_id
     }
 
-    /// The ingest queue's message body: SQS-safe JSON, checked against the size budget, so that the
-    /// table item and downstream message made from it fit too.
+    /// The ingest queue's message body: SQS-safe JSON, checked against both size budgets, so that the
+    /// table item and the downstream message made from it fit too.
     pub fn to_sqs_body(&self) -> Result<String, EncodeError> {
         let body = sqs::to_json(self)?;
-        let size = body.len() + copied_fields_len(&self.event)?;
-        if size > EVENT_BUDGET_BYTES {
-            return Err(EncodeError::OverBudget { size, limit: EVENT_BUDGET_BYTES });
+        let item_copies =
+            sqs::json_len(self.event.event_type())? + self.event.data_id().map_or(Ok(0), sqs::json_len)?;
+        let item = body.len() + item_copies;
+        if item > EVENT_BUDGET_BYTES {
+            return Err(EncodeError::OverBudget { size: item, limit: EVENT_BUDGET_BYTES });
+        }
+        let downstream = item + self.event.user_metadata().map_or(Ok(0), sqs::json_len)?;
+        if downstream > DOWNSTREAM_BUDGET_BYTES {
+            return Err(EncodeError::OverBudget { size: downstream, limit: DOWNSTREAM_BUDGET_BYTES });
         }
         Ok(body)
     }
@@ -154,13 +172,6 @@ impl IngestMessage {
             (attributes::EVENT_TYPE, self.event.event_type()),
         ]
     }
-}
-
-/// What the table item and the downstream message copy out of the event, as SQS-safe JSON.
-fn copied_fields_len(event: &Event) -> Result<usize, serde_json::Error> {
-    let data_id = event.data_id().map_or(Ok(0), sqs::json_len)?;
-    let user_metadata = event.user_metadata().map_or(Ok(0), sqs::json_len)?;
-    Ok(sqs::json_len(event.event_type())? + data_id + user_metadata)
 }
 
 /// The SQS message attributes this project writes: copies of fields for filtering and display, never
@@ -432,13 +443,23 @@ impl QuarantinedDelivery {
         ]
     }
 
-    /// The ingest message that releases this delivery, with `fixed_body` in place of the original when
-    /// given. Provenance (id, timestamp, scheme, receipt time) is the original delivery's: the
-    /// signature was checked when it arrived.
-    pub fn release(&self, fixed_body: Option<&[u8]>) -> Result<IngestMessage, EventError> {
+    /// The ingest message that releases this delivery at `released_at_ms`, with `fixed_body` in place
+    /// of the original when given. Provenance (id, timestamp, scheme, receipt time) is the original
+    /// delivery's, the signature having been checked when it arrived, marked released (and edited, with
+    /// a fixed body) so every later stage and consumer can tell.
+    pub fn release(
+        &self,
+        fixed_body: Option<&[u8]>,
+        released_at_ms: i64,
+    ) -> Result<IngestMessage, EventError> {
         let body = fixed_body.unwrap_or(&self.body);
+        let edited = fixed_body.is_some_and(|fixed| fixed != self.body.as_slice());
         Ok(IngestMessage {
-            provenance: self.provenance.clone(),
+            provenance: Provenance {
+                released_at: Some(released_at_ms),
+                body_edited: edited,
+                ..self.provenance.clone()
+            },
             body_sha256: BodySha256::of(body),
             event: Event::parse(body)?,
         })
@@ -567,34 +588,32 @@ mod tests {
         assert_eq!(IngestMessage::from_sqs_body(&text).unwrap(), message);
     }
 
+    fn message_of(body: &str) -> IngestMessage {
+        IngestMessage::new(verified("msg_size"), body.as_bytes(), Event::parse(body.as_bytes()).unwrap(), 1)
+    }
+
     #[test]
-    fn the_budget_counts_the_fields_later_stages_copy() {
-        // 150 KB of metadata is copied into the table item and the downstream message beside the event:
-        // over the 400 KB item limit in all, though the ingest message alone would fit.
-        let metadata = "m".repeat(150_000);
-        let body =
-            json!({"type": "batch.succeeded", "user_metadata": {"a": metadata, "b": metadata}}).to_string();
-        let message = IngestMessage::new(
-            verified("msg_big"),
-            body.as_bytes(),
-            Event::parse(body.as_bytes()).unwrap(),
-            1,
-        );
-        match message.to_sqs_body() {
+    fn each_budget_counts_the_fields_its_own_stage_copies() {
+        // 300 KB of user_metadata: the item holds the event (once) and its type and id, and fits; the
+        // downstream message holds the metadata twice, within SQS's 1 MiB. It must go through, not be
+        // quarantined as it was when the metadata's copy was counted against the item.
+        let metadata = "m".repeat(300_000);
+        let fits = json!({"type": "batch.succeeded", "user_metadata": {"a": metadata}}).to_string();
+        assert!(message_of(&fits).to_sqs_body().is_ok());
+        // A 410 KB event: over the item's budget whatever it copies.
+        let big = json!({"type": "batch.succeeded", "data": {"blob": "x".repeat(410_000)}}).to_string();
+        match message_of(&big).to_sqs_body() {
             Err(EncodeError::OverBudget { size, limit }) => {
-                assert!(size > 600_000 && limit == EVENT_BUDGET_BYTES, "{size}")
+                assert!(size > 410_000 && limit == EVENT_BUDGET_BYTES)
             }
-            other => panic!("{other:?}"),
+            other => panic!("{:?}", other.map(|body| body.len())),
         }
-        let small =
-            json!({"type": "batch.succeeded", "user_metadata": {"a": "m".repeat(100_000)}}).to_string();
-        let message = IngestMessage::new(
-            verified("msg_ok"),
-            small.as_bytes(),
-            Event::parse(small.as_bytes()).unwrap(),
-            1,
-        );
-        assert!(message.to_sqs_body().is_ok());
+        // A 50 KB `data.id`, copied into the item beside the event: the item's budget counts it.
+        let long_id = json!({"type": "batch.succeeded", "data": {"id": "i".repeat(50_000), "pad": "p".repeat(320_000)}});
+        match message_of(&long_id.to_string()).to_sqs_body() {
+            Err(EncodeError::OverBudget { limit, .. }) => assert_eq!(limit, EVENT_BUDGET_BYTES),
+            other => panic!("{:?}", other.map(|body| body.len())),
+        }
     }
 
     #[test]
@@ -606,9 +625,27 @@ mod tests {
         let back = QuarantinedDelivery::from_sqs_body(&text).unwrap();
         assert_eq!(back, kept);
         assert_eq!(back.body, raw);
-        assert!(matches!(back.release(None), Err(EventError::NotJson(_))));
+        assert!(matches!(back.release(None, 99), Err(EventError::NotJson(_))));
         let fixed = br#"{"type":"batch.succeeded","data":{"id":"batches/q"}}"#;
-        let released = back.release(Some(fixed)).unwrap();
+        let released = back.release(Some(fixed), 99).unwrap();
+        assert_eq!((released.provenance.released_at, released.provenance.body_edited), (Some(99), true));
+        let json = serde_json::to_value(&released).unwrap();
+        assert_eq!(
+            (&json["released_at"], &json["body_edited"]),
+            (&json!(99), &json!(true)),
+            "in the contract"
+        );
+        let plain = serde_json::to_value(IngestMessage::new(
+            verified("msg_p"),
+            fixed,
+            Event::parse(fixed).unwrap(),
+            1,
+        ))
+        .unwrap();
+        assert!(
+            plain.get("released_at").is_none() && plain.get("body_edited").is_none(),
+            "absent unless released"
+        );
         assert_eq!(released.webhook_id().as_str(), "msg_q");
         assert_eq!((released.provenance.received_at, released.provenance.scheme), (42, Scheme::V1));
         assert_eq!(released.body_sha256, BodySha256::of(fixed));

@@ -104,11 +104,14 @@ pub enum Metric {
     FannedOut,
     /// Fanout: no rule matched (sent to the default queue).
     Unrouted,
+    /// Receiver: the endpoint's secret or the signing keys could not be refreshed, by `what`
+    /// (`signing_secrets`, `signing_keys`).
+    RefreshFailed,
 }
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 11] = [
+    pub const ALL: [Metric; 12] = [
         Self::Accepted,
         Self::Rejected,
         Self::Quarantined,
@@ -120,6 +123,7 @@ impl Metric {
         Self::Failed,
         Self::FannedOut,
         Self::Unrouted,
+        Self::RefreshFailed,
     ];
 
     /// The metric's name in CloudWatch.
@@ -136,6 +140,7 @@ impl Metric {
             Self::Failed => "Failed",
             Self::FannedOut => "FannedOut",
             Self::Unrouted => "Unrouted",
+            Self::RefreshFailed => "RefreshFailed",
         }
     }
 }

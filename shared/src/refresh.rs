@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
 use crate::clock::Clock;
+use crate::metrics::{self, Function, Metric};
 
 /// A fetch in progress.
 pub type Fetching<'a, V> = Pin<Box<dyn Future<Output = Result<Fetched<V>, String>> + Send + 'a>>;
@@ -269,6 +270,16 @@ impl<V: PartialEq + Send + Sync> Refreshing<V> {
             }
             Err(reason) => {
                 tracing::warn!(what = self.what, error = %reason, "refresh failed");
+                // Counted, so a bad value written to a secret (or a source down) is alarmed rather than
+                // seen only as scattered 503s. Only the receiver refreshes anything.
+                let what = self.what.replace(' ', "_");
+                metrics::emit(
+                    Function::Receiver,
+                    Metric::RefreshFailed,
+                    1,
+                    &[("what", &what)],
+                    self.clock.unix_now_ms(),
+                );
                 self.write(|s| {
                     s.last_attempt_failed = true;
                     s.last_error = reason;

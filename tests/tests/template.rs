@@ -516,6 +516,11 @@ fn emitted() -> BTreeMap<&'static str, BTreeMap<&'static str, Option<Vec<&'stati
     emitted.get_mut("Rejected").unwrap().insert("class", Some(classes));
     emitted.get_mut("Rejected").unwrap().insert("reason", None);
     emitted.get_mut("FannedOut").unwrap().insert("queue", None);
+    let refreshed = vec![
+        shared::signature::SIGNING_SECRETS.replace(' ', "_").leak() as &str,
+        shared::keys::SIGNING_KEYS.replace(' ', "_").leak(),
+    ];
+    emitted.get_mut("RefreshFailed").unwrap().insert("what", Some(refreshed));
     emitted
 }
 

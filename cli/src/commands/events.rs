@@ -58,7 +58,12 @@ pub(super) fn filter(window: &WindowArgs) -> anyhow::Result<Filter> {
     let now = SystemClock.unix_now_ms();
     let parsed = Window::parse(window.since.as_deref(), window.until.as_deref(), now)
         .map_err(|e| crate::report::usage(e.to_string()))?;
-    Ok(Filter { window: parsed, event_type: window.event_type.clone(), job: window.job.clone() })
+    Ok(Filter {
+        window: parsed,
+        event_type: window.event_type.clone(),
+        job: window.job.clone(),
+        webhook_ids: window.webhook_ids.clone(),
+    })
 }
 
 fn shown(event: &EventRecord) -> Value {

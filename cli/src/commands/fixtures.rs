@@ -36,7 +36,7 @@ impl fmt::Display for Written {
 }
 
 pub(super) fn run(args: FixturesArgs, out: Output) -> anyhow::Result<()> {
-    let demo = args.secret.as_deref().is_none_or(|s| s == DEMO_SECRET);
+    let demo = args.secret.as_ref().map(crate::args::Sensitive::expose).is_none_or(|s| s == DEMO_SECRET);
     let committed = Path::new("events");
     let dir = match args.dir {
         // A real secret never lands in the committed fixtures.
@@ -45,7 +45,7 @@ pub(super) fn run(args: FixturesArgs, out: Output) -> anyhow::Result<()> {
         None if demo => committed.to_owned(),
         None => committed.join("local"),
     };
-    let secret = args.secret.as_deref().unwrap_or(DEMO_SECRET);
+    let secret = args.secret.as_ref().map(crate::args::Sensitive::expose).unwrap_or(DEMO_SECRET);
     SigningSecret::parse(secret)
         .map_err(|e| usage(format!("--secret (or WEBHOOK_SECRET) is not a signing secret: {e}")))?;
     let now = SystemClock.unix_now();

@@ -29,6 +29,13 @@ use crate::resources::Resources;
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Output::new(cli.global.json);
     let endpoint = cli.global.endpoint.as_deref();
+    let argv: Vec<String> = std::env::args().collect();
+    for given in crate::args::secrets_on_command_line(&argv) {
+        out.warn(format!(
+            "{given} on the command line is visible to other users (the process list) and kept in your \
+             shell's history: give it from the environment, or as @FILE (@- for standard input)"
+        ));
+    }
     match cli.command {
         Command::Keygen => keys::keygen(out),
         Command::Sign(args) => keys::sign(args, out),
@@ -62,7 +69,7 @@ async fn resources_for(
 
 /// The Gemini client the flags describe.
 fn gemini_client(api: &crate::args::GeminiArgs) -> anyhow::Result<shared::gemini::GeminiClient> {
-    let key = api.api_key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| {
+    let key = api.api_key.as_ref().map(crate::args::Sensitive::expose).filter(|k| !k.is_empty()).ok_or_else(|| {
         usage("give --api-key (or GEMINI_API_KEY): a Gemini API key from https://aistudio.google.com/apikey")
     })?;
     Ok(shared::gemini::GeminiClient::new(&api.api_base, &api.api_version, key)?)

@@ -12,6 +12,7 @@ use shared::message::QuarantinedDelivery;
 use super::read_input;
 use crate::args::QuarantineAction;
 use crate::aws::sdk_config;
+use crate::event_log::EventLog;
 use crate::output::{Document, Output, clock_time, dim, styled};
 use crate::quarantine::{Held, Quarantine};
 
@@ -93,21 +94,30 @@ impl fmt::Display for ReleasedLine {
 }
 
 pub(super) async fn run(action: QuarantineAction, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
-    let sqs = aws_sdk_sqs::Client::new(&sdk_config(endpoint).await);
+    let config = sdk_config(endpoint).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
     let held = Quarantine::new(sqs.clone(), &action.quarantine().queue_url);
     match action {
         QuarantineAction::List { .. } => {
-            let all = held.list().await?;
+            let (all, more) = held.list().await?;
             for item in &all {
                 out.print(&Listed::from(item));
             }
-            out.note(format!("{} held", all.len()));
+            if more {
+                out.warn(format!(
+                    "{} listed; more may be held (one pass reads at most that many)",
+                    all.len()
+                ));
+            } else {
+                out.note(format!("{} held", all.len()));
+            }
         }
         QuarantineAction::Show { webhook_id, .. } => out.print(&shown(&held.show(&webhook_id).await?)),
-        QuarantineAction::Release { webhook_id, ingest_queue, body, .. } => {
+        QuarantineAction::Release { webhook_id, ingest_queue, body, table, .. } => {
             let fixed = body.as_deref().map(read_input).transpose()?;
             let ingest = SqsQueue::new(sqs, &ingest_queue);
-            let released = held.release(&webhook_id, fixed.as_deref(), &ingest).await?;
+            let recorded = EventLog::new(aws_sdk_dynamodb::Client::new(&config), table);
+            let released = held.release(&webhook_id, fixed.as_deref(), &ingest, &recorded).await?;
             out.print(&ReleasedLine { released: webhook_id, removed: released.count });
         }
     }

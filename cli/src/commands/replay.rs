@@ -61,8 +61,10 @@ impl fmt::Display for Summary {
 }
 
 pub(super) async fn run(args: ReplayArgs, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
-    if args.window.since.is_none() {
-        return Err(usage("replay needs --since (a duration ago such as 2h, a time, or a date)"));
+    if args.window.since.is_none() && args.window.webhook_ids.is_empty() {
+        return Err(usage(
+            "replay needs --since (a duration ago such as 2h, a time, or a date) or --webhook-id",
+        ));
     }
     let filter = filter(&args.window)?;
     let config = sdk_config(endpoint).await;
@@ -105,7 +107,8 @@ pub(super) async fn run(args: ReplayArgs, endpoint: Option<&str>, out: Output) -
             .await
             .with_context(|| format!("checking the queue {queue} before replaying"))?;
     }
-    let replayed_at = SystemClock.unix_now_ms();
+    // A new replay, or the rest of one that stopped: the same stamp makes the same idempotency keys.
+    let replayed_at = args.replayed_at.unwrap_or_else(|| SystemClock.unix_now_ms());
     let total = found.events.len();
     let progress = out.progress("replaying");
     let publisher = SqsPublisher::new(sqs);
@@ -126,13 +129,18 @@ pub(super) async fn run(args: ReplayArgs, endpoint: Option<&str>, out: Output) -
     out.print(&Summary { events, sent, skipped, failed, replayed_at });
     if let Some(last) = stopped_after {
         anyhow::bail!(
-            "stopped by Ctrl-C after {events} of {total} events; to go on, run again with --since {} (the last \
-             one sent goes again, as part of the new replay)",
+            "stopped by Ctrl-C after {events} of {total} events; to go on with this replay, run again with \
+             --since {} --replayed-at {replayed_at} (the last one sent goes again, and consumers idempotent on \
+             idempotency_key drop it)",
             rfc3339(last.provenance.received_at),
         );
     }
     if failures > 0 {
-        anyhow::bail!("{failures} message(s) were not sent (listed above); replaying them again is safe");
+        anyhow::bail!(
+            "{failures} message(s) were not sent (listed above); run the same command again with --replayed-at \
+             {replayed_at} to send them as part of this replay: what it sent already is dropped by consumers \
+             idempotent on idempotency_key"
+        );
     }
     Ok(())
 }

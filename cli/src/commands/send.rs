@@ -75,7 +75,7 @@ pub(super) async fn run(args: SendArgs, out: Output) -> anyhow::Result<()> {
         return Err(usage(unknown_type(&args.event_type)));
     }
     reqwest::Url::parse(&args.url).map_err(|e| usage(format!("{:?} is not a URL: {e}", args.url)))?;
-    let target = match args.url_token.as_deref() {
+    let target = match args.url_token.as_ref().map(crate::args::Sensitive::expose) {
         Some(token) => {
             let token = UrlToken::parse(token)
                 .map_err(|e| usage(format!("--url-token (or WEBHOOK_URL_TOKEN) is not a URL token: {e}")))?;

@@ -22,7 +22,7 @@ impl Signer {
     pub(super) fn from_args(args: &SignerArgs) -> anyhow::Result<Self> {
         match args.scheme {
             SchemeArg::V1 => {
-                let text = args.secret.as_deref().ok_or_else(|| {
+                let text = args.secret.as_ref().map(crate::args::Sensitive::expose).ok_or_else(|| {
                     usage("--scheme v1 needs --secret (or WEBHOOK_SECRET): the endpoint's whsec_ secret")
                 })?;
                 let secret = SigningSecret::parse(text).map_err(|e| {
@@ -31,7 +31,7 @@ impl Signer {
                 Ok(Self::V1(secret))
             }
             SchemeArg::V1a => {
-                let text = args.ed25519_seed.as_deref().ok_or_else(|| {
+                let text = args.ed25519_seed.as_ref().map(crate::args::Sensitive::expose).ok_or_else(|| {
                     usage("--scheme v1a needs --ed25519-seed (or WEBHOOK_ED25519_SEED), from `gemini-webhooks keygen`")
                 })?;
                 let seed: [u8; 32] = STANDARD

@@ -1,4 +1,6 @@
-//! `tail`: what arrives on a queue of your own, a line per message.
+//! `tail`: what waits or arrives on a queue of your own, a line per message: by default one bounded pass
+//! that leaves every message in the queue; with `--consume`, each deleted once printed, and with
+//! `--follow`, until Ctrl-C.
 
 use std::fmt;
 
@@ -50,12 +52,20 @@ impl fmt::Display for Line {
 
 pub(super) async fn run(args: TailArgs, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
     let queue = WatchedQueue::new(aws_sdk_sqs::Client::new(&sdk_config(endpoint).await), &args.queue_url);
-    if args.keep {
-        let all = queue.peek_all().await?;
-        for message in &all {
+    if !args.consume {
+        let pass = queue.peek(args.max).await?;
+        for message in &pass.messages {
             out.print(&Line::of(message));
         }
-        out.note(format!("{} message(s) waiting, left in the queue", all.len()));
+        let count = pass.messages.len();
+        if pass.more {
+            out.warn(format!(
+                "{count} message(s) printed and left in the queue; more may be waiting (a pass reads each once: \
+                 --max N for more, or --consume to read and delete)"
+            ));
+        } else {
+            out.note(format!("{count} message(s) waiting, left in the queue (--consume reads and deletes)"));
+        }
         return Ok(());
     }
     let watching =

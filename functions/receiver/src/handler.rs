@@ -239,7 +239,24 @@ impl Refusal {
 }
 
 /// Handles one request. Never fails: every outcome, including a dependency being down, is an answer.
+/// `OPTIONS` is answered for what it is (204, `Allow: POST`), not refused; any other method but `POST`
+/// is 405, with no body for `HEAD`.
 pub async fn handle<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: Request) -> Response<Body> {
+    if request.method() == Method::OPTIONS {
+        let mut response = Response::new(Body::Empty);
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let head = request.method() == Method::HEAD;
+    let mut response = answer(receiver, request).await;
+    if head {
+        *response.body_mut() = Body::Empty;
+    }
+    response
+}
+
+async fn answer<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: Request) -> Response<Body> {
     let started = Instant::now();
     let outcome = accept(receiver, &request).await;
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);

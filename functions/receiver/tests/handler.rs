@@ -183,7 +183,55 @@ async fn methods_other_than_post_get_405_with_allow() {
         assert_eq!(response.headers()["allow"], "POST");
         assert_eq!(json_body(&response)["error"], "method_not_allowed");
     }
+    // HEAD: the same answer without a body, as HTTP requires; OPTIONS: answered, not refused.
+    let head = handle(&receiver, request(PayloadFormat::FunctionUrl, "HEAD", vec![], b"", false)).await;
+    assert_eq!(
+        (head.status(), &head.headers()["allow"]),
+        (StatusCode::METHOD_NOT_ALLOWED, &"POST".parse().unwrap())
+    );
+    assert!(head.body().is_empty(), "no body for HEAD");
+    shared::metrics::capture();
+    let options = handle(&receiver, request(PayloadFormat::FunctionUrl, "OPTIONS", vec![], b"", false)).await;
+    assert_eq!(
+        (options.status(), &options.headers()["allow"]),
+        (StatusCode::NO_CONTENT, &"POST".parse().unwrap())
+    );
+    assert!(shared::metrics::take_captured().is_empty(), "not counted as a refusal");
     assert!(receiver.queues.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_verified_body_whose_meaning_is_ambiguous_is_quarantined_not_routed() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    for (id, body) in [
+        ("msg_twice", &br#"{"type":"batch.succeeded","type":"batch.failed","data":{"id":"batches/1"}}"#[..]),
+        (
+            "msg_wide",
+            &br#"{"type":"batch.failed","data":{"id":"batches/1","error_code":18446744073709551616}}"#[..],
+        ),
+    ] {
+        let response = handle(&receiver, signed_post(id, body)).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{id}");
+        assert_eq!(json_body(&response)["reason"], "invalid_event", "{id}");
+    }
+    let held: Vec<String> = receiver.queues.quarantined().iter().map(|d| d.detail.clone()).collect();
+    assert!(held[0].contains("twice") && held[1].contains("64 bits"), "{held:?}");
+    assert!(receiver.queues.sent().is_empty());
+}
+
+#[tokio::test]
+async fn signature_entries_a_proxy_joined_with_a_bare_comma_verify() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    let ts = NOW.to_string();
+    let other = v1_entry(&SigningSecret::generate(), "msg_bare", &ts, BODY);
+    let good = v1_entry(&secret(), "msg_bare", &ts, BODY);
+    let headers = vec![
+        ("webhook-id".to_owned(), "msg_bare".to_owned()),
+        ("webhook-timestamp".to_owned(), ts.clone()),
+        ("webhook-signature".to_owned(), format!("{other},{good}")),
+    ];
+    let response = handle(&receiver, request(PayloadFormat::FunctionUrl, "POST", headers, BODY, false)).await;
+    assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -267,12 +315,11 @@ async fn a_verified_body_that_is_not_an_event_is_quarantined_with_202() {
 #[tokio::test]
 async fn a_verified_event_over_the_size_budget_is_quarantined_with_202() {
     let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
-    // Under the 256 KiB body limit, but its user_metadata is copied beside the event in the table
-    // item and downstream message: over the 400 KB item in all.
-    let metadata = "m".repeat(120_000);
-    let body = json!({"type": "batch.succeeded", "data": {"id": "batches/big"},
-                      "user_metadata": {"a": metadata, "b": metadata}})
-    .to_string();
+    // Under the 256 KiB body limit, but 205 KB of U+FFFF, which SQS takes only escaped (6 bytes each):
+    // a table item over DynamoDB's 400 KB.
+    let body =
+        json!({"type": "batch.succeeded", "data": {"id": "batches/big", "note": "\u{FFFF}".repeat(68_500)}})
+            .to_string();
     assert!(body.len() < 256 * 1024);
 
     let response = handle(&receiver, signed_post("msg_big", body.as_bytes())).await;

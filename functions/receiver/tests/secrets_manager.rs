@@ -1,7 +1,8 @@
 //! Secrets from Secrets Manager (in the emulator): a rotated secret is picked up without a restart,
 //! re-reading after a miss is rate-limited so forged traffic cannot hammer Secrets Manager, the value
-//! may be plain text or the console's JSON, and an endpoint not yet registered answers 503 (Gemini
-//! retries) until its secret is written.
+//! may be plain text or the console's JSON, an endpoint not yet registered refuses `v1` (401, a
+//! stranger's request) until its secret is written, and a bad value written to the secret is counted
+//! (`RefreshFailed`, alarmed) while the last good copy goes on verifying.
 
 mod support;
 
@@ -169,4 +170,23 @@ async fn a_rotated_url_token_is_picked_up_after_one_rate_limited_refetch() {
     f.clock.advance(MISS_REFETCH_SECS);
     assert_eq!(f.deliver_dynamic(Some(rotated)).await, Ok(()));
     assert_eq!(f.deliver_dynamic(Some(TOKEN)).await, Err(VerifyError::DynamicTokenMismatch));
+}
+
+#[tokio::test]
+async fn a_bad_value_written_to_the_secret_is_counted_and_the_last_good_copy_goes_on_verifying() {
+    let secret = SigningSecret::generate();
+    let f = fixture(&secret).await;
+    assert_eq!(f.deliver(&secret).await, Ok(()));
+
+    f.put(r#"{"signing_secret": "a typo in the key"}"#).await;
+    f.clock.advance(REFRESH_EVERY_SECS);
+    shared::metrics::capture();
+    assert_eq!(f.deliver(&secret).await, Ok(()), "the last good copy is served");
+    let metrics = shared::metrics::take_captured();
+    let failed: Vec<&serde_json::Value> = metrics.iter().filter(|m| m["RefreshFailed"] == 1).collect();
+    assert_eq!(failed.len(), 1, "{metrics:?}");
+    assert_eq!(
+        (failed[0]["Function"].as_str(), failed[0]["what"].as_str()),
+        (Some("receiver"), Some("signing_secrets"))
+    );
 }

@@ -67,7 +67,7 @@ fn http_client() -> Result<reqwest::Client, String> {
 impl Refreshing<KeySet> {
     /// A fixed key set from an inline JWKS document: no network, ever.
     pub fn inline(document: &[u8], clock: Arc<dyn Clock>) -> Result<Self, JwksError> {
-        Ok(Self::fixed(KEYS, KeySet::from_jwks(document)?, clock))
+        Ok(Self::fixed(SIGNING_KEYS, KeySet::from_jwks(document)?, clock))
     }
 
     /// A key set fetched from `url` on first use. Only `https`, or `http` to a loopback host (tests and
@@ -86,9 +86,10 @@ impl Refreshing<KeySet> {
             _ => return Err(JwksUrlError::NotHttps),
         }
         let source = JwksSource { url, client: tokio::sync::OnceCell::new() };
-        Ok(Self::from_source(KEYS, source, clock, policy))
+        Ok(Self::from_source(SIGNING_KEYS, source, clock, policy))
     }
 }
 
 /// What the engine calls this value in errors and logs.
-const KEYS: &str = "signing keys";
+/// What the refresh engine calls the signing keys in errors, logs and its `RefreshFailed` metric.
+pub const SIGNING_KEYS: &str = "signing keys";

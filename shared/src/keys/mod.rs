@@ -5,7 +5,7 @@ mod cache;
 mod fetch;
 mod jwks;
 
-pub use cache::{FETCH_TIMEOUT, JwksCache, JwksUrlError, MAX_DOCUMENT_BYTES};
+pub use cache::{FETCH_TIMEOUT, JwksCache, JwksUrlError, MAX_DOCUMENT_BYTES, SIGNING_KEYS};
 pub use jwks::{JwksError, KeySet};
 #[cfg(feature = "sign")]
 pub use jwks::{ed25519_jwk, jwks_document, rsa_jwk};

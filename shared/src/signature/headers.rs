@@ -53,6 +53,13 @@ pub(crate) struct WebhookHeaders<'a> {
 impl<'a> WebhookHeaders<'a> {
     pub(crate) fn parse(headers: &'a HeaderMap, schemes: Schemes) -> Result<Self, VerifyError> {
         let id_raw = single(headers, &ID_NAME, WEBHOOK_ID)?;
+        if id_raw.contains(',') {
+            // No sender's id has one: two ids a proxy joined, and which is the delivery's is unknowable.
+            return Err(VerifyError::InvalidHeader {
+                header: WEBHOOK_ID,
+                reason: "holds a comma: two ids joined by a proxy?".into(),
+            });
+        }
         let id = WebhookId::parse(id_raw)
             .map_err(|e| VerifyError::InvalidHeader { header: WEBHOOK_ID, reason: e.to_string() })?;
         let timestamp_raw = single(headers, &TIMESTAMP_NAME, WEBHOOK_TIMESTAMP)?;
@@ -84,9 +91,69 @@ impl<'a> WebhookHeaders<'a> {
 /// The entries of the header's values, as text. Entries are separated by runs of whitespace; a
 /// Function URL or an HTTP API joins repeated header lines with `, `, which leaves a comma at the end of
 /// every entry but the last, so one trailing comma is dropped (standard base64 and JWTs never end with
-/// one; a bare `v1,` becomes `v1`, which is still no entry).
+/// one; a bare `v1,` becomes `v1`, which is still no entry). A proxy that joins them with a bare `,`
+/// leaves `v1,AAA=,v1,BBB=`: no signature holds a comma, so such a run is split back into its entries.
 fn raw_entries<'a>(values: impl Iterator<Item = &'a str>) -> impl Iterator<Item = &'a str> {
-    values.flat_map(str::split_ascii_whitespace).map(|raw| raw.strip_suffix(',').unwrap_or(raw))
+    values
+        .flat_map(str::split_ascii_whitespace)
+        .map(|raw| raw.strip_suffix(',').unwrap_or(raw))
+        .flat_map(split_joined)
+}
+
+/// `raw` split where a proxy joined entries with a bare comma: each `version,signature` pair (a version
+/// is `v` and at most three letters or digits) and each bare token (a JWT) on its own. One comma, the
+/// common case, is one entry as it is.
+fn split_joined(raw: &str) -> Joined<'_> {
+    if raw.bytes().filter(|b| *b == b',').count() <= 1 {
+        return Joined::One(Some(raw));
+    }
+    Joined::Many(split_pairs(raw).into_iter())
+}
+
+/// The entries of one whitespace-separated token: itself (no allocation: the hot path), or the pairs a
+/// proxy joined into it.
+enum Joined<'a> {
+    One(Option<&'a str>),
+    Many(std::vec::IntoIter<&'a str>),
+}
+
+impl<'a> Iterator for Joined<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            Self::One(one) => one.take(),
+            Self::Many(many) => many.next(),
+        }
+    }
+}
+
+fn split_pairs(raw: &str) -> Vec<&str> {
+    let is_version = |part: &str| {
+        (2..=4).contains(&part.len())
+            && part.starts_with('v')
+            && part.bytes().all(|b| b.is_ascii_alphanumeric())
+    };
+    let mut entries = Vec::new();
+    let mut parts = raw.split(',').peekable();
+    let mut offset = 0;
+    while let Some(part) = parts.next() {
+        let start = offset;
+        offset += part.len() + 1;
+        match parts.peek() {
+            Some(signature) if is_version(part) && !signature.is_empty() && !is_version(signature) => {
+                offset += signature.len() + 1;
+                parts.next();
+                entries.push(&raw[start..offset - 1]);
+            }
+            // A bare JWT between joins.
+            _ if part.contains('.') => entries.push(part),
+            // Anything else (an empty part, a stray word): not a join of well-formed entries; the token
+            // stays whole, and is no entry.
+            _ => return vec![raw],
+        }
+    }
+    entries
 }
 
 /// The one value of a header that must appear exactly once. Its bytes are checked by the newtype that
@@ -222,6 +289,31 @@ mod tests {
         let h = headers("a.b.c v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=");
         let parsed = WebhookHeaders::parse(&h, Schemes::only(Scheme::V1a)).unwrap();
         assert_eq!(parsed.entries().count(), 0);
+    }
+
+    #[test]
+    fn reads_entries_a_proxy_joined_with_a_bare_comma() {
+        let good = "tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=";
+        let other = "Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=";
+        let h = headers(&format!("v1,{other},v1,{good}"));
+        let parsed = WebhookHeaders::parse(&h, Schemes::ALL).unwrap();
+        assert!(matches!(parsed.entries().collect::<Vec<_>>()[..], [Entry::V1(_), Entry::V1(_)]));
+        let split = |raw: &str| split_joined(raw).map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(split(&format!("a.b.c,v1,{good}")), ["a.b.c".to_owned(), format!("v1,{good}")]);
+        assert_eq!(split(&format!("v1,{good}")), [format!("v1,{good}")], "one entry stays whole");
+        assert_eq!(split("v1,AAAA,v1a,BBBB,x.y.z"), ["v1,AAAA", "v1a,BBBB", "x.y.z"]);
+    }
+
+    #[test]
+    fn a_webhook_id_with_a_comma_is_two_joined_and_refused() {
+        let mut h = headers("v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=");
+        h.insert("webhook-id", HeaderValue::from_static("msg_1,msg_1"));
+        match WebhookHeaders::parse(&h, Schemes::ALL) {
+            Err(VerifyError::InvalidHeader { header: WEBHOOK_ID, reason }) => {
+                assert!(reason.contains("comma"))
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -342,7 +342,7 @@ fn print_banner(
     anstream::println!("  gemini-webhooks send {url} --type batch.failed");
     let watched = queues.iter().find(|(name, _)| *name != "default").or_else(|| queues.iter().next());
     if let Some((_, queue)) = watched {
-        anstream::println!("  gemini-webhooks tail {queue} --endpoint {e} --follow");
+        anstream::println!("  gemini-webhooks tail {queue} --endpoint {e} --consume --follow");
         anstream::println!(
             "  gemini-webhooks forward --queue {queue} --to http://127.0.0.1:3000/ --endpoint {e}"
         );

@@ -18,6 +18,7 @@ mod story;
 use std::time::Duration;
 
 use gemini_sim::{Settings, Simulator};
+use gemini_webhooks::event_log::EventLog;
 use gemini_webhooks::quarantine::Quarantine;
 use local_stack::http::serve_json;
 use local_stack::{Endpoint, Pipeline, routed_queue_for};
@@ -193,10 +194,11 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     // The quarantined delivery, released with its `type` fixed, as `gemini-webhooks quarantine release
     // msg_demo_quarantined --body fixed.json` does.
     let quarantine = Quarantine::new(pipeline.sqs.clone(), &pipeline.stack.quarantine.url);
-    let held = quarantine.list().await?.len();
+    let held = quarantine.list().await?.0.len();
     let fixed = br#"{"type":"batch.succeeded","data":{"id":"jobs/q"}}"#;
     let ingest = SqsQueue::new(pipeline.sqs.clone(), &pipeline.stack.ingest.url);
-    quarantine.release("msg_demo_quarantined", Some(fixed), &ingest).await?;
+    let recorded = EventLog::new(emulator.dynamodb().await, &pipeline.stack.table);
+    quarantine.release("msg_demo_quarantined", Some(fixed), &ingest, &recorded).await?;
     cases.push(Case {
         label: "... released, type fixed".into(),
         expect_status: 0,
