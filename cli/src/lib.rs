@@ -1,24 +1,10 @@
-//! `gemini-webhooks` as a library: the command line (`args`, `commands`, and how results and errors are
-//! printed: `output`, `report`), and the operations it runs against a deployed stack or the local one,
-//! callable (and tested) without the binary.
+//! `gemini-webhooks` as a library, laid out as cargo's own command line is: [`commands`] holds each
+//! command (its flags, its run, its printed summary), [`ops`] the operations they run against a
+//! deployed stack, the local one or the Gemini API (what the tests call), and [`ui`] how results and
+//! errors are printed.
 
-pub mod args;
-pub mod aws;
 pub mod commands;
-pub mod endpoint;
-pub mod endpoint_secret;
-pub mod envelopes;
-pub mod event_log;
-pub mod forward;
-pub mod interrupt;
-pub mod lambda_events;
-pub mod output;
-pub mod quarantine;
-pub mod queue;
-pub mod redrive;
-pub mod replay;
-pub mod report;
-pub mod resources;
-pub mod sample_events;
-pub mod stack;
-pub mod window;
+pub mod ops;
+pub mod ui;
+
+pub use commands::{Cli, run};

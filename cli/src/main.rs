@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use gemini_webhooks::args::Cli;
-use gemini_webhooks::{commands, report};
+use gemini_webhooks::Cli;
+use gemini_webhooks::ui::report;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -29,6 +29,6 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)
-        .and_then(|runtime| runtime.block_on(commands::run(cli)));
+        .and_then(|runtime| runtime.block_on(gemini_webhooks::run(cli)));
     report::report(outcome, json, verbose)
 }

@@ -3,26 +3,26 @@
 //! token; exit 0 on success, 1 on a failure (including an answer `send` did not expect), 2 on a usage
 //! error; `--json` prints one JSON object a line.
 
-use std::process::{Command, Output};
+mod support;
 
 use local_stack::Pipeline;
 use serde_json::Value;
 use shared::EventKind;
 use shared::signature::SigningSecret;
+use support::Run;
 use testkit::Emulator;
 use tokio::net::TcpListener;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const TOKEN: &str = "tok0123456789abcdefghijklmnopqrstuvwxyzABCDE";
 
-/// How a run ended.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+/// What a failed run prints.
+trait Failed {
+    fn failed(&self, code: i32, named: &str) -> &str;
+    fn json_lines(&self) -> Vec<Value>;
 }
 
-impl Run {
+impl Failed for Run {
     /// The one-line error: exit `code`, the first line `error: ...` naming `named` (after any warning,
     /// such as the one about a secret given on the command line), no `Debug` dumps.
     fn failed(&self, code: i32, named: &str) -> &str {
@@ -38,26 +38,17 @@ impl Run {
     }
 }
 
-/// Runs the built CLI with no `WEBHOOK_*` or logging variables from the caller's environment.
+/// Runs the built CLI with `args`.
 fn cli(args: &[&str]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gemini-webhooks"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("WEBHOOK_") || name.starts_with("RUST_") || name.starts_with("AWS_") {
-            command.env_remove(name);
-        }
-    }
-    let Output { status, stdout, stderr } = command.args(args).output().unwrap();
-    Run {
-        code: status.code(),
-        stdout: String::from_utf8(stdout).unwrap(),
-        stderr: String::from_utf8(stderr).unwrap(),
-    }
+    let mut command = support::cli();
+    command.args(args);
+    support::run(command)
 }
 
 async fn cli_async(args: Vec<String>) -> Run {
-    tokio::task::spawn_blocking(move || cli(&args.iter().map(String::as_str).collect::<Vec<_>>()))
-        .await
-        .unwrap()
+    let mut command = support::cli();
+    command.args(args);
+    support::run_async(command).await
 }
 
 /// A port nothing listens on.
@@ -163,24 +154,14 @@ async fn tail_names_a_queue_that_does_not_exist_and_one_it_has_no_credentials_fo
 
     // No credentials anywhere: the SDK refuses before any request.
     let queue = "https://sqs.us-east-1.amazonaws.com/123456789012/watch";
-    let output = Command::new(env!("CARGO_BIN_EXE_gemini-webhooks"))
+    let mut command = support::cli();
+    command
         .args(["tail", queue, "--consume", "--idle", "1"])
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
         .env("AWS_CONFIG_FILE", "/nonexistent")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_REGION", "us-east-1")
-        .output()
-        .unwrap();
-    let run = Run {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    };
+        .env("AWS_REGION", "us-east-1");
+    let run = support::run(command);
     assert!(run.failed(1, queue).contains("credentials"), "{}", run.stderr);
 }
 

@@ -3,8 +3,9 @@
 //! `batchItemFailures`) stays in the queue, and `tail` leaves every message visible at once unless told
 //! to consume them.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -55,16 +56,9 @@ async fn endpoint(answer: fn(&Value) -> (u16, Value)) -> (String, Arc<Mutex<Vec<
 }
 
 async fn run_cli(args: Vec<String>) -> (Option<i32>, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let output = Command::new(env!("CARGO_BIN_EXE_gemini-webhooks")).args(&args).output().unwrap();
-        (
-            output.status.code(),
-            String::from_utf8(output.stdout).unwrap(),
-            String::from_utf8(output.stderr).unwrap(),
-        )
-    })
-    .await
-    .unwrap()
+    let mut command = support::cli();
+    command.args(args);
+    support::run_async(command).await.parts()
 }
 
 async fn depth(pipeline: &Pipeline, queue: &str) -> usize {

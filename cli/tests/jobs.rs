@@ -2,7 +2,7 @@
 //! `user_metadata` given) in its `webhook_config`, in the place Google's reference puts it for that
 //! kind of job, and the CLI says where its result will land without showing the URL's token.
 
-use std::process::Command;
+mod support;
 
 use gemini_sim::{Settings, Simulator};
 use serde_json::Value;
@@ -19,19 +19,14 @@ async fn jobs(simulator: &Simulator, args: &[&str]) -> (Option<i32>, String, Str
 
 /// `jobs ARGS --json` against the simulator: the exit code, stdout and stderr.
 async fn cli(simulator: &Simulator, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gemini-webhooks"));
+    let mut command = support::cli();
     command
         .arg("jobs")
         .args(args)
         .arg("--json")
         .env("GEMINI_API_KEY", KEY)
         .env("GEMINI_API_BASE", simulator.base_url());
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
-    (
-        output.status.code(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
+    support::run_async(command).await.parts()
 }
 
 /// The local Gemini, its jobs ending only when told, and a batch's input file named after `test`.

@@ -2,7 +2,7 @@
 //! answered 202, kept whole and alarmed; the CLI lists them and releases them fixed; each is then
 //! recorded and routed downstream exactly once.
 
-use std::process::Command;
+mod support;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use local_stack::Pipeline;
@@ -19,14 +19,9 @@ fn post(signed: &SignedHeaders, body: &[u8]) -> lambda_http::Request {
 
 /// Runs the built CLI against the emulator; its standard output.
 fn cli(emulator: &Emulator, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_gemini-webhooks"))
-        .args(args)
-        .args(["--endpoint", emulator.endpoint()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(output.status.success(), "{args:?}: {stdout}{}", String::from_utf8_lossy(&output.stderr));
-    stdout
+    let mut command = support::cli();
+    command.args(args).args(["--endpoint", emulator.endpoint()]);
+    support::run(command).succeeded()
 }
 
 #[tokio::test]
@@ -140,13 +135,11 @@ async fn a_release_whose_id_is_recorded_already_is_refused_with_why_and_stays_he
         "--body",
         path.to_str().unwrap(),
     ];
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gemini-webhooks"))
-        .args(args)
-        .args(["--endpoint", emulator.endpoint()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let mut command = support::cli();
+    command.args(args).args(["--endpoint", emulator.endpoint()]);
+    let run = support::run(command);
+    let stderr = run.stderr;
+    assert_eq!(run.code, Some(1), "{stderr}");
     assert!(
         stderr.contains("recorded already, with another body") && stderr.contains("stays held"),
         "{stderr}"

@@ -3,8 +3,9 @@
 //! messages are recorded and routed, a routed queue's DLQ goes back to it; an interrupted redrive run
 //! again sends nothing twice; what cannot be redriven stays, named.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use local_stack::Pipeline;
 use serde_json::{Value, json};
@@ -18,23 +19,9 @@ use shared::{WebhookId, WebhookTimestamp};
 use testkit::{Emulator, HttpRequest, PayloadFormat, http_event};
 
 async fn cli(emulator: &'static Emulator, args: Vec<String>) -> (Option<i32>, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let output = Command::new(env!("CARGO_BIN_EXE_gemini-webhooks"))
-            .args(&args)
-            .args(["--endpoint", emulator.endpoint()])
-            .env_remove("INGEST_QUEUE_URL")
-            .env_remove("INGEST_DLQ_URL")
-            .env_remove("FANOUT_DLQ_URL")
-            .output()
-            .unwrap();
-        (
-            output.status.code(),
-            String::from_utf8(output.stdout).unwrap(),
-            String::from_utf8(output.stderr).unwrap(),
-        )
-    })
-    .await
-    .unwrap()
+    let mut command = support::cli();
+    command.args(&args).args(["--endpoint", emulator.endpoint()]);
+    support::run_async(command).await.parts()
 }
 
 fn strings(args: &[&str]) -> Vec<String> {

@@ -2,8 +2,9 @@
 //! back for a window across pages and parallel segments, listed by the built CLI, and replayed through
 //! the routing, each exactly once and marked as a replay.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use serde_json::{Value, json};
@@ -53,30 +54,14 @@ async fn record_a_day(emulator: &Emulator, stack: &Stack) -> Vec<EventRecord> {
     records
 }
 
-fn cli(emulator: &Emulator, args: &[&str]) -> (Option<i32>, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_gemini-webhooks"))
-        .args(args)
-        .args(["--endpoint", emulator.endpoint()])
-        .env_remove("ROUTES")
-        .env_remove("DEFAULT_QUEUE_URL")
-        .env_remove("EVENTS_TABLE")
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
-
 async fn cli_async(emulator: &'static Emulator, args: Vec<String>) -> (Option<i32>, String, String) {
-    tokio::task::spawn_blocking(move || cli(emulator, &args.iter().map(String::as_str).collect::<Vec<_>>()))
-        .await
-        .unwrap()
+    let mut command = support::cli();
+    command.args(args).args(["--endpoint", emulator.endpoint()]);
+    support::run_async(command).await.parts()
 }
 
 fn iso(unix_ms: i64) -> String {
-    gemini_webhooks::window::rfc3339(unix_ms)
+    gemini_webhooks::ui::time::rfc3339(unix_ms)
 }
 
 fn template_routes(stack: &Stack) -> String {
@@ -99,10 +84,10 @@ async fn a_window_is_read_exactly_across_pages_and_segments() {
     let expected: Vec<String> =
         records[250..1500].iter().map(|r| r.provenance.webhook_id.to_string()).collect();
 
-    let log =
-        gemini_webhooks::event_log::EventLog::new(emulator.dynamodb().await, &stack.table).with_page_size(37);
-    let filter = gemini_webhooks::event_log::Filter {
-        window: gemini_webhooks::window::Window { since_ms: since, until_ms: until },
+    let log = gemini_webhooks::ops::event_log::EventLog::new(emulator.dynamodb().await, &stack.table)
+        .with_page_size(37);
+    let filter = gemini_webhooks::ops::event_log::Filter {
+        window: gemini_webhooks::ops::window::Window { since_ms: since, until_ms: until },
         event_type: None,
         job: None,
         webhook_ids: Vec::new(),

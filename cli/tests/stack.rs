@@ -5,15 +5,15 @@
 //! create`, `jobs`) finds everything it needs from the stack's name alone; a stack that does not
 //! exist, or lacks an output, is named in one line.
 
-use std::process::Command;
+mod support;
 
 use gemini_sim::{Settings, Simulator};
-use gemini_webhooks::stack::outputs;
+use gemini_webhooks::ops::stack::outputs;
 use serde_json::{Value, json};
 use shared::clock::{Clock, SystemClock};
 use shared::event::Event;
 use shared::message::{DownstreamMessage, EventRecord, IngestMessage};
-use shared::signature::{Scheme, Verified};
+use shared::signature::{EndpointSecrets, Scheme, SigningSecret, UrlToken, Verified};
 use shared::{WebhookId, WebhookTimestamp};
 use testkit::{Emulator, Stack};
 
@@ -29,7 +29,9 @@ async fn deploy(emulator: &Emulator, stack: &Stack) -> (String, String) {
         .await
         .create_secret()
         .name(format!("{}-endpoint", stack.prefix))
-        .secret_string(json!({"signing_secrets": "", "url_token": TOKEN}).to_string())
+        .secret_string(
+            EndpointSecrets::new(Vec::new(), Some(UrlToken::parse(TOKEN).unwrap())).to_secret_string(),
+        )
         .send()
         .await
         .unwrap();
@@ -103,42 +105,18 @@ async fn record_one(emulator: &Emulator, stack: &Stack) -> String {
     "msg_stack_1".into()
 }
 
-/// Every variable the CLI reads that could stand in for what the stack names.
-const STAND_INS: [&str; 11] = [
-    "ROUTES",
-    "DEFAULT_QUEUE_URL",
-    "EVENTS_TABLE",
-    "INGEST_QUEUE_URL",
-    "INGEST_DLQ_URL",
-    "FANOUT_DLQ_URL",
-    "QUARANTINE_QUEUE_URL",
-    "WEBHOOK_DYNAMIC_URL",
-    "WEBHOOK_URL_TOKEN",
-    "GEMINI_API_BASE",
-    "GEMINI_API_KEY",
-];
-
-/// The built CLI with `--endpoint` (every AWS call to the emulator) and none of [`STAND_INS`] from the
-/// caller's environment.
+/// The built CLI with `--endpoint` (every AWS call to the emulator).
 async fn cli(
     emulator: &Emulator,
     args: &[&str],
     gemini: Option<&Simulator>,
 ) -> (Option<i32>, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gemini-webhooks"));
+    let mut command = support::cli();
     command.args(args).args(["--endpoint", emulator.endpoint()]);
-    for name in STAND_INS {
-        command.env_remove(name);
-    }
     if let Some(simulator) = gemini {
         command.env("GEMINI_API_BASE", simulator.base_url()).env("GEMINI_API_KEY", GEMINI_KEY);
     }
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
-    (
-        output.status.code(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
+    support::run_async(command).await.parts()
 }
 
 fn json_line(stdout: &str) -> Value {
@@ -197,10 +175,11 @@ async fn every_command_finds_what_it_needs_from_the_stack_name() {
     assert_eq!(simulator.webhook(&id).unwrap()["uri"], WEBHOOK_URL);
     let stored =
         emulator.secretsmanager().await.get_secret_value().secret_id(&secret_arn).send().await.unwrap();
-    let stored: Value = serde_json::from_str(stored.secret_string().unwrap()).unwrap();
+    let stored = EndpointSecrets::parse(stored.secret_string().unwrap()).unwrap();
+    let live = SigningSecret::parse(&simulator.live_secrets(&id)[0]).unwrap();
     assert_eq!(
-        (stored["signing_secrets"].as_str(), stored["url_token"].as_str()),
-        (Some(simulator.live_secrets(&id)[0].as_str()), Some(TOKEN)),
+        (stored.signing, stored.url_token.as_ref().map(UrlToken::expose)),
+        (vec![live], Some(TOKEN)),
         "the new secret beside the token"
     );
 

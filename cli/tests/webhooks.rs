@@ -7,7 +7,10 @@
 //! and concurrent changes lose nothing. And what the simulator does as Gemini: retries a 503 until the
 //! queue is back, disables an endpoint that keeps failing.
 
-use std::process::Command;
+mod support;
+
+use support::Run;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +20,7 @@ use local_stack::Pipeline;
 use serde_json::{Value, json};
 use shared::clock::{Clock, ManualClock, SystemClock};
 use shared::gemini::{GeminiClient, NewWebhook};
-use shared::signature::{EndpointSecrets, SigningSecret};
+use shared::signature::{EndpointSecrets, SigningSecret, UrlToken};
 use testkit::{Emulator, Fault, FaultProxy};
 use tokio::net::TcpListener;
 
@@ -36,28 +39,16 @@ fn fast() -> Settings {
     }
 }
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 /// The built CLI against `simulator` and the AWS endpoint `aws`.
 async fn cli(simulator: &Simulator, aws: &str, args: &[&str]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gemini-webhooks"));
+    let mut command = support::cli();
     command
         .arg("webhooks")
         .args(args)
         .args(["--endpoint", aws])
         .env("GEMINI_API_KEY", KEY)
-        .env("GEMINI_API_BASE", simulator.base_url())
-        .env_remove("GEMINI_API_VERSION");
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+        .env("GEMINI_API_BASE", simulator.base_url());
+    support::run_async(command).await
 }
 
 /// Waits (polling, up to 20 s) until `simulator` has made an attempt at `webhook_id` (any, when empty)
@@ -85,7 +76,9 @@ async fn stack_secret(emulator: &Emulator) -> String {
         .await
         .create_secret()
         .name(format!("endpoint-{}-{}", std::process::id(), SystemClock.unix_now_ms()))
-        .secret_string(json!({"signing_secrets": "", "url_token": TOKEN}).to_string())
+        .secret_string(
+            EndpointSecrets::new(Vec::new(), Some(UrlToken::parse(TOKEN).unwrap())).to_secret_string(),
+        )
         .send()
         .await
         .unwrap();
@@ -275,7 +268,8 @@ async fn pruning_or_revoking_one_webhooks_secrets_leaves_every_other_webhooks_al
     // One endpoint registered twice (say, from two Gemini projects), and a secret stored by hand.
     let (one, two) = (create(&simulator, aws, url, &arn).await, create(&simulator, aws, url, &arn).await);
     let by_hand = SigningSecret::generate();
-    let store = gemini_webhooks::endpoint_secret::EndpointSecret::new(emulator.secretsmanager().await, &arn);
+    let store =
+        gemini_webhooks::ops::endpoint_secret::EndpointSecret::new(emulator.secretsmanager().await, &arn);
     store
         .update(|secrets| {
             secrets.signing.push(by_hand.clone());
@@ -316,7 +310,8 @@ async fn pruning_or_revoking_one_webhooks_secrets_leaves_every_other_webhooks_al
 async fn concurrent_changes_to_the_endpoint_secret_lose_nothing() {
     let emulator = Emulator::shared().unwrap();
     let arn = stack_secret(emulator).await;
-    let store = gemini_webhooks::endpoint_secret::EndpointSecret::new(emulator.secretsmanager().await, &arn);
+    let store =
+        gemini_webhooks::ops::endpoint_secret::EndpointSecret::new(emulator.secretsmanager().await, &arn);
     let (mine, theirs) = (SigningSecret::generate(), SigningSecret::generate());
 
     // Read, then another writer changes it, then write: refused, rather than their change lost.
@@ -332,7 +327,7 @@ async fn concurrent_changes_to_the_endpoint_secret_lose_nothing() {
     mine_only.add(mine.clone(), "mine");
     let refused = store.write_if_current(&read, &mine_only).await.unwrap_err();
     assert!(
-        matches!(refused, gemini_webhooks::endpoint_secret::SecretStoreError::Changed { .. }),
+        matches!(refused, gemini_webhooks::ops::endpoint_secret::SecretStoreError::Changed { .. }),
         "{refused}"
     );
     assert_eq!(stored(emulator, &arn).await.signing, std::slice::from_ref(&theirs));

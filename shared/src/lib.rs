@@ -3,14 +3,16 @@
 //! (`shared/`, named `shared` inside the workspace).
 //!
 //! With no features it is the contracts alone, what a consumer of the routed queues needs: the event
-//! model ([`event`]), the messages between stages ([`message`]), the size budget ([`limits`]) and
-//! SQS-safe encoding ([`sqs`]), routing, configuration, metrics and logging. Features add the rest:
+//! model ([`event`]), the messages between stages ([`message`]), the size budget ([`limits`]),
+//! SQS-safe encoding ([`sqs`]) and routing ([`routing`]). Features add the rest:
 //!
 //! | feature | adds | for |
 //! | --- | --- | --- |
+//! | `runtime` | configuration from the environment (`config`), JSON logging (`logging`), CloudWatch metrics (`metrics`) | every function (`verify` and `aws` include it) |
 //! | `verify` | `signature` verification (`v1`, `v1a`, JWT), Google's JWKS (`keys`), the refresh engine (`refresh`) | the receiver |
 //! | `sign` | the sender's side: signing every scheme, generating keys (`signature::sign`) | tests, the demo, the CLI |
 //! | `aws` | SQS sends with typed failures, publishing downstream messages, clients, batch responses, the consumer's idempotency (`aws`) | the functions, the CLI |
+//! | `fixtures` | Lambda events as AWS sends them, realistic envelopes, `sam local`'s sample events, the template's variables per function (`fixtures`) | tests, the local stack, the CLI |
 //! | `gemini` | a typed client for the Gemini API calls the project makes (`gemini`: files, jobs; the WebhookService with `verify`) | the CLI, the consumer |
 //!
 //! Everything that decides something (verification, parsing, routing) is pure and synchronous where it
@@ -21,8 +23,11 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod clock;
+#[cfg(feature = "runtime")]
 pub mod config;
 pub mod event;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 #[cfg(feature = "gemini")]
 pub mod gemini;
 pub mod id;
@@ -30,8 +35,10 @@ pub mod job;
 #[cfg(feature = "verify")]
 pub mod keys;
 pub mod limits;
+#[cfg(feature = "runtime")]
 pub mod logging;
 pub mod message;
+#[cfg(feature = "runtime")]
 pub mod metrics;
 #[cfg(feature = "verify")]
 pub mod refresh;

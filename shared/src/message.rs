@@ -1,7 +1,8 @@
 //! The messages between stages, each a JSON contract: the receiver writes an [`IngestMessage`] to the
 //! ingest queue and the recorder reads it; the recorder writes an [`EventRecord`] to the events table,
 //! whose stream the fanout turns into [`DownstreamMessage`]s on the routed queues; what the receiver
-//! verified but could not turn into an ingest message is kept as a [`QuarantinedDelivery`].
+//! verified but could not turn into an ingest message is kept as a [`QuarantinedDelivery`]; what a
+//! stage can never pass on is kept in its dead-letter queue as a [`DeadLetter`].
 //!
 //! Every field, per stage (`P` marks the [`Provenance`] fields, flattened into each, so they are
 //! written once and carried by value, never copied field by field):
@@ -385,8 +386,13 @@ impl QuarantineReason {
     }
 }
 
-/// Longest `detail` kept in a quarantined delivery.
-const MAX_DETAIL_CHARS: usize = 512;
+/// Longest `detail` kept with a quarantined delivery or a dead letter: enough to act on, never a
+/// whole SDK error dump.
+pub const MAX_DETAIL_CHARS: usize = 512;
+
+fn detail_of(detail: impl Display) -> String {
+    detail.to_string().chars().take(MAX_DETAIL_CHARS).collect()
+}
 
 /// A delivery whose signature verified but which could not become an ingest message: kept whole in
 /// the quarantine queue (the raw body, base64), alarmed, and released into the ingest queue once fixed.
@@ -418,7 +424,7 @@ impl QuarantinedDelivery {
         Self {
             provenance: Provenance::new(verified.clone(), received_at_ms),
             reason,
-            detail: detail.to_string().chars().take(MAX_DETAIL_CHARS).collect(),
+            detail: detail_of(detail),
             body_sha256: BodySha256::of(body),
             body: body.to_vec(),
         }
@@ -464,6 +470,73 @@ impl QuarantinedDelivery {
             event: Event::parse(body)?,
         })
     }
+}
+
+/// A message a stage can never pass on, kept in that stage's dead-letter queue: the message itself
+/// as the body, and why, where it was going and what it was as attributes ([`attributes`]), which
+/// people and `gemini-webhooks redrive` read. The recorder keeps ingest messages it cannot record; the
+/// fanout keeps downstream messages a routed queue refuses for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The message as it was (or, for a stream record that did not decode, its image as JSON).
+    pub body: String,
+    /// A stable code: SQS's or DynamoDB's error code, or ours (`not_an_ingest_message`, ...).
+    pub reason: String,
+    /// What was wrong, for people, at most [`MAX_DETAIL_CHARS`].
+    pub detail: String,
+    /// The queue that refused it (the fanout's), when one did.
+    pub destination: Option<String>,
+    /// The event's `webhook-id`, when known.
+    pub webhook_id: Option<WebhookId>,
+    /// The event's type, when known.
+    pub event_type: Option<String>,
+}
+
+impl DeadLetter {
+    /// `body` kept for `reason`; SQS refuses an empty body, so a message without one keeps a visible
+    /// placeholder.
+    pub fn new(body: impl Into<String>, reason: impl Into<String>, detail: impl Display) -> Self {
+        let body = body.into();
+        Self {
+            body: if body.is_empty() { "(no body)".into() } else { body },
+            reason: reason.into(),
+            detail: detail_of(detail),
+            destination: None,
+            webhook_id: None,
+            event_type: None,
+        }
+    }
+
+    /// The dead letter of an event, with what is known of it.
+    pub fn of_event(self, webhook_id: WebhookId, event_type: impl Into<String>) -> Self {
+        Self { webhook_id: Some(webhook_id), event_type: Some(event_type.into()), ..self }
+    }
+
+    /// Refused by the queue `destination`.
+    pub fn refused_by(self, destination: impl Into<String>) -> Self {
+        Self { destination: Some(destination.into()), ..self }
+    }
+
+    /// The message's SQS attributes: those known and not empty.
+    pub fn sqs_attributes(&self) -> Vec<(&'static str, &str)> {
+        let mut tags = vec![(attributes::FAILURE_REASON, self.reason.as_str())];
+        if !self.detail.is_empty() {
+            tags.push((attributes::FAILURE_DETAIL, self.detail.as_str()));
+        }
+        let known = [
+            (attributes::DESTINATION_QUEUE, self.destination.as_deref()),
+            (attributes::WEBHOOK_ID, self.webhook_id.as_ref().map(WebhookId::as_str)),
+            (attributes::EVENT_TYPE, self.event_type.as_deref()),
+        ];
+        tags.extend(
+            known.into_iter().filter_map(|(name, value)| Some((name, value.filter(|v| !v.is_empty())?))),
+        );
+        tags
+    }
+
+    /// The attributes that describe the failure, not the message: dropped when it is sent back.
+    pub const FAILURE_ATTRIBUTES: [&'static str; 3] =
+        [attributes::FAILURE_REASON, attributes::FAILURE_DETAIL, attributes::DESTINATION_QUEUE];
 }
 
 /// (De)serialises bytes as standard base64.

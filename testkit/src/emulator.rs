@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
+use shared::aws::clients::Timeouts;
 
 /// The region every emulator client uses.
 pub const REGION: &str = "us-east-1";
@@ -100,9 +100,9 @@ impl Emulator {
     }
 
     /// SDK configuration for this emulator: its endpoint, a fixed region, dummy credentials and the
-    /// harness's generous [`harness_timeouts`].
+    /// harness's generous [`HARNESS_TIMEOUTS`].
     pub async fn sdk_config(&self) -> SdkConfig {
-        sdk_config_for(&self.endpoint, harness_timeouts()).await
+        sdk_config_for(&self.endpoint, HARNESS_TIMEOUTS).await
     }
 
     /// A DynamoDB client for this emulator.
@@ -146,20 +146,14 @@ impl Drop for Emulator {
 
 /// Timeouts for the harness's side (triggers, assertions, the CLI): generous, so a test that loads the
 /// emulator sees the functions' own timeouts fire, never its own, yet a dead emulator still fails it.
-pub fn harness_timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .operation_attempt_timeout(Duration::from_secs(30))
-        .operation_timeout(Duration::from_secs(60))
-        .build()
-}
+pub const HARNESS_TIMEOUTS: Timeouts = Timeouts::secs(5, 30, 60);
 
 /// SDK configuration for any endpoint (an emulator, or a fault-injecting proxy in front of one): a
 /// fixed region, dummy credentials, and `timeouts` (a function's own, to test it as deployed).
-pub async fn sdk_config_for(endpoint: &str, timeouts: TimeoutConfig) -> SdkConfig {
+pub async fn sdk_config_for(endpoint: &str, timeouts: Timeouts) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
-        .timeout_config(timeouts)
+        .timeout_config(timeouts.config())
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "testkit"))
         .load()

@@ -16,10 +16,11 @@ mod stack;
 mod start_up;
 mod stream;
 
-pub use emulator::{Emulator, EmulatorError, REGION, harness_timeouts, python, sdk_config_for};
+pub use emulator::{Emulator, EmulatorError, HARNESS_TIMEOUTS, REGION, python, sdk_config_for};
 pub use fault_proxy::{Fault, FaultProxy};
-/// Lambda HTTP events of every payload format: the CLI's own (it writes them for `sam local invoke`).
-pub use gemini_webhooks::lambda_events::{HttpRequest, PayloadFormat, http_event};
+/// Lambda HTTP events of every payload format, as the library's fixtures make them (the CLI writes the
+/// same for `sam local invoke`).
+pub use shared::fixtures::lambda_events::{HttpRequest, PayloadFormat, http_event};
 pub use stack::{
     CLAIMS_TABLE, CONSUMER_QUEUE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE,
     JWT_TOKENS_TABLE, KeptQueue, KeptQueueSpec, MAX_MESSAGE_BYTES, QUARANTINE_QUEUE, Queue, QueueSpec,

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{
     StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName};
+use shared::fixtures::stack::{RoutedQueues, StackResources};
 
 use crate::Emulator;
 
@@ -226,6 +227,37 @@ impl Stack {
     /// A routed queue by spec name; panics on a name not in [`ROUTED_QUEUES`] (a test bug).
     pub fn routed(&self, name: &str) -> &Queue {
         &self.routed[name]
+    }
+
+    /// The stack's resources as the template hands them to the functions: the example consumer's
+    /// queue on every route (as with `DeployExampleConsumer`), JWTs accepted; no endpoint secret (tests
+    /// give the receiver its secrets inline).
+    pub fn resources(&self) -> StackResources {
+        StackResources {
+            ingest_queue: self.ingest.url.clone(),
+            ingest_dlq: self.ingest.dlq_url.clone(),
+            quarantine_queue: self.quarantine.url.clone(),
+            fanout_dlq: self.fanout_dlq.url.clone(),
+            routed: RoutedQueues {
+                batch: self.routed("batch").url.clone(),
+                interaction: self.routed("interaction").url.clone(),
+                video: self.routed("video").url.clone(),
+                default: self.routed("default").url.clone(),
+            },
+            consumer_queue: Some(self.consumer.url.clone()),
+            events_table: self.table.clone(),
+            jwt_tokens_table: Some(self.jwt_tokens_table.clone()),
+            claims_table: self.claims_table.clone(),
+            results_bucket: self.results_bucket.clone(),
+            endpoint_secret: None,
+            gemini_api_key_secret: format!("{}-gemini-api-key", self.prefix),
+        }
+    }
+
+    /// As [`Stack::resources`], without the example consumer: the routes of a stack deployed
+    /// without it.
+    pub fn resources_without_consumer(&self) -> StackResources {
+        StackResources { consumer_queue: None, ..self.resources() }
     }
 }
 

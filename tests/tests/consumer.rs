@@ -82,7 +82,7 @@ fn invocation(event: SqsEvent, started_ms: i64) -> LambdaEvent<SqsEvent> {
 }
 
 async fn clients(endpoint: &str) -> Clients {
-    let config = testkit::sdk_config_for(endpoint, testkit::harness_timeouts()).await;
+    let config = testkit::sdk_config_for(endpoint, testkit::HARNESS_TIMEOUTS).await;
     Clients::from_sdk_config(config, Some(endpoint.to_owned()))
 }
 

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
-use gemini_webhooks::sample_events::{DEMO_SECRET, DEMO_URL_TOKEN, LocalStack, sample_events};
 use shared::clock::ManualClock;
 use shared::config::FromVars;
+use shared::fixtures::sample_events::{DEMO_SECRET, DEMO_URL_TOKEN, LocalStack, sample_events};
 use shared::message::{DownstreamMessage, EventRecord, IngestMessage};
 use shared::signature::{SigningSecret, Verifier};
 

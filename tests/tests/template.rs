@@ -813,7 +813,7 @@ fn the_dashboard_picture_in_the_readme_was_rendered_from_this_definition() {
 #[test]
 fn every_output_the_cli_reads_is_declared() {
     let template = template();
-    for output in gemini_webhooks::stack::outputs::all() {
+    for output in gemini_webhooks::ops::stack::outputs::all() {
         assert!(
             !template["Outputs"][output].is_null(),
             "template.yaml has no output {output}, which the CLI reads"

@@ -4,12 +4,25 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::args::EndpointArgs;
-use crate::aws::sdk_config;
-use crate::endpoint::{EndpointUrls, endpoint_urls};
-use crate::output::Output;
-use crate::report::usage;
-use crate::stack::{StackOutputs, outputs};
+use crate::ops::aws::sdk_config;
+use crate::ops::endpoint::{EndpointUrls, endpoint_urls};
+use crate::ops::stack::{StackOutputs, outputs};
+use crate::ui::output::Output;
+use crate::ui::report::usage;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
+    /// The stack (its `WebhookUrl` and `EndpointSecretArn` outputs).
+    #[arg(long, conflicts_with_all = ["url", "secret_arn"], required_unless_present = "url")]
+    pub stack: Option<String>,
+    /// The receiver's URL, instead of a stack.
+    #[arg(long, requires = "secret_arn")]
+    pub url: Option<String>,
+    /// The endpoint's secret, instead of a stack.
+    #[arg(long)]
+    pub secret_arn: Option<String>,
+}
 
 #[derive(Serialize)]
 struct Urls {
@@ -24,7 +37,7 @@ impl fmt::Display for Urls {
     }
 }
 
-pub(super) async fn run(args: EndpointArgs, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
+pub(crate) async fn run(args: EndpointArgs, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
     let config = sdk_config(endpoint).await;
     let (url, arn) = match (args.stack, args.url, args.secret_arn) {
         (Some(stack), _, _) => {

@@ -4,20 +4,46 @@ use serde_json::{Value, json};
 use shared::clock::{Clock, SystemClock};
 use shared::message::{DownstreamMessage, EventRecord};
 
-use super::event_line::EventLine;
-use super::resources_for;
-use crate::args::{EventsAction, WindowArgs};
-use crate::aws::sdk_config;
-use crate::event_log::{EventLog, Filter};
-use crate::output::{Document, Output};
-use crate::window::Window;
+use super::flags::{StackArg, TableArgs, WindowArgs};
+use crate::ops::aws::sdk_config;
+use crate::ops::event_log::{EventLog, Filter};
+use crate::ops::resources::resources_for;
+use crate::ops::window::Window;
+use crate::ui::event_line::EventLine;
+use crate::ui::output::{Document, Output};
+use clap::Subcommand;
 
-pub(super) async fn run(action: EventsAction, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
+#[derive(Debug, Subcommand)]
+pub enum EventsAction {
+    /// What was recorded, newest first.
+    List {
+        #[command(flatten)]
+        window: WindowArgs,
+        /// Show at most this many (the newest).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        stack: StackArg,
+        #[command(flatten)]
+        table: TableArgs,
+    },
+    /// One recorded event, whole, with its provenance.
+    Show {
+        /// Its `webhook-id`.
+        webhook_id: String,
+        #[command(flatten)]
+        stack: StackArg,
+        #[command(flatten)]
+        table: TableArgs,
+    },
+}
+
+pub(crate) async fn run(action: EventsAction, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
     let config = sdk_config(endpoint).await;
     match action {
         EventsAction::List { window, limit, stack, table } => {
             let filter = filter(&window)?;
-            let resources = resources_for(&config, &stack, |r| r.table = table.table).await?;
+            let resources = resources_for(&config, stack.stack.as_deref(), |r| r.table = table.table).await?;
             let log = EventLog::new(aws_sdk_dynamodb::Client::new(&config), resources.table()?);
             let found = log.find(&filter).await?;
             let total = found.events.len();
@@ -39,7 +65,7 @@ pub(super) async fn run(action: EventsAction, endpoint: Option<&str>, out: Outpu
             ));
         }
         EventsAction::Show { webhook_id, stack, table } => {
-            let resources = resources_for(&config, &stack, |r| r.table = table.table).await?;
+            let resources = resources_for(&config, stack.stack.as_deref(), |r| r.table = table.table).await?;
             let log = EventLog::new(aws_sdk_dynamodb::Client::new(&config), resources.table()?);
             match log.get(&webhook_id).await? {
                 Some(Ok(event)) => out.print(&Document(shown(&event))),
@@ -57,7 +83,7 @@ pub(super) async fn run(action: EventsAction, endpoint: Option<&str>, out: Outpu
 pub(super) fn filter(window: &WindowArgs) -> anyhow::Result<Filter> {
     let now = SystemClock.unix_now_ms();
     let parsed = Window::parse(window.since.as_deref(), window.until.as_deref(), now)
-        .map_err(|e| crate::report::usage(e.to_string()))?;
+        .map_err(|e| crate::ui::report::usage(e.to_string()))?;
     Ok(Filter {
         window: parsed,
         event_type: window.event_type.clone(),

@@ -8,10 +8,21 @@ use serde::Serialize;
 use shared::clock::{Clock, SystemClock};
 use shared::signature::SigningSecret;
 
-use crate::args::FixturesArgs;
-use crate::output::Output;
-use crate::report::usage;
-use crate::sample_events::{DEMO_SECRET, LocalStack, sample_events};
+use super::flags::{Sensitive, parse_sensitive};
+use crate::ui::output::Output;
+use crate::ui::report::usage;
+use clap::Args;
+use shared::fixtures::sample_events::{DEMO_SECRET, LocalStack, sample_events};
+
+#[derive(Debug, Args)]
+pub struct FixturesArgs {
+    /// Output directory (default: `events`, or `events/local` when signing with your own secret).
+    pub dir: Option<PathBuf>,
+    /// Sign with this secret instead of the demo secret: the events then go to the git-ignored
+    /// `events/local`, never into the committed `events/` (`@FILE`, `@-`).
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true, value_parser = parse_sensitive)]
+    pub secret: Option<Sensitive>,
+}
 
 #[derive(Serialize)]
 struct Written {
@@ -35,8 +46,8 @@ impl fmt::Display for Written {
     }
 }
 
-pub(super) fn run(args: FixturesArgs, out: Output) -> anyhow::Result<()> {
-    let demo = args.secret.as_ref().map(crate::args::Sensitive::expose).is_none_or(|s| s == DEMO_SECRET);
+pub(crate) fn run(args: FixturesArgs, out: Output) -> anyhow::Result<()> {
+    let demo = args.secret.as_ref().map(Sensitive::expose).is_none_or(|s| s == DEMO_SECRET);
     let committed = Path::new("events");
     let dir = match args.dir {
         // A real secret never lands in the committed fixtures.
@@ -45,7 +56,7 @@ pub(super) fn run(args: FixturesArgs, out: Output) -> anyhow::Result<()> {
         None if demo => committed.to_owned(),
         None => committed.join("local"),
     };
-    let secret = args.secret.as_ref().map(crate::args::Sensitive::expose).unwrap_or(DEMO_SECRET);
+    let secret = args.secret.as_ref().map(Sensitive::expose).unwrap_or(DEMO_SECRET);
     SigningSecret::parse(secret)
         .map_err(|e| usage(format!("--secret (or WEBHOOK_SECRET) is not a signing secret: {e}")))?;
     let now = SystemClock.unix_now();

@@ -3,13 +3,34 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::IdleLimit;
-use crate::args::ForwardArgs;
-use crate::aws::sdk_config;
-use crate::forward::{Forwarded, Forwarder};
-use crate::output::{Output, bad, clock_time, good, styled};
-use crate::queue::WatchedQueue;
-use crate::report::usage;
+use crate::ops::aws::sdk_config;
+use crate::ops::forward::{Forwarded, Forwarder};
+use crate::ops::queue::IdleLimit;
+use crate::ops::queue::WatchedQueue;
+use crate::ui::output::{Output, bad, good, styled};
+use crate::ui::report::usage;
+use crate::ui::time::clock_time;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct ForwardArgs {
+    /// The queue to read: a queue of your own that a route sends events to (`ExtraRoutes`), for development.
+    #[arg(long = "queue")]
+    pub queue_url: String,
+    /// Where to POST each message, e.g. `http://localhost:3000/webhooks`.
+    #[arg(long = "to")]
+    pub target: String,
+    /// What to POST: the downstream message as the queue holds it, or an SQS event of one record (for a
+    /// Lambda running under `cargo lambda watch` or `sam local start-lambda`).
+    #[arg(long, value_enum, default_value = "message")]
+    pub format: crate::ops::forward::Format,
+    /// Stop after this many seconds without a message (default: keep forwarding until Ctrl-C).
+    #[arg(long)]
+    pub idle: Option<u64>,
+    /// How long each POST may take before the message is left for redelivery.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub timeout: u64,
+}
 
 /// One forwarded message, with when it was forwarded.
 #[derive(serde::Serialize)]
@@ -38,7 +59,7 @@ impl fmt::Display for Line {
     }
 }
 
-pub(super) async fn run(args: ForwardArgs, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
+pub(crate) async fn run(args: ForwardArgs, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
     reqwest::Url::parse(&args.target)
         .map_err(|e| usage(format!("--to {:?} is not a URL: {e}", args.target)))?;
     let queue = WatchedQueue::new(aws_sdk_sqs::Client::new(&sdk_config(endpoint).await), &args.queue_url);

@@ -10,11 +10,25 @@ use shared::keys::jwks_document;
 use shared::signature::sign::Ed25519Signer;
 use shared::signature::{SigningSecret, UrlToken};
 
-use super::read_input;
-use super::signer::Signer;
-use crate::args::SignArgs;
-use crate::output::Output;
+use super::flags::{SignerArgs, read_input};
+use crate::ui::output::Output;
+use clap::Args;
 use shared::signature::sign::fresh_webhook_id;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The body to sign: a file, or `-` for standard input.
+    pub body: PathBuf,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// The `webhook-id` (default: a fresh `msg_...`).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Unix seconds (default: now).
+    #[arg(long)]
+    pub timestamp: Option<i64>,
+}
 
 /// What `keygen` made: secrets, printed because they were asked for.
 #[derive(Serialize)]
@@ -34,7 +48,7 @@ impl fmt::Display for Keys {
     }
 }
 
-pub(super) fn keygen(out: Output) -> anyhow::Result<()> {
+pub(crate) fn keygen(out: Output) -> anyhow::Result<()> {
     let key = Ed25519Signer::generate();
     out.print(&Keys {
         webhook_secret: SigningSecret::generate().expose_whsec(),
@@ -61,8 +75,8 @@ impl fmt::Display for Headers {
     }
 }
 
-pub(super) fn sign(args: SignArgs, out: Output) -> anyhow::Result<()> {
-    let signer = Signer::from_args(&args.signer)?;
+pub(crate) fn sign(args: SignArgs, out: Output) -> anyhow::Result<()> {
+    let signer = args.signer.signer()?;
     let body = read_input(&args.body)?;
     let id = args.id.unwrap_or_else(fresh_webhook_id);
     let signed = signer.sign(&id, args.timestamp.unwrap_or_else(|| SystemClock.unix_now()), &body);

@@ -1,36 +1,114 @@
-//! One module per command: each reads its arguments, calls the library's operations, and prints its
-//! results through [`Output`]. Errors carry context naming what was involved; `report` prints them.
+//! The command line, in cargo's shape: each module here is one command (its clap arguments, its run,
+//! and how its results print), over the operations in [`crate::ops`]; [`flags`] holds the flags several
+//! commands share. Errors carry context naming what was involved; [`crate::ui::report`] prints them.
+//!
+//! clap turns doc comments into help text, so the help (`--help`) documents the argument types and
+//! their fields, and the containers carry none of their own.
+#![allow(missing_docs)]
 
-mod endpoint;
-mod event_line;
-mod events;
-mod fixtures;
-mod forward;
-mod jobs;
-mod keys;
-mod quarantine;
-mod redrive;
-mod replay;
-mod send;
-mod signer;
-mod tail;
-mod webhooks;
+pub mod endpoint;
+pub mod events;
+pub mod fixtures;
+pub mod flags;
+pub mod forward;
+pub mod jobs;
+pub mod keys;
+pub mod quarantine;
+pub mod redrive;
+pub mod replay;
+pub mod send;
+pub mod tail;
+pub mod webhooks;
 
-use std::path::Path;
+use clap::{Args, Parser, Subcommand};
 
-use anyhow::Context as _;
+use crate::ui::output::Output;
 
-use crate::args::{Cli, Command, StackArg};
-use crate::output::Output;
-use crate::report::usage;
-use crate::resources::Resources;
+/// Flags every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Print one JSON object a line (stable field names) instead of text for people.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// On failure, print the error's full details (SDK and HTTP structures) after the message.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// A local AWS emulator's endpoint (as `make dev` prints), with its dummy credentials; default: AWS,
+    /// with your credentials and region.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+}
+
+/// `gemini-webhooks`: keys, signatures, signed test deliveries, and the queues of a deployed stack or the
+/// local one (`make dev`).
+#[derive(Debug, Parser)]
+#[command(name = "gemini-webhooks", version, about, max_term_width = 100)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 failure (including an unexpected answer to `send`), 2 usage error."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a `whsec_` signing secret, a URL token for dynamic deliveries, and an Ed25519 key pair
+    /// with its JWKS.
+    Keygen,
+    /// Print the URLs to give Gemini: the static one, and the dynamic one with the endpoint's token.
+    Endpoint(endpoint::EndpointArgs),
+    /// Print the three webhook headers for a body.
+    Sign(keys::SignArgs),
+    /// POST a signed event to a receiver and check its answer (exit 1 unless it is 2xx, or `--expect`).
+    Send(send::SendArgs),
+    /// Read the events table: what was recorded in a time window, or one event whole.
+    Events {
+        #[command(subcommand)]
+        action: events::EventsAction,
+    },
+    /// Send recorded events again, to one queue or through the stack's routing, marked as replays.
+    Replay(replay::ReplayArgs),
+    /// Move dead-lettered messages back to where they failed: `ingest`, `fanout`, or a routed queue.
+    Redrive(redrive::RedriveArgs),
+    /// Register the endpoint with Gemini and manage its webhooks (the WebhookService), the signing
+    /// secret going straight into the endpoint's Secrets Manager secret, never shown.
+    Webhooks {
+        #[command(flatten)]
+        api: flags::GeminiArgs,
+        #[command(subcommand)]
+        action: webhooks::WebhooksAction,
+    },
+    /// Start a Gemini job whose end is delivered to the stack: a batch, a background interaction, a video.
+    Jobs {
+        #[command(flatten)]
+        api: flags::GeminiArgs,
+        #[command(subcommand)]
+        action: jobs::JobsAction,
+    },
+    /// Write Lambda event fixtures for every function (for `sam local invoke`), the receiver's signed now.
+    Fixtures(fixtures::FixturesArgs),
+    /// List, show and release verified deliveries held in the receiver's quarantine.
+    Quarantine {
+        #[command(subcommand)]
+        action: quarantine::QuarantineAction,
+    },
+    /// Print the messages arriving on a queue of your own (a route you added for watching).
+    Tail(tail::TailArgs),
+    /// POST each message arriving on a queue to a local endpoint: your consumer on your laptop, fed real
+    /// events from a deployed stack.
+    Forward(forward::ForwardArgs),
+}
 
 /// Runs the command `cli` describes.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Output::new(cli.global.json);
     let endpoint = cli.global.endpoint.as_deref();
     let argv: Vec<String> = std::env::args().collect();
-    for given in crate::args::secrets_on_command_line(&argv) {
+    for given in flags::secrets_on_command_line(&argv) {
         out.warn(format!(
             "{given} on the command line is visible to other users (the process list) and kept in your \
              shell's history: give it from the environment, or as @FILE (@- for standard input)"
@@ -53,61 +131,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// The resources the flags name (`given` sets them), completed from `--stack` when it is given.
-async fn resources_for(
-    config: &aws_config::SdkConfig,
-    stack: &StackArg,
-    given: impl FnOnce(&mut Resources),
-) -> anyhow::Result<Resources> {
-    let mut resources = Resources::default();
-    given(&mut resources);
-    match &stack.stack {
-        Some(name) => resources.complete_from_stack(config, name).await,
-        None => Ok(resources),
+/// Every environment variable the command line reads, from its argument definitions: what a test
+/// clears so that the caller's environment never decides its outcome.
+pub fn environment_variables() -> Vec<String> {
+    fn walk(command: &clap::Command, found: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            if let Some(name) = arg.get_env().and_then(|name| name.to_str())
+                && !found.iter().any(|f| f == name)
+            {
+                found.push(name.to_owned());
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, found);
+        }
     }
-}
-
-/// The Gemini client the flags describe.
-fn gemini_client(api: &crate::args::GeminiArgs) -> anyhow::Result<shared::gemini::GeminiClient> {
-    let key = api.api_key.as_ref().map(crate::args::Sensitive::expose).filter(|k| !k.is_empty()).ok_or_else(|| {
-        usage("give --api-key (or GEMINI_API_KEY): a Gemini API key from https://aistudio.google.com/apikey")
-    })?;
-    Ok(shared::gemini::GeminiClient::new(&api.api_base, &api.api_version, key)?)
-}
-
-/// The bytes of a file, or of standard input for `-`.
-fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
-    if path.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).context("reading standard input")?;
-        Ok(bytes)
-    } else {
-        std::fs::read(path).with_context(|| format!("reading {}", path.display()))
-    }
-}
-
-/// When a reading loop stops: never (`None`), or after `limit` seconds with no message.
-struct IdleLimit {
-    limit: Option<u64>,
-    since: tokio::time::Instant,
-}
-
-impl IdleLimit {
-    fn new(limit: Option<u64>) -> Self {
-        Self { limit, since: tokio::time::Instant::now() }
-    }
-
-    /// How long the next receive may long-poll (SQS allows up to 20 s), or `None` when it is time to stop.
-    fn next_wait(&self) -> Option<i32> {
-        let left = match self.limit {
-            None => 20,
-            Some(limit) => limit.saturating_sub(self.since.elapsed().as_secs()).min(20),
-        };
-        (left > 0).then(|| i32::try_from(left).unwrap_or(20))
-    }
-
-    /// Messages arrived: the idle time starts again.
-    fn reset(&mut self) {
-        self.since = tokio::time::Instant::now();
-    }
+    let mut found = Vec::new();
+    walk(&<Cli as clap::CommandFactory>::command(), &mut found);
+    found.sort();
+    found
 }

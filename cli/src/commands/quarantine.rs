@@ -6,15 +6,68 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use serde_json::json;
-use shared::aws::sqs::SqsQueue;
+use shared::aws::queue::SqsQueue;
 use shared::message::QuarantinedDelivery;
 
-use super::read_input;
-use crate::args::QuarantineAction;
-use crate::aws::sdk_config;
-use crate::event_log::EventLog;
-use crate::output::{Document, Output, clock_time, dim, styled};
-use crate::quarantine::{Held, Quarantine};
+use super::flags::read_input;
+use crate::ops::aws::sdk_config;
+use crate::ops::event_log::EventLog;
+use crate::ops::quarantine::{Held, Quarantine};
+use crate::ui::output::{Document, Output, dim, styled};
+use crate::ui::time::clock_time;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineAction {
+    /// List every held delivery (left in the queue).
+    List {
+        #[command(flatten)]
+        quarantine: QuarantineArgs,
+    },
+    /// Print one held delivery, its body included.
+    Show {
+        /// The delivery's `webhook-id`.
+        webhook_id: String,
+        #[command(flatten)]
+        quarantine: QuarantineArgs,
+    },
+    /// Re-inject a held delivery into the ingest queue, fixed (`--body`) or as it was.
+    Release {
+        /// The delivery's `webhook-id`.
+        webhook_id: String,
+        /// The ingest queue's URL (the stack's `IngestQueueUrl` output).
+        #[arg(long, env = "INGEST_QUEUE_URL")]
+        ingest_queue: String,
+        /// The fixed body to release instead of the original: a file, or `-` for standard input.
+        #[arg(long)]
+        body: Option<PathBuf>,
+        /// The events table (the stack's `EventsTableName` output): an id recorded already is not
+        /// released (the recorder would drop it), and the CLI says why.
+        #[arg(long, env = "EVENTS_TABLE", value_name = "TABLE")]
+        table: String,
+        #[command(flatten)]
+        quarantine: QuarantineArgs,
+    },
+}
+
+impl QuarantineAction {
+    /// The quarantine every action reads.
+    pub fn quarantine(&self) -> &QuarantineArgs {
+        match self {
+            Self::List { quarantine } | Self::Show { quarantine, .. } | Self::Release { quarantine, .. } => {
+                quarantine
+            }
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct QuarantineArgs {
+    /// The quarantine queue's URL (the stack's `QuarantineQueueUrl` output).
+    #[arg(long = "queue", env = "QUARANTINE_QUEUE_URL")]
+    pub queue_url: String,
+}
 
 /// One held message, as `list` prints it.
 #[derive(Serialize)]
@@ -93,7 +146,7 @@ impl fmt::Display for ReleasedLine {
     }
 }
 
-pub(super) async fn run(action: QuarantineAction, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
+pub(crate) async fn run(action: QuarantineAction, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
     let config = sdk_config(endpoint).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let held = Quarantine::new(sqs.clone(), &action.quarantine().queue_url);

@@ -4,16 +4,45 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::resources_for;
-use crate::args::RedriveArgs;
-use crate::aws::sdk_config;
-use crate::interrupt::StopRequest;
-use crate::output::Output;
-use crate::queue::WatchedQueue;
-use crate::queue::queue_arn;
-use crate::redrive::{Back, MoveTask, Moved, dead_letter_queue, move_messages};
-use crate::report::usage;
-use crate::stack::outputs;
+use super::flags::{RoutingArgs, StackArg};
+use crate::ops::aws::sdk_config;
+use crate::ops::interrupt::StopRequest;
+use crate::ops::queue::WatchedQueue;
+use crate::ops::queue::queue_arn;
+use crate::ops::redrive::{Back, MoveTask, Moved, dead_letter_queue, move_messages};
+use crate::ops::resources::resources_for;
+use crate::ops::stack::outputs;
+use crate::ui::output::Output;
+use crate::ui::report::usage;
+use clap::Args;
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "ingest: the ingest DLQ back to the ingest queue; fanout: each message of the fanout DLQ to the queue that refused it (`--routes`: where the routing sends it now); batch, interaction, video, default (with --stack) or a queue's URL: that queue's DLQ back to it. SQS's own redrive (StartMessageMoveTask) moves ingest and routed DLQs; the fanout DLQ, and any `--max`, move message by message."
+)]
+pub struct RedriveArgs {
+    /// What to redrive: `ingest`, `fanout`, a routed queue's name, or a queue's URL.
+    pub what: String,
+    /// Move at most this many messages (message by message).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max: Option<u64>,
+    /// For `fanout`: send each message where the routing sends its event now, not where it failed.
+    #[arg(long)]
+    pub routes: bool,
+    /// The ingest queue (the stack's `IngestQueueUrl` output).
+    #[arg(long, env = "INGEST_QUEUE_URL", value_name = "URL")]
+    pub ingest_queue: Option<String>,
+    /// The ingest DLQ (`IngestDLQUrl`).
+    #[arg(long, env = "INGEST_DLQ_URL", value_name = "URL")]
+    pub ingest_dlq: Option<String>,
+    /// The fanout DLQ (`FanoutDLQUrl`).
+    #[arg(long, env = "FANOUT_DLQ_URL", value_name = "URL")]
+    pub fanout_dlq: Option<String>,
+    #[command(flatten)]
+    pub stack: StackArg,
+    #[command(flatten)]
+    pub routing: RoutingArgs,
+}
 
 /// The end of a redrive.
 #[derive(Serialize)]
@@ -39,9 +68,9 @@ impl fmt::Display for Summary {
     }
 }
 
-pub(super) async fn run(args: RedriveArgs, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
+pub(crate) async fn run(args: RedriveArgs, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
     let config = sdk_config(endpoint).await;
-    let resources = resources_for(&config, &args.stack, |r| {
+    let resources = resources_for(&config, args.stack.stack.as_deref(), |r| {
         r.ingest_queue = args.ingest_queue.clone();
         r.ingest_dlq = args.ingest_dlq.clone();
         r.fanout_dlq = args.fanout_dlq.clone();

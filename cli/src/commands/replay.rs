@@ -8,17 +8,47 @@ use shared::aws::publish::SqsPublisher;
 use shared::clock::{Clock, SystemClock};
 use shared::message::DownstreamMessage;
 
-use super::event_line::EventLine;
 use super::events::filter;
-use super::resources_for;
-use crate::args::ReplayArgs;
-use crate::aws::sdk_config;
-use crate::event_log::EventLog;
-use crate::interrupt::StopRequest;
-use crate::output::Output;
-use crate::replay::{Replayed, Target, Unsent, replay};
-use crate::report::usage;
-use crate::window::rfc3339;
+use super::flags::{RoutingArgs, StackArg, TableArgs, WindowArgs};
+use crate::ops::aws::sdk_config;
+use crate::ops::event_log::EventLog;
+use crate::ops::interrupt::StopRequest;
+use crate::ops::replay::{Replayed, Target, Unsent, replay};
+use crate::ops::resources::resources_for;
+use crate::ui::event_line::EventLine;
+use crate::ui::output::Output;
+use crate::ui::report::usage;
+use crate::ui::time::rfc3339;
+use clap::Args;
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["to", "routes"]))]
+#[command(
+    after_help = "Each replayed message carries `replayed_at` (in the message and as an attribute) and its original `webhook_id`. A consumer idempotent on `DownstreamMessage::idempotency_key()` (the `webhook_id`, with `replayed_at` on a replay) handles a replay once more, however often SQS delivers it; the example consumer rewrites the same objects, so replaying a window twice is safe for it."
+)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// Send every event to this queue.
+    #[arg(long, value_name = "QUEUE_URL")]
+    pub to: Option<String>,
+    /// Send each event where the stack's routing sends it now.
+    #[arg(long)]
+    pub routes: bool,
+    /// List and count what would be sent; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Go on with the replay stamped MS (what an earlier run printed) instead of starting a new one:
+    /// consumers idempotent on `idempotency_key` drop what that run already sent.
+    #[arg(long, value_name = "MS")]
+    pub replayed_at: Option<i64>,
+    #[command(flatten)]
+    pub stack: StackArg,
+    #[command(flatten)]
+    pub table: TableArgs,
+    #[command(flatten)]
+    pub routing: RoutingArgs,
+}
 
 /// The end of a replay.
 #[derive(Serialize)]
@@ -40,7 +70,7 @@ struct Failed {
 
 impl From<Unsent> for Failed {
     fn from(u: Unsent) -> Self {
-        Self { webhook_id: u.webhook_id, queue: u.queue, error: u.error }
+        Self { webhook_id: u.webhook_id.into(), queue: u.queue, error: u.error }
     }
 }
 
@@ -60,7 +90,7 @@ impl fmt::Display for Summary {
     }
 }
 
-pub(super) async fn run(args: ReplayArgs, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
+pub(crate) async fn run(args: ReplayArgs, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
     if args.window.since.is_none() && args.window.webhook_ids.is_empty() {
         return Err(usage(
             "replay needs --since (a duration ago such as 2h, a time, or a date) or --webhook-id",
@@ -68,7 +98,7 @@ pub(super) async fn run(args: ReplayArgs, endpoint: Option<&str>, out: Output) -
     }
     let filter = filter(&args.window)?;
     let config = sdk_config(endpoint).await;
-    let resources = resources_for(&config, &args.stack, |r| {
+    let resources = resources_for(&config, args.stack.stack.as_deref(), |r| {
         r.table = args.table.table.clone();
         r.routes_json = args.routing.routes_json.clone();
         r.default_queue = args.routing.default_queue.clone();
@@ -103,7 +133,7 @@ pub(super) async fn run(args: ReplayArgs, endpoint: Option<&str>, out: Output) -
     // Every destination exists, or nothing is sent: a typo is one line, not thousands of failures.
     let sqs = aws_sdk_sqs::Client::new(&config);
     for queue in target.all_queues() {
-        crate::queue::queue_arn(&sqs, queue)
+        crate::ops::queue::queue_arn(&sqs, queue)
             .await
             .with_context(|| format!("checking the queue {queue} before replaying"))?;
     }

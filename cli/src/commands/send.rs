@@ -10,14 +10,79 @@ use shared::EventKind;
 use shared::clock::{Clock, SystemClock};
 use shared::signature::UrlToken;
 
-use super::read_input;
-use super::signer::Signer;
-use crate::args::SendArgs;
-use crate::endpoint::urls;
-use crate::envelopes::{Envelope, fresh_job_id};
-use crate::output::{Output, bad, good, styled};
-use crate::report::usage;
+use super::flags::{Sensitive, SignerArgs, parse_metadata, parse_sensitive, read_input};
+use crate::ops::endpoint::urls;
+use crate::ops::send;
+use crate::ui::output::{Output, bad, good, styled};
+use crate::ui::report::usage;
+use clap::Args;
+use clap::builder::{PossibleValue, TypedValueParser};
+use shared::fixtures::envelopes::{Envelope, fresh_job_id};
 use shared::signature::sign::fresh_webhook_id;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The receiver's URL (a Function URL, or the one `make dev` prints).
+    pub url: String,
+    /// The event type: a realistic envelope of that type is sent.
+    #[arg(long = "type", default_value = "batch.succeeded", value_parser = EventTypeParser)]
+    pub event_type: String,
+    /// Send a type Gemini is not known to send (the receiver routes it to the default queue).
+    #[arg(long)]
+    pub allow_unknown_type: bool,
+    /// Send this body instead of a generated envelope: a file, or `-` for standard input.
+    #[arg(long, conflicts_with_all = ["event_type", "metadata", "job"])]
+    pub body: Option<PathBuf>,
+    /// Add `user_metadata` to the envelope (repeatable); a value that is JSON is sent as JSON.
+    #[arg(long = "metadata", value_name = "KEY=VALUE", value_parser = parse_metadata)]
+    pub metadata: Vec<(String, serde_json::Value)>,
+    /// The job's id, `data.id` (default: a fresh one in the type's shape, e.g. `batches/...`).
+    #[arg(long)]
+    pub job: Option<String>,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// The `webhook-id` (default: a fresh `msg_...`).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Send the same delivery this many times, as Gemini's retries would.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+    /// Change the body after signing (the receiver answers 401: use with `--expect 401`).
+    #[arg(long)]
+    pub tamper: bool,
+    /// Sign with a timestamp this many seconds old (over 300 is refused: use with `--expect 401`).
+    #[arg(long, default_value_t = 0)]
+    pub age: i64,
+    /// The endpoint's URL token, added as `?token=` (dynamic deliveries need it; `@FILE`, `@-`).
+    #[arg(long, env = "WEBHOOK_URL_TOKEN", hide_env_values = true, value_parser = parse_sensitive)]
+    pub url_token: Option<Sensitive>,
+    /// The HTTP status every answer must have (default: any 2xx).
+    #[arg(long, value_name = "STATUS", value_parser = clap::value_parser!(u16).range(100..600))]
+    pub expect: Option<u16>,
+}
+
+/// `--type`: any text, the known types offered in `--help` and completions; an unknown one is refused
+/// later unless `--allow-unknown-type`.
+#[derive(Clone)]
+struct EventTypeParser;
+
+impl TypedValueParser for EventTypeParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(EventKind::CATALOG.iter().map(|(name, _)| PossibleValue::new(*name))))
+    }
+}
 
 /// How long one POST may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,14 +133,14 @@ impl fmt::Display for Answer {
     }
 }
 
-pub(super) async fn run(args: SendArgs, out: Output) -> anyhow::Result<()> {
-    let signer = Signer::from_args(&args.signer)?;
+pub(crate) async fn run(args: SendArgs, out: Output) -> anyhow::Result<()> {
+    let signer = args.signer.signer()?;
     let known = EventKind::of(&args.event_type) != EventKind::Other;
     if args.body.is_none() && !known && !args.allow_unknown_type {
         return Err(usage(unknown_type(&args.event_type)));
     }
     reqwest::Url::parse(&args.url).map_err(|e| usage(format!("{:?} is not a URL: {e}", args.url)))?;
-    let target = match args.url_token.as_ref().map(crate::args::Sensitive::expose) {
+    let target = match args.url_token.as_ref().map(Sensitive::expose) {
         Some(token) => {
             let token = UrlToken::parse(token)
                 .map_err(|e| usage(format!("--url-token (or WEBHOOK_URL_TOKEN) is not a URL token: {e}")))?;
@@ -111,22 +176,10 @@ pub(super) async fn run(args: SendArgs, out: Output) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().timeout(TIMEOUT).build()?;
     let mut unexpected = None;
     for attempt in 1..=args.repeat {
-        let response = http
-            .post(&target)
-            .header("content-type", "application/json")
-            .header("webhook-id", &signed.id)
-            .header("webhook-timestamp", &signed.timestamp)
-            .header("webhook-signature", &signed.signature)
-            .body(sent.clone())
-            .send()
-            .await
-            // The URL may carry the endpoint's token: never in a message.
-            .map_err(reqwest::Error::without_url)
-            .with_context(|| {
-                format!("could not reach {}: is the receiver running? (`make dev` prints its URL)", args.url)
-            })?;
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
+        let reply = send::post(&http, &target, &signed, sent.clone()).await.with_context(|| {
+            format!("could not reach {}: is the receiver running? (`make dev` prints its URL)", args.url)
+        })?;
+        let status = reply.status;
         let expected = match args.expect {
             Some(expect) => status == expect,
             None => (200..300).contains(&status),
@@ -138,7 +191,7 @@ pub(super) async fn run(args: SendArgs, out: Output) -> anyhow::Result<()> {
             webhook_id: signed.id.clone(),
             event_type: event_type.clone(),
             scheme: signer.scheme(),
-            answer: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            answer: reply.body,
         };
         out.print(&answer);
         if !expected && unexpected.is_none() {

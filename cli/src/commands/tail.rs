@@ -8,12 +8,37 @@ use aws_sdk_sqs::types::Message;
 use serde::Serialize;
 use shared::message::DownstreamMessage;
 
-use super::IdleLimit;
-use super::event_line::EventLine;
-use crate::args::TailArgs;
-use crate::aws::sdk_config;
-use crate::output::{Output, date_time, dim, styled};
-use crate::queue::WatchedQueue;
+use crate::ops::aws::sdk_config;
+use crate::ops::queue::IdleLimit;
+use crate::ops::queue::WatchedQueue;
+use crate::ui::event_line::EventLine;
+use crate::ui::output::{Output, dim, styled};
+use crate::ui::time::date_time;
+use clap::Args;
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Reading a queue takes its messages from every other reader: on a queue a consumer is \
+subscribed to, `tail` competes with it. Add a route to a queue of your own for watching instead."
+)]
+pub struct TailArgs {
+    /// The queue's URL.
+    pub queue_url: String,
+    /// Delete each message once printed, and keep reading (default: print what is waiting, one bounded
+    /// pass, and leave it all in the queue, visible again at once).
+    #[arg(long)]
+    pub consume: bool,
+    /// With --consume: keep watching until Ctrl-C (default: stop after `--idle` seconds without one).
+    #[arg(long, short, requires = "consume")]
+    pub follow: bool,
+    /// With --consume: stop after this many seconds without a message.
+    #[arg(long, default_value_t = 20, conflicts_with = "follow")]
+    pub idle: u64,
+    /// Without --consume: print at most this many (each read counts toward the queue's maxReceiveCount,
+    /// so a pass reads each message once, within 20 s).
+    #[arg(long, default_value_t = crate::ops::queue::PASS_MAX, conflicts_with = "consume")]
+    pub max: usize,
+}
 
 /// One message: the event, or why it is not one.
 #[derive(Serialize)]
@@ -50,7 +75,7 @@ impl fmt::Display for Line {
     }
 }
 
-pub(super) async fn run(args: TailArgs, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
+pub(crate) async fn run(args: TailArgs, endpoint: Option<&str>, out: Output) -> anyhow::Result<()> {
     let queue = WatchedQueue::new(aws_sdk_sqs::Client::new(&sdk_config(endpoint).await), &args.queue_url);
     if !args.consume {
         let pass = queue.peek(args.max).await?;

@@ -72,8 +72,8 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    /// The consumer `config` describes, on `aws`'s clients.
-    pub fn new(aws: &Clients, config: &Config, clock: Arc<dyn Clock>) -> Self {
+    /// The consumer `config` describes, on `aws`'s clients: what `main` serves and the local stack runs.
+    pub fn from_config(config: &Config, aws: &Clients, clock: Arc<dyn Clock>) -> Self {
         Self {
             once: Idempotency::new(
                 aws.dynamodb(),

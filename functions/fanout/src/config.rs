@@ -1,9 +1,6 @@
 //! The fanout's configuration, read once at cold start.
 
-use std::time::Duration;
-
-use aws_config::timeout::TimeoutConfig;
-use shared::aws::clients::timeouts;
+use shared::aws::clients::Timeouts;
 use shared::config::{FromVars, Vars};
 use shared::routing::{Routes, RoutesError};
 
@@ -39,9 +36,7 @@ impl FromVars for Config {
 /// The AWS SDK's timeouts: a stuck send fails its window (retried by the stream) well inside the
 /// function's 30-second timeout. Generous per attempt, because a send that times out after SQS accepted
 /// it is sent again on the retry: the one way a downstream queue can see an event twice.
-pub fn sdk_timeouts() -> TimeoutConfig {
-    timeouts(Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(20))
-}
+pub const TIMEOUTS: Timeouts = Timeouts::STAGE;
 
 #[cfg(test)]
 mod tests {

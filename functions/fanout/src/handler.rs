@@ -16,13 +16,16 @@ use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use futures::future::join_all;
 use lambda_runtime::LambdaEvent;
 use shared::aws::batch::{self, UnreportableFailure};
-use shared::aws::publish::{Outgoing, Publisher, send_all};
+use shared::aws::clients::Clients;
+use shared::aws::dead_letters::DeadLetters;
+use shared::aws::publish::{Addressed, Publisher, SqsPublisher, WINDOW, send_routed};
+use shared::aws::queue::SqsQueue;
 use shared::clock::Clock;
-use shared::message::{DownstreamMessage, EventRecord, attributes};
+use shared::message::{DeadLetter, DownstreamMessage, EventRecord};
 use shared::metrics::{self, Function, Metric};
 use shared::routing::Routes;
 
-use crate::dead_letters::{DeadLetter, DeadLetters};
+use crate::config::Config;
 
 /// Sends per entry within one invocation, first included.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
@@ -42,6 +45,20 @@ pub struct Fanout<P, D> {
     pub clock: Arc<dyn Clock>,
 }
 
+impl Fanout<SqsPublisher, SqsQueue> {
+    /// The fanout `config` describes, on `aws`'s clients: what `main` serves and the local stack runs.
+    pub fn from_config(config: Config, aws: &Clients, clock: Arc<dyn Clock>) -> Self {
+        let sqs = aws.sqs();
+        Self {
+            routes: config.routes,
+            publisher: SqsPublisher::new(sqs.clone()),
+            dead_letters: SqsQueue::new(sqs, config.dead_letter_queue_url),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            clock,
+        }
+    }
+}
+
 /// What one batch came to.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -58,9 +75,6 @@ pub struct Report {
     /// Records not attempted because an earlier window failed; the trigger's retry covers them.
     pub deferred: usize,
 }
-
-/// Records routed per window: one SendMessageBatch per queue carries a window whose events all go there.
-pub const WINDOW: usize = 10;
 
 /// Routes and sends every INSERT in `records`, a window of [`WINDOW`] records at a time, in order. At
 /// the first window with a record to retry it stops: the trigger retries from the first failed record,
@@ -87,54 +101,57 @@ async fn send_window<P: Publisher, D: DeadLetters>(
     window: Vec<(usize, StreamRecord)>,
     report: &mut Report,
 ) {
-    let mut per_queue: BTreeMap<&str, Vec<Outgoing>> = BTreeMap::new();
+    let mut addressed = Vec::new();
     let mut letters: Vec<(usize, DeadLetter)> = Vec::new();
     for (index, record) in window {
         if record.event_name != "INSERT" {
             report.skipped += 1;
             continue;
         }
-        match prepare(fanout, index, record) {
-            Prepared::Routed { messages, by_default } => {
-                report.unrouted += usize::from(by_default);
-                for (queue, outgoing) in messages {
-                    per_queue.entry(queue).or_default().push(outgoing);
-                }
-            }
-            Prepared::Unsendable(letter) => letters.push((index, letter)),
-        }
-    }
-    let sends = per_queue
-        .iter()
-        .map(|(queue, entries)| send_all(&fanout.publisher, queue, entries, fanout.max_attempts));
-    for ((queue, entries), refused) in per_queue.iter().zip(join_all(sends).await) {
-        *report.delivered.entry((*queue).to_owned()).or_default() += entries.len() - refused.len();
-        for (outgoing, error) in refused {
-            let webhook_id = outgoing.attribute(attributes::WEBHOOK_ID).map(str::to_owned);
-            if !error.is_permanent() {
-                tracing::warn!(webhook_id, queue, %error, "will be retried");
-                report.failed.insert(outgoing.index);
+        let image = record.change.new_image;
+        let recorded = match EventRecord::from_stream_image(image.clone()) {
+            Ok(recorded) => recorded,
+            Err(error) => {
+                let body =
+                    shared::sqs::to_json(&image).unwrap_or_else(|_| "(unencodable stream image)".into());
+                letters.push((index, DeadLetter::new(body, "undecodable_record", error)));
                 continue;
             }
-            letters.push((
-                outgoing.index,
-                DeadLetter {
-                    destination: Some((*queue).to_owned()),
-                    reason: error.code().to_owned(),
-                    detail: error.to_string(),
-                    event_type: outgoing.attribute(attributes::EVENT_TYPE).map(str::to_owned),
-                    webhook_id,
-                    body: outgoing.body,
-                },
-            ));
+        };
+        let destinations = fanout.routes.destinations(&recorded.event_type, recorded.event.user_metadata());
+        report.unrouted += usize::from(destinations.by_default);
+        addressed.push(Addressed {
+            index,
+            message: DownstreamMessage::from(recorded),
+            queues: destinations.queues,
+        });
+    }
+    let sent = send_routed(&fanout.publisher, &addressed, fanout.max_attempts).await;
+    for (queue, count) in sent.delivered {
+        *report.delivered.entry(queue).or_default() += count;
+    }
+    for unsent in sent.unsent {
+        let webhook_id = unsent.webhook_id.as_str();
+        if !unsent.error.is_permanent() {
+            tracing::warn!(webhook_id, queue = unsent.queue, error = %unsent.error, "will be retried");
+            report.failed.insert(unsent.index);
+            continue;
         }
+        let body = unsent.body.unwrap_or_else(|| "(unencodable downstream message)".into());
+        let mut letter = DeadLetter::new(body, unsent.error.code(), &unsent.error)
+            .of_event(unsent.webhook_id.clone(), unsent.event_type);
+        if let Some(queue) = unsent.queue {
+            letter = letter.refused_by(queue);
+        }
+        letters.push((unsent.index, letter));
     }
     let kept = join_all(letters.iter().map(|(_, letter)| fanout.dead_letters.keep(letter))).await;
     for ((index, letter), kept) in letters.into_iter().zip(kept) {
+        let webhook_id = letter.webhook_id.as_ref().map(|id| id.as_str());
         match kept {
             Ok(()) => {
                 tracing::error!(
-                    webhook_id = letter.webhook_id,
+                    webhook_id,
                     destination = letter.destination,
                     reason = letter.reason,
                     detail = letter.detail,
@@ -144,59 +161,10 @@ async fn send_window<P: Publisher, D: DeadLetters>(
                 *report.dead_lettered.entry(letter.reason).or_default() += 1;
             }
             Err(error) => {
-                tracing::warn!(webhook_id = letter.webhook_id, %error, "fanout DLQ unavailable; will be retried");
+                tracing::warn!(webhook_id, %error, "fanout DLQ unavailable; will be retried");
                 report.failed.insert(index);
             }
         }
-    }
-}
-
-/// What one INSERT record makes.
-enum Prepared<'r> {
-    /// A message for each queue it routes to.
-    Routed {
-        /// By queue URL.
-        messages: Vec<(&'r str, Outgoing)>,
-        /// No rule matched: the default queue alone.
-        by_default: bool,
-    },
-    /// It cannot be made into a message at all: its dead letter.
-    Unsendable(DeadLetter),
-}
-
-fn prepare<P, D>(fanout: &Fanout<P, D>, index: usize, record: StreamRecord) -> Prepared<'_> {
-    let image = record.change.new_image;
-    let recorded = match EventRecord::from_stream_image(image.clone()) {
-        Ok(recorded) => recorded,
-        Err(error) => {
-            return Prepared::Unsendable(DeadLetter {
-                body: shared::sqs::to_json(&image).unwrap_or_else(|_| "(unencodable stream image)".into()),
-                destination: None,
-                reason: "undecodable_record".into(),
-                detail: error.to_string(),
-                webhook_id: None,
-                event_type: None,
-            });
-        }
-    };
-    let destinations = fanout.routes.destinations(&recorded.event_type, recorded.event.user_metadata());
-    let message = DownstreamMessage::from(recorded);
-    let outgoing = match Outgoing::new(index, &message) {
-        Ok(outgoing) => outgoing,
-        Err(error) => {
-            return Prepared::Unsendable(DeadLetter {
-                body: "(unencodable downstream message)".into(),
-                destination: None,
-                reason: "not_serialisable".into(),
-                detail: error.to_string(),
-                webhook_id: Some(message.provenance.webhook_id.to_string()),
-                event_type: Some(message.event_type.clone()),
-            });
-        }
-    };
-    Prepared::Routed {
-        messages: destinations.queues.into_iter().map(|queue| (queue, outgoing.clone())).collect(),
-        by_default: destinations.by_default,
     }
 }
 

@@ -3,13 +3,13 @@
 //! transactional outbox): an event is routed if and only if it was recorded.
 
 mod config;
-mod dead_letters;
 mod handler;
 
-pub use config::{Config, ConfigError, sdk_timeouts};
-pub use dead_letters::{DeadLetter, DeadLetters};
-pub use handler::{DEFAULT_MAX_ATTEMPTS, Fanout, Report, WINDOW, fan_out, handle};
+pub use config::{Config, ConfigError, TIMEOUTS};
+pub use handler::{DEFAULT_MAX_ATTEMPTS, Fanout, Report, fan_out, handle};
+pub use shared::aws::dead_letters::DeadLetters;
 /// Sending to the routed queues lives in the library, shared with the CLI's replays and redrives.
 pub use shared::aws::publish::{
-    BatchResult, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, Outgoing, Publisher, SqsPublisher, batches,
+    BatchResult, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, Outgoing, Publisher, SqsPublisher, WINDOW, batches,
 };
+pub use shared::message::DeadLetter;

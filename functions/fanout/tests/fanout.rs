@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use fanout::{BatchResult, Fanout, Outgoing, Publisher, SqsPublisher, fan_out, handle};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
-use shared::aws::sqs::{SendError, SqsQueue};
+use shared::aws::queue::{SendError, SqsQueue};
 use shared::clock::ManualClock;
 use shared::event::Event;
 use shared::message::{DownstreamMessage, EventRecord, IngestMessage};
@@ -424,7 +424,7 @@ async fn an_outage_defers_and_the_retry_delivers_every_record_once() {
     let mut w = world().await;
     let emulator = Emulator::shared().unwrap();
     let proxy = testkit::FaultProxy::start(emulator.endpoint()).await.unwrap();
-    let through_proxy = testkit::sdk_config_for(&proxy.endpoint(), fanout::sdk_timeouts()).await;
+    let through_proxy = testkit::sdk_config_for(&proxy.endpoint(), fanout::TIMEOUTS).await;
     let fanout = w.fanout(w.routes(), SqsPublisher::new(aws_sdk_sqs::Client::new(&through_proxy)));
     for i in 0..12 {
         w.record(

@@ -11,7 +11,7 @@ use aws_smithy_http_client::test_util::infallible_client_fn;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use lambda_http::Request;
 use receiver::{Config, DeliveryQueues, EnqueueError, Receiver, SqsDeliveryQueues, handle};
-use shared::aws::sqs::SendError;
+use shared::aws::queue::SendError;
 use shared::clock::ManualClock;
 use shared::config::FromVars;
 use shared::message::{IngestMessage, QuarantinedDelivery};

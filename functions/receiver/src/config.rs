@@ -1,10 +1,7 @@
 //! The receiver's configuration, read once at cold start from the environment.
 
+use shared::aws::clients::Timeouts;
 pub use shared::config::ConfigError;
-use std::time::Duration;
-
-use aws_config::timeout::TimeoutConfig;
-use shared::aws::clients::timeouts;
 use shared::config::{FromVars, Vars};
 use shared::keys::GOOGLE_JWKS_URL;
 pub use shared::limits::DEFAULT_MAX_BODY_BYTES;
@@ -137,9 +134,7 @@ impl FromVars for Config {
 
 /// The AWS SDK's timeouts: Gemini wants an answer within seconds, so a slow SQS must become a 503 it
 /// will retry rather than a hung request.
-pub fn sdk_timeouts() -> TimeoutConfig {
-    timeouts(Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(5))
-}
+pub const TIMEOUTS: Timeouts = Timeouts::RECEIVER;
 
 #[cfg(test)]
 mod tests {

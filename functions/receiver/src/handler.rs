@@ -14,7 +14,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use shared::aws::clients::Clients;
-use shared::aws::sqs::SendError;
+use shared::aws::queue::SendError;
 use shared::clock::Clock;
 use shared::event::Event;
 use shared::message::{BodySha256, EncodeError, IngestMessage, QuarantineReason, QuarantinedDelivery};

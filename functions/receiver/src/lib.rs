@@ -12,7 +12,7 @@ mod secrets;
 mod setup;
 
 pub use config::{
-    Config, ConfigError, DEFAULT_MAX_BODY_BYTES, DEFAULT_SCHEMES, KeysConfig, SecretsConfig, sdk_timeouts,
+    Config, ConfigError, DEFAULT_MAX_BODY_BYTES, DEFAULT_SCHEMES, KeysConfig, SecretsConfig, TIMEOUTS,
 };
 pub use handler::{REFUSAL_LOG_WINDOW_SECS, RETRY_AFTER_SECS, Receiver, RefusalClass, handle};
 pub use jwt_tokens::{JwtTokens, TokenError};

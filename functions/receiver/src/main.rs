@@ -13,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
     shared::logging::init();
     let config = Config::from_env()?;
     shared::metrics::set_namespace(&config.metrics_namespace);
-    let aws = Clients::load(config.endpoint_url.clone(), receiver::sdk_timeouts()).await;
+    let aws = Clients::load(config.endpoint_url.clone(), receiver::TIMEOUTS).await;
     let clock = Arc::new(SystemClock);
     let (verifier, notices) =
         receiver::build_verifier(&config, || aws.secretsmanager(), clock.clone()).await?;

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use shared::aws::sqs::{SendError, SqsQueue};
+use shared::aws::queue::{SendError, SqsQueue};
 use shared::message::{EncodeError, IngestMessage, QuarantinedDelivery};
 
 /// Why a message did not reach the ingest queue.

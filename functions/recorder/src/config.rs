@@ -1,10 +1,7 @@
 //! The recorder's configuration, read once at cold start.
 
+use shared::aws::clients::Timeouts;
 pub use shared::config::ConfigError;
-use std::time::Duration;
-
-use aws_config::timeout::TimeoutConfig;
-use shared::aws::clients::timeouts;
 use shared::config::{FromVars, Vars};
 
 /// Default record lifetime: 7 days, well beyond Gemini's 24 h of retries, so a late retry still
@@ -48,9 +45,7 @@ impl FromVars for Config {
 /// The AWS SDK's timeouts: a stuck write fails its record (retried by SQS) well inside the function's
 /// 30-second timeout, instead of timing the whole batch out. Generous per attempt, because a write that
 /// times out after DynamoDB applied it is only found out as a duplicate on the retry.
-pub fn sdk_timeouts() -> TimeoutConfig {
-    timeouts(Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(20))
-}
+pub const TIMEOUTS: Timeouts = Timeouts::STAGE;
 
 #[cfg(test)]
 mod tests {

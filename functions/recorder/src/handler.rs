@@ -9,12 +9,15 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 use lambda_runtime::LambdaEvent;
 use shared::aws::batch::{self, UnreportableFailure};
+use shared::aws::clients::Clients;
+use shared::aws::dead_letters::DeadLetters;
+use shared::aws::queue::SqsQueue;
 use shared::clock::Clock;
-use shared::message::{BodySha256, EventRecord, IngestMessage};
+use shared::message::{BodySha256, DeadLetter, EventRecord, IngestMessage};
 use shared::metrics::{self, Function, Metric};
 
-use crate::dead_letters::DeadLetters;
-use crate::store::{EventStore, Written};
+use crate::config::Config;
+use crate::store::{DynamoDbEventStore, EventStore, Written};
 
 /// The recorder's dependencies, built once per container.
 #[derive(Debug)]
@@ -27,6 +30,18 @@ pub struct Recorder<S, D> {
     pub ttl_secs: u64,
     /// For `recorded_at` and `expires_at`.
     pub clock: Arc<dyn Clock>,
+}
+
+impl Recorder<DynamoDbEventStore, SqsQueue> {
+    /// The recorder `config` describes, on `aws`'s clients: what `main` serves and the local stack runs.
+    pub fn from_config(config: &Config, aws: &Clients, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store: DynamoDbEventStore::new(aws.dynamodb(), &config.table),
+            dead_letters: SqsQueue::new(aws.sqs(), &config.dead_letter_queue_url),
+            ttl_secs: config.ttl_secs,
+            clock,
+        }
+    }
 }
 
 /// What became of one SQS record.
@@ -114,7 +129,8 @@ async fn dead_letter<S, D: DeadLetters>(
     detail: &str,
 ) -> Outcome {
     let message_id = message.message_id.as_deref();
-    match recorder.dead_letters.keep(message.body.as_deref().unwrap_or_default(), reason, detail).await {
+    let letter = DeadLetter::new(message.body.clone().unwrap_or_default(), reason, detail);
+    match recorder.dead_letters.keep(&letter).await {
         Ok(()) => {
             tracing::error!(message_id, reason, detail, outcome = "dead_lettered", "kept in the ingest DLQ");
             Outcome::DeadLettered(reason)

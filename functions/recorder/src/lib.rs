@@ -4,11 +4,9 @@
 //! ingest DLQ at once; only records that failed for now go back to SQS.
 
 mod config;
-mod dead_letters;
 mod handler;
 mod store;
 
-pub use config::{Config, ConfigError, DEFAULT_RECORD_TTL_SECS, sdk_timeouts};
-pub use dead_letters::DeadLetters;
+pub use config::{Config, ConfigError, DEFAULT_RECORD_TTL_SECS, TIMEOUTS};
 pub use handler::{Outcome, Recorder, handle, record_batch};
 pub use store::{DynamoDbEventStore, EventStore, StoreError, Written};

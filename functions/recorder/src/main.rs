@@ -3,9 +3,8 @@
 use std::sync::Arc;
 
 use lambda_runtime::service_fn;
-use recorder::{Config, DynamoDbEventStore, Recorder};
+use recorder::{Config, Recorder};
 use shared::aws::clients::Clients;
-use shared::aws::sqs::SqsQueue;
 use shared::clock::SystemClock;
 use shared::config::FromVars;
 
@@ -14,14 +13,8 @@ async fn main() -> anyhow::Result<()> {
     shared::logging::init();
     let config = Config::from_env()?;
     shared::metrics::set_namespace(&config.metrics_namespace);
-    let aws = Clients::load(config.endpoint_url.clone(), recorder::sdk_timeouts()).await;
-    let recorder = Recorder {
-        store: DynamoDbEventStore::new(aws.dynamodb(), &config.table),
-        dead_letters: SqsQueue::new(aws.sqs(), &config.dead_letter_queue_url),
-        ttl_secs: config.ttl_secs,
-        clock: Arc::new(SystemClock),
-    };
-    let recorder = &recorder;
+    let aws = Clients::load(config.endpoint_url.clone(), recorder::TIMEOUTS).await;
+    let recorder = &Recorder::from_config(&config, &aws, Arc::new(SystemClock));
     lambda_runtime::run(service_fn(move |event| recorder::handle(recorder, event)))
         .await
         .map_err(anyhow::Error::from_boxed)

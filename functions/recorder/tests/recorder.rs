@@ -6,7 +6,7 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::{Context, LambdaEvent};
 use recorder::{DynamoDbEventStore, Outcome, Recorder, handle, record_batch};
-use shared::aws::sqs::SqsQueue;
+use shared::aws::queue::SqsQueue;
 use shared::clock::ManualClock;
 use shared::event::Event;
 use shared::message::{BodySha256, IngestMessage};

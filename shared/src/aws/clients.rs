@@ -12,13 +12,50 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
-/// SDK timeouts: connect, each attempt, and the whole operation (retries included).
-pub fn timeouts(connect: Duration, attempt: Duration, operation: Duration) -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(connect)
-        .operation_attempt_timeout(attempt)
-        .operation_timeout(operation)
-        .build()
+/// SDK timeouts: connect, each attempt, and the whole operation (retries included). One profile per
+/// kind of caller, named for who waits on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open a connection.
+    pub connect: Duration,
+    /// Each attempt.
+    pub attempt: Duration,
+    /// The whole operation, retries included.
+    pub operation: Duration,
+}
+
+impl Timeouts {
+    /// The receiver: Gemini waits on its answer, so a stuck call becomes a 503 (and Gemini's retry)
+    /// within seconds, not a timeout of the whole function.
+    pub const RECEIVER: Self = Self::secs(1, 2, 5);
+    /// A stage on a queue or a stream (the recorder, the fanout): a stuck call fails its record, which
+    /// the trigger retries, well inside the function's 30 seconds. Generous per attempt, because a
+    /// write that times out after it was applied is only found out on the retry.
+    pub const STAGE: Self = Self::secs(1, 5, 20);
+    /// A downstream consumer: its calls (S3 writes, a claim) take longer than a stage's, and it has
+    /// minutes.
+    pub const CONSUMER: Self = Self::secs(1, 10, 30);
+    /// A person or a script at a terminal (the CLI): an attempt outlasts SQS's longest poll (20 s), and a
+    /// hung service is an error naming the call, not a command that never returns.
+    pub const INTERACTIVE: Self = Self::secs(5, 30, 90);
+
+    /// A profile of whole seconds.
+    pub const fn secs(connect: u64, attempt: u64, operation: u64) -> Self {
+        Self {
+            connect: Duration::from_secs(connect),
+            attempt: Duration::from_secs(attempt),
+            operation: Duration::from_secs(operation),
+        }
+    }
+
+    /// As the SDK takes them.
+    pub fn config(self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
 }
 
 /// Builds the clients of one function.
@@ -31,8 +68,9 @@ pub struct Clients {
 impl Clients {
     /// Loads the SDK's configuration (region and credentials from the environment, as in Lambda) with
     /// `timeouts`, and `endpoint_url` for every client when given.
-    pub async fn load(endpoint_url: Option<String>, timeouts: TimeoutConfig) -> Self {
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await;
+    pub async fn load(endpoint_url: Option<String>, timeouts: Timeouts) -> Self {
+        let sdk =
+            aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts.config()).load().await;
         Self::from_sdk_config(sdk, endpoint_url)
     }
 

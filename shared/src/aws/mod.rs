@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod clients;
+pub mod dead_letters;
 pub mod idempotency;
 pub mod publish;
-pub mod sqs;
+pub mod queue;

@@ -1,21 +1,27 @@
 //! Publishing downstream messages to SQS queues: the publisher port, SQS's batch limits, FIFO ids, the
-//! SQS adapter, and [`send_all`], which retries transient refusals and isolates the one entry a whole
-//! batch was refused for. The fanout routes with it; the CLI's replays and redrives send with it, so a
-//! replayed event reaches a queue exactly as a routed one does.
+//! SQS adapter, [`send_all`], which retries transient refusals and isolates the one entry a whole
+//! batch was refused for, and [`send_routed`], the one step that sends a window of routed messages.
+//! The fanout routes with it; the CLI's replays and redrives send with it, so a replayed event reaches
+//! a queue exactly as a routed one does.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use futures::future::join_all;
 
-use crate::aws::sqs::{SendError, classify, classify_entry, message_size, string_attribute};
+use crate::aws::queue::{SendError, classify, classify_entry, message_size, string_attribute};
+use crate::id::WebhookId;
 use crate::limits::SQS_MAX_MESSAGE_BYTES;
 use crate::message::DownstreamMessage;
 use crate::sqs::{deduplication_id, group_id};
 
 /// Most entries in one SendMessageBatch.
 pub const MAX_BATCH_ENTRIES: usize = 10;
+/// Messages routed and sent per step ([`send_routed`]): one SendMessageBatch per queue carries a
+/// window whose messages all go there, so one job's events keep their order on a FIFO queue.
+pub const WINDOW: usize = MAX_BATCH_ENTRIES;
 /// Most bytes in one SendMessageBatch (bodies and attributes together).
 pub const MAX_BATCH_BYTES: usize = SQS_MAX_MESSAGE_BYTES;
 
@@ -30,31 +36,21 @@ pub struct Outgoing {
     pub attributes: Vec<(&'static str, String)>,
     /// The FIFO message group (the job, so one job's events are delivered one at a time).
     pub group_id: String,
-    /// The FIFO deduplication id: the `webhook-id`, fitted to SQS's rules; a replay's is its own, so
-    /// SQS does not drop it as a copy of the original.
+    /// The FIFO deduplication id: the message's idempotency key, fitted to SQS's rules; a replay's is
+    /// its own, so SQS does not drop it as a copy of the original.
     pub deduplication_id: String,
 }
 
 impl Outgoing {
     /// The entry for `message`, made from the caller's `index`.
     pub fn new(index: usize, message: &DownstreamMessage) -> Result<Self, serde_json::Error> {
-        let webhook_id = message.webhook_id().as_str();
-        let deduplication = match message.replayed_at {
-            None => deduplication_id(webhook_id),
-            Some(at) => deduplication_id(&format!("{webhook_id}:replay:{at}")),
-        };
         Ok(Self {
             index,
             body: message.to_sqs_body()?,
             attributes: message.sqs_attributes(),
-            group_id: group_id(message.data_id.as_deref(), webhook_id),
-            deduplication_id: deduplication,
+            group_id: group_id(message.data_id.as_deref(), message.webhook_id().as_str()),
+            deduplication_id: deduplication_id(message.idempotency_key().as_str()),
         })
-    }
-
-    /// The value of the attribute `name`.
-    pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes.iter().find(|(n, _)| *n == name).map(|(_, value)| value.as_str())
     }
 
     fn attribute_pairs(&self) -> Vec<(&str, &str)> {
@@ -219,6 +215,115 @@ async fn isolate<P: Publisher>(publisher: &P, queue: &str, batch: &[Outgoing]) -
             BatchResult::CallFailed(error) => Some((position, error)),
         })
         .collect()
+}
+
+/// One message of a window and the queues it goes to (where the routing sends it, or one queue).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Addressed<'q> {
+    /// The caller's index of what it was made from (the fanout: the record's position in its batch).
+    pub index: usize,
+    /// The message.
+    pub message: DownstreamMessage,
+    /// Its queue URLs.
+    pub queues: Vec<&'q str>,
+}
+
+/// Why a message did not reach one of its queues.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unsendable {
+    /// The queue did not take it (the verdict says whether that may pass).
+    #[error(transparent)]
+    Refused(SendError),
+    /// It could not be written as JSON at all (never seen: a message is made from parsed JSON).
+    #[error("not serialisable: {0}")]
+    NotSerialisable(String),
+}
+
+impl Unsendable {
+    /// Whether sending it again can never succeed.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::Refused(error) => error.is_permanent(),
+            Self::NotSerialisable(_) => true,
+        }
+    }
+
+    /// A stable code: SQS's error code, or `not_serialisable`.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Refused(error) => error.code(),
+            Self::NotSerialisable(_) => "not_serialisable",
+        }
+    }
+}
+
+/// One message that did not reach one of its queues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsent {
+    /// The caller's index (see [`Addressed::index`]).
+    pub index: usize,
+    /// The event's `webhook-id`.
+    pub webhook_id: WebhookId,
+    /// The event's type.
+    pub event_type: String,
+    /// The queue that did not take it; `None` when it was never sendable.
+    pub queue: Option<String>,
+    /// The message's body as sent; `None` when it was never sendable.
+    pub body: Option<String>,
+    /// Why.
+    pub error: Unsendable,
+}
+
+/// What a window came to.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WindowSent {
+    /// Messages accepted, by queue URL.
+    pub delivered: BTreeMap<String, usize>,
+    /// What did not get there, one entry per message and queue.
+    pub unsent: Vec<Unsent>,
+}
+
+/// Sends a window of at most [`WINDOW`] messages, each to each of its queues: every queue's share in
+/// one SendMessageBatch, the queues concurrently, transient refusals tried again (up to `attempts`
+/// sends in all). The fanout, a replay and a redrive all send through here.
+pub async fn send_routed<P: Publisher>(publisher: &P, window: &[Addressed<'_>], attempts: u32) -> WindowSent {
+    let mut sent = WindowSent::default();
+    let mut per_queue: BTreeMap<&str, Vec<Outgoing>> = BTreeMap::new();
+    for (position, addressed) in window.iter().enumerate() {
+        match Outgoing::new(position, &addressed.message) {
+            Ok(outgoing) => {
+                for queue in &addressed.queues {
+                    per_queue.entry(queue).or_default().push(outgoing.clone());
+                }
+            }
+            Err(error) => sent.unsent.push(unsent(
+                addressed,
+                None,
+                None,
+                Unsendable::NotSerialisable(error.to_string()),
+            )),
+        }
+    }
+    let sends = per_queue.iter().map(|(queue, entries)| send_all(publisher, queue, entries, attempts));
+    for ((queue, entries), refused) in per_queue.iter().zip(join_all(sends).await) {
+        *sent.delivered.entry((*queue).to_owned()).or_default() += entries.len() - refused.len();
+        for (entry, error) in refused {
+            let addressed = &window[entry.index];
+            sent.unsent.push(unsent(addressed, Some(queue), Some(entry.body), Unsendable::Refused(error)));
+        }
+    }
+    sent
+}
+
+fn unsent(addressed: &Addressed<'_>, queue: Option<&str>, body: Option<String>, error: Unsendable) -> Unsent {
+    Unsent {
+        index: addressed.index,
+        webhook_id: addressed.message.webhook_id().clone(),
+        event_type: addressed.message.event_type.clone(),
+        queue: queue.map(str::to_owned),
+        body,
+        error,
+    }
 }
 
 #[cfg(test)]

@@ -77,6 +77,11 @@ enum SigningList {
 }
 
 impl EndpointSecrets {
+    /// The secrets of an endpoint, no owner recorded (an endpoint made by hand, or locally).
+    pub fn new(signing: Vec<SigningSecret>, url_token: Option<UrlToken>) -> Self {
+        Self { signing, url_token, owners: BTreeMap::new() }
+    }
+
     /// Parses a secret value in either shape (see the module documentation).
     pub fn parse(value: &str) -> Result<Self, SecretValueError> {
         let trimmed = value.trim();

@@ -11,16 +11,17 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::EventRecord as StreamRecord;
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
-use fanout::{DEFAULT_MAX_ATTEMPTS, Fanout, SqsPublisher};
-use gemini_webhooks::lambda_events::{sqs_event, sqs_record};
+use fanout::{Fanout, SqsPublisher};
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::{Context, LambdaEvent};
-use receiver::{Config, Receiver, SqsDeliveryQueues};
+use receiver::{Receiver, SqsDeliveryQueues};
 use recorder::{DynamoDbEventStore, Recorder};
 use shared::aws::clients::Clients;
-use shared::aws::sqs::SqsQueue;
+use shared::aws::queue::SqsQueue;
 use shared::clock::Clock;
 use shared::config::FromVars;
+use shared::fixtures::lambda_events::{sqs_event, sqs_record};
+use shared::fixtures::stack::Function;
 use shared::message::{DownstreamMessage, EventRecord};
 use shared::routing::Routes;
 use testkit::{Emulator, Stack, StreamReader};
@@ -134,35 +135,26 @@ impl Pipeline {
     ) -> Result<Self, Box<dyn std::error::Error>> {
         let stack = Stack::create(emulator).await?;
         let direct = emulator.sdk_config().await;
-        // Each function with its own timeouts, as deployed.
-        let receiver_sdk = testkit::sdk_config_for(functions_endpoint, receiver::sdk_timeouts()).await;
-        let recorder_sdk = testkit::sdk_config_for(functions_endpoint, recorder::sdk_timeouts()).await;
-        let fanout_sdk = testkit::sdk_config_for(functions_endpoint, fanout::sdk_timeouts()).await;
         let sqs = aws_sdk_sqs::Client::new(&direct);
-        let config = Config::from_lookup(|name| match name {
-            "INGEST_QUEUE_URL" => Some(stack.ingest.url.clone()),
-            "QUARANTINE_QUEUE_URL" => Some(stack.quarantine.url.clone()),
-            "JWT_TOKENS_TABLE" => Some(stack.jwt_tokens_table.clone()),
-            _ => receiver_vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()),
+        // Each function configured as the template configures it, with its own timeouts, as deployed.
+        let functions = |timeouts| async move {
+            let sdk = testkit::sdk_config_for(functions_endpoint, timeouts).await;
+            Clients::from_sdk_config(sdk, Some(functions_endpoint.to_owned()))
+        };
+        let resources = stack.resources();
+        let config = receiver::Config::from_lookup(|name| {
+            let given = receiver_vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+            given.or_else(|| resources.var(Function::Receiver, name))
         })?;
-        let receiver_aws = Clients::from_sdk_config(receiver_sdk, Some(functions_endpoint.to_owned()));
+        let receiver_aws = functions(receiver::TIMEOUTS).await;
         let (verifier, _notices) =
             receiver::build_verifier(&config, || receiver_aws.secretsmanager(), clock.clone()).await?;
         let receiver = Arc::new(Receiver::from_config(&config, verifier, &receiver_aws, clock.clone()));
-        let recorder = Recorder {
-            store: DynamoDbEventStore::new(aws_sdk_dynamodb::Client::new(&recorder_sdk), &stack.table),
-            dead_letters: SqsQueue::new(aws_sdk_sqs::Client::new(&recorder_sdk), &stack.ingest.dlq_url),
-            ttl_secs: recorder::DEFAULT_RECORD_TTL_SECS,
-            clock: clock.clone(),
-        };
-        let routes = Routes::parse(Some(&template_routes(&stack)), stack.routed("default").url.clone())?;
-        let fanout = Fanout {
-            routes,
-            publisher: SqsPublisher::new(aws_sdk_sqs::Client::new(&fanout_sdk)),
-            dead_letters: SqsQueue::new(aws_sdk_sqs::Client::new(&fanout_sdk), &stack.fanout_dlq.url),
-            max_attempts: DEFAULT_MAX_ATTEMPTS,
-            clock,
-        };
+        let recorder_config = recorder::Config::from_lookup(|name| resources.var(Function::Recorder, name))?;
+        let recorder =
+            Recorder::from_config(&recorder_config, &functions(recorder::TIMEOUTS).await, clock.clone());
+        let fanout_config = fanout::Config::from_lookup(|name| resources.var(Function::Fanout, name))?;
+        let fanout = Fanout::from_config(fanout_config, &functions(fanout::TIMEOUTS).await, clock);
         let reader = StreamReader::open(&direct, &stack.stream_arn).await?;
         let stream = tokio::sync::Mutex::new(StreamPosition { reader, pending: None });
         Ok(Self { stack, sqs, receiver, recorder, fanout, stream })
@@ -183,14 +175,13 @@ impl Pipeline {
         let name = format!("{}-gemini-api-key", self.stack.prefix);
         let secret =
             clients.secretsmanager().create_secret().name(name).secret_string(api_key).send().await?;
-        let config = consumer::Config {
-            claims_table: self.stack.claims_table.clone(),
-            results_bucket: self.stack.results_bucket.clone(),
-            api_key_secret: secret.arn().unwrap_or_default().to_owned(),
-            api_base: gemini_base.to_owned(),
-            endpoint_url: Some(emulator.endpoint().to_owned()),
-        };
-        Ok(consumer::Consumer::new(&clients, &config, Arc::new(shared::clock::SystemClock)))
+        let resources = self.stack.resources();
+        let config = consumer::Config::from_lookup(|name| match name {
+            "GEMINI_API_KEY_SECRET_ARN" => secret.arn().map(str::to_owned),
+            "GEMINI_API_BASE" => Some(gemini_base.to_owned()),
+            _ => resources.var(Function::Consumer, name),
+        })?;
+        Ok(consumer::Consumer::from_config(&config, &clients, Arc::new(shared::clock::SystemClock)))
     }
 
     /// Routes events by `routes` instead of the template's.
@@ -390,16 +381,4 @@ pub fn routed_queue_for(event_type: &str) -> &'static str {
         Some("video") => "video",
         _ => "default",
     }
-}
-
-/// The routing `template.yaml` configures with the example consumer deployed, pointed at this stack's
-/// queues: each job family to its queue and to the consumer's own.
-fn template_routes(stack: &Stack) -> String {
-    let consumer = &stack.consumer.url;
-    serde_json::json!([
-        {"match": "batch.*", "queues": [stack.routed("batch").url, consumer]},
-        {"match": "interaction.*", "queues": [stack.routed("interaction").url, consumer]},
-        {"match": "video.*", "queues": [stack.routed("video").url, consumer]},
-    ])
-    .to_string()
 }

@@ -318,12 +318,11 @@ async fn deliver(
         } else {
             SignedHeaders::v1(secret, &event.id, now, &event.body)
         };
+        // The plan's ids are `msg_` and hex: always header values (an empty map would be a 401).
         let request = http
             .post(url.for_scheme(event.dynamic))
             .header("content-type", "application/json")
-            .header("webhook-id", &signed.id)
-            .header("webhook-timestamp", &signed.timestamp)
-            .header("webhook-signature", &signed.signature)
+            .headers(signed.to_header_map().unwrap_or_default())
             .body(event.body.clone());
         let sent = Instant::now();
         let response = request.send().await?;

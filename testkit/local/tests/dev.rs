@@ -69,9 +69,7 @@ fn post(url: &str, id: &str, body: &str, secret: &SigningSecret) -> u16 {
     runtime.block_on(async {
         let response = reqwest::Client::new()
             .post(url)
-            .header("webhook-id", &signed.id)
-            .header("webhook-timestamp", &signed.timestamp)
-            .header("webhook-signature", &signed.signature)
+            .headers(signed.to_header_map().unwrap())
             .body(body.to_owned())
             .send()
             .await

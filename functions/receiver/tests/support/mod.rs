@@ -8,7 +8,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use lambda_http::{Body, Request, Response};
 use receiver::{Config, DeliveryQueues, EnqueueError, Receiver};
 use serde_json::Value;
-use shared::aws::sqs::SendError;
+use shared::aws::queue::SendError;
 use shared::clock::ManualClock;
 use shared::config::FromVars;
 use shared::keys::jwks_document;

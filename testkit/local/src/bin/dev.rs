@@ -12,16 +12,17 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use clap::Parser;
 use gemini_sim::{Settings, Simulator};
-use gemini_webhooks::output::{bad, clock_time, dim, good, styled};
+use gemini_webhooks::ui::output::{bad, dim, good, styled};
+use gemini_webhooks::ui::time::clock_time;
 use lambda_http::{Body, Request, Response};
 use local_stack::http::serve_json;
 use local_stack::{Drained, Endpoint, Pipeline, Routed};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::clock::SystemClock;
 use shared::keys::jwks_document;
 use shared::routing::Routes;
 use shared::signature::sign::Ed25519Signer;
-use shared::signature::{SigningSecret, UrlToken};
+use shared::signature::{EndpointSecrets, SigningSecret, UrlToken};
 use testkit::{Emulator, ROUTED_QUEUES};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -66,7 +67,7 @@ async fn main() -> ExitCode {
         .init();
     shared::metrics::silence();
     let outcome = run(args).await;
-    gemini_webhooks::report::report(outcome, false, false)
+    gemini_webhooks::ui::report::report(outcome, false, false)
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -111,7 +112,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     tokio::spawn(serve_json(jwks_listener, jwks_document(keys).to_string()));
     // The endpoint's secret in the emulator's Secrets Manager, as a deployed stack has it: what
     // `gemini-webhooks webhooks create --secret-arn` writes to.
-    let value = json!({"signing_secrets": secret, "url_token": token.expose()}).to_string();
+    let signing = SigningSecret::parse_list(&secret)?;
+    let value = EndpointSecrets::new(signing, Some(token.clone())).to_secret_string();
     let created = emulator
         .secretsmanager()
         .await

@@ -23,11 +23,11 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_lambda::primitives::Blob;
-use gemini_webhooks::sample_events::{
-    DEMO_SECRET, ENDPOINT_SECRET, LOCAL_PREFIX, LocalStack, demo_secret_value, sample_events,
-};
 use serde_json::Value;
 use shared::clock::{Clock, SystemClock};
+use shared::fixtures::sample_events::{
+    DEMO_SECRET, ENDPOINT_SECRET, LOCAL_PREFIX, LocalStack, demo_secret_value, sample_events,
+};
 use shared::message::{DownstreamMessage, IngestMessage};
 use testkit::{Emulator, Stack};
 
@@ -115,7 +115,7 @@ async fn run(options: Options) -> Result<bool, Error> {
         .await
         .create_secret()
         .name(format!("{LOCAL_PREFIX}-{ENDPOINT_SECRET}"))
-        .secret_string(demo_secret_value())
+        .secret_string(demo_secret_value()?)
         .send()
         .await?;
     let local = LocalStack {
@@ -265,8 +265,7 @@ impl Sam {
         let outcome = async {
             wait_for_port(port, Duration::from_secs(60)).await?;
             let config =
-                testkit::sdk_config_for(&format!("http://127.0.0.1:{port}"), testkit::harness_timeouts())
-                    .await;
+                testkit::sdk_config_for(&format!("http://127.0.0.1:{port}"), testkit::HARNESS_TIMEOUTS).await;
             let lambda = aws_sdk_lambda::Client::new(&config);
             let payload = std::fs::read(events.join("receiver-http-api.json"))?;
             let invoked =

@@ -18,13 +18,13 @@ mod story;
 use std::time::Duration;
 
 use gemini_sim::{Settings, Simulator};
-use gemini_webhooks::event_log::EventLog;
-use gemini_webhooks::quarantine::Quarantine;
+use gemini_webhooks::ops::event_log::EventLog;
+use gemini_webhooks::ops::quarantine::Quarantine;
 use local_stack::http::serve_json;
 use local_stack::{Endpoint, Pipeline, routed_queue_for};
 use serde_json::json;
 use shared::EventKind;
-use shared::aws::sqs::SqsQueue;
+use shared::aws::queue::SqsQueue;
 use shared::clock::{Clock, SystemClock};
 use shared::gemini::{DEFAULT_API_VERSION, GeminiClient, NewWebhook, SUBSCRIBABLE_EVENTS};
 use shared::keys::jwks_document;
@@ -182,9 +182,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         let response = http
             .post(endpoint.for_scheme(dynamic))
             .header("content-type", "application/json")
-            .header("webhook-id", &case.signed.id)
-            .header("webhook-timestamp", &case.signed.timestamp)
-            .header("webhook-signature", &case.signed.signature)
+            .headers(case.signed.to_header_map()?)
             .body(case.body.clone())
             .send()
             .await?;

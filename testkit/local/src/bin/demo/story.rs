@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use consumer::Outcome;
 use gemini_sim::{Outcome as JobOutcome, Simulator};
-use gemini_webhooks::lambda_events::sqs_record;
 use local_stack::{Endpoint, Pipeline};
 use serde_json::{Map, json};
+use shared::fixtures::lambda_events::sqs_record;
 use shared::gemini::{GeminiClient, WebhookConfig};
 use testkit::Emulator;
 

@@ -10,7 +10,7 @@
 
 use aws_lambda_events::event::sqs::SqsMessage;
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
-use gemini_webhooks::lambda_events::sqs_record;
+use shared::fixtures::lambda_events::sqs_record;
 use shared::message::DownstreamMessage;
 use testkit::Stack;
 

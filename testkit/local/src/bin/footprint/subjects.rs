@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use shared::fixtures::stack::Function;
 use shared::signature::SigningSecret;
 use testkit::Stack;
 
@@ -48,44 +49,30 @@ fn lambda_env(function_name: &str, endpoint: &str) -> Vec<(String, String)> {
 
 /// The receiver's own variables, as the template sets them (the secret inline instead of an ARN).
 fn receiver_vars(target: &Target<'_>) -> Vec<(&'static str, String)> {
-    vec![
-        ("INGEST_QUEUE_URL", target.stack.ingest.url.clone()),
-        ("QUARANTINE_QUEUE_URL", target.stack.quarantine.url.clone()),
+    let mut vars = target.stack.resources().vars(Function::Receiver);
+    vars.extend([
         ("WEBHOOK_SECRETS", target.secret.expose_whsec()),
         ("ACCEPTED_SCHEMES", "v1,v1a,jwt".to_owned()),
         ("TIMESTAMP_TOLERANCE_SECS", "300".to_owned()),
         ("MAX_BODY_BYTES", "262144".to_owned()),
-    ]
+    ]);
+    vars
 }
 
-/// A function's own variables, as `template.yaml` sets them, plus the global `RUST_LOG`.
+/// A function's own variables, as `template.yaml` sets them (without the example consumer's route
+/// copies, the stack's default), plus the global `RUST_LOG`.
 fn own_vars(function: &str, target: &Target<'_>) -> Vec<(&'static str, String)> {
-    let stack = target.stack;
+    let resources = target.stack.resources_without_consumer();
     let mut vars = match function {
         "receiver" => receiver_vars(target),
-        "recorder" => vec![
-            ("EVENTS_TABLE", stack.table.clone()),
-            ("RECORD_TTL_SECS", "604800".to_owned()),
-            ("INGEST_DLQ_URL", stack.ingest.dlq_url.clone()),
-        ],
-        "fanout" => {
-            let routes = serde_json::json!([
-                {"match": "batch.*", "queues": [stack.routed("batch").url]},
-                {"match": "interaction.*", "queues": [stack.routed("interaction").url]},
-                {"match": "video.*", "queues": [stack.routed("video").url]},
-            ]);
-            vec![
-                ("DEFAULT_QUEUE_URL", stack.routed("default").url.clone()),
-                ("ROUTES", routes.to_string()),
-                ("FANOUT_DLQ_URL", stack.fanout_dlq.url.clone()),
-            ]
+        "recorder" => {
+            let mut vars = resources.vars(Function::Recorder);
+            vars.push(("RECORD_TTL_SECS", "604800".to_owned()));
+            vars
         }
-        "consumer" => vec![
-            ("IDEMPOTENCY_TABLE", stack.claims_table.clone()),
-            ("RESULTS_BUCKET", stack.results_bucket.clone()),
-            // Not read for failure records, the consumer's workload here.
-            ("GEMINI_API_KEY_SECRET_ARN", format!("{}-gemini-api-key", stack.prefix)),
-        ],
+        "fanout" => resources.vars(Function::Fanout),
+        // The API key's secret is not read for failure records, the consumer's workload here.
+        "consumer" => resources.vars(Function::Consumer),
         _ => Vec::new(),
     };
     vars.push(("RUST_LOG", "info".to_owned()));

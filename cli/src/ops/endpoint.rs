@@ -4,7 +4,7 @@
 
 use shared::signature::UrlToken;
 
-use crate::endpoint_secret::{EndpointSecret, SecretStoreError};
+use crate::ops::endpoint_secret::{EndpointSecret, SecretStoreError};
 
 /// The endpoint's URLs could not be made.
 #[derive(Debug, thiserror::Error)]

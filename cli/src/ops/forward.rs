@@ -10,8 +10,8 @@ use aws_sdk_sqs::types::Message;
 use serde::Serialize;
 use shared::message::DownstreamMessage;
 
-use crate::lambda_events::{sqs_event, sqs_record};
-use crate::queue::{QueueError, WatchedQueue};
+use crate::ops::queue::{QueueError, WatchedQueue};
+use shared::fixtures::lambda_events::{sqs_event, sqs_record};
 
 /// What is POSTed for each message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

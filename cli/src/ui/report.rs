@@ -72,7 +72,7 @@ pub fn report(outcome: anyhow::Result<()>, json: bool, verbose: bool) -> ExitCod
             let shown = json!({"error": first, "causes": causes, "exit_code": code});
             anstream::eprintln!("{shown}");
         } else {
-            let red = crate::output::bad();
+            let red = crate::ui::output::bad();
             anstream::eprintln!("{red}error:{red:#} {first}");
             for cause in causes {
                 anstream::eprintln!("  caused by: {cause}");

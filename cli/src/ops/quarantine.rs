@@ -5,14 +5,14 @@
 //! then makes it visible again, so nothing is consumed and nothing else reads the quarantine anyway.
 
 use aws_sdk_sqs::types::Message;
-use shared::aws::sqs::{SendError, SqsQueue};
+use shared::aws::queue::{SendError, SqsQueue};
 use shared::event::EventError;
 use shared::message::{EncodeError, QuarantinedDelivery};
 
 use shared::clock::{Clock, SystemClock};
 
-use crate::event_log::EventLog;
-use crate::queue::{PEEK_SECS, QueueError, WatchedQueue};
+use crate::ops::event_log::EventLog;
+use crate::ops::queue::{PEEK_SECS, QueueError, WatchedQueue};
 
 /// Why a quarantine operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +36,7 @@ pub enum QuarantineError {
     Send(#[from] SendError),
     /// The events table could not be read, to check the release against what is recorded.
     #[error(transparent)]
-    Log(#[from] crate::event_log::LogError),
+    Log(#[from] crate::ops::event_log::LogError),
     /// The `webhook-id` is recorded already with another body: the recorder would drop the release as a
     /// conflict, so it is not sent, and the delivery stays held.
     #[error(

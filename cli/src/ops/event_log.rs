@@ -11,8 +11,8 @@ use futures::future::try_join_all;
 use shared::message::{EventRecord, table};
 use wildmatch::WildMatch;
 
-use crate::aws::{AwsCause, cause};
-use crate::window::Window;
+use crate::ops::aws::{AwsCause, cause};
+use crate::ops::window::Window;
 
 /// Parallel Scan segments: enough to read a week of events in seconds, few enough for any table.
 pub const SEGMENTS: i32 = 4;

@@ -7,11 +7,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use shared::message::DownstreamMessage;
 
-use crate::output::{date_time, dim, styled};
+use crate::ui::output::{dim, styled};
+use crate::ui::time::date_time;
 
 /// One event.
 #[derive(Debug, Serialize)]
-pub(super) struct EventLine {
+pub(crate) struct EventLine {
     /// When the receiver accepted it, Unix milliseconds.
     received_at: i64,
     webhook_id: String,

@@ -5,6 +5,7 @@ use std::error::Error;
 use std::fmt::Debug;
 
 use aws_sdk_sqs::error::SdkError;
+use shared::aws::clients::Timeouts;
 
 /// An error from an AWS call, as a cause to print: the service's own error (its code and message) when
 /// the service answered; otherwise the SDK's, whose causes say what failed (no credentials, no route to
@@ -23,17 +24,11 @@ where
     }
 }
 
-/// Every AWS call's limits: a hung connection or service is an error naming the call, not a command
-/// that never returns. An attempt outlasts SQS's longest poll (20 s).
-pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
-    use std::time::Duration;
-    shared::aws::clients::timeouts(Duration::from_secs(5), Duration::from_secs(30), Duration::from_secs(90))
-}
-
 /// SDK configuration: a local emulator's (fixed region, dummy credentials) when `endpoint` is given,
-/// else the user's AWS; every call bounded by [`sdk_timeouts`].
+/// else the user's AWS; every call bounded by [`Timeouts::INTERACTIVE`].
 pub async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
-    let defaults = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(sdk_timeouts());
+    let defaults = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(Timeouts::INTERACTIVE.config());
     match endpoint {
         Some(endpoint) => {
             let credentials =

@@ -5,16 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::join_all;
-use shared::aws::publish::{Outgoing, Publisher, send_all};
-use shared::aws::sqs::SendError;
+use shared::aws::publish::{Addressed, Publisher, WINDOW, send_routed};
+use shared::id::WebhookId;
 use shared::message::{DownstreamMessage, EventRecord};
 use shared::routing::Routes;
 
-use crate::interrupt::StopRequest;
+use crate::ops::interrupt::StopRequest;
 
-/// Events per step: one SendMessageBatch per queue.
-pub const STEP: usize = 10;
 /// Sends per entry before a transient refusal counts as a failure.
 pub const ATTEMPTS: u32 = 3;
 
@@ -50,8 +47,8 @@ impl Target {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsent {
     /// The event.
-    pub webhook_id: String,
-    /// The queue.
+    pub webhook_id: WebhookId,
+    /// The queue (`-` when the message could not be made at all).
     pub queue: String,
     /// Why.
     pub error: String,
@@ -70,9 +67,10 @@ pub struct Replayed {
     pub stopped_after: Option<EventRecord>,
 }
 
-/// Replays `events` (oldest first) to `target`, marked `replayed_at`. After each step of [`STEP`]
-/// events it reports progress and asks `stop` whether to go on (Ctrl-C): a replay stops between steps,
-/// never inside one.
+/// Replays `events` (oldest first) to `target`, marked `replayed_at`, a window of [`WINDOW`] at a time
+/// through the fanout's own sending step, so one job's events keep their order on a FIFO queue. After
+/// each window it reports progress and asks `stop` whether to go on (Ctrl-C): a replay stops between
+/// windows, never inside one.
 pub async fn replay<P: Publisher>(
     publisher: &P,
     events: &[EventRecord],
@@ -82,38 +80,31 @@ pub async fn replay<P: Publisher>(
     stop: &mut StopRequest,
 ) -> Replayed {
     let mut replayed = Replayed::default();
-    for (step, chunk) in events.chunks(STEP).enumerate() {
-        let mut per_queue: BTreeMap<&str, Vec<Outgoing>> = BTreeMap::new();
-        for (index, event) in chunk.iter().enumerate() {
-            let message = DownstreamMessage {
-                replayed_at: Some(replayed_at),
-                ..DownstreamMessage::from(event.clone())
-            };
-            match Outgoing::new(index, &message) {
-                Ok(outgoing) => {
-                    for queue in target.queues(event) {
-                        per_queue.entry(queue).or_default().push(outgoing.clone());
-                    }
-                }
-                Err(e) => replayed.failed.push(Unsent {
-                    webhook_id: event.provenance.webhook_id.to_string(),
-                    queue: "-".into(),
-                    error: format!("not serialisable: {e}"),
-                }),
-            }
+    for (step, chunk) in events.chunks(WINDOW).enumerate() {
+        let window: Vec<Addressed<'_>> = chunk
+            .iter()
+            .enumerate()
+            .map(|(index, event)| Addressed {
+                index,
+                message: DownstreamMessage {
+                    replayed_at: Some(replayed_at),
+                    ..DownstreamMessage::from(event.clone())
+                },
+                queues: target.queues(event),
+            })
+            .collect();
+        let sent = send_routed(publisher, &window, ATTEMPTS).await;
+        for (queue, count) in sent.delivered {
+            *replayed.sent.entry(queue).or_default() += count;
         }
-        let sends = per_queue.iter().map(|(queue, entries)| send_all(publisher, queue, entries, ATTEMPTS));
-        for ((queue, entries), unsent) in per_queue.iter().zip(join_all(sends).await) {
-            *replayed.sent.entry((*queue).to_owned()).or_default() += entries.len() - unsent.len();
-            replayed.failed.extend(unsent.into_iter().map(|(entry, error): (Outgoing, SendError)| Unsent {
-                webhook_id: chunk[entry.index].provenance.webhook_id.to_string(),
-                queue: (*queue).to_owned(),
-                error: error.to_string(),
-            }));
-        }
+        replayed.failed.extend(sent.unsent.into_iter().map(|unsent| Unsent {
+            webhook_id: unsent.webhook_id,
+            queue: unsent.queue.unwrap_or_else(|| "-".into()),
+            error: unsent.error.to_string(),
+        }));
         replayed.events += chunk.len();
         progress(replayed.events);
-        let last = (step + 1) * STEP >= events.len();
+        let last = (step + 1) * WINDOW >= events.len();
         if !last && stop.requested().await {
             replayed.stopped_after = chunk.last().cloned();
             break;

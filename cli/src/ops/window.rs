@@ -5,6 +5,8 @@
 use jiff::civil::Date;
 use jiff::{Span, SpanRelativeTo, Timestamp, Unit};
 
+use crate::ui::time::rfc3339;
+
 /// A time that could not be read, or a window with no time in it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WindowError {
@@ -70,11 +72,6 @@ pub fn instant(flag: &'static str, text: &str, now_ms: i64) -> Result<i64, Windo
     let date: Date = text.parse().map_err(|_| unreadable())?;
     let midnight = date.to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| unreadable())?;
     Ok(midnight.timestamp().as_millisecond())
-}
-
-/// Unix milliseconds as RFC 3339.
-pub fn rfc3339(unix_ms: i64) -> String {
-    Timestamp::from_millisecond(unix_ms).map_or_else(|_| unix_ms.to_string(), |t| t.to_string())
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::operation::update_secret_version_stage::UpdateSecretVersionStageError;
 use shared::signature::{EndpointSecrets, SecretValueError};
 
-use crate::aws::{AwsCause, cause};
+use crate::ops::aws::{AwsCause, cause};
 
 /// The label a new version is written under until it is made current.
 const WRITTEN: &str = "gemini-webhooks-written";

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use shared::routing::{Routes, RoutesError};
 
-use crate::aws::{AwsCause, cause};
-use crate::report::usage;
-use crate::stack::{StackError, StackOutputs, outputs};
+use crate::ops::aws::{AwsCause, cause};
+use crate::ops::stack::{StackError, StackOutputs, outputs};
+use crate::ui::report::usage;
 
 /// The resources, as far as they were given.
 #[derive(Debug, Clone, Default)]
@@ -111,4 +111,18 @@ impl Resources {
 
 fn required<'a>(value: &'a Option<String>, how: &str) -> anyhow::Result<&'a str> {
     value.as_deref().ok_or_else(|| usage(format!("give {how}, or --stack NAME")))
+}
+
+/// The resources the flags name (`given` sets them), completed from the stack `stack` when one is given.
+pub async fn resources_for(
+    config: &aws_config::SdkConfig,
+    stack: Option<&str>,
+    given: impl FnOnce(&mut Resources),
+) -> anyhow::Result<Resources> {
+    let mut resources = Resources::default();
+    given(&mut resources);
+    match stack {
+        Some(name) => resources.complete_from_stack(config, name).await,
+        None => Ok(resources),
+    }
 }

@@ -9,14 +9,14 @@
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
-use shared::aws::publish::{Outgoing, SqsPublisher, send_all};
-use shared::aws::sqs::{SendError, classify, string_attribute};
-use shared::message::{DownstreamMessage, attributes};
+use shared::aws::publish::{Addressed, SqsPublisher, send_routed};
+use shared::aws::queue::{SendError, classify, string_attribute};
+use shared::message::{DeadLetter, DownstreamMessage, attributes};
 use shared::routing::Routes;
 
-use crate::aws::{AwsCause, cause};
-use crate::interrupt::StopRequest;
-use crate::queue::{QueueError, WatchedQueue};
+use crate::ops::aws::{AwsCause, cause};
+use crate::ops::interrupt::StopRequest;
+use crate::ops::queue::{QueueError, WatchedQueue};
 
 /// How long a message being moved is hidden from other readers.
 const HIDE_SECS: i32 = 60;
@@ -297,15 +297,12 @@ async fn send_back(
                     .map(|q| vec![q.to_owned()])
                     .ok_or_else(|| Outcome::Kept("no destination_queue attribute: give --routes".into()))?,
             };
-            let entry = Outgoing::new(0, &downstream).map_err(|e| Outcome::Failed(e.to_string()))?;
-            for queue in &destinations {
-                if let Some((_, error)) = send_all(publisher, queue, std::slice::from_ref(&entry), ATTEMPTS)
-                    .await
-                    .into_iter()
-                    .next()
-                {
-                    return Err(Outcome::Failed(format!("{queue}: {error}")));
-                }
+            let queues = destinations.iter().map(String::as_str).collect();
+            let window = [Addressed { index: 0, message: downstream, queues }];
+            let sent = send_routed(publisher, &window, ATTEMPTS).await;
+            if let Some(unsent) = sent.unsent.first() {
+                let queue = unsent.queue.as_deref().unwrap_or("-");
+                return Err(Outcome::Failed(format!("{queue}: {}", unsent.error)));
             }
             Ok(())
         }
@@ -319,10 +316,9 @@ fn attribute<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
 /// Sends `message` to `url` as it is: its body and attributes, without the failure's attributes; on a
 /// FIFO queue in its own group, deduplicated by its SQS id.
 async fn send_copy(sqs: &aws_sdk_sqs::Client, url: &str, message: &Message) -> Result<(), SendError> {
-    let failure = [attributes::FAILURE_REASON, attributes::FAILURE_DETAIL, attributes::DESTINATION_QUEUE];
     let mut send = sqs.send_message().queue_url(url).message_body(message.body().unwrap_or_default());
     for (name, value) in message.message_attributes().into_iter().flatten() {
-        if failure.contains(&name.as_str()) {
+        if DeadLetter::FAILURE_ATTRIBUTES.contains(&name.as_str()) {
             continue;
         }
         if let Some(value) = value.string_value().and_then(string_attribute) {

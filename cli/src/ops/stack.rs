@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::aws::{AwsCause, cause};
+use crate::ops::aws::{AwsCause, cause};
 
 /// The outputs the CLI reads, by name: `template.yaml` declares each (a test holds them together).
 pub mod outputs {

@@ -8,7 +8,7 @@ use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
 };
 
-use crate::aws::{AwsCause, cause};
+use crate::ops::aws::{AwsCause, cause};
 
 /// An SQS call failed; names the call and the queue.
 #[derive(Debug, thiserror::Error)]
@@ -186,5 +186,32 @@ impl WatchedQueue {
     /// When SQS received `message`, Unix milliseconds (when asked for, as [`WatchedQueue::receive`] does).
     pub fn sent_at(message: &Message) -> Option<i64> {
         message.attributes()?.get(&MessageSystemAttributeName::SentTimestamp)?.parse().ok()
+    }
+}
+/// When a reading loop stops: never (`None`), or after `limit` seconds with no message.
+#[derive(Debug)]
+pub struct IdleLimit {
+    limit: Option<u64>,
+    since: tokio::time::Instant,
+}
+
+impl IdleLimit {
+    /// Starts counting now.
+    pub fn new(limit: Option<u64>) -> Self {
+        Self { limit, since: tokio::time::Instant::now() }
+    }
+
+    /// How long the next receive may long-poll (SQS allows up to 20 s), or `None` when it is time to stop.
+    pub fn next_wait(&self) -> Option<i32> {
+        let left = match self.limit {
+            None => 20,
+            Some(limit) => limit.saturating_sub(self.since.elapsed().as_secs()).min(20),
+        };
+        (left > 0).then(|| i32::try_from(left).unwrap_or(20))
+    }
+
+    /// Messages arrived: the idle time starts again.
+    pub fn reset(&mut self) {
+        self.since = tokio::time::Instant::now();
     }
 }

@@ -74,20 +74,6 @@ pub fn styled(style: Style, text: impl Display) -> String {
     format!("{style}{text}{style:#}")
 }
 
-/// `HH:MM:SS` (UTC) of a Unix time in milliseconds.
-pub fn clock_time(unix_ms: i64) -> String {
-    use aws_sdk_sqs::primitives::{DateTime, DateTimeFormat};
-    let text = DateTime::from_millis(unix_ms).fmt(DateTimeFormat::DateTime).unwrap_or_default();
-    text.get(11..19).unwrap_or("--:--:--").to_owned()
-}
-
-/// `YYYY-MM-DD HH:MM:SS` (UTC) of a Unix time in milliseconds.
-pub fn date_time(unix_ms: i64) -> String {
-    use aws_sdk_sqs::primitives::{DateTime, DateTimeFormat};
-    let text = DateTime::from_millis(unix_ms).fmt(DateTimeFormat::DateTime).unwrap_or_default();
-    text.get(..19).map_or_else(|| "----------  --:--:--".to_owned(), |t| t.replacen('T', " ", 1))
-}
-
 /// A running count on standard error while something long runs: on a terminal only, never with
 /// `--json` (standard output stays one JSON object a line, and logs stay free of carriage returns).
 #[derive(Debug)]
