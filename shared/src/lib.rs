@@ -13,6 +13,7 @@
 //! | `sign` | the sender's side: signing every scheme, generating keys (`signature::sign`) | tests, the demo, the CLI |
 //! | `aws` | SQS sends with typed failures, publishing downstream messages, clients, batch responses, the consumer's idempotency (`aws`) | the functions, the CLI |
 //! | `fixtures` | Lambda events as AWS sends them, realistic envelopes, `sam local`'s sample events, the template's variables per function (`fixtures`) | tests, the local stack, the CLI |
+//! | `ledger` | reconciling tracked jobs (`reconcile`), their checks on EventBridge Scheduler (`aws::schedules`); the ledger's model (`ledger`) is always in, its table (`aws::jobs_ledger`) with `aws` | the reconciler, the CLI |
 //! | `gemini` | a typed client for the Gemini API calls the project makes (`gemini`: files, jobs; the WebhookService with `verify`) | the CLI, the consumer |
 //!
 //! Everything that decides something (verification, parsing, routing) is pure and synchronous where it
@@ -34,12 +35,15 @@ pub mod id;
 pub mod job;
 #[cfg(feature = "verify")]
 pub mod keys;
+pub mod ledger;
 pub mod limits;
 #[cfg(feature = "runtime")]
 pub mod logging;
 pub mod message;
 #[cfg(feature = "runtime")]
 pub mod metrics;
+#[cfg(feature = "ledger")]
+pub mod reconcile;
 #[cfg(feature = "verify")]
 pub mod refresh;
 pub mod results;
@@ -51,6 +55,11 @@ pub mod sqs;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeSnippets;
+
+/// `docs/deploy-and-operate.md`'s Rust snippets, compiled as tests the same way.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/deploy-and-operate.md")]
+struct DeployAndOperateSnippets;
 
 pub use event::{Event, EventKind};
 pub use id::{WebhookId, WebhookTimestamp};

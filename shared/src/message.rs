@@ -12,7 +12,7 @@
 //! | `webhook_id` (P) | yes | key | yes | yes | the `webhook-id` header: the idempotency key |
 //! | `webhook_timestamp` (P) | yes | yes | yes | yes | the `webhook-timestamp` header, Unix seconds |
 //! | `received_at` (P) | yes | yes | yes | yes | when the receiver accepted it, Unix milliseconds |
-//! | `scheme` (P) | yes | yes | yes | yes | `v1`, `v1a` or `jwt`: the signature that verified |
+//! | `scheme` (P) | yes | yes | yes | yes | `v1`, `v1a` or `jwt`: the signature that verified; `reconciled`: read from the API ([`crate::ledger`]) |
 //! | `body_sha256` | yes | yes | | yes | SHA-256 of the raw body: a retry from a reuse of the id |
 //! | `event` | object | JSON string | object | | the whole event, unknown fields kept |
 //! | `type` | | yes | yes | | the event type, copied for routing |
@@ -23,6 +23,7 @@
 //! | `released_at` (P) | if released | if released | if released | | when it was released from the quarantine, Unix milliseconds |
 //! | `body_edited` (P) | if edited | if edited | if edited | | the body was replaced before the release (not what the signature covered) |
 //! | `expires_at` | | yes | | | when DynamoDB's TTL may delete it, Unix seconds |
+//! | `superseded_by` | | if superseded | | | a tracked job's second end: the first end's id (recorded, not routed) |
 //! | `reason`, `detail` | | | | yes | why it was quarantined |
 //! | `body_base64` | | | | yes | the raw body, as received |
 //!
@@ -190,6 +191,9 @@ pub mod attributes {
     pub const DESTINATION_QUEUE: &str = "destination_queue";
     /// When a replayed downstream message was sent again, Unix milliseconds (replays only).
     pub const REPLAYED_AT: &str = "replayed_at";
+    /// `true` on a tracked job's end that a reconciliation read from the API (its scheme is
+    /// `reconciled`), absent otherwise.
+    pub const RECONCILED: &str = "reconciled";
 }
 
 /// The events table's attribute names: the one place they are spelled. [`EventRecord`]'s serde names
@@ -228,6 +232,10 @@ pub struct EventRecord {
     pub recorded_at: i64,
     /// When DynamoDB's TTL may delete it, Unix **seconds** (the unit TTL requires).
     pub expires_at: i64,
+    /// A tracked job's end that came after another end of the same job (a late webhook after a
+    /// reconciliation, or the other way round): that end's `webhook-id`. Recorded, not routed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<WebhookId>,
 }
 
 impl EventRecord {
@@ -248,6 +256,7 @@ impl EventRecord {
             recorded_at: recorded_at_ms,
             expires_at: recorded_at_ms.div_euclid(1000).saturating_add(ttl),
             event: message.event,
+            superseded_by: None,
         }
     }
 
@@ -345,7 +354,16 @@ impl DownstreamMessage {
         if let Some(at) = self.replayed_at {
             attributes.push((attributes::REPLAYED_AT, at.to_string()));
         }
+        if self.is_reconciled() {
+            attributes.push((attributes::RECONCILED, "true".into()));
+        }
         attributes
+    }
+
+    /// Whether this is a tracked job's end read from the API after its webhook did not come (see
+    /// [`crate::ledger`]): its `scheme` is `reconciled`, its `webhook_id` starts `rec_`.
+    pub fn is_reconciled(&self) -> bool {
+        self.provenance.scheme == Scheme::Reconciled
     }
 }
 

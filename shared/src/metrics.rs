@@ -65,6 +65,8 @@ pub enum Function {
     Recorder,
     /// The table stream's consumer.
     Fanout,
+    /// The jobs ledger's checks.
+    Reconciler,
 }
 
 impl Function {
@@ -74,6 +76,7 @@ impl Function {
             Self::Receiver => "receiver",
             Self::Recorder => "recorder",
             Self::Fanout => "fanout",
+            Self::Reconciler => "reconciler",
         }
     }
 }
@@ -107,11 +110,22 @@ pub enum Metric {
     /// Receiver: the endpoint's secret or the signing keys could not be refreshed, by `what`
     /// (`signing_secrets`, `signing_keys`).
     RefreshFailed,
+    /// Recorder: a tracked job's end closed its ledger entry this long after the job ended
+    /// (milliseconds), by `via` (`webhook`, `reconciliation`).
+    EndLag,
+    /// Recorder: a tracked job's second end (a late webhook after a reconciliation): recorded, not
+    /// routed.
+    Superseded,
+    /// Reconciler: a tracked job's end read from the API and put into the pipeline (its webhook did not
+    /// come in time).
+    Reconciled,
+    /// Reconciler: a tracked job still not ended at its give-up time.
+    Overdue,
 }
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 16] = [
         Self::Accepted,
         Self::Rejected,
         Self::Quarantined,
@@ -124,6 +138,10 @@ impl Metric {
         Self::FannedOut,
         Self::Unrouted,
         Self::RefreshFailed,
+        Self::EndLag,
+        Self::Superseded,
+        Self::Reconciled,
+        Self::Overdue,
     ];
 
     /// The metric's name in CloudWatch.
@@ -141,11 +159,23 @@ impl Metric {
             Self::FannedOut => "FannedOut",
             Self::Unrouted => "Unrouted",
             Self::RefreshFailed => "RefreshFailed",
+            Self::EndLag => "EndLag",
+            Self::Superseded => "Superseded",
+            Self::Reconciled => "Reconciled",
+            Self::Overdue => "Overdue",
+        }
+    }
+
+    /// Its CloudWatch unit.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Self::EndLag => "Milliseconds",
+            _ => "Count",
         }
     }
 }
 
-/// One EMF line: `metric` counted `value` times, under `Function` alone when `dimensions` is empty,
+/// One EMF line: `metric` counted `value` times (or, for a time, `value` milliseconds), under `Function` alone when `dimensions` is empty,
 /// else under `Function` and each of `dimensions` (name, value) in turn: one line, one CloudWatch metric
 /// per dimension (`Rejected` by `reason` and by `class`), so an alarm can watch either.
 pub fn emf_line(
@@ -155,7 +185,7 @@ pub fn emf_line(
     dimensions: &[(&str, &str)],
     timestamp_ms: i64,
 ) -> String {
-    let metric = metric.name();
+    let (metric, unit) = (metric.name(), metric.unit());
     let mut root = Map::new();
     root.insert("Function".into(), function.name().into());
     let mut sets: Vec<Value> = Vec::new();
@@ -174,7 +204,7 @@ pub fn emf_line(
             "CloudWatchMetrics": [{
                 "Namespace": namespace(),
                 "Dimensions": sets,
-                "Metrics": [{"Name": metric, "Unit": "Count"}],
+                "Metrics": [{"Name": metric, "Unit": unit}],
             }],
         }),
     );

@@ -110,6 +110,11 @@ impl Emulator {
         aws_sdk_dynamodb::Client::new(&self.sdk_config().await)
     }
 
+    /// An EventBridge Scheduler client for this emulator (moto keeps schedules; it fires none).
+    pub async fn scheduler(&self) -> aws_sdk_scheduler::Client {
+        aws_sdk_scheduler::Client::new(&self.sdk_config().await)
+    }
+
     /// A Secrets Manager client for this emulator.
     pub async fn secretsmanager(&self) -> aws_sdk_secretsmanager::Client {
         aws_sdk_secretsmanager::Client::new(&self.sdk_config().await)

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
     StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName};
-use shared::fixtures::stack::{RoutedQueues, StackResources};
+use shared::fixtures::stack::{LedgerResources, RoutedQueues, StackResources};
 
 use crate::Emulator;
 
@@ -50,6 +50,17 @@ pub const JWT_TOKENS_TABLE: TableSpec = TableSpec {
     ttl_attribute: shared::signature::jwt_tokens::EXPIRES_AT,
     stream_view: None,
 };
+
+/// The jobs ledger: one entry per tracked job (`shared::ledger`).
+pub const JOBS_TABLE: TableSpec = TableSpec {
+    name: "jobs",
+    partition_key: shared::aws::jobs_ledger::KEY,
+    ttl_attribute: "expires_at",
+    stream_view: None,
+};
+
+/// The schedule group a tracked job's checks are made in, after the stack prefix.
+pub const SCHEDULE_GROUP: &str = "checks";
 
 /// A queue's settings; every queue has a dead-letter queue.
 #[derive(Debug, Clone, Copy)]
@@ -169,6 +180,10 @@ pub struct Stack {
     /// The example consumer's results bucket (encrypted and private in the template; the emulator
     /// takes neither).
     pub results_bucket: String,
+    /// The jobs ledger.
+    pub jobs_table: String,
+    /// The EventBridge Scheduler group of the ledger's checks.
+    pub schedule_group: String,
 }
 
 impl Stack {
@@ -200,6 +215,17 @@ impl Stack {
         create_table(&dynamodb, &claims_table, &CLAIMS_TABLE).await?;
         let jwt_tokens_table = format!("{prefix}-{}", JWT_TOKENS_TABLE.name);
         create_table(&dynamodb, &jwt_tokens_table, &JWT_TOKENS_TABLE).await?;
+        let jobs_table = format!("{prefix}-{}", JOBS_TABLE.name);
+        create_table(&dynamodb, &jobs_table, &JOBS_TABLE).await?;
+        let schedule_group = format!("{prefix}-{SCHEDULE_GROUP}");
+        emulator
+            .scheduler()
+            .await
+            .create_schedule_group()
+            .name(&schedule_group)
+            .send()
+            .await
+            .map_err(|e| StackError::new(format!("schedule group {schedule_group}"), e))?;
         let results_bucket = format!("{prefix}-{RESULTS_BUCKET}");
         emulator
             .s3()
@@ -221,6 +247,8 @@ impl Stack {
             claims_table,
             jwt_tokens_table,
             results_bucket,
+            jobs_table,
+            schedule_group,
         })
     }
 
@@ -251,6 +279,11 @@ impl Stack {
             results_bucket: self.results_bucket.clone(),
             endpoint_secret: None,
             gemini_api_key_secret: format!("{}-gemini-api-key", self.prefix),
+            ledger: Some(LedgerResources {
+                jobs_table: self.jobs_table.clone(),
+                schedule_group: self.schedule_group.clone(),
+                scheduler_role_arn: format!("arn:aws:iam::123456789012:role/{}-scheduler", self.prefix),
+            }),
         }
     }
 

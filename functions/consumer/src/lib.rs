@@ -15,7 +15,6 @@
 
 pub mod bucket;
 mod config;
-mod gemini_access;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +34,7 @@ use shared::results::{self, key};
 
 pub use bucket::{ResultsBucket, StoreError};
 pub use config::Config;
-pub use gemini_access::{AccessError, GeminiAccess, UNSET_API_KEY};
+pub use shared::aws::gemini_access::{AccessError, GeminiAccess, UNSET_API_KEY};
 
 /// The function's timeout in `template.yaml` (a test holds them together).
 pub const FUNCTION_TIMEOUT_SECS: u64 = 300;
@@ -84,7 +83,12 @@ impl Consumer {
                 clock.clone(),
             ),
             results: ResultsBucket::new(bucket::s3_client(aws), &config.results_bucket, MAX_RESULT_BYTES),
-            gemini: GeminiAccess::new(aws.secretsmanager(), &config.api_key_secret, &config.api_base),
+            gemini: GeminiAccess::new(
+                aws.secretsmanager(),
+                &config.api_key_secret,
+                &config.api_base,
+                FOLLOW_UP_LIMIT,
+            ),
             clock,
         }
     }

@@ -74,6 +74,8 @@ pub struct Report {
     pub unrouted: usize,
     /// Records not attempted because an earlier window failed; the trigger's retry covers them.
     pub deferred: usize,
+    /// Tracked jobs' second ends (`superseded_by`): recorded, never routed.
+    pub superseded: usize,
 }
 
 /// Routes and sends every INSERT in `records`, a window of [`WINDOW`] records at a time, in order. At
@@ -118,6 +120,10 @@ async fn send_window<P: Publisher, D: DeadLetters>(
                 continue;
             }
         };
+        if recorded.superseded_by.is_some() {
+            report.superseded += 1;
+            continue;
+        }
         let destinations = fanout.routes.destinations(&recorded.event_type, recorded.event.user_metadata());
         report.unrouted += usize::from(destinations.by_default);
         addressed.push(Addressed {

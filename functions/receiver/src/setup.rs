@@ -44,6 +44,8 @@ fn missing(config: &Config) -> String {
         Scheme::V1 => "v1 needs a signing secret: set WEBHOOK_SECRETS (or WEBHOOK_SECRETS_ARN)",
         Scheme::V1a => "v1a needs WEBHOOK_URL_TOKEN (or url_token in the WEBHOOK_SECRETS_ARN secret)",
         Scheme::Jwt => "jwt needs JWT_AUDIENCE and WEBHOOK_URL_TOKEN",
+        // Never in a configured set: nothing delivered is accepted as reconciled.
+        Scheme::Reconciled => "",
     };
     config.schemes.iter().map(needs).collect::<Vec<_>>().join("; ")
 }

@@ -17,6 +17,8 @@ pub struct Config {
     pub ttl_secs: u64,
     /// `INGEST_DLQ_URL`: where messages that can never be recorded are kept.
     pub dead_letter_queue_url: String,
+    /// `JOBS_TABLE`: the jobs ledger, when the stack has one (tracked jobs' ends close their entries).
+    pub jobs_table: Option<String>,
     /// `METRICS_NAMESPACE`.
     pub metrics_namespace: String,
     /// `AWS_ENDPOINT_URL`: a local emulator, for every AWS client.
@@ -36,6 +38,7 @@ impl FromVars for Config {
             table: vars.required("EVENTS_TABLE")?,
             ttl_secs,
             dead_letter_queue_url: vars.queue_url("INGEST_DLQ_URL")?,
+            jobs_table: vars.optional("JOBS_TABLE"),
             metrics_namespace: vars.metrics_namespace(),
             endpoint_url: vars.endpoint_url(),
         })
@@ -65,6 +68,7 @@ mod tests {
                 table: "events".into(),
                 ttl_secs: 604_800,
                 dead_letter_queue_url: "https://q/dlq".into(),
+                jobs_table: None,
                 metrics_namespace: "GeminiWebhooks".into(),
                 endpoint_url: None,
             }

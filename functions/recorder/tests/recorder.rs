@@ -53,6 +53,7 @@ async fn recorder_for(
         store: DynamoDbEventStore::new(emulator.dynamodb().await, table),
         dead_letters: SqsQueue::new(emulator.sqs().await, dlq_url),
         ttl_secs: 7 * 24 * 3600,
+        ledger: None,
         clock: Arc::new(ManualClock::at(NOW_MS / 1000)),
     }
 }

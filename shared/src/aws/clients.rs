@@ -103,6 +103,14 @@ impl Clients {
         aws_sdk_dynamodb::Client::from_conf(config.build())
     }
 
+    /// An EventBridge Scheduler client.
+    #[cfg(feature = "ledger")]
+    pub fn scheduler(&self) -> aws_sdk_scheduler::Client {
+        let mut config = aws_sdk_scheduler::config::Builder::from(&self.sdk);
+        config.set_endpoint_url(self.endpoint_url.clone());
+        aws_sdk_scheduler::Client::from_conf(config.build())
+    }
+
     /// A Secrets Manager client.
     pub fn secretsmanager(&self) -> aws_sdk_secretsmanager::Client {
         let mut config = aws_sdk_secretsmanager::config::Builder::from(&self.sdk);

@@ -7,6 +7,11 @@
 pub mod batch;
 pub mod clients;
 pub mod dead_letters;
+#[cfg(feature = "gemini")]
+pub mod gemini_access;
 pub mod idempotency;
+pub mod jobs_ledger;
 pub mod publish;
 pub mod queue;
+#[cfg(feature = "ledger")]
+pub mod schedules;

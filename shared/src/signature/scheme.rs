@@ -15,6 +15,9 @@ pub enum Scheme {
     V1a,
     /// An RS256 JWT whose `kid` names a JWKS key (the documented dynamic form).
     Jwt,
+    /// No signature: a tracked job's end read from the Gemini API by a reconciliation after its
+    /// webhook did not come (the jobs ledger). Never accepted from the network, never configurable.
+    Reconciled,
 }
 
 impl Scheme {
@@ -27,15 +30,17 @@ impl Scheme {
             Self::V1 => "v1",
             Self::V1a => "v1a",
             Self::Jwt => "jwt",
+            Self::Reconciled => "reconciled",
         }
     }
 
     /// Whether a signature of this scheme covers the body and the `webhook-id` (`v1`, `v1a`), so that
     /// what was delivered is what Google sent. A JWT covers neither: it proves Google minted it for this
     /// endpoint within its lifetime, and the receiver holds each token to the first delivery it came
-    /// with; a consumer that must know the body is Google's own can require this.
+    /// with; a consumer that must know the body is Google's own can require this. A reconciled end is
+    /// built from the API's answer, not delivered: signed by no one.
     pub fn signs_body(self) -> bool {
-        !matches!(self, Self::Jwt)
+        matches!(self, Self::V1 | Self::V1a)
     }
 
     const fn bit(self) -> u8 {

@@ -29,6 +29,9 @@ pub enum Outcome {
     Expire,
     /// Cancelled.
     Cancel,
+    /// An interaction stops in a state no event announces (`incomplete`, `budget_exceeded`): its
+    /// status. Nothing is delivered, as Gemini delivers nothing.
+    Halt(String),
 }
 
 /// What kind of job.
@@ -78,6 +81,7 @@ impl Job {
             Some(Outcome::Fail { .. }) => "BATCH_STATE_FAILED",
             Some(Outcome::Expire) => "BATCH_STATE_EXPIRED",
             Some(Outcome::Cancel) => "BATCH_STATE_CANCELLED",
+            Some(Outcome::Halt(_)) => "BATCH_STATE_FAILED",
         }
     }
 
@@ -126,6 +130,7 @@ impl Job {
                     Some(Outcome::Succeed) => "completed",
                     Some(Outcome::Fail { .. }) | Some(Outcome::Expire) => "failed",
                     Some(Outcome::Cancel) => "cancelled",
+                    Some(Outcome::Halt(status)) => status.as_str(),
                 };
                 let mut steps =
                     vec![json!({"type": "user_input", "content": [{"type": "text", "text": self.input}]})];
@@ -205,6 +210,9 @@ pub(crate) fn finish(shared: &Arc<Shared>, name: &str, outcome: Outcome) -> Resu
         (job.clone(), outcome)
     };
 
+    if matches!(outcome, Outcome::Halt(_)) {
+        return Ok(Vec::new());
+    }
     let family = match job.kind {
         Kind::Batch => "batch",
         Kind::Interaction => "interaction",
@@ -219,6 +227,7 @@ pub(crate) fn finish(shared: &Arc<Shared>, name: &str, outcome: Outcome) -> Resu
         }
         (Outcome::Expire, _) => (format!("{family}.expired"), json!({})),
         (Outcome::Cancel, _) => (format!("{family}.cancelled"), json!({})),
+        (Outcome::Halt(_), _) => return Ok(Vec::new()),
     };
     data["id"] = json!(job.name.trim_start_matches("interactions/"));
     if let Some(file) = &job.output_file {
@@ -234,11 +243,37 @@ pub(crate) fn finish(shared: &Arc<Shared>, name: &str, outcome: Outcome) -> Resu
         .map(|uris| uris.iter().filter_map(|u| u.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
     let metadata = job.webhook.as_ref().and_then(|w| w.get("user_metadata")).cloned();
-    Ok(if uris.is_empty() {
+    let end = HeldEnd { event_type, data, metadata, uris };
+    if let Some(held) = shared.withheld().get_mut(&job.name) {
+        // Told to lose this job's end: kept for a late delivery, or for ever.
+        *held = Some(end);
+        return Ok(Vec::new());
+    }
+    Ok(deliver_end(shared, end))
+}
+
+/// A job's end as it is delivered: held back when the simulator is told to withhold it.
+#[derive(Debug, Clone)]
+pub(crate) struct HeldEnd {
+    event_type: String,
+    data: Value,
+    metadata: Option<Value>,
+    uris: Vec<String>,
+}
+
+/// Delivers `end` as Gemini does: to the job's URIs, or to every subscribed webhook.
+pub(crate) fn deliver_end(shared: &Arc<Shared>, end: HeldEnd) -> Vec<String> {
+    let HeldEnd { event_type, data, metadata, uris } = end;
+    if uris.is_empty() {
         deliver::emit(shared, &event_type, data, metadata)
     } else {
         deliver::emit_dynamic(shared, &uris, &event_type, data, metadata)
-    })
+    }
+}
+
+/// The stored name of job `name`: as given, or `interactions/{name}` for an interaction's bare id.
+pub(crate) fn stored_name(shared: &Shared, name: &str) -> String {
+    if shared.jobs().contains_key(name) { name.to_owned() } else { format!("interactions/{name}") }
 }
 
 /// A job's end, under the jobs lock: its output files made and the job marked ended. Returns the

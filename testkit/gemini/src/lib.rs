@@ -95,6 +95,8 @@ pub(crate) struct Shared {
     pub(crate) on_create: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
     /// Called with a webhook's id and new state after each update that sets its state.
     pub(crate) on_state: Mutex<Option<StateHook>>,
+    /// Jobs whose end is not delivered, by stored name: the end, once it came.
+    pub(crate) withheld: Mutex<BTreeMap<String, Option<jobs::HeldEnd>>>,
     /// Seconds added to the system clock.
     offset_secs: AtomicI64,
 }
@@ -119,6 +121,11 @@ impl Shared {
     /// The jobs, locked.
     pub(crate) fn jobs(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Job>> {
         self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The jobs whose ends are withheld, locked.
+    pub(crate) fn withheld(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Option<jobs::HeldEnd>>> {
+        self.withheld.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The files, locked.
@@ -189,6 +196,7 @@ impl Simulator {
             http,
             on_create: Mutex::new(None),
             on_state: Mutex::new(None),
+            withheld: Mutex::new(BTreeMap::new()),
             offset_secs: AtomicI64::new(0),
         });
         let server = tokio::spawn(api::serve(listener, shared.clone()));
@@ -277,6 +285,21 @@ impl Simulator {
     /// such job, or it already ended).
     pub fn finish(&self, name: &str, outcome: Outcome) -> Vec<String> {
         jobs::finish(&self.shared, name, outcome).unwrap_or_default()
+    }
+
+    /// Loses job `name`'s end: when it ends, nothing is delivered (a webhook that never came), until
+    /// [`Simulator::deliver_withheld`] delivers it late.
+    pub fn withhold_end(&self, name: &str) {
+        let name = jobs::stored_name(&self.shared, name);
+        self.shared.withheld().insert(name, None);
+    }
+
+    /// Delivers job `name`'s withheld end now, late, as Gemini would after a long outage. Returns the
+    /// deliveries' `webhook-id`s: none when the job has not ended, or its end was not withheld.
+    pub fn deliver_withheld(&self, name: &str) -> Vec<String> {
+        let name = jobs::stored_name(&self.shared, name);
+        let held = self.shared.withheld().remove(&name).flatten();
+        held.map(|end| jobs::deliver_end(&self.shared, end)).unwrap_or_default()
     }
 
     /// The names of every job started, oldest first.

@@ -15,9 +15,11 @@ use fanout::{Fanout, SqsPublisher};
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::{Context, LambdaEvent};
 use receiver::{Receiver, SqsDeliveryQueues};
+use reconciler::ReconcilerFunction;
 use recorder::{DynamoDbEventStore, Recorder};
 use shared::aws::clients::Clients;
 use shared::aws::queue::SqsQueue;
+use shared::aws::schedules::CheckRequest;
 use shared::clock::Clock;
 use shared::config::FromVars;
 use shared::fixtures::lambda_events::{sqs_event, sqs_record};
@@ -168,20 +170,95 @@ impl Pipeline {
         gemini_base: &str,
         api_key: &str,
     ) -> Result<consumer::Consumer, Box<dyn std::error::Error>> {
-        let clients = shared::aws::clients::Clients::from_sdk_config(
-            emulator.sdk_config().await,
-            Some(emulator.endpoint().to_owned()),
-        );
-        let name = format!("{}-gemini-api-key", self.stack.prefix);
-        let secret =
-            clients.secretsmanager().create_secret().name(name).secret_string(api_key).send().await?;
+        let clients = Self::emulator_clients(emulator).await;
+        let secret = self.api_key_secret(&clients, api_key).await?;
         let resources = self.stack.resources();
         let config = consumer::Config::from_lookup(|name| match name {
-            "GEMINI_API_KEY_SECRET_ARN" => secret.arn().map(str::to_owned),
+            "GEMINI_API_KEY_SECRET_ARN" => Some(secret.clone()),
             "GEMINI_API_BASE" => Some(gemini_base.to_owned()),
             _ => resources.var(Function::Consumer, name),
         })?;
         Ok(consumer::Consumer::from_config(&config, &clients, Arc::new(shared::clock::SystemClock)))
+    }
+
+    /// The jobs ledger's reconciler on this stack, calling the Gemini API at `gemini_base` with
+    /// `api_key` (read from a secret, as in AWS), on `clock`.
+    pub async fn reconciler(
+        &self,
+        emulator: &Emulator,
+        gemini_base: &str,
+        api_key: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Result<ReconcilerFunction, Box<dyn std::error::Error>> {
+        let clients = Self::emulator_clients(emulator).await;
+        let secret = self.api_key_secret(&clients, api_key).await?;
+        let resources = self.stack.resources();
+        let config = reconciler::Config::from_lookup(|name| match name {
+            "GEMINI_API_KEY_SECRET_ARN" => Some(secret.clone()),
+            "GEMINI_API_BASE" => Some(gemini_base.to_owned()),
+            _ => resources.var(Function::Reconciler, name),
+        })?;
+        Ok(ReconcilerFunction::from_config(&config, &clients, clock))
+    }
+
+    /// The ARN EventBridge Scheduler would invoke the local reconciler by.
+    pub fn reconciler_arn(&self) -> String {
+        format!("arn:aws:lambda:{}:123456789012:function:{}-reconciler", testkit::REGION, self.stack.prefix)
+    }
+
+    /// EventBridge Scheduler, locally (the emulator keeps schedules but fires none): every check of the
+    /// stack's group due by `now_ms` is handed to `reconciler` as Scheduler would invoke it, then
+    /// deleted, as a one-time schedule deletes itself. Returns each check's answer, in time order.
+    pub async fn run_due_checks(
+        &self,
+        emulator: &Emulator,
+        reconciler: &ReconcilerFunction,
+        now_ms: i64,
+    ) -> Result<Vec<reconciler::Answer>, Box<dyn std::error::Error>> {
+        let scheduler = emulator.scheduler().await;
+        let group = &self.stack.schedule_group;
+        let listed = scheduler.list_schedules().group_name(group).send().await?;
+        let mut due = Vec::new();
+        for summary in listed.schedules() {
+            let Some(name) = summary.name() else { continue };
+            let schedule = scheduler.get_schedule().group_name(group).name(name).send().await?;
+            let at = schedule.schedule_expression().and_then(shared::aws::schedules::at_time);
+            let input = schedule.target().and_then(|t| t.input()).unwrap_or_default();
+            if let Some(at) = at.filter(|at| *at <= now_ms) {
+                due.push((at, name.to_owned(), serde_json::from_str::<CheckRequest>(input)?));
+            }
+        }
+        due.sort_by_key(|(at, _, _)| *at);
+        let mut answers = Vec::new();
+        for (_, name, request) in due {
+            scheduler.delete_schedule().group_name(group).name(&name).send().await?;
+            let mut context = Context::default();
+            context.invoked_function_arn = self.reconciler_arn();
+            answers.push(reconciler::handle(reconciler, LambdaEvent::new(request, context)).await?);
+        }
+        Ok(answers)
+    }
+
+    async fn emulator_clients(emulator: &Emulator) -> Clients {
+        Clients::from_sdk_config(emulator.sdk_config().await, Some(emulator.endpoint().to_owned()))
+    }
+
+    /// The stack's Gemini API key secret, holding `api_key`: made on first use, as the template makes it.
+    async fn api_key_secret(
+        &self,
+        clients: &Clients,
+        api_key: &str,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        let name = format!("{}-gemini-api-key", self.stack.prefix);
+        let secrets = clients.secretsmanager();
+        match secrets.create_secret().name(&name).secret_string(api_key).send().await {
+            Ok(created) => Ok(created.arn().unwrap_or_default().to_owned()),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => {
+                let put = secrets.put_secret_value().secret_id(&name).secret_string(api_key).send().await?;
+                Ok(put.arn().unwrap_or_default().to_owned())
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// Routes events by `routes` instead of the template's.

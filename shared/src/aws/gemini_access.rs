@@ -1,9 +1,10 @@
-//! The Gemini API, with the key read from Secrets Manager once per container and read again when
-//! Gemini refuses it (a rotated key), never logged.
+//! The Gemini API from a function (features `aws` and `gemini`): the key read from Secrets Manager once
+//! per container and read again when Gemini refuses it (a rotated key), never logged. The example
+//! consumer's and the reconciler's.
 
 use std::time::Duration;
 
-use shared::gemini::{ApiError, GeminiClient};
+use crate::gemini::{ApiError, GeminiClient};
 use tokio::sync::Mutex;
 
 /// Why the API cannot be called.
@@ -33,23 +34,27 @@ pub struct GeminiAccess {
     secrets: aws_sdk_secretsmanager::Client,
     arn: String,
     base: String,
+    timeouts: (Duration, Duration),
     client: Mutex<Option<GeminiClient>>,
 }
 
 /// What the stack's key secret holds until a key is put in it (a secret cannot be empty).
 pub const UNSET_API_KEY: &str = "NOT_SET";
 
-/// Each API call's limit; a download is limited by the follow-up's ([`crate::FOLLOW_UP_LIMIT`]).
-pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+/// Each API call's limit.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl GeminiAccess {
-    /// The API at `base`, its key in the secret `arn`.
+    /// The API at `base`, its key in the secret `arn`; each call within [`CALL_TIMEOUT`], a download
+    /// within `download`.
     pub fn new(
         secrets: aws_sdk_secretsmanager::Client,
         arn: impl Into<String>,
         base: impl Into<String>,
+        download: Duration,
     ) -> Self {
-        Self { secrets, arn: arn.into(), base: base.into(), client: Mutex::new(None) }
+        let timeouts = (CALL_TIMEOUT, download);
+        Self { secrets, arn: arn.into(), base: base.into(), timeouts, client: Mutex::new(None) }
     }
 
     /// The client, its key read on first use.
@@ -68,8 +73,8 @@ impl GeminiAccess {
         if key.is_empty() || key == UNSET_API_KEY {
             return Err(AccessError::NoKey(self.arn.clone()));
         }
-        let client = GeminiClient::new(&self.base, shared::gemini::DEFAULT_API_VERSION, key)?
-            .with_timeouts(CALL_TIMEOUT, crate::FOLLOW_UP_LIMIT)?;
+        let client = GeminiClient::new(&self.base, crate::gemini::DEFAULT_API_VERSION, key)?
+            .with_timeouts(self.timeouts.0, self.timeouts.1)?;
         *cached = Some(client.clone());
         Ok(client)
     }
