@@ -29,7 +29,7 @@ test: venv
 	cargo test --workspace
 
 ## load: 10,000 signed deliveries (5 % retries) from 32 senders through the local pipeline; latency,
-## throughput, and every event downstream exactly once (figures in README.md)
+## throughput, and every event downstream exactly once (figures in docs/performance-and-cost.md)
 load: venv
 	cargo run --release --quiet -p local-stack --bin load
 
@@ -76,7 +76,7 @@ sam-local: venv $(TOOLS_VENV)/.installed
 dashboard-image: $(TOOLS_VENV)/.installed
 	$(TOOLS_VENV)/bin/python tools/render_dashboard.py template.yaml docs/dashboard.png
 
-## bench: criterion benchmarks (figures in README.md)
+## bench: criterion benchmarks (figures in docs/performance-and-cost.md)
 bench:
 	cargo bench -p gemini-webhooks-aws --features sign
 	cargo bench -p receiver

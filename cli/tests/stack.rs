@@ -50,6 +50,10 @@ async fn deploy(emulator: &Emulator, stack: &Stack) -> (String, String) {
         outputs::FANOUT_DLQ: literal(&stack.fanout_dlq.url),
         outputs::RESULTS_BUCKET: literal(&stack.results_bucket),
         outputs::FANOUT_FUNCTION: {"Value": {"Ref": "FanoutFunction"}},
+        outputs::JOBS_TABLE: literal(&stack.jobs_table),
+        outputs::SCHEDULE_GROUP: literal(&stack.schedule_group),
+        outputs::RECONCILER_FUNCTION: literal(&format!("arn:aws:lambda:us-east-1:123456789012:function:{}-reconciler", stack.prefix)),
+        outputs::SCHEDULER_ROLE: literal(&format!("arn:aws:iam::123456789012:role/{}-scheduler", stack.prefix)),
     });
     for (name, output) in outputs::ROUTED {
         outputs[output] = literal(&stack.routed(name).url);
@@ -168,7 +172,8 @@ async fn every_command_finds_what_it_needs_from_the_stack_name() {
         .await
         .unwrap();
     let (code, stdout, stderr) =
-        cli(emulator, &["webhooks", "create", "--stack", &name, "--json"], Some(&simulator)).await;
+        cli(emulator, &["webhooks", "create", "--stack", &name, "--settle", "0", "--json"], Some(&simulator))
+            .await;
     assert_eq!(code, Some(0), "{stderr}");
     let registered: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     let id = registered["id"].as_str().unwrap().to_owned();
@@ -190,7 +195,49 @@ async fn every_command_finds_what_it_needs_from_the_stack_name() {
     let started = json_line(&stdout);
     assert!(started["result"].as_str().unwrap().contains(&stack.results_bucket), "{started}");
     let job = started["job"].as_str().unwrap();
-    assert_eq!(simulator.job_webhook(&format!("interactions/{job}")).unwrap()["uris"][0], json!(dynamic));
+    let config = simulator.job_webhook(&format!("interactions/{job}")).unwrap();
+    assert_eq!(config["uris"][0], json!(dynamic));
+
+    // Tracked by the stack's ledger: marked, listed open, its first check scheduled.
+    assert_eq!(config["user_metadata"][shared::ledger::MARKER_KEY], shared::ledger::MARKER_VALUE);
+    assert!(started["checked_at"].is_string(), "{started}");
+    let (code, stdout, stderr) =
+        cli(emulator, &["jobs", "list", "--stack", &name, "--state", "open", "--json"], None).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let listed = json_line(&stdout);
+    assert_eq!(
+        (listed["job"].as_str(), listed["state"].as_str()),
+        (Some(format!("interactions/{job}").as_str()), Some("open"))
+    );
+    let scheduler = emulator.scheduler().await;
+    let schedules = scheduler.list_schedules().group_name(&stack.schedule_group).send().await.unwrap();
+    assert_eq!(schedules.schedules().len(), 1, "its first check");
+
+    // It stops without an event; checking it now puts its end into the pipeline, marked reconciled.
+    simulator.finish(job, gemini_sim::Outcome::Halt("budget_exceeded".into()));
+    let (code, stdout, stderr) =
+        cli(emulator, &["jobs", "reconcile", job, "--stack", &name, "--json"], Some(&simulator)).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(json_line(&stdout)["outcome"], "reconciled");
+    let ingested = testkit::drain_queue(&sqs, &stack.ingest.url).await.unwrap();
+    assert_eq!(ingested.len(), 1);
+    let ingest = IngestMessage::from_sqs_body(ingested[0].body().unwrap()).unwrap();
+    assert_eq!(
+        (ingest.provenance.scheme, ingest.event.event_type()),
+        (Scheme::Reconciled, shared::ledger::INTERACTION_ENDED)
+    );
+
+    // A job started elsewhere, tracked by name; shown.
+    let (code, _, stderr) =
+        cli(emulator, &["jobs", "track", "batches/elsewhere1", "--stack", &name, "--deadline", "2h"], None)
+            .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stdout, stderr) =
+        cli(emulator, &["jobs", "show", "batches/elsewhere1", "--stack", &name, "--json"], None).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let shown = json_line(&stdout);
+    assert_eq!((shown["kind"].as_str(), shown["state"].as_str()), (Some("batch"), Some("open")));
+    assert_eq!(shown["deadline"].as_i64().unwrap() - shown["started_at"].as_i64().unwrap(), 2 * 3_600_000);
 }
 
 #[tokio::test(flavor = "multi_thread")]

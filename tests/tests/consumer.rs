@@ -69,7 +69,12 @@ async fn consumer_on(stack: &Stack, s3: &str, gemini_base: &str, clock: Arc<Manu
             &stack.results_bucket,
             MAX_RESULT_BYTES,
         ),
-        gemini: GeminiAccess::new(direct.secretsmanager(), secret.arn().unwrap(), gemini_base),
+        gemini: GeminiAccess::new(
+            direct.secretsmanager(),
+            secret.arn().unwrap(),
+            gemini_base,
+            consumer::FOLLOW_UP_LIMIT,
+        ),
         clock,
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
+use shared::aws::schedules::CheckRequest;
 use shared::clock::ManualClock;
 use shared::config::FromVars;
 use shared::fixtures::sample_events::{DEMO_SECRET, DEMO_URL_TOKEN, LocalStack, sample_events};
@@ -26,6 +27,7 @@ fn every_sample_event_is_what_its_function_parses() {
             "recorder-sqs",
             "fanout-stream",
             "consumer-sqs",
+            "reconciler-check",
         ]
     );
     let verifier = Verifier::builder()
@@ -57,6 +59,10 @@ fn every_sample_event_is_what_its_function_parses() {
                 let sqs: SqsEvent = serde_json::from_value(event.clone()).unwrap();
                 DownstreamMessage::from_sqs_body(sqs.records[0].body.as_deref().unwrap()).unwrap();
             }
+            "reconciler-check" => {
+                let check: CheckRequest = serde_json::from_value(event.clone()).unwrap();
+                assert!(shared::ledger::key(&check.job).is_some(), "a job name");
+            }
             other => panic!("unexpected sample event {other}"),
         }
     }
@@ -70,6 +76,7 @@ fn the_env_vars_for_sam_local_name_what_each_function_reads_and_hold_no_secret()
         ("RecorderFunction", recorder::Config::variables()),
         ("FanoutFunction", fanout::Config::variables()),
         ("ConsumerFunction", consumer::Config::variables()),
+        ("ReconcilerFunction", reconciler::Config::variables()),
     ] {
         let vars = env[function].as_object().unwrap();
         for name in vars.keys() {

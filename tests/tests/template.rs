@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_yaml::Value;
 use shared::config::{FromVars, Variable};
 use testkit::{
-    CLAIMS_TABLE, CONSUMER_QUEUE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE,
+    CLAIMS_TABLE, CONSUMER_QUEUE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE, JOBS_TABLE,
     JWT_TOKENS_TABLE, MAX_MESSAGE_BYTES, QUARANTINE_QUEUE, QueueSpec, ROUTED_QUEUES,
 };
 
@@ -158,6 +158,95 @@ fn the_consumers_claims_table_matches_the_harness() {
 }
 
 #[test]
+fn the_jobs_ledger_matches_the_harness_and_is_there_by_default() {
+    let template = template();
+    let table = resource(&template, "JobsTable");
+    assert_eq!(table["KeySchema"][0]["AttributeName"].as_str(), Some(JOBS_TABLE.partition_key));
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(JOBS_TABLE.ttl_attribute));
+    assert!(Deployment::with(&template, &[]).condition("HasLedger"));
+    let off = Deployment::with(&template, &[("JobsLedger", "false")]);
+    for name in ["JobsTable", "ReconcilerFunction", "ScheduleGroup", "SchedulerRole", "ReconciledEndsAlarm"] {
+        assert!(!off.creates(&template["Resources"][name]), "{name} goes with JobsLedger=false");
+    }
+    assert!(!off.condition("UseStackApiKey"), "nor is an API key secret made for it");
+    let variable = &resource(&template, "RecorderFunction")["Environment"]["Variables"]["JOBS_TABLE"];
+    let (tag, args) = tag_of(variable).unwrap();
+    assert_eq!((tag.as_str(), args[0].as_str()), ("!If", Some("HasLedger")));
+}
+
+/// The actions and resources of one role's statements, by `Sid`.
+fn grants(template: &Value, role: &str) -> BTreeMap<String, (Vec<String>, Value)> {
+    statements(template)
+        .into_iter()
+        .filter(|(name, _)| name == role)
+        .map(|(_, s)| {
+            (text(&s["Sid"]), (listed(&s["Action"]).iter().map(text).collect(), s["Resource"].clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_ledger_s_roles_grant_exactly_what_closing_checking_and_scheduling_need() {
+    let template = template();
+    // The recorder: close an entry, nothing more of the ledger.
+    let recorder = grants(&template, "RecorderRole");
+    let close = &recorder["CloseTrackedJobs"];
+    assert_eq!(
+        (close.0.as_slice(), get_att_target(&close.1)),
+        (&["dynamodb:UpdateItem".to_owned()][..], "JobsTable".to_owned())
+    );
+
+    let reconciler = grants(&template, "ReconcilerRole");
+    let sids: Vec<&str> = reconciler.keys().map(String::as_str).collect();
+    assert_eq!(
+        sids,
+        [
+            "DeliverReconciledEnds",
+            "HandTheCheckItsRole",
+            "ReadAndCheckTrackedJobs",
+            "ReadTheGeminiApiKey",
+            "ScheduleTheNextCheck",
+            "WriteItsOwnLogs"
+        ]
+    );
+    let (actions, table) = &reconciler["ReadAndCheckTrackedJobs"];
+    assert_eq!(
+        (actions.as_slice(), get_att_target(table)),
+        (&["dynamodb:GetItem".to_owned(), "dynamodb:UpdateItem".to_owned()][..], "JobsTable".to_owned())
+    );
+    let (actions, queue) = &reconciler["DeliverReconciledEnds"];
+    assert_eq!(
+        (actions.as_slice(), get_att_target(queue)),
+        (&["sqs:SendMessage".to_owned()][..], "IngestQueue".to_owned())
+    );
+    let (actions, schedules) = &reconciler["ScheduleTheNextCheck"];
+    assert_eq!(actions.as_slice(), ["scheduler:CreateSchedule"]);
+    let (tag, pattern) = tag_of(schedules).unwrap();
+    assert_eq!(tag, "!Sub");
+    assert!(text(pattern).ends_with(":schedule/${ScheduleGroup}/*"), "its own group's schedules alone");
+    let pass = statements(&template)
+        .into_iter()
+        .find(|(role, s)| role == "ReconcilerRole" && text(&s["Sid"]) == "HandTheCheckItsRole")
+        .unwrap()
+        .1;
+    assert_eq!(get_att_target(&pass["Resource"]), "SchedulerRole");
+    assert_eq!(text(&pass["Condition"]["StringEquals"]["iam:PassedToService"]), "scheduler.amazonaws.com");
+
+    // The schedules' role: assumed by EventBridge Scheduler in this account, invoking the reconciler alone.
+    let role = resource(&template, "SchedulerRole");
+    let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(text(&trust["Principal"]["Service"]), "scheduler.amazonaws.com");
+    assert!(!trust["Condition"]["StringEquals"]["aws:SourceAccount"].is_null(), "no confused deputy");
+    let invoke = grants(&template, "SchedulerRole");
+    let (actions, function) = &invoke["InvokeTheReconciler"];
+    assert_eq!(
+        (actions.as_slice(), get_att_target(function)),
+        (&["lambda:InvokeFunction".to_owned()][..], "ReconcilerFunction".to_owned())
+    );
+    assert_eq!(invoke.len(), 1);
+}
+
+#[test]
 fn the_jwt_ledger_matches_the_harness_and_exists_exactly_when_jwt_is_accepted() {
     let template = template();
     let table = resource(&template, "JwtTokensTable");
@@ -217,7 +306,7 @@ fn every_store_that_holds_events_or_secrets_outlives_the_stack_and_its_replaceme
             assert_eq!(resource["UpdateReplacePolicy"].as_str(), Some("Retain"), "{name}");
         }
     }
-    assert_eq!(checked, 19, "every queue, table, bucket and secret");
+    assert_eq!(checked, 20, "every queue, table, bucket and secret");
 }
 
 #[test]
@@ -336,6 +425,7 @@ fn every_function_gets_exactly_the_variables_its_code_reads() {
     assert_variables(&template, "RecorderFunction", &recorder::Config::variables());
     assert_variables(&template, "FanoutFunction", &fanout::Config::variables());
     assert_variables(&template, "ConsumerFunction", &consumer::Config::variables());
+    assert_variables(&template, "ReconcilerFunction", &reconciler::Config::variables());
 }
 
 /// The fanout's `ROUTES` as deployed: `consumer` says whether the example consumer is.
@@ -467,7 +557,7 @@ fn every_function_has_its_own_role_its_own_logs_and_no_permission_on_everything(
         let actions: Vec<String> = listed(&writes[0]["Action"]).iter().map(text).collect();
         assert_eq!(actions, ["logs:CreateLogStream", "logs:PutLogEvents"]);
     }
-    assert_eq!(functions, 4);
+    assert_eq!(functions, 5);
     for (name, resource) in of_type(&template, "AWS::IAM::Role") {
         assert!(
             resource["Properties"]["ManagedPolicyArns"].is_null(),
@@ -475,7 +565,7 @@ fn every_function_has_its_own_role_its_own_logs_and_no_permission_on_everything(
         );
     }
     let all = statements(&template);
-    assert_eq!(all.len(), 19, "every statement of the four roles is checked");
+    assert_eq!(all.len(), 27, "every statement of the six roles is checked");
     for (name, statement) in all {
         for resource in listed(&statement["Resource"]) {
             if resource.as_str() == Some("*") {
@@ -813,12 +903,15 @@ fn the_dashboard_picture_in_the_readme_was_rendered_from_this_definition() {
 #[test]
 fn every_output_the_cli_reads_is_declared() {
     let template = template();
+    let ledger = gemini_webhooks::ops::stack::outputs::LEDGER;
     for output in gemini_webhooks::ops::stack::outputs::all() {
         assert!(
             !template["Outputs"][output].is_null(),
             "template.yaml has no output {output}, which the CLI reads"
         );
-        assert!(template["Outputs"][output]["Condition"].is_null(), "{output} is always there");
+        let condition = template["Outputs"][output]["Condition"].as_str();
+        let expected = ledger.contains(&output).then_some("HasLedger");
+        assert_eq!(condition, expected, "{output}: there exactly when what it names is");
     }
     assert_eq!(
         ref_target(&template["Outputs"]["FanoutFunctionName"]["Value"]).as_deref(),
@@ -855,10 +948,10 @@ fn the_results_bucket_is_private_encrypted_and_written_by_the_consumer_alone() {
     assert_eq!(actions, ["s3:PutObject", "s3:AbortMultipartUpload"], "write only: no read, list or delete");
 }
 
-/// The README counts the alarms (and prices them by that count): the count is the template's, at the
+/// The docs count the alarms (and price them by that count): the count is the template's, at the
 /// defaults and with every option on.
 #[test]
-fn the_readme_counts_the_templates_alarms() {
+fn the_docs_count_the_templates_alarms() {
     let template = template();
     let count = |overrides: &[(&str, &str)]| {
         let deployment = Deployment::with(&template, overrides);
@@ -866,11 +959,15 @@ fn the_readme_counts_the_templates_alarms() {
     };
     let defaults = count(&[]);
     let consumer = count(&[("DeployExampleConsumer", "true")]);
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    for claim in [
-        format!("({defaults} at the defaults, {consumer} with the example consumer;"),
-        format!("{defaults} CloudWatch alarms"),
+    for (page, claim) in [
+        (
+            "deploy-and-operate.md",
+            format!("({defaults} at the defaults, {consumer} with the example consumer;"),
+        ),
+        ("performance-and-cost.md", format!("{defaults} CloudWatch alarms")),
     ] {
-        assert!(readme.contains(&claim), "the README should say {claim:?}");
+        let path = format!("{}/../docs/{page}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(&claim), "docs/{page} should say {claim:?}");
     }
 }

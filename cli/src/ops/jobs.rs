@@ -7,10 +7,14 @@ use serde_json::Map;
 use shared::gemini::{GeminiClient, WebhookConfig};
 use shared::results;
 
+use shared::ledger::{Deadlines, JobName};
+
 use crate::ops::aws::sdk_config;
 use crate::ops::endpoint::endpoint_urls;
+use crate::ops::ledger::StackLedger;
 use crate::ops::stack::{StackOutputs, outputs};
 use crate::ui::report::usage;
+use crate::ui::time::rfc3339;
 
 /// A started job.
 #[derive(Serialize)]
@@ -25,6 +29,9 @@ pub struct Started {
     pub user_metadata: Map<String, serde_json::Value>,
     /// Where the example consumer stores its result.
     pub result: String,
+    /// When its end is checked if it has not come (RFC 3339), when the stack's ledger tracks it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<String>,
 }
 
 /// A cancel, and the state it left the job in.
@@ -96,7 +103,7 @@ pub async fn cancel(gemini: &GeminiClient, job: &str) -> anyhow::Result<Cancelle
     Ok(Cancelled { job: id, kind: "interaction", state, outcome })
 }
 
-/// Where a job's end goes.
+/// Where a job's end goes, and the ledger that tracks it.
 pub struct JobWebhook {
     /// The job's `webhook_config`.
     pub config: WebhookConfig,
@@ -104,24 +111,42 @@ pub struct JobWebhook {
     pub shown: String,
     /// The stack's results bucket, when the URL came from a stack.
     pub bucket: Option<String>,
+    /// The stack's ledger and the deadlines to track the job by, when it is tracked (its
+    /// `user_metadata` then carries the marker).
+    pub tracking: Option<(StackLedger, Option<Deadlines>)>,
 }
 
 impl JobWebhook {
-    /// What to print of the job `job` of `kind`, its follow-up stored as `artifact`.
-    pub fn started(self, kind: &'static str, job: String, artifact: &str) -> Started {
+    /// Tracks the job `job` of `kind` when asked, then what to print of it, its follow-up stored as
+    /// `artifact`.
+    pub async fn started(self, kind: &'static str, job: String, artifact: &str) -> anyhow::Result<Started> {
         let result = result_at(self.bucket.as_deref(), &job, artifact);
-        Started { job, kind, webhook: self.shown, user_metadata: self.config.user_metadata, result }
+        let mut checked_at = None;
+        if let Some((ledger, deadlines)) = &self.tracking {
+            let name = JobName::parse(&job)?;
+            let deadlines = deadlines.unwrap_or_else(|| Deadlines::default_for(name.kind()));
+            let (entry, _) = ledger
+                .track(&name, self.config.user_metadata.clone(), deadlines)
+                .await
+                .with_context(|| format!("{kind} {job} started, but could not be tracked: run `gemini-webhooks jobs track {job}`"))?;
+            checked_at = Some(rfc3339(entry.deadline));
+        }
+        let user_metadata = self.config.user_metadata;
+        Ok(Started { job, kind, webhook: self.shown, user_metadata, result, checked_at })
     }
 }
 
 /// The webhook for a job: the dynamic URL given (with its token), or the stack's (read through the
-/// emulator at `endpoint`, or AWS), echoing `metadata` in every event.
+/// emulator at `endpoint`, or AWS), echoing `metadata` in every event. With a stack and `track`, the
+/// job is tracked by the stack's ledger (`deadlines`, or its kind's defaults).
 pub async fn webhook(
     url: Option<&str>,
     stack: Option<&str>,
     metadata: &[(String, serde_json::Value)],
+    track: Option<Option<Deadlines>>,
     endpoint: Option<&str>,
 ) -> anyhow::Result<JobWebhook> {
+    let mut tracking = None;
     let (url, bucket) = match (url, stack) {
         (Some(url), _) => (url.to_owned(), None),
         (None, Some(stack)) => {
@@ -134,6 +159,9 @@ pub async fn webhook(
                 found.get(outputs::ENDPOINT_SECRET_ARN)?,
             )
             .await?;
+            if let Some(deadlines) = track {
+                tracking = Some((StackLedger::of_stack(&config, stack).await?, deadlines));
+            }
             (urls.dynamic_url, found.get(outputs::RESULTS_BUCKET).ok().map(str::to_owned))
         }
         (None, None) => {
@@ -143,8 +171,11 @@ pub async fn webhook(
         }
     };
     let shown = url.split('?').next().unwrap_or_default().to_owned();
-    let user_metadata = metadata.iter().cloned().collect();
-    Ok(JobWebhook { config: WebhookConfig { uris: vec![url], user_metadata }, shown, bucket })
+    let mut user_metadata = metadata.iter().cloned().collect();
+    if tracking.is_some() {
+        shared::ledger::mark(&mut user_metadata);
+    }
+    Ok(JobWebhook { config: WebhookConfig { uris: vec![url], user_metadata }, shown, bucket, tracking })
 }
 
 /// Where the example consumer stores `job`'s `name`, or its failure record.

@@ -8,6 +8,7 @@ pub mod event_log;
 pub mod forward;
 pub mod interrupt;
 pub mod jobs;
+pub mod ledger;
 pub mod quarantine;
 pub mod queue;
 pub mod redrive;

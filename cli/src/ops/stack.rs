@@ -23,6 +23,14 @@ pub mod outputs {
     pub const FANOUT_FUNCTION: &str = "FanoutFunctionName";
     /// The example consumer's results bucket.
     pub const RESULTS_BUCKET: &str = "ResultsBucketName";
+    /// The jobs ledger (with `JobsLedger`).
+    pub const JOBS_TABLE: &str = "JobsTableName";
+    /// The schedule group of the ledger's checks.
+    pub const SCHEDULE_GROUP: &str = "ScheduleGroupName";
+    /// The reconciler, which the checks invoke.
+    pub const RECONCILER_FUNCTION: &str = "ReconcilerFunctionArn";
+    /// The role the checks invoke the reconciler as.
+    pub const SCHEDULER_ROLE: &str = "SchedulerRoleArn";
     /// The routed queues, by the name commands take.
     pub const ROUTED: [(&str, &str); 4] = [
         ("batch", "BatchQueueUrl"),
@@ -30,6 +38,9 @@ pub mod outputs {
         ("video", "VideoQueueUrl"),
         ("default", "DefaultQueueUrl"),
     ];
+
+    /// The jobs ledger's outputs, there exactly when it is (`JobsLedger`).
+    pub const LEDGER: [&str; 4] = [JOBS_TABLE, SCHEDULE_GROUP, RECONCILER_FUNCTION, SCHEDULER_ROLE];
 
     /// Every output read.
     pub fn all() -> Vec<&'static str> {
@@ -42,6 +53,7 @@ pub mod outputs {
             FANOUT_DLQ,
             FANOUT_FUNCTION,
         ];
+        all.extend(LEDGER);
         all.extend(ROUTED.iter().map(|(_, output)| *output));
         all
     }

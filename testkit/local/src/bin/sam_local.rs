@@ -166,6 +166,7 @@ async fn run(options: Options) -> Result<bool, Error> {
         ("recorder-sqs", "RecorderFunction"),
         ("fanout-stream", "FanoutFunction"),
         ("consumer-sqs", "ConsumerFunction"),
+        ("reconciler-check", "ReconcilerFunction"),
     ] {
         let answer = sam.invoke(function, &events_dir.join(format!("{event}.json")));
         let verdict = match answer {
@@ -348,6 +349,13 @@ impl Checks<'_> {
                     return Err(format!("the failure record is {record}").into());
                 }
                 Ok("no failure; its claim is done; the failure record is in the results bucket".into())
+            }
+            "ReconcilerFunction" => {
+                // It read the jobs ledger (through the emulator) and found the job untracked.
+                if answer["outcome"] != "not_tracked" {
+                    return Err(format!("answered {answer}").into());
+                }
+                Ok("not_tracked: it read the jobs ledger".into())
             }
             other => Err(format!("no check for {other}").into()),
         }
