@@ -1,5 +1,6 @@
 """Renders the stack's CloudWatch dashboard, from its own definition in template.yaml, as a PNG for the
-README: the same widgets, at the same places, with the series each one plots. CloudWatch draws the data;
+docs (docs/deploy-and-operate.md, "Alarms and the dashboard"): the same widgets, at the same places,
+with the series each one plots. CloudWatch draws the data;
 this draws the layout, so the picture cannot drift from what the template deploys (a test compares the
 definition's hash with the one recorded beside the picture).
 

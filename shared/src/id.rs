@@ -62,6 +62,12 @@ impl WebhookId {
         &self.0
     }
 
+    /// An id this library derives (a reconciled end's `rec_` and hex), printable ASCII by construction.
+    pub(crate) fn derived(id: String) -> Self {
+        debug_assert!(Self::parse(&id).is_ok(), "{id}");
+        Self(id)
+    }
+
     /// The key a replay of this id made at `replayed_at` (Unix milliseconds) is handled once under:
     /// apart from the original's, since a replay is asked for to handle the event again. (Past
     /// [`MAX_WEBHOOK_ID_LEN`] by its suffix at most: a key, never a header.)

@@ -76,6 +76,13 @@ pub struct Deadlines {
 }
 
 impl Deadlines {
+    /// These deadlines with what is given in place of each; the give-up time never before the first
+    /// check.
+    pub fn with(self, first_check: Option<Duration>, give_up: Option<Duration>) -> Self {
+        let first_check = first_check.unwrap_or(self.first_check);
+        Self { first_check, give_up: give_up.unwrap_or(self.give_up).max(first_check) }
+    }
+
     /// Longest wait between two checks.
     pub const MAX_INTERVAL: Duration = Duration::from_secs(6 * 3600);
 
@@ -279,8 +286,7 @@ impl ReconciledEnd {
     /// anywhere, is recorded once; `rec_` sets it apart from Gemini's `msg_` ids.
     pub fn webhook_id(&self) -> WebhookId {
         let digest = Sha256::digest(format!("{}\n{}", self.job, self.event_type));
-        let id = format!("rec_{}", &hex::encode(digest)[..40]);
-        WebhookId::parse(&id).unwrap_or_else(|_| unreachable_id())
+        WebhookId::derived(format!("rec_{}", &hex::encode(digest)[..40]))
     }
 
     /// The body, in Gemini's envelope: `type`, `version`, `timestamp` (the job's end, or `now`, RFC
@@ -301,12 +307,6 @@ impl ReconciledEnd {
         }
         body.to_string().into_bytes()
     }
-}
-
-/// `rec_` and hex always parse; this is never reached.
-#[cold]
-fn unreachable_id() -> WebhookId {
-    WebhookId::parse("rec_0").unwrap_or_else(|_| unreachable_id())
 }
 
 #[cfg(test)]

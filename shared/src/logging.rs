@@ -21,7 +21,7 @@ pub fn init() {
 /// `RUST_LOG`'s directives (`debug`, `warn,shared=debug`): a level per target, `info` when unset or
 /// unreadable. `Targets` rather than `EnvFilter`: the same directives less the span and field
 /// matching, which no function needs, and without the regex engine that cost each binary about 470 KB
-/// (README, Footprint).
+/// (docs/performance-and-cost.md, Footprint).
 fn filter(directives: Option<&str>) -> Targets {
     directives
         .and_then(|d| d.parse::<Targets>().ok())

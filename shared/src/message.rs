@@ -334,10 +334,13 @@ impl DownstreamMessage {
         }
     }
 
-    /// Whether the job ended with nothing to fetch: failed, expired or cancelled.
+    /// Whether the job ended with nothing to fetch: failed, expired or cancelled, or (read by a
+    /// reconciliation) a failed video or an interaction that stopped short (`incomplete`, ...).
     pub fn ended_without_result(&self) -> bool {
         self.kind().is_failure()
             || [".expired", ".cancelled"].iter().any(|end| self.event_type.ends_with(end))
+            || [crate::ledger::VIDEO_FAILED, crate::ledger::INTERACTION_ENDED]
+                .contains(&self.event_type.as_str())
     }
 
     /// Whether this is a replay (see [`DownstreamMessage::replayed_at`]).

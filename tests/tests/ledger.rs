@@ -311,4 +311,20 @@ async fn an_interaction_that_ends_incomplete_is_delivered_under_its_documented_t
     assert_eq!(message.event_type, INTERACTION_ENDED);
     assert_eq!(message.event.data().unwrap()["status"], "incomplete", "it says which state");
     assert_eq!(message.data_id.as_deref(), Some(interaction.id.as_str()));
+
+    // The example consumer keeps a record of how it ended, as for any end without a result.
+    let consumer = local.pipeline.consumer(emulator, local.simulator.base_url(), KEY).await.unwrap();
+    let copies =
+        testkit::drain_queue(&emulator.sqs().await, &local.pipeline.stack.consumer.url).await.unwrap();
+    let record = sqs_record(&copies[0], &local.pipeline.stack.consumer.url);
+    let failure = shared::results::key(&interaction.id, shared::results::FAILURE);
+    assert_eq!(process(&consumer, &record).await, Outcome::Stored(vec![failure.clone()]));
+    let s3 = emulator.s3().await;
+    let object =
+        s3.get_object().bucket(&local.pipeline.stack.results_bucket).key(&failure).send().await.unwrap();
+    let stored: Value = serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(
+        (stored["type"].as_str(), stored["status"].as_str()),
+        (Some(INTERACTION_ENDED), Some("incomplete"))
+    );
 }

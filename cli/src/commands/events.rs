@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 use shared::clock::{Clock, SystemClock};
-use shared::message::{DownstreamMessage, EventRecord};
+use shared::message::EventRecord;
 
 use super::flags::{StackArg, TableArgs, WindowArgs};
 use crate::ops::aws::sdk_config;
@@ -48,7 +48,7 @@ pub(crate) async fn run(action: EventsAction, endpoint: Option<&str>, out: Outpu
             let found = log.find(&filter).await?;
             let total = found.events.len();
             for event in found.events.iter().rev().take(limit) {
-                out.print(&EventLine::from(&DownstreamMessage::from(event.clone())));
+                out.print(&EventLine::from(event));
             }
             for (key, why) in &found.unreadable {
                 out.warn(format!("item {key:?} in the window is not an event: {why}"));
@@ -98,6 +98,6 @@ fn shown(event: &EventRecord) -> Value {
         "webhook_id": p.webhook_id, "webhook_timestamp": p.webhook_timestamp, "received_at": p.received_at,
         "scheme": p.scheme, "type": event.event_type, "data_id": event.data_id,
         "recorded_at": event.recorded_at, "expires_at": event.expires_at, "body_sha256": event.body_sha256,
-        "event": event.event,
+        "superseded_by": event.superseded_by, "event": event.event,
     })
 }

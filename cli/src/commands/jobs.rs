@@ -49,41 +49,29 @@ pub struct JobWebhookArgs {
 }
 
 impl JobWebhookArgs {
-    /// Whether to track, and by what deadlines.
-    fn tracking(&self) -> anyhow::Result<Option<Option<Deadlines>>> {
-        (self.stack.stack.is_some() && !self.no_track).then(|| self.deadlines.deadlines()).transpose()
+    /// Whether to track the job, and the deadlines given.
+    fn tracking(&self) -> Option<&DeadlineArgs> {
+        (self.stack.stack.is_some() && !self.no_track).then_some(&self.deadlines)
     }
 }
 
-/// When a tracked job's end must have come by.
-#[derive(Debug, Args)]
+/// When a tracked job's end must have come by; each defaults by the job's kind.
+#[derive(Debug, Clone, Copy, Args)]
 pub struct DeadlineArgs {
     /// When its end is first checked, after its start (`25h`, `30m`; default by kind: a batch 25h, an
     /// interaction 1h, a video 30m).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub deadline: Option<Duration>,
-    /// When it is given up on, overdue and alarmed, after its start (default: a batch 50h, others 24h).
+    /// When it is given up on, overdue and alarmed, after its start (default: a batch 50h, others 24h;
+    /// never before --deadline).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub give_up: Option<Duration>,
 }
 
 impl DeadlineArgs {
-    /// The deadlines given, when any is: the other from the kind's defaults (a batch's).
-    fn deadlines(&self) -> anyhow::Result<Option<Deadlines>> {
-        self.for_kind(JobKind::Batch)
-            .map(|d| (self.deadline.is_some() || self.give_up.is_some()).then_some(d))
-    }
-
-    fn for_kind(&self, kind: JobKind) -> anyhow::Result<Deadlines> {
-        let defaults = Deadlines::default_for(kind);
-        let deadlines = Deadlines {
-            first_check: self.deadline.unwrap_or(defaults.first_check),
-            give_up: self.give_up.unwrap_or(defaults.give_up),
-        };
-        if deadlines.give_up < deadlines.first_check {
-            return Err(usage("--give-up must not come before --deadline"));
-        }
-        Ok(deadlines)
+    /// The deadlines of a job of `kind`.
+    pub fn for_kind(&self, kind: JobKind) -> Deadlines {
+        Deadlines::default_for(kind).with(self.deadline, self.give_up)
     }
 }
 
@@ -268,7 +256,7 @@ pub(crate) async fn run(
 
 async fn hook(args: &JobWebhookArgs, endpoint: Option<&str>) -> anyhow::Result<JobWebhook> {
     let (url, stack) = (args.webhook_url.as_deref(), args.stack.stack.as_deref());
-    webhook(url, stack, &args.metadata, args.tracking()?, endpoint).await
+    webhook(url, stack, &args.metadata, args.tracking().copied(), endpoint).await
 }
 
 /// The stack's ledger; `--stack` is required.
@@ -289,7 +277,7 @@ async fn track(
     out: Output,
 ) -> anyhow::Result<()> {
     let name = JobName::parse(&job).map_err(|e| usage(e.to_string()))?;
-    let deadlines = deadlines.for_kind(name.kind())?;
+    let deadlines = deadlines.for_kind(name.kind());
     let ledger = ledger(&stack, endpoint).await?;
     let (entry, tracked) = ledger.track(&name, metadata.into_iter().collect(), deadlines).await?;
     let entry = match tracked {
@@ -350,7 +338,7 @@ async fn show(job: String, stack: StackArg, endpoint: Option<&str>, out: Output)
     let events = log.find(&filter).await?.events;
     out.print(&EntryLine::from(&entry));
     for event in &events {
-        out.print(&EventLine::from(&shared::message::DownstreamMessage::from(event.clone())));
+        out.print(&EventLine::from(event));
     }
     Ok(())
 }

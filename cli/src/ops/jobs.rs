@@ -7,7 +7,9 @@ use serde_json::Map;
 use shared::gemini::{GeminiClient, WebhookConfig};
 use shared::results;
 
-use shared::ledger::{Deadlines, JobName};
+use shared::ledger::JobName;
+
+use crate::commands::jobs::DeadlineArgs;
 
 use crate::ops::aws::sdk_config;
 use crate::ops::endpoint::endpoint_urls;
@@ -111,9 +113,9 @@ pub struct JobWebhook {
     pub shown: String,
     /// The stack's results bucket, when the URL came from a stack.
     pub bucket: Option<String>,
-    /// The stack's ledger and the deadlines to track the job by, when it is tracked (its
+    /// The stack's ledger and the deadlines given to track the job by, when it is tracked (its
     /// `user_metadata` then carries the marker).
-    pub tracking: Option<(StackLedger, Option<Deadlines>)>,
+    pub tracking: Option<(StackLedger, DeadlineArgs)>,
 }
 
 impl JobWebhook {
@@ -124,7 +126,7 @@ impl JobWebhook {
         let mut checked_at = None;
         if let Some((ledger, deadlines)) = &self.tracking {
             let name = JobName::parse(&job)?;
-            let deadlines = deadlines.unwrap_or_else(|| Deadlines::default_for(name.kind()));
+            let deadlines = deadlines.for_kind(name.kind());
             let (entry, _) = ledger
                 .track(&name, self.config.user_metadata.clone(), deadlines)
                 .await
@@ -138,12 +140,12 @@ impl JobWebhook {
 
 /// The webhook for a job: the dynamic URL given (with its token), or the stack's (read through the
 /// emulator at `endpoint`, or AWS), echoing `metadata` in every event. With a stack and `track`, the
-/// job is tracked by the stack's ledger (`deadlines`, or its kind's defaults).
+/// job is tracked by the stack's ledger (by the deadlines given, else its kind's).
 pub async fn webhook(
     url: Option<&str>,
     stack: Option<&str>,
     metadata: &[(String, serde_json::Value)],
-    track: Option<Option<Deadlines>>,
+    track: Option<DeadlineArgs>,
     endpoint: Option<&str>,
 ) -> anyhow::Result<JobWebhook> {
     let mut tracking = None;

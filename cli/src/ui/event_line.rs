@@ -1,11 +1,12 @@
 //! One event a line, as `tail`, `events list` and `replay --dry-run` print it: when it arrived, its
-//! type, scheme, `webhook-id` and job, its output or error, and its `user_metadata`.
+//! type, scheme, `webhook-id` and job, its output or error, its `user_metadata`, and whether it was a
+//! replay or a tracked job's second end.
 
 use std::fmt;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use shared::message::DownstreamMessage;
+use shared::message::{DownstreamMessage, EventRecord};
 
 use crate::ui::output::{dim, styled};
 use crate::ui::time::date_time;
@@ -25,6 +26,16 @@ pub(crate) struct EventLine {
     user_metadata: Option<Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     replayed_at: Option<i64>,
+    /// A tracked job's second end: the first end's id (recorded, not routed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    superseded_by: Option<String>,
+}
+
+impl From<&EventRecord> for EventLine {
+    fn from(record: &EventRecord) -> Self {
+        let superseded_by = record.superseded_by.as_ref().map(ToString::to_string);
+        Self { superseded_by, ..Self::from(&DownstreamMessage::from(record.clone())) }
+    }
 }
 
 impl From<&DownstreamMessage> for EventLine {
@@ -39,6 +50,7 @@ impl From<&DownstreamMessage> for EventLine {
             error_code: m.event.error_code().map(|c| c.to_string()),
             user_metadata: m.user_metadata.clone(),
             replayed_at: m.replayed_at,
+            superseded_by: None,
         }
     }
 }
@@ -65,6 +77,9 @@ impl fmt::Display for EventLine {
         }
         if self.replayed_at.is_some() {
             write!(f, "  {}", styled(dim(), "(replay)"))?;
+        }
+        if let Some(first) = &self.superseded_by {
+            write!(f, "  {}", styled(dim(), format!("(not routed: its job ended with {first})")))?;
         }
         Ok(())
     }

@@ -261,6 +261,7 @@ async fn follow_up(consumer: &Consumer, message: &DownstreamMessage) -> Result<V
                 "job": job,
                 "error_code": message.event.error_code().map(|c| Value::String(c.to_string())),
                 "error_message": message.event.error_message(),
+                "status": message.event.data().and_then(|data| data.get("status")),
                 "webhook_id": message.webhook_id(),
                 "received_at": message.provenance.received_at,
                 "user_metadata": message.user_metadata,

@@ -2,7 +2,8 @@
 //! a batch (`models/{model}:batchGenerateContent`, `batch.webhookConfig`), a background interaction
 //! (`/interactions`, `background: true` and `webhook_config`), a video (`models/{model}:predictLongRunning`,
 //! `webhookConfig` at the top level). Shapes follow the reference and the google-genai SDK's requests
-//! (README, "Starting jobs", says where sources disagree and which was followed).
+//! (docs/deploy-and-operate.md, "4. Start jobs with a webhook", says where sources disagree and which
+//! was followed).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};

@@ -1,4 +1,4 @@
-//! `cargo run -p e2e --bin footprint`: what each function's release bootstrap costs to deploy, to
+//! `cargo run -p local-stack --bin footprint`: what each function's release bootstrap costs to deploy, to
 //! start and to keep, beside the same receiver written in Node.js.
 //!
 //! For each of receiver, recorder, fanout and consumer it reports the stripped binary size; the time

@@ -1,6 +1,6 @@
 //! Sizes, statistics and the markdown table. Sizes are in MB of 10^6 bytes, memory in MB of 10^6
-//! bytes too (from the KiB `/proc` reports): the stricter reading of the targets, and the unit the
-//! README's binary sizes already use.
+//! bytes too (from the KiB `/proc` reports): the stricter reading of the targets, and the unit of the
+//! binary sizes in docs/performance-and-cost.md.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
