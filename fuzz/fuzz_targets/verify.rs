@@ -128,7 +128,8 @@ fn signed(fixture: &Fixture, delivery: &Delivery<'_>, how: &str) {
         assert!(matches!(verdict, Err(VerifyError::InvalidHeader { .. })), "{verdict:?}");
         return;
     };
-    if WebhookId::parse(id).is_err() || entry.len() > MAX_SIGNATURE_HEADER_LEN {
+    // A comma in the id is two ids joined by a proxy: refused as a header, whatever the signature.
+    if WebhookId::parse(id).is_err() || id.contains(',') || entry.len() > MAX_SIGNATURE_HEADER_LEN {
         assert!(matches!(verdict, Err(VerifyError::InvalidHeader { .. })), "{verdict:?}");
         return;
     }

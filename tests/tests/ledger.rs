@@ -9,61 +9,47 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use consumer::{Outcome, process};
-use gemini_sim::{Outcome as JobOutcome, Settings, Simulator};
-use local_stack::{Endpoint, Pipeline};
+use gemini_sim::{Outcome as JobOutcome, Simulator};
+use local_stack::GeminiLoop;
 use reconciler::ReconcilerFunction;
 use serde_json::{Map, Value, json};
 use shared::aws::jobs_ledger::JobsLedger;
 use shared::aws::schedules::{Schedules, at_time};
 use shared::clock::{Clock, ManualClock, SystemClock};
 use shared::fixtures::lambda_events::sqs_record;
-use shared::gemini::{GeminiClient, WebhookConfig};
+use shared::gemini::WebhookConfig;
 use shared::ledger::{self, Deadlines, EntryState, INTERACTION_ENDED, JobEntry, JobName, Via};
 use shared::message::{DownstreamMessage, EventRecord, attributes};
 use shared::metrics;
 use shared::reconcile::{self, Checked};
-use shared::signature::{Scheme, SigningSecret, UrlToken};
+use shared::signature::Scheme;
 use testkit::Emulator;
-use tokio::net::TcpListener;
 
 const KEY: &str = "ledger-test-key";
 
-/// The local Gemini (jobs end only when told), the pipeline with its receiver served over HTTP, the
-/// user's client, and the reconciler on a clock the test moves.
+/// The loop ([`GeminiLoop`]), the reconciler on a clock the test moves, and the jobs table.
 struct Ledgered {
-    simulator: Simulator,
-    pipeline: Pipeline,
-    endpoint: Endpoint,
-    gemini: GeminiClient,
+    local: GeminiLoop,
     clock: Arc<ManualClock>,
     reconciler: ReconcilerFunction,
     ledger: JobsLedger,
 }
 
+impl std::ops::Deref for Ledgered {
+    type Target = GeminiLoop;
+    fn deref(&self) -> &GeminiLoop {
+        &self.local
+    }
+}
+
 impl Ledgered {
     async fn start(emulator: &'static Emulator) -> Self {
-        let settings = Settings {
-            finish_jobs_after: None,
-            first_retry: Duration::from_millis(20),
-            ..Settings::default()
-        };
-        let simulator = Simulator::start(KEY, settings).await.unwrap();
-        let token = UrlToken::generate();
-        let vars = [
-            ("WEBHOOK_SECRETS", SigningSecret::generate().expose_whsec()),
-            ("WEBHOOK_URL_TOKEN", token.expose().to_owned()),
-            ("JWKS_URL", simulator.jwks_url()),
-        ];
-        let pipeline = Pipeline::start(emulator, &vars, Arc::new(SystemClock)).await.unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = Endpoint::new(&format!("http://{}/", listener.local_addr().unwrap()), &token);
-        pipeline.serve_receiver(listener);
-        let gemini = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
+        let local = GeminiLoop::start(emulator, KEY).await.unwrap();
         let clock = Arc::new(ManualClock::at(SystemClock.unix_now()));
-        let reconciler =
-            pipeline.reconciler(emulator, simulator.base_url(), KEY, clock.clone()).await.unwrap();
-        let ledger = JobsLedger::new(emulator.dynamodb().await, &pipeline.stack.jobs_table);
-        Self { simulator, pipeline, endpoint, gemini, clock, reconciler, ledger }
+        let base = local.simulator.base_url().to_owned();
+        let reconciler = local.pipeline.reconciler(emulator, &base, KEY, clock.clone()).await.unwrap();
+        let ledger = JobsLedger::new(emulator.dynamodb().await, &local.pipeline.stack.jobs_table);
+        Self { local, clock, reconciler, ledger }
     }
 
     /// A job's `webhook_config`: the receiver's dynamic URL, `team: ml`, marked as tracked when asked.

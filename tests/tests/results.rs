@@ -4,21 +4,17 @@
 //! the consumer stores its results in S3, once; a failed batch leaves a failure record, and so does a
 //! batch or interaction cancelled through the API.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsMessage;
 use consumer::{Outcome, process};
-use gemini_sim::{Outcome as JobOutcome, Settings, Simulator};
-use local_stack::{Endpoint, Pipeline};
+use gemini_sim::{Outcome as JobOutcome, Simulator};
+use local_stack::GeminiLoop;
 use serde_json::{Value, json};
-use shared::clock::SystemClock;
 use shared::fixtures::lambda_events::sqs_record;
-use shared::gemini::{GeminiClient, WebhookConfig};
+use shared::gemini::WebhookConfig;
 use shared::message::DownstreamMessage;
-use shared::signature::{SigningSecret, UrlToken};
 use testkit::Emulator;
-use tokio::net::TcpListener;
 
 const KEY: &str = "results-test-key";
 
@@ -34,37 +30,24 @@ async fn delivered(simulator: &Simulator, id: &str) -> Vec<gemini_sim::Attempt> 
     panic!("{id} was never answered 200: {:?}", simulator.attempts());
 }
 
-/// The whole loop on one machine: the local Gemini (jobs end only when told, retries 20 ms apart), the
-/// pipeline on the emulator with its receiver served over HTTP, and the user's client.
+/// The whole loop on one machine ([`GeminiLoop`]), and the messages read from the example consumer's
+/// queue not asked for yet.
 struct Loop {
-    simulator: Simulator,
-    pipeline: Pipeline,
-    endpoint: Endpoint,
-    gemini: GeminiClient,
-    /// Messages read from the example consumer's queue, not asked for yet.
+    local: GeminiLoop,
     consumer_queue: tokio::sync::Mutex<Vec<aws_sdk_sqs::types::Message>>,
+}
+
+impl std::ops::Deref for Loop {
+    type Target = GeminiLoop;
+    fn deref(&self) -> &GeminiLoop {
+        &self.local
+    }
 }
 
 impl Loop {
     async fn start(emulator: &'static Emulator) -> Self {
-        let settings = Settings {
-            finish_jobs_after: None,
-            first_retry: Duration::from_millis(20),
-            ..Settings::default()
-        };
-        let simulator = Simulator::start(KEY, settings).await.unwrap();
-        let token = UrlToken::generate();
-        let vars = [
-            ("WEBHOOK_SECRETS", SigningSecret::generate().expose_whsec()),
-            ("WEBHOOK_URL_TOKEN", token.expose().to_owned()),
-            ("JWKS_URL", simulator.jwks_url()),
-        ];
-        let pipeline = Pipeline::start(emulator, &vars, Arc::new(SystemClock)).await.unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = Endpoint::new(&format!("http://{}/", listener.local_addr().unwrap()), &token);
-        pipeline.serve_receiver(listener);
-        let gemini = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
-        Self { simulator, pipeline, endpoint, gemini, consumer_queue: tokio::sync::Mutex::default() }
+        let local = GeminiLoop::start(emulator, KEY).await.unwrap();
+        Self { local, consumer_queue: tokio::sync::Mutex::default() }
     }
 
     /// The messages of `queue`'s family on the example consumer's own queue once the pipeline has moved

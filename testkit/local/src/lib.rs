@@ -52,6 +52,44 @@ impl Endpoint {
     }
 }
 
+/// The loop a user runs, on one machine: the local Gemini (jobs end only when told, deliveries retried
+/// 20 ms apart), the pipeline wired to the emulator with its receiver served over HTTP (trusting the
+/// local Gemini's keys and the endpoint's URL token), and a client of the local Gemini.
+pub struct GeminiLoop {
+    /// The local Gemini.
+    pub simulator: gemini_sim::Simulator,
+    /// The pipeline.
+    pub pipeline: Pipeline,
+    /// The receiver's URLs.
+    pub endpoint: Endpoint,
+    /// The user's client of the local Gemini.
+    pub gemini: shared::gemini::GeminiClient,
+}
+
+impl GeminiLoop {
+    /// Starts the loop on `emulator`, the local Gemini accepting `api_key`.
+    pub async fn start(emulator: &Emulator, api_key: &str) -> Result<Self, Box<dyn std::error::Error>> {
+        let settings = gemini_sim::Settings {
+            finish_jobs_after: None,
+            first_retry: std::time::Duration::from_millis(20),
+            ..gemini_sim::Settings::default()
+        };
+        let simulator = gemini_sim::Simulator::start(api_key, settings).await?;
+        let token = shared::signature::UrlToken::generate();
+        let vars = [
+            ("WEBHOOK_SECRETS", shared::signature::SigningSecret::generate().expose_whsec()),
+            ("WEBHOOK_URL_TOKEN", token.expose().to_owned()),
+            ("JWKS_URL", simulator.jwks_url()),
+        ];
+        let pipeline = Pipeline::start(emulator, &vars, Arc::new(shared::clock::SystemClock)).await?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = Endpoint::new(&format!("http://{}/", listener.local_addr()?), &token);
+        pipeline.serve_receiver(listener);
+        let gemini = shared::gemini::GeminiClient::new(simulator.base_url(), "v1beta", api_key)?;
+        Ok(Self { simulator, pipeline, endpoint, gemini })
+    }
+}
+
 /// What a pass of the local triggers did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Drained {
