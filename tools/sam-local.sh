@@ -105,7 +105,7 @@ ensure_build() {
     return
   fi
   log "sam build (release, cargo-lambda; minutes on 2 cores)"
-  PATH="$PWD/$TOOLS:$PATH" "$TOOLS/sam" build --beta-features --build-in-source \
+  PATH="$PWD/$TOOLS:$PATH" "$TOOLS/sam" build --build-in-source \
     --parameter-overrides DeployExampleConsumer=true >"$STATE/sam-build.log" 2>&1 \
     || { tail -30 "$STATE/sam-build.log" >&2; die "sam build"; }
 }

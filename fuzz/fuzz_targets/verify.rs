@@ -103,6 +103,9 @@ fn signed(fixture: &Fixture, delivery: &Delivery<'_>, how: &str) {
         .header_strs(WEBHOOK_SIGNATURE)
         .flat_map(str::split_ascii_whitespace)
         .filter(|e| e.bytes().all(|b| b.is_ascii_graphic()))
+        // A run of entries a proxy joined with bare commas is split back into several, which the
+        // counts below could not see: such decoys are left out (the signature_headers target has them).
+        .filter(|e| e.strip_suffix(',').unwrap_or(e).matches(',').count() <= 1)
         .filter(|e| {
             if !asymmetric(e) {
                 return true;

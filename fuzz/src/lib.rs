@@ -146,27 +146,32 @@ impl Fixture {
         else {
             return false;
         };
-        let mut entries = headers
+        // Every `version,signature` pair and every bare token, however the entries were joined
+        // (whitespace, `, ` from a Function URL, a bare `,` from a proxy): no signature holds a comma,
+        // so the header read as tokens between whitespace and commas holds each entry as two neighbours.
+        let tokens: Vec<&str> = headers
             .get_all(WEBHOOK_SIGNATURE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .flat_map(str::split_ascii_whitespace);
+            .flat_map(|v| v.split(|c: char| c == ',' || c.is_ascii_whitespace()))
+            .filter(|token| !token.is_empty())
+            .collect();
+        let mut entries = tokens.windows(2).map(|pair| format!("{},{}", pair[0], pair[1]));
         // Padding is optional on the wire; the unpadded forms are canonical.
         let unpadded = |entry: &str| entry.trim_end_matches('=').to_owned();
         match scheme {
             Scheme::V1 => {
                 let expected: Vec<String> =
                     self.secrets.iter().map(|s| unpadded(&v1_entry(s, id, timestamp, body))).collect();
-                entries.any(|entry| expected.contains(&unpadded(entry)))
+                entries.any(|entry| expected.contains(&unpadded(&entry)))
             }
             Scheme::V1a => {
                 let expected: Vec<String> =
                     self.ed25519.iter().map(|k| unpadded(&k.entry(id, timestamp, body))).collect();
-                entries.any(|entry| expected.contains(&unpadded(entry)))
+                entries.any(|entry| expected.contains(&unpadded(&entry)))
             }
-            Scheme::Jwt => entries.any(|entry| {
-                // A JWT may come bare or after a `version,` prefix.
-                let token = entry.split_once(',').map_or(entry, |(_, token)| token);
+            // A JWT may come bare or after a `version,` prefix: either way it is one token.
+            Scheme::Jwt => tokens.iter().any(|token| {
                 let Some((input, signature)) = token.rsplit_once('.') else { return false };
                 URL_SAFE_NO_PAD.encode(self.rsa_sign(input.as_bytes())) == signature.trim_end_matches('=')
             }),

@@ -3,7 +3,7 @@
 //! (`shared/`, named `shared` inside the workspace).
 //!
 //! With no features it is the contracts alone, what a consumer of the routed queues needs: the event
-//! model ([`event`]), the messages between stages ([`message`]), the size budget ([`limits`]),
+//! model ([`event`]) and what a ping is ([`ping`]), the messages between stages ([`message`]), the size budget ([`limits`]),
 //! SQS-safe encoding ([`sqs`]) and routing ([`routing`]). Features add the rest:
 //!
 //! | feature | adds | for |
@@ -42,6 +42,7 @@ pub mod logging;
 pub mod message;
 #[cfg(feature = "runtime")]
 pub mod metrics;
+pub mod ping;
 #[cfg(feature = "ledger")]
 pub mod reconcile;
 #[cfg(feature = "verify")]

@@ -93,6 +93,8 @@ pub enum Metric {
     Quarantined,
     /// Receiver: a dependency was down (503).
     EnqueueFailed,
+    /// Receiver: a verified ping (`webhooks ping`), answered and not enqueued; no alarm watches it.
+    Pings,
     /// Recorder: first delivery of an id.
     Recorded,
     /// Recorder: a retry of a recorded id.
@@ -125,11 +127,12 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 16] = [
+    pub const ALL: [Metric; 17] = [
         Self::Accepted,
         Self::Rejected,
         Self::Quarantined,
         Self::EnqueueFailed,
+        Self::Pings,
         Self::Recorded,
         Self::Duplicates,
         Self::Conflicts,
@@ -151,6 +154,7 @@ impl Metric {
             Self::Rejected => "Rejected",
             Self::Quarantined => "Quarantined",
             Self::EnqueueFailed => "EnqueueFailed",
+            Self::Pings => "Pings",
             Self::Recorded => "Recorded",
             Self::Duplicates => "Duplicates",
             Self::Conflicts => "Conflicts",

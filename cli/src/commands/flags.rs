@@ -6,8 +6,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use shared::keys::text::parse_secret_key;
 use shared::signature::SigningSecret;
 use shared::signature::sign::Ed25519Signer;
 
@@ -32,7 +31,8 @@ pub struct SignerArgs {
     /// The `whsec_` secret, for `v1` (`@FILE` reads it from a file, `@-` from standard input).
     #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true, value_parser = parse_sensitive)]
     pub secret: Option<Sensitive>,
-    /// The Ed25519 seed (base64, from `keygen`), for `v1a` (`@FILE`, `@-`).
+    /// The Ed25519 secret key, for `v1a`: `whsk_` (from `keygen`) or base64, of its 32-byte seed or 64
+    /// bytes with its public key (`@FILE`, `@-`).
     #[arg(long, env = "WEBHOOK_ED25519_SEED", hide_env_values = true, value_parser = parse_sensitive)]
     pub ed25519_seed: Option<Sensitive>,
 }
@@ -55,16 +55,12 @@ impl SignerArgs {
                 let text = self.ed25519_seed.as_ref().map(Sensitive::expose).ok_or_else(|| {
                     usage("--scheme v1a needs --ed25519-seed (or WEBHOOK_ED25519_SEED), from `gemini-webhooks keygen`")
                 })?;
-                let seed: [u8; 32] = STANDARD
-                    .decode(text.trim())
-                    .ok()
-                    .and_then(|bytes| bytes.try_into().ok())
-                    .ok_or_else(|| {
-                        usage(
-                            "--ed25519-seed (or WEBHOOK_ED25519_SEED) is not a 32-byte seed in standard base64; \
-                             `gemini-webhooks keygen` makes one",
-                        )
-                    })?;
+                let seed = parse_secret_key(text).map_err(|e| {
+                    usage(format!(
+                        "--ed25519-seed (or WEBHOOK_ED25519_SEED) is not an Ed25519 secret key (whsk_ or base64 of \
+                         a 32-byte seed, or 64 bytes with its public key): {e}; `gemini-webhooks keygen` makes one"
+                    ))
+                })?;
                 Ok(Signer::V1a(Ed25519Signer::from_seed(&seed)))
             }
         }

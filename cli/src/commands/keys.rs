@@ -2,11 +2,10 @@
 
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use shared::clock::{Clock, SystemClock};
 use shared::keys::jwks_document;
+use shared::keys::text::{public_key_text, secret_key_text};
 use shared::signature::sign::Ed25519Signer;
 use shared::signature::{SigningSecret, UrlToken};
 
@@ -30,12 +29,14 @@ pub struct SignArgs {
     pub timestamp: Option<i64>,
 }
 
-/// What `keygen` made: secrets, printed because they were asked for.
+/// What `keygen` made: secrets, printed because they were asked for. The Ed25519 key in the Standard
+/// Webhooks texts (`whsk_`, `whpk_`), and its public key as a JWKS too.
 #[derive(Serialize)]
 struct Keys {
     webhook_secret: String,
     webhook_url_token: String,
     webhook_ed25519_seed: String,
+    webhook_ed25519_public_key: String,
     jwks: serde_json::Value,
 }
 
@@ -44,6 +45,7 @@ impl fmt::Display for Keys {
         writeln!(f, "WEBHOOK_SECRET={}", self.webhook_secret)?;
         writeln!(f, "WEBHOOK_URL_TOKEN={}", self.webhook_url_token)?;
         writeln!(f, "WEBHOOK_ED25519_SEED={}", self.webhook_ed25519_seed)?;
+        writeln!(f, "# its public key, for any v1a verifier: {}", self.webhook_ed25519_public_key)?;
         write!(f, "JWKS_JSON='{}'", self.jwks)
     }
 }
@@ -53,7 +55,8 @@ pub(crate) fn keygen(out: Output) -> anyhow::Result<()> {
     out.print(&Keys {
         webhook_secret: SigningSecret::generate().expose_whsec(),
         webhook_url_token: UrlToken::generate().expose().to_owned(),
-        webhook_ed25519_seed: STANDARD.encode(key.expose_seed()),
+        webhook_ed25519_seed: secret_key_text(&key.expose_seed()),
+        webhook_ed25519_public_key: public_key_text(&key.verifying_key()),
         jwks: jwks_document([key.public_jwk(Some("local-1"))]),
     });
     Ok(())

@@ -199,7 +199,10 @@ pub(crate) async fn run(
         WebhooksAction::Get { id } => out.print(&Shown::from(&gemini.get_webhook(&id).await?)),
         WebhooksAction::Ping { id } => {
             gemini.ping_webhook(&id).await?;
-            out.note(format!("Gemini is sending {id} a test delivery"));
+            out.note(format!(
+                "Gemini is sending {id} a test delivery: the receiver answers it 200 and counts it in its \
+                 `Pings` metric and a log line (outcome \"ping\"); it reaches no queue"
+            ));
         }
         WebhooksAction::Enable { id } => set_state(&gemini, &id, WebhookState::Enabled, out).await?,
         WebhooksAction::Disable { id } => set_state(&gemini, &id, WebhookState::Disabled, out).await?,

@@ -30,7 +30,7 @@ pub enum SecretsConfig {
 pub enum KeysConfig {
     /// `JWKS_URL` (default Google's): fetched and cached.
     Url(String),
-    /// `JWKS_JSON`: an inline JWKS document, never fetched.
+    /// `JWKS_JSON`: an inline JWKS document or `whpk_` public keys, never fetched.
     Inline(String),
 }
 

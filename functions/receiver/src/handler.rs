@@ -4,7 +4,8 @@
 //! Once a signature verifies, the event is the user's: nothing after that point answers 4xx. A
 //! delivery that cannot become an ingest message (not an event, over the size budget, refused by SQS
 //! for its content) is quarantined and answered 202, so Gemini stops retrying and the user has it;
-//! only a dependency that is down (the queue, the quarantine, the signing keys) answers 503.
+//! only a dependency that is down (the queue, the quarantine, the signing keys) answers 503. A verified
+//! ping (`shared::ping`) is answered 200 and counted, and goes no further: it is no job's event.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,8 @@ use shared::clock::Clock;
 use shared::event::Event;
 use shared::message::{BodySha256, EncodeError, IngestMessage, QuarantineReason, QuarantinedDelivery};
 use shared::metrics::{self, Function, Metric};
-use shared::signature::{Rejection, Verified, Verifier, VerifyError};
+use shared::ping::{self, Ping};
+use shared::signature::{Rejection, Scheme, Verified, Verifier, VerifyError};
 
 use crate::config::Config;
 use crate::jwt_tokens::{JwtTokens, TokenError};
@@ -166,6 +168,8 @@ enum Outcome {
     Accepted(Verified),
     /// Verified, and kept in the quarantine.
     Quarantined(Verified, QuarantineReason),
+    /// A verified ping: answered, not enqueued (no job's event; see `shared::ping`).
+    Ping(Verified, Ping),
     /// Not accepted.
     Refused(Refusal),
 }
@@ -282,6 +286,15 @@ async fn answer<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: Request) -> 
                 &json!({"status": "quarantined", "webhook_id": verified.webhook_id, "reason": reason.as_str()}),
             )
         }
+        Outcome::Ping(verified, ping) => {
+            tracing::info!(
+                webhook_id = %verified.webhook_id, scheme = %verified.scheme, outcome = "ping",
+                shape = ping.as_str(), status = 200, latency_us,
+                "verified ping: Gemini reaches this endpoint with its secret (nothing is enqueued)"
+            );
+            metrics::emit(Function::Receiver, Metric::Pings, 1, &[], now_ms);
+            json_response(StatusCode::OK, &json!({"status": "ping", "webhook_id": verified.webhook_id}))
+        }
         Outcome::Refused(refusal) => {
             let status = refusal.status();
             match &refusal {
@@ -354,7 +367,14 @@ async fn accept<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: &Request) ->
     }
     // From here on the event is the user's: enqueued, or kept in the quarantine, or a 503.
     let received_at = receiver.clock.unix_now_ms();
-    let event = match Event::parse(body) {
+    let parsed = Event::parse(body);
+    // Only a registered webhook is pinged, and it signs with `v1`.
+    if verified.scheme == Scheme::V1
+        && let Some(ping) = ping::recognise(body, &parsed)
+    {
+        return Outcome::Ping(verified, ping);
+    }
+    let event = match parsed {
         Ok(event) => event,
         Err(error) => {
             return quarantine(receiver, verified, body, QuarantineReason::InvalidEvent, error).await;

@@ -15,7 +15,7 @@ use crate::secrets::SecretsManagerSource;
 /// Start-up failed; the message names what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    /// `JWKS_JSON` is not a usable key set.
+    /// `JWKS_JSON` is neither a usable key set nor usable public keys.
     #[error("configuration error in JWKS_JSON: {0}")]
     InlineKeys(#[from] JwksError),
     /// `JWKS_URL` cannot be used.

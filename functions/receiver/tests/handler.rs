@@ -95,6 +95,17 @@ async fn a_v1a_delivery_verifies_against_the_jwks_at_the_url_with_the_token() {
 }
 
 #[tokio::test]
+async fn a_v1a_sender_s_whpk_key_pasted_into_jwks_json_verifies_its_deliveries() {
+    let key = shared::keys::text::public_key_text(&ED25519.verifying_key());
+    let receiver =
+        receiver_with(&config(&[("JWKS_JSON", &format!("{key}\n"))]), RecordingQueue::default()).await;
+    let response =
+        handle(&receiver, dynamic_post(PayloadFormat::FunctionUrl, "msg_whpk", BODY, Some(URL_TOKEN))).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(receiver.queues.sent()[0].0.provenance.scheme, Scheme::V1a);
+}
+
+#[tokio::test]
 async fn a_genuine_dynamic_delivery_without_the_token_or_with_a_wrong_one_gets_401() {
     let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
     shared::metrics::capture();
@@ -288,7 +299,10 @@ async fn forged_and_stale_deliveries_get_401_and_enqueue_nothing() {
 async fn a_verified_body_that_is_not_an_event_is_quarantined_with_202() {
     let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
     shared::metrics::capture();
-    let bodies = [&b"not json"[..], b"[1,2]", br#"{"data":{}}"#, br#"{"type":7}"#, b"\xff\x00binary"];
+    // Not one is a ping (`shared::ping`): JSON, but no event; bytes that are not text; text too long.
+    let long_text = "not json ".repeat(200);
+    let bodies =
+        [&b"[1,2]"[..], br#"{"data":{}}"#, br#"{"type":7}"#, b"\xff\x00binary", long_text.as_bytes()];
     for (i, body) in bodies.into_iter().enumerate() {
         let id = format!("msg_shape_{i}");
         // Base64, as a Function URL passes a body that is not text.
@@ -310,6 +324,37 @@ async fn a_verified_body_that_is_not_an_event_is_quarantined_with_202() {
         );
     }
     assert!(receiver.queues.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_verified_ping_of_either_shape_is_answered_and_counted_and_goes_no_further() {
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    for (id, body) in [
+        ("msg_ping_event", &br#"{"type":"webhook.ping","data":{"id":"webhooks/w1"}}"#[..]),
+        ("msg_ping_text", b"Test delivery from the Gemini API"),
+        ("msg_ping_empty", b""),
+    ] {
+        shared::metrics::capture();
+        let response = handle(&receiver, signed_post(id, body)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{id}");
+        assert_eq!(json_body(&response), json!({"status": "ping", "webhook_id": id}));
+        let metrics = shared::metrics::take_captured();
+        assert_eq!(metrics.len(), 1, "{metrics:?}");
+        assert_eq!(metrics[0]["Pings"], 1, "counted as a ping, not quarantined: {metrics:?}");
+    }
+    assert!(receiver.queues.sent().is_empty(), "a ping is no job's event");
+    assert!(receiver.queues.quarantined().is_empty(), "nor is it kept: the quarantine's alarm stays quiet");
+}
+
+#[tokio::test]
+async fn a_dynamic_delivery_is_never_taken_for_a_ping() {
+    // Only registered webhooks are pinged (`v1`): a job's delivery that is no event is kept.
+    let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
+    let response =
+        handle(&receiver, dynamic_post(PayloadFormat::FunctionUrl, "msg_dyn_text", b"ping", Some(URL_TOKEN)))
+            .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(receiver.queues.quarantined().len(), 1);
 }
 
 #[tokio::test]
@@ -337,7 +382,7 @@ async fn a_verified_event_over_the_size_budget_is_quarantined_with_202() {
 async fn a_delivery_that_must_be_quarantined_gets_503_while_the_quarantine_is_down() {
     let receiver = receiver_with(&config(&[]), RecordingQueue::default()).await;
     receiver.queues.quarantine_down.store(true, Ordering::SeqCst);
-    let response = handle(&receiver, signed_post("msg_nowhere", b"not json")).await;
+    let response = handle(&receiver, signed_post("msg_nowhere", b"[1,2]")).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers()["retry-after"], "5");
     assert!(receiver.queues.quarantined().is_empty() && receiver.queues.sent().is_empty());

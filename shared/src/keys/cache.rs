@@ -65,9 +65,10 @@ fn http_client() -> Result<reqwest::Client, String> {
 }
 
 impl Refreshing<KeySet> {
-    /// A fixed key set from an inline JWKS document: no network, ever.
-    pub fn inline(document: &[u8], clock: Arc<dyn Clock>) -> Result<Self, JwksError> {
-        Ok(Self::fixed(SIGNING_KEYS, KeySet::from_jwks(document)?, clock))
+    /// A fixed key set from inline configuration (a JWKS document or `whpk_` keys, as
+    /// [`KeySet::from_inline`] reads): no network, ever.
+    pub fn inline(text: &[u8], clock: Arc<dyn Clock>) -> Result<Self, JwksError> {
+        Ok(Self::fixed(SIGNING_KEYS, KeySet::from_inline(text)?, clock))
     }
 
     /// A key set fetched from `url` on first use. Only `https`, or `http` to a loopback host (tests and

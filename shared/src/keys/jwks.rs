@@ -11,6 +11,7 @@ use serde_json::Value;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::text::{KeyTextError, parse_public_key};
 use crate::signature::b64;
 
 /// Smallest RSA modulus accepted, in bits.
@@ -23,6 +24,14 @@ pub enum JwksError {
     /// Not a JSON object with a `keys` array.
     #[error("not a JWKS document: {0}")]
     NotJwks(String),
+    /// A `whpk_` key of an inline key list that cannot be used (1 is the first).
+    #[error("public key {position}: {error}")]
+    NotAPublicKey {
+        /// Where in the list it stands.
+        position: usize,
+        /// What is wrong with it.
+        error: KeyTextError,
+    },
     /// Parsed, but no Ed25519 or RSA signing key in it was usable.
     #[error("JWKS holds no usable Ed25519 or RS256 key ({skipped} skipped)")]
     NoUsableKeys {
@@ -100,6 +109,32 @@ impl KeySet {
         }
         if skipped > 0 {
             tracing::debug!(skipped, "JWKS entries skipped");
+        }
+        Ok(set)
+    }
+
+    /// Reads inline key configuration: a JWKS document, or (anything not starting with `{`) Ed25519
+    /// public keys in any Standard Webhooks text form (`whpk_`, bare base64; 32 raw bytes or SPKI),
+    /// separated by whitespace or commas, so keys from any `v1a` sender can be pasted as they come.
+    pub fn from_inline(text: &[u8]) -> Result<Self, JwksError> {
+        let trimmed = text.trim_ascii_start();
+        if trimmed.starts_with(b"{") {
+            return Self::from_jwks(text);
+        }
+        let text = std::str::from_utf8(trimmed)
+            .map_err(|_| JwksError::NotJwks("neither a JWKS document nor public keys".into()))?;
+        let mut set = Self { fingerprint: Sha256::digest(text).into(), ..Self::default() };
+        let keys = text.split(|c: char| c == ',' || c.is_whitespace()).filter(|k| !k.is_empty());
+        for (index, key) in keys.enumerate() {
+            let not_usable = |error| JwksError::NotAPublicKey { position: index + 1, error };
+            let key = parse_public_key(key).map_err(not_usable)?;
+            if key.is_weak() {
+                return Err(not_usable(KeyTextError::NotAKey));
+            }
+            set.ed25519.push(key);
+        }
+        if set.is_empty() {
+            return Err(JwksError::NoUsableKeys { skipped: 0 });
         }
         Ok(set)
     }
@@ -234,5 +269,34 @@ mod tests {
         for doc in ["", "[]", "{}", r#"{"keys": 5}"#] {
             assert!(matches!(KeySet::from_jwks(doc.as_bytes()), Err(JwksError::NotJwks(_))), "{doc}");
         }
+    }
+
+    #[test]
+    fn inline_configuration_reads_a_jwks_or_public_keys_in_every_text_form() {
+        let one = SigningKey::generate(&mut OsRng).verifying_key();
+        let two = SigningKey::generate(&mut OsRng).verifying_key();
+        let jwks = jwks_document([ed25519_jwk(&one, None)]).to_string();
+        assert_eq!(KeySet::from_inline(format!("  {jwks}").as_bytes()).unwrap().ed25519_keys(), &[one]);
+
+        let mut spki = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+        spki.extend_from_slice(two.as_bytes());
+        let bare = base64::engine::general_purpose::STANDARD.encode(&spki);
+        let list = format!("{},\n  {bare}\n", super::super::text::public_key_text(&one));
+        assert_eq!(KeySet::from_inline(list.as_bytes()).unwrap().ed25519_keys(), &[one, two]);
+
+        let bad = format!("{} whpk_AAAA", super::super::text::public_key_text(&one));
+        assert!(matches!(
+            KeySet::from_inline(bad.as_bytes()),
+            Err(JwksError::NotAPublicKey { position: 2, .. })
+        ));
+        // The identity point: a weak key no honest signer has.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = format!("whpk_{}", base64::engine::general_purpose::STANDARD.encode(identity));
+        assert!(matches!(
+            KeySet::from_inline(weak.as_bytes()),
+            Err(JwksError::NotAPublicKey { position: 1, .. })
+        ));
+        assert_eq!(KeySet::from_inline(b" \n"), Err(JwksError::NoUsableKeys { skipped: 0 }));
     }
 }

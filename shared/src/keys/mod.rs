@@ -4,6 +4,7 @@
 mod cache;
 mod fetch;
 mod jwks;
+pub mod text;
 
 pub use cache::{FETCH_TIMEOUT, JwksCache, JwksUrlError, MAX_DOCUMENT_BYTES, SIGNING_KEYS};
 pub use jwks::{JwksError, KeySet};

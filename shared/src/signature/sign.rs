@@ -114,6 +114,11 @@ impl Ed25519Signer {
         self.key.to_bytes()
     }
 
+    /// The public key.
+    pub fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.key.verifying_key()
+    }
+
     /// The public key as a JWK, ready for a JWKS document.
     pub fn public_jwk(&self, kid: Option<&str>) -> Value {
         ed25519_jwk(&self.key.verifying_key(), kid)

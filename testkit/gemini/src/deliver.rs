@@ -72,10 +72,13 @@ pub(crate) fn emit_dynamic(
     uris.iter().map(|uri| spawn(shared, Target::Dynamic(uri.clone()), body.clone())).collect()
 }
 
-/// A ping: a test delivery to one webhook, whatever it subscribes to (its body is undocumented; this
-/// one is an envelope of type `webhook.ping`).
+/// A ping: a test delivery to one webhook, whatever it subscribes to (its body is undocumented: the
+/// one [`crate::Settings::ping_body`] says).
 pub(crate) fn ping(shared: &Arc<Shared>, id: &str) -> String {
-    let body = envelope("webhook.ping", json!({"id": id}), None, Shared::wall());
+    let body = match &shared.settings.ping_body {
+        crate::PingBody::Event => envelope("webhook.ping", json!({"id": id}), None, Shared::wall()),
+        crate::PingBody::Raw(bytes) => bytes.clone(),
+    };
     spawn(shared, Target::Registered(id.to_owned()), body)
 }
 

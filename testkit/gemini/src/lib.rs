@@ -58,6 +58,18 @@ pub struct Settings {
     pub finish_jobs_after: Option<Duration>,
     /// The size of a generated video.
     pub video_bytes: usize,
+    /// What a ping carries (Gemini does not document it).
+    pub ping_body: PingBody,
+}
+
+/// The body of a ping. Google documents none, so both kinds a receiver could meet are offered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PingBody {
+    /// An event envelope of type `webhook.ping`, `data.id` the webhook's id.
+    #[default]
+    Event,
+    /// These bytes as they are: text that is not JSON, say.
+    Raw(Vec<u8>),
 }
 
 impl Default for Settings {
@@ -71,6 +83,7 @@ impl Default for Settings {
             timeout: Duration::from_secs(10),
             finish_jobs_after: Some(Duration::from_secs(2)),
             video_bytes: 1 << 20,
+            ping_body: PingBody::Event,
         }
     }
 }

@@ -2,16 +2,17 @@
 //! then serves until Ctrl-C.
 //!
 //! ```text
-//! gemini-sim [--port N] [--api-key KEY] [--finish-after SECONDS|never]
+//! gemini-sim [--port N] [--api-key KEY] [--finish-after SECONDS|never] [--ping-text TEXT]
 //! ```
 //!
 //! Jobs end on their own after `--finish-after` (2 s by default), or when `POST /_sim/{job}:finish`
-//! says, with the outcome it gives.
+//! says, with the outcome it gives. A ping carries a `webhook.ping` event, or `--ping-text` as it is
+//! (Gemini documents no ping body: test your receiver with both).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use gemini_sim::{Settings, Simulator};
+use gemini_sim::{PingBody, Settings, Simulator};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -21,6 +22,7 @@ async fn main() -> ExitCode {
         match (arg.as_str(), args.next()) {
             ("--port", Some(value)) if value.parse::<u16>().is_ok() => port = value.parse().unwrap_or(0),
             ("--api-key", Some(value)) => api_key = value,
+            ("--ping-text", Some(value)) => settings.ping_body = PingBody::Raw(value.into_bytes()),
             ("--finish-after", Some(value)) => match (value.as_str(), seconds(&value)) {
                 ("never", _) => settings.finish_jobs_after = None,
                 (_, Some(after)) => settings.finish_jobs_after = Some(after),
@@ -59,7 +61,9 @@ async fn main() -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: gemini-sim [--port N] [--api-key KEY] [--finish-after SECONDS|never]");
+    eprintln!(
+        "usage: gemini-sim [--port N] [--api-key KEY] [--finish-after SECONDS|never] [--ping-text TEXT]"
+    );
     ExitCode::from(2)
 }
 

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use base64::Engine as _;
 use clap::Parser;
 use gemini_sim::{Settings, Simulator};
 use gemini_webhooks::ui::output::{bad, dim, good, styled};
@@ -320,7 +319,7 @@ fn print_banner(
     queues: &BTreeMap<String, String>,
     pipeline: &Pipeline,
 ) {
-    let seed = base64::engine::general_purpose::STANDARD.encode(key.expose_seed());
+    let seed = shared::keys::text::secret_key_text(&key.expose_seed());
     let (e, url) = (local.emulator.endpoint(), &local.endpoint.plain);
     anstream::println!("receiver      {url}");
     anstream::println!("dynamic URL   {}", local.endpoint.dynamic);
