@@ -10,7 +10,10 @@ use shared::keys::text::parse_secret_key;
 use shared::signature::SigningSecret;
 use shared::signature::sign::Ed25519Signer;
 
+use crate::ops::aws::sdk_config;
+use crate::ops::endpoint_secret::EndpointSecret;
 use crate::ops::signer::Signer;
+use crate::ops::stack::{StackOutputs, outputs};
 use crate::ui::report::usage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -143,6 +146,30 @@ pub struct SecretArgs {
     pub secret_arn: Option<String>,
     #[command(flatten)]
     pub stack: StackArg,
+}
+
+impl SecretArgs {
+    /// The endpoint's secret the flags name, and with `--stack` its outputs; `None` when they name
+    /// none.
+    pub(crate) async fn locate(
+        &self,
+        endpoint: Option<&str>,
+    ) -> anyhow::Result<Option<(EndpointSecret, Option<StackOutputs>)>> {
+        if self.secret_arn.is_none() && self.stack.stack.is_none() {
+            return Ok(None);
+        }
+        let config = &sdk_config(endpoint).await;
+        let stack = match &self.stack.stack {
+            Some(name) => Some(StackOutputs::load(&aws_sdk_cloudformation::Client::new(config), name).await?),
+            None => None,
+        };
+        let arn = match (&self.secret_arn, &stack) {
+            (Some(arn), _) => arn.clone(),
+            (None, Some(outputs)) => outputs.get(outputs::ENDPOINT_SECRET_ARN)?.to_owned(),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some((EndpointSecret::new(aws_sdk_secretsmanager::Client::new(config), arn), stack)))
+    }
 }
 
 pub(crate) fn parse_metadata(pair: &str) -> Result<(String, serde_json::Value), String> {

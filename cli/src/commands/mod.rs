@@ -18,6 +18,7 @@ pub mod redrive;
 pub mod replay;
 pub mod send;
 pub mod tail;
+pub mod verify;
 pub mod webhooks;
 
 use clap::{Args, Parser, Subcommand};
@@ -65,6 +66,9 @@ pub enum Command {
     Sign(keys::SignArgs),
     /// POST a signed event to a receiver and check its answer (exit 1 unless it is 2xx, or `--expect`).
     Send(send::SendArgs),
+    /// Check a captured delivery offline: which signature entry verifies, or exactly why none does
+    /// (exit 1 unless the delivery verifies).
+    Verify(verify::VerifyArgs),
     /// Read the events table: what was recorded in a time window, or one event whole.
     Events {
         #[command(subcommand)]
@@ -119,6 +123,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sign(args) => keys::sign(args, out),
         Command::Endpoint(args) => endpoint::run(args, endpoint, out).await,
         Command::Send(args) => send::run(args, out).await,
+        Command::Verify(args) => verify::run(args, endpoint, out).await,
         Command::Events { action } => events::run(action, endpoint, out).await,
         Command::Replay(args) => replay::run(args, endpoint, out).await,
         Command::Redrive(args) => redrive::run(args, endpoint, out).await,

@@ -9,7 +9,6 @@ use shared::gemini::{GeminiClient, NewWebhook, SecretInfo, Webhook, WebhookState
 use shared::signature::{EndpointSecrets, SigningSecret};
 
 use super::flags::{GeminiArgs, SecretArgs};
-use crate::ops::aws::sdk_config;
 use crate::ops::endpoint_secret::EndpointSecret;
 use crate::ops::stack::{StackOutputs, outputs};
 use crate::ops::webhooks;
@@ -242,17 +241,9 @@ async fn located(
     endpoint: Option<&str>,
     args: &SecretArgs,
 ) -> anyhow::Result<(EndpointSecret, Option<StackOutputs>)> {
-    let config = &sdk_config(endpoint).await;
-    let stack = match &args.stack.stack {
-        Some(name) => Some(StackOutputs::load(&aws_sdk_cloudformation::Client::new(config), name).await?),
-        None => None,
-    };
-    let arn = match (&args.secret_arn, &stack) {
-        (Some(arn), _) => arn.clone(),
-        (None, Some(outputs)) => outputs.get(outputs::ENDPOINT_SECRET_ARN)?.to_owned(),
-        (None, None) => return Err(usage("give --secret-arn ARN (the endpoint's secret), or --stack NAME")),
-    };
-    Ok((EndpointSecret::new(aws_sdk_secretsmanager::Client::new(config), arn), stack))
+    args.locate(endpoint)
+        .await?
+        .ok_or_else(|| usage("give --secret-arn ARN (the endpoint's secret), or --stack NAME"))
 }
 
 /// Waits `secs` for every running receiver to read the endpoint's secret again (it reads it at once

@@ -17,5 +17,6 @@ pub mod resources;
 pub mod send;
 pub mod signer;
 pub mod stack;
+pub mod verify;
 pub mod webhooks;
 pub mod window;
