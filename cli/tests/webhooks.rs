@@ -19,7 +19,7 @@ use gemini_sim::{Attempt, PingBody, Settings, Simulator};
 use local_stack::{Drained, Pipeline};
 use serde_json::{Value, json};
 use shared::clock::{Clock, ManualClock, SystemClock};
-use shared::gemini::{GeminiClient, NewWebhook};
+use shared::gemini::{DEFAULT_API_VERSION, GeminiClient, NewWebhook};
 use shared::signature::{EndpointSecrets, SigningSecret, UrlToken};
 use testkit::{Emulator, Fault, FaultProxy};
 use tokio::net::TcpListener;
@@ -174,7 +174,7 @@ async fn a_delivery_answered_503_is_retried_until_the_queue_is_back_and_arrives_
     let simulator = Simulator::start(KEY, fast()).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
-    let client = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
+    let client = GeminiClient::new(simulator.base_url(), DEFAULT_API_VERSION, KEY).unwrap();
     let new = NewWebhook { uri: url, subscribed_events: vec!["batch.failed".into()], name: None };
     let secret = client.create_webhook(&new).await.unwrap().new_signing_secret.unwrap();
     let proxy = FaultProxy::start(emulator.endpoint()).await.unwrap();
@@ -203,7 +203,7 @@ async fn webhooks_ping_of_either_body_is_answered_200_and_reaches_no_queue() {
         let simulator = Simulator::start(KEY, Settings { ping_body: body.clone(), ..fast() }).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
-        let client = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
+        let client = GeminiClient::new(simulator.base_url(), DEFAULT_API_VERSION, KEY).unwrap();
         let new = NewWebhook { uri: url, subscribed_events: vec!["batch.succeeded".into()], name: None };
         let created = client.create_webhook(&new).await.unwrap();
         let vars = [("WEBHOOK_SECRETS", created.new_signing_secret.unwrap().expose_whsec())];

@@ -18,7 +18,7 @@ use shared::WebhookId;
 use shared::aws::clients::Clients;
 use shared::aws::idempotency::{Claim, Idempotency};
 use shared::clock::ManualClock;
-use shared::gemini::{GeminiClient, WebhookConfig};
+use shared::gemini::{ApiLocation, DEFAULT_API_VERSION, GeminiClient, WebhookConfig};
 use testkit::{Emulator, Fault, FaultProxy, Stack};
 
 const NOW: i64 = 1_769_083_200;
@@ -72,7 +72,7 @@ async fn consumer_on(stack: &Stack, s3: &str, gemini_base: &str, clock: Arc<Manu
         gemini: GeminiAccess::new(
             direct.secretsmanager(),
             secret.arn().unwrap(),
-            gemini_base,
+            ApiLocation { base: gemini_base.to_owned(), ..ApiLocation::default() },
             consumer::FOLLOW_UP_LIMIT,
         ),
         clock,
@@ -214,7 +214,7 @@ async fn a_claim_is_a_lease_its_holders_own_and_its_consumers_own() {
 
 /// A job started at `simulator` and finished: its event, as the fanout would route it.
 async fn finished_batch(simulator: &Simulator, outcome: JobOutcome) -> (String, Value) {
-    let client = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
+    let client = GeminiClient::new(simulator.base_url(), DEFAULT_API_VERSION, KEY).unwrap();
     let input = br#"{"key": "q1", "request": {"contents": [{"parts": [{"text": "one"}]}]}}
 {"key": "q2", "request": {"contents": [{"parts": [{"text": "two"}]}]}}
 "#;
@@ -263,7 +263,7 @@ async fn results_are_streamed_complete_after_an_interrupted_download() {
     assert_eq!(stored(&stack, &key).await.unwrap(), output, "complete");
 
     // A video over one part: a multipart upload, interrupted in its second part, then complete.
-    let client = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
+    let client = GeminiClient::new(simulator.base_url(), DEFAULT_API_VERSION, KEY).unwrap();
     let operation =
         client.generate_video("veo-3.0-generate-001", "a cat", &WebhookConfig::default()).await.unwrap();
     simulator.finish(&operation.name, JobOutcome::Succeed);
@@ -372,7 +372,7 @@ async fn a_record_is_started_only_while_the_invocation_has_time_to_finish_it() {
 
 /// A finished video of `bytes` bytes at `simulator`: its file and its `video.generated` event.
 async fn finished_video(simulator: &Simulator) -> (String, Value) {
-    let client = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
+    let client = GeminiClient::new(simulator.base_url(), DEFAULT_API_VERSION, KEY).unwrap();
     let operation =
         client.generate_video("veo-3.0-generate-001", "a cat", &WebhookConfig::default()).await.unwrap();
     simulator.finish(&operation.name, JobOutcome::Succeed);

@@ -1,6 +1,7 @@
 //! The consumer's configuration, read once at cold start.
 
 use shared::config::{ConfigError, FromVars, Vars};
+use shared::gemini::ApiLocation;
 
 /// The consumer's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,8 +12,9 @@ pub struct Config {
     pub results_bucket: String,
     /// `GEMINI_API_KEY_SECRET_ARN`: the Secrets Manager secret holding the Gemini API key (plain text).
     pub api_key_secret: String,
-    /// `GEMINI_API_BASE`: the Gemini API (default Google's; a local simulator in tests).
-    pub api_base: String,
+    /// `GEMINI_API_BASE` and `GEMINI_API_VERSION`: the Gemini API (default Google's, `v1`; a local
+    /// simulator in tests).
+    pub api: ApiLocation,
     /// `AWS_ENDPOINT_URL`: a local emulator, for every AWS client.
     pub endpoint_url: Option<String>,
 }
@@ -23,9 +25,7 @@ impl FromVars for Config {
             claims_table: vars.required("IDEMPOTENCY_TABLE")?,
             results_bucket: vars.required("RESULTS_BUCKET")?,
             api_key_secret: vars.required("GEMINI_API_KEY_SECRET_ARN")?,
-            api_base: vars
-                .optional("GEMINI_API_BASE")
-                .unwrap_or_else(|| shared::gemini::DEFAULT_BASE_URL.to_owned()),
+            api: ApiLocation::from_lookup(|name| vars.optional(name)),
             endpoint_url: vars.endpoint_url(),
         })
     }

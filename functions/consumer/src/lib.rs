@@ -86,7 +86,7 @@ impl Consumer {
             gemini: GeminiAccess::new(
                 aws.secretsmanager(),
                 &config.api_key_secret,
-                &config.api_base,
+                config.api.clone(),
                 FOLLOW_UP_LIMIT,
             ),
             clock,

@@ -2,6 +2,7 @@
 
 use shared::aws::clients::Timeouts;
 use shared::config::{ConfigError, FromVars, Vars};
+use shared::gemini::ApiLocation;
 
 /// The reconciler's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,8 +13,9 @@ pub struct Config {
     pub ingest_queue_url: String,
     /// `GEMINI_API_KEY_SECRET_ARN`: the secret holding the Gemini API key.
     pub api_key_secret: String,
-    /// `GEMINI_API_BASE`: the Gemini API (default Google's; a local simulator in tests).
-    pub api_base: String,
+    /// `GEMINI_API_BASE` and `GEMINI_API_VERSION`: the Gemini API (default Google's, `v1`; a local
+    /// simulator in tests).
+    pub api: ApiLocation,
     /// `SCHEDULE_GROUP`: the EventBridge Scheduler group the checks are made in.
     pub schedule_group: String,
     /// `SCHEDULER_ROLE_ARN`: the role a check's schedule invokes this function as.
@@ -30,9 +32,7 @@ impl FromVars for Config {
             jobs_table: vars.required("JOBS_TABLE")?,
             ingest_queue_url: vars.queue_url("INGEST_QUEUE_URL")?,
             api_key_secret: vars.required("GEMINI_API_KEY_SECRET_ARN")?,
-            api_base: vars
-                .optional("GEMINI_API_BASE")
-                .unwrap_or_else(|| shared::gemini::DEFAULT_BASE_URL.to_owned()),
+            api: ApiLocation::from_lookup(|name| vars.optional(name)),
             schedule_group: vars.required("SCHEDULE_GROUP")?,
             scheduler_role_arn: vars.required("SCHEDULER_ROLE_ARN")?,
             metrics_namespace: vars.metrics_namespace(),
@@ -67,6 +67,6 @@ mod tests {
         }
         let config =
             Config::from_lookup(|n| all.iter().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())).unwrap();
-        assert_eq!(config.api_base, shared::gemini::DEFAULT_BASE_URL);
+        assert_eq!(config.api, ApiLocation::default(), "Google's API, v1");
     }
 }

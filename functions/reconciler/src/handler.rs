@@ -47,7 +47,7 @@ impl ReconcilerFunction {
             gemini: GeminiAccess::new(
                 aws.secretsmanager(),
                 &config.api_key_secret,
-                &config.api_base,
+                config.api.clone(),
                 DOWNLOAD_TIMEOUT,
             ),
             scheduler: aws.scheduler(),

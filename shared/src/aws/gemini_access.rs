@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::gemini::{ApiError, GeminiClient};
+use crate::gemini::{ApiError, ApiLocation, GeminiClient};
 use tokio::sync::Mutex;
 
 /// Why the API cannot be called.
@@ -33,7 +33,7 @@ pub enum AccessError {
 pub struct GeminiAccess {
     secrets: aws_sdk_secretsmanager::Client,
     arn: String,
-    base: String,
+    api: ApiLocation,
     timeouts: (Duration, Duration),
     client: Mutex<Option<GeminiClient>>,
 }
@@ -45,16 +45,16 @@ pub const UNSET_API_KEY: &str = "NOT_SET";
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl GeminiAccess {
-    /// The API at `base`, its key in the secret `arn`; each call within [`CALL_TIMEOUT`], a download
+    /// The API at `api`, its key in the secret `arn`; each call within [`CALL_TIMEOUT`], a download
     /// within `download`.
     pub fn new(
         secrets: aws_sdk_secretsmanager::Client,
         arn: impl Into<String>,
-        base: impl Into<String>,
+        api: ApiLocation,
         download: Duration,
     ) -> Self {
         let timeouts = (CALL_TIMEOUT, download);
-        Self { secrets, arn: arn.into(), base: base.into(), timeouts, client: Mutex::new(None) }
+        Self { secrets, arn: arn.into(), api, timeouts, client: Mutex::new(None) }
     }
 
     /// The client, its key read on first use.
@@ -73,8 +73,7 @@ impl GeminiAccess {
         if key.is_empty() || key == UNSET_API_KEY {
             return Err(AccessError::NoKey(self.arn.clone()));
         }
-        let client = GeminiClient::new(&self.base, crate::gemini::DEFAULT_API_VERSION, key)?
-            .with_timeouts(self.timeouts.0, self.timeouts.1)?;
+        let client = self.api.client(key)?.with_timeouts(self.timeouts.0, self.timeouts.1)?;
         *cached = Some(client.clone());
         Ok(client)
     }

@@ -31,8 +31,43 @@ pub use webhooks::{
 
 /// Google's endpoint.
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
-/// The API version the WebhookService is documented under (SDK 3.x defaults to `v1`, which serves it too).
-pub const DEFAULT_API_VERSION: &str = "v1beta";
+/// The API version called by default: `v1`, as google-genai 3.6 and @google/genai 3.3 do. Google's
+/// reference still documents the WebhookService under `v1beta`, which serves the same calls and stays
+/// one setting away (`--api-version`, `GEMINI_API_VERSION`).
+pub const DEFAULT_API_VERSION: &str = "v1";
+
+/// Where the API is: its base URL and version, from `GEMINI_API_BASE` and `GEMINI_API_VERSION`
+/// (Google's and [`DEFAULT_API_VERSION`] when unset). The functions that call Gemini read it alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiLocation {
+    /// The base URL.
+    pub base: String,
+    /// The version (`v1`, `v1beta`).
+    pub version: String,
+}
+
+impl Default for ApiLocation {
+    fn default() -> Self {
+        Self { base: DEFAULT_BASE_URL.to_owned(), version: DEFAULT_API_VERSION.to_owned() }
+    }
+}
+
+impl ApiLocation {
+    /// The location `lookup` (an environment) gives; unset or empty variables keep the defaults.
+    pub fn from_lookup(lookup: impl Fn(&'static str) -> Option<String>) -> Self {
+        let given = |name| lookup(name).filter(|value: &String| !value.trim().is_empty());
+        let default = Self::default();
+        Self {
+            base: given("GEMINI_API_BASE").unwrap_or(default.base),
+            version: given("GEMINI_API_VERSION").unwrap_or(default.version),
+        }
+    }
+
+    /// A client of the API here, calling it with `api_key`.
+    pub fn client(&self, api_key: &str) -> Result<GeminiClient, ApiError> {
+        GeminiClient::new(&self.base, &self.version, api_key)
+    }
+}
 
 /// A call that did not succeed.
 #[derive(Debug, thiserror::Error)]

@@ -503,8 +503,11 @@ fn upload_file(
             let id = fresh_id();
             let session = Session { display_name: display_name.to_owned(), mime_type, received: Vec::new() };
             shared.files().sessions.insert(id.clone(), session);
-            let url =
-                format!("{}/upload/v1beta/files?upload_id={id}&upload_protocol=resumable", shared.base_url);
+            let url = format!(
+                "{}/upload/{}/files?upload_id={id}&upload_protocol=resumable",
+                shared.base_url,
+                crate::API_VERSION
+            );
             Reply::WithHeaders(
                 (StatusCode::OK, json!({})),
                 vec![("x-goog-upload-url", url), ("x-goog-upload-status", "active".into())],

@@ -1,6 +1,6 @@
 //! The Files API: the resumable upload the SDKs use (a `start` request answered with an
 //! `x-goog-upload-url`, then the bytes in chunks, the last with `upload, finalize`), file metadata, and
-//! downloads of what jobs generated (`/download/v1beta/files/{id}:download?alt=media`, and the same
+//! downloads of what jobs generated (`/download/v1/files/{id}:download?alt=media`, and the same
 //! without `/download`). An uploaded file cannot be downloaded, as Google documents. A download can be
 //! cut off mid-stream on purpose ([`crate::Simulator::interrupt_downloads`]).
 
@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::API_VERSION;
 use crate::store::rfc3339;
 
 /// Where a file came from.
@@ -48,8 +49,8 @@ impl StoredFile {
             "createTime": rfc3339(self.created_at),
             "updateTime": rfc3339(self.created_at),
             "expirationTime": rfc3339(self.created_at + 48 * 3600),
-            "uri": format!("{base}/v1beta/files/{id}"),
-            "downloadUri": format!("{base}/download/v1beta/files/{id}:download?alt=media"),
+            "uri": format!("{base}/{API_VERSION}/files/{id}"),
+            "downloadUri": format!("{base}/download/{API_VERSION}/files/{id}:download?alt=media"),
             "state": "ACTIVE",
             "source": match self.source { Source::Uploaded => "UPLOADED", Source::Generated => "GENERATED" },
         })

@@ -117,7 +117,7 @@ impl Job {
                 if let Some(file) = &self.output_file {
                     let id = file.trim_start_matches("files/");
                     operation["response"] = json!({"@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse",
-                        "generateVideoResponse": {"generatedSamples": [{"video": {"uri": format!("{base}/v1beta/files/{id}:download?alt=media")}}]}});
+                        "generateVideoResponse": {"generatedSamples": [{"video": {"uri": format!("{base}/{}/files/{id}:download?alt=media", crate::API_VERSION)}}]}});
                 }
                 if let Some(Outcome::Fail { code, message }) = &self.outcome {
                     operation["error"] = json!({"code": code, "message": message});

@@ -40,6 +40,10 @@ use jobs::Job;
 pub use jobs::Outcome;
 use store::Webhook;
 
+/// The version in the URLs the simulator writes (files, uploads, videos): the SDKs' default. It
+/// answers under `/v1/` and `/v1beta/` alike.
+pub const API_VERSION: &str = shared::gemini::DEFAULT_API_VERSION;
+
 /// How deliveries are retried, and when a webhook is given up on.
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -4,7 +4,9 @@
 
 use gemini_sim::{Settings, Simulator};
 use serde_json::{Value, json};
-use shared::gemini::{GeminiClient, NewWebhook, Revocation, WebhookConfig, WebhookState, WebhookUpdate};
+use shared::gemini::{
+    DEFAULT_API_VERSION, GeminiClient, NewWebhook, Revocation, WebhookConfig, WebhookState, WebhookUpdate,
+};
 
 const KEY: &str = "fidelity-key";
 
@@ -78,7 +80,7 @@ async fn call(method: reqwest::Method, url: &str, key: Option<&str>, body: Optio
 #[tokio::test]
 async fn answers_have_the_references_shapes_and_status_codes() {
     let simulator = Simulator::start(KEY, Settings::default()).await.unwrap();
-    for version in ["v1beta", "v1"] {
+    for version in [DEFAULT_API_VERSION, "v1beta"] {
         let base = format!("{}/{version}/webhooks", simulator.base_url());
         let new =
             json!({"uri": "https://example.com/h", "subscribed_events": ["batch.succeeded"], "name": "n"});
@@ -131,7 +133,7 @@ async fn answers_have_the_references_shapes_and_status_codes() {
 #[tokio::test]
 async fn the_projects_client_makes_every_call() {
     let simulator = Simulator::start(KEY, Settings::default()).await.unwrap();
-    let client = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
+    let client = GeminiClient::new(simulator.base_url(), DEFAULT_API_VERSION, KEY).unwrap();
     let mut ids = Vec::new();
     for i in 0..3 {
         let new = NewWebhook {
@@ -161,7 +163,7 @@ async fn the_projects_client_makes_every_call() {
     assert_eq!(missing.status(), Some(404), "{missing}");
     assert!(missing.to_string().contains("NOT_FOUND"), "Google's status and message: {missing}");
 
-    let wrong = GeminiClient::new(simulator.base_url(), "v1beta", "wrong").unwrap();
+    let wrong = GeminiClient::new(simulator.base_url(), DEFAULT_API_VERSION, "wrong").unwrap();
     let refused = wrong.all_webhooks().await.unwrap_err().to_string();
     assert!(refused.contains("400") && refused.contains("API key not valid"), "{refused}");
 }
@@ -170,7 +172,7 @@ async fn the_projects_client_makes_every_call() {
 async fn a_job_ends_when_the_simulator_is_told_and_a_wrong_request_is_refused() {
     let simulator =
         Simulator::start(KEY, Settings { finish_jobs_after: None, ..Settings::default() }).await.unwrap();
-    let client = GeminiClient::new(simulator.base_url(), "v1beta", KEY).unwrap();
+    let client = GeminiClient::new(simulator.base_url(), DEFAULT_API_VERSION, KEY).unwrap();
     let hook = WebhookConfig { uris: vec!["http://127.0.0.1:9/".into()], ..WebhookConfig::default() };
     let interaction = client.create_interaction("gemini-2.5-flash", "hello", &hook).await.unwrap();
     let finish = |job: &str| format!("{}/_sim/{job}:finish", simulator.base_url());

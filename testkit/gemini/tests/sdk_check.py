@@ -1,7 +1,7 @@
 """Google's own Python SDK (google-genai) against the local Gemini simulator: every WebhookService call
 the simulator implements, and the jobs calls (files, batches, interactions, their cancels; the SDK 3.x
-refuses video generation on the Developer API without a request), under v1beta and under v1 (the SDK
-3.x default). Exits 0 when every call worked and every answer parsed into the SDK's models with the
+refuses video generation on the Developer API without a request), under the SDK's default version
+(which must be v1, as in google-genai 3.6: the project's default follows it) and under v1beta. Exits 0 when every call worked and every answer parsed into the SDK's models with the
 values expected; prints what failed. The simulator must be started with jobs that end only when told
 (`POST /_sim/{job}:finish`).
 
@@ -17,8 +17,19 @@ from google import genai
 from google.genai import errors
 
 
-def check(version: str, base: str, key: str) -> None:
-    client = genai.Client(api_key=key, http_options={"base_url": base, "api_version": version})
+def client_for(version, base: str, key: str) -> genai.Client:
+    """A client of `base`, at `version`, or at the SDK's default when None."""
+    options = {"base_url": base}
+    if version is not None:
+        options["api_version"] = version
+    return genai.Client(api_key=key, http_options=options)
+
+
+def check(version, base: str, key: str) -> None:
+    client = client_for(version, base, key)
+    if version is None:
+        default = client._api_client._http_options.api_version
+        assert default == "v1", f"the SDK's default version is {default}, and the project's is v1"
     hooks = client.webhooks
 
     created = hooks.create(subscribed_events=["batch.succeeded", "video.generated"], uri="https://example.com/h", name="sdk")
@@ -61,7 +72,7 @@ def check(version: str, base: str, key: str) -> None:
     except Exception as error:  # the SDK's generated layer raises its own error types
         assert "404" in str(error), error
 
-    wrong = genai.Client(api_key="wrong", http_options={"base_url": base, "api_version": version})
+    wrong = client_for(version, base, "wrong")
     try:
         wrong.webhooks.list()
         raise AssertionError("a wrong key was accepted")
@@ -82,8 +93,8 @@ def state(job) -> str:
     return getattr(job.state, "name", str(job.state))
 
 
-def check_jobs(version: str, base: str, key: str) -> None:
-    client = genai.Client(api_key=key, http_options={"base_url": base, "api_version": version})
+def check_jobs(version, base: str, key: str) -> None:
+    client = client_for(version, base, key)
     hook = {"uris": ["http://127.0.0.1:9/hook"], "user_metadata": {"run": "sdk"}}
     line = b'{"key": "a", "request": {"contents": [{"parts": [{"text": "hi"}]}]}}\n'
 
@@ -130,7 +141,7 @@ def check_jobs(version: str, base: str, key: str) -> None:
 
 def main() -> None:
     base, key = sys.argv[1], sys.argv[2]
-    for version in ("v1beta", "v1"):
+    for version in (None, "v1beta"):
         check(version, base, key)
         check_jobs(version, base, key)
     print("ok")

@@ -85,7 +85,11 @@ impl GeminiLoop {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let endpoint = Endpoint::new(&format!("http://{}/", listener.local_addr()?), &token);
         pipeline.serve_receiver(listener);
-        let gemini = shared::gemini::GeminiClient::new(simulator.base_url(), "v1beta", api_key)?;
+        let gemini = shared::gemini::GeminiClient::new(
+            simulator.base_url(),
+            shared::gemini::DEFAULT_API_VERSION,
+            api_key,
+        )?;
         Ok(Self { simulator, pipeline, endpoint, gemini })
     }
 }

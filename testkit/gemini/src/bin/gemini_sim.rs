@@ -42,12 +42,12 @@ async fn main() -> ExitCode {
     println!("GEMINI_API_KEY={}", simulator.api_key());
     println!("JWKS_URL={}", simulator.jwks_url());
     println!();
-    println!("a local Gemini WebhookService (v1beta and v1); try:");
+    println!("a local Gemini WebhookService (v1, the SDKs' default, and v1beta); try:");
     println!(
         "  gemini-webhooks webhooks create --url http://127.0.0.1:8080/ --secret-arn ... (with the two lines above exported)"
     );
     println!(
-        "  python: genai.Client(api_key=KEY, http_options={{\"base_url\": BASE, \"api_version\": \"v1beta\"}}).webhooks.list()"
+        "  python: genai.Client(api_key=KEY, http_options={{\"base_url\": BASE}}).webhooks.list()"
     );
     println!(
         "  an event: curl -X POST BASE/_sim/events -d '{{\"type\": \"batch.succeeded\", \"data\": {{\"id\": \"batches/1\"}}}}'"
