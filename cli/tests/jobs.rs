@@ -6,6 +6,7 @@ mod support;
 
 use gemini_sim::{Settings, Simulator};
 use serde_json::Value;
+use shared::gemini::{DEFAULT_API_VERSION, GeminiClient, InteractionVideo, interaction_video};
 
 const KEY: &str = "jobs-key";
 const URL: &str = "https://abc.lambda-url.us-east-1.on.aws/?token=tok0123456789abcdefghijklmnopqrstuv";
@@ -47,8 +48,13 @@ async fn each_kind_of_job_starts_with_the_dynamic_webhook() {
     let (simulator, input) = start("jobs").await;
 
     let mut started = Vec::new();
-    for args in [vec!["batch", input.to_str().unwrap()], vec!["interaction", "hello"], vec!["video", "a cat"]]
-    {
+    let kinds = [
+        vec!["batch", input.to_str().unwrap()],
+        vec!["interaction", "hello"],
+        vec!["video", "a cat"],
+        vec!["video", "a dog", "--predict-long-running"],
+    ];
+    for args in kinds {
         let (code, stdout, stderr) = jobs(&simulator, &args).await;
         assert_eq!(code, Some(0), "{args:?}: {stderr}");
         assert!(
@@ -59,7 +65,17 @@ async fn each_kind_of_job_starts_with_the_dynamic_webhook() {
         assert!(line["result"].as_str().unwrap().contains(line["job"].as_str().unwrap()), "{line}");
         started.push(line["job"].as_str().unwrap().to_owned());
     }
-    assert!(started[0].starts_with("batches/") && started[2].contains("/operations/"), "{started:?}");
+    assert!(started[0].starts_with("batches/") && started[3].contains("/operations/"), "{started:?}");
+    assert!(!started[2].contains('/'), "a video is an interaction, by default: {started:?}");
+
+    // The video interaction asked for video, as a file: once it ends, its output is one to download.
+    simulator.finish(&started[2], gemini_sim::Outcome::Succeed);
+    let client = GeminiClient::new(simulator.base_url(), DEFAULT_API_VERSION, KEY).unwrap();
+    let interaction = client.get_interaction(&started[2]).await.unwrap();
+    assert!(
+        matches!(interaction_video(&interaction), Some(InteractionVideo::Uri(uri)) if uri.contains(":download")),
+        "{interaction}"
+    );
 
     // Each job carries the webhook_config, as the local Gemini parsed it from where Google puts it.
     for job in simulator.jobs() {
@@ -70,7 +86,7 @@ async fn each_kind_of_job_starts_with_the_dynamic_webhook() {
             "{job}"
         );
     }
-    assert_eq!(simulator.jobs().len(), 3);
+    assert_eq!(simulator.jobs().len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -81,7 +97,7 @@ async fn a_running_batch_or_interaction_is_cancelled_and_a_video_cannot_be() {
     };
     let batch = job(&jobs(&simulator, &["batch", input.to_str().unwrap()]).await.1);
     let interaction = job(&jobs(&simulator, &["interaction", "hello"]).await.1);
-    let video = job(&jobs(&simulator, &["video", "a cat"]).await.1);
+    let video = job(&jobs(&simulator, &["video", "a cat", "--predict-long-running"]).await.1);
 
     // Each is cancelled; once ended, a job stays as it ended, and the CLI says so.
     for (name, state) in [(&batch, "BATCH_STATE_CANCELLED"), (&interaction, "cancelled")] {
@@ -100,10 +116,19 @@ async fn a_running_batch_or_interaction_is_cancelled_and_a_video_cannot_be() {
     let (code, _, stderr) = cli(&simulator, &["cancel", &video]).await;
     assert_eq!(code, Some(2), "a video generation has no cancel: a usage error: {stderr}");
     assert!(stderr.contains("video generation cannot be cancelled"), "{stderr}");
+    let (code, _, stderr) = cli(&simulator, &["cancel", &interaction_video_job(&simulator).await]).await;
+    assert_eq!(code, Some(0), "a video made through Interactions is cancelled as an interaction: {stderr}");
     let (code, _, stderr) = cli(&simulator, &["cancel", "batches/nosuchbatch"]).await;
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("404") && stderr.contains("batches/nosuchbatch"),
         "Google's answer, named: {stderr}"
     );
+}
+
+/// A video started through Interactions (the default), still running.
+async fn interaction_video_job(simulator: &Simulator) -> String {
+    let (code, stdout, stderr) = jobs(simulator, &["video", "a horse"]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    serde_json::from_str::<Value>(stdout.trim()).unwrap()["job"].as_str().unwrap().to_owned()
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use base64::Engine as _;
 use consumer::{
     Consumer, FUNCTION_TIMEOUT_SECS, GeminiAccess, KEEP_SECS, LEASE_SECS, MAX_RESULT_BYTES, Outcome,
     ResultsBucket, handle, process,
@@ -18,7 +19,10 @@ use shared::WebhookId;
 use shared::aws::clients::Clients;
 use shared::aws::idempotency::{Claim, Idempotency};
 use shared::clock::ManualClock;
-use shared::gemini::{ApiLocation, DEFAULT_API_VERSION, GeminiClient, WebhookConfig};
+use shared::gemini::{
+    ApiLocation, DEFAULT_API_VERSION, DEFAULT_VIDEO_MODEL, GeminiClient, InteractionVideo, WebhookConfig,
+    interaction_video,
+};
 use testkit::{Emulator, Fault, FaultProxy, Stack};
 
 const NOW: i64 = 1_769_083_200;
@@ -294,6 +298,56 @@ async fn results_are_streamed_complete_after_an_interrupted_download() {
     let stored_interaction: Value = serde_json::from_slice(&stored(&stack, &key).await.unwrap()).unwrap();
     assert_eq!(stored_interaction["status"], "completed");
     assert_eq!(stored_interaction["steps"][1]["content"][0]["text"], gemini_sim::jobs::answer_to("hello"));
+}
+
+#[tokio::test]
+async fn a_video_made_through_interactions_is_stored_beside_its_interaction_by_file_or_inline() {
+    let emulator = Emulator::shared().unwrap();
+    let stack = Stack::create(emulator).await.unwrap();
+    let simulator = Simulator::start(KEY, no_auto_finish()).await.unwrap();
+    let consumer =
+        consumer_on(&stack, emulator.endpoint(), simulator.base_url(), Arc::new(ManualClock::at(NOW))).await;
+    let client = GeminiClient::new(simulator.base_url(), DEFAULT_API_VERSION, KEY).unwrap();
+
+    // As `jobs video` starts one: delivered as a file of the Files API, downloaded into the bucket.
+    let by_file = client
+        .create_video_interaction(DEFAULT_VIDEO_MODEL, "a cat", &WebhookConfig::default())
+        .await
+        .unwrap();
+    // As Google's SDK starts one by default: the bytes inline, base64.
+    let inline: Value = reqwest::Client::new()
+        .post(format!("{}/{DEFAULT_API_VERSION}/interactions", simulator.base_url()))
+        .header("x-goog-api-key", KEY)
+        .json(&json!({"model": DEFAULT_VIDEO_MODEL, "input": "a dog", "background": true,
+            "response_format": {"type": "video"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let inline = inline["id"].as_str().unwrap().to_owned();
+
+    for (id, message) in [(by_file.id.as_str(), "msg_video_file"), (inline.as_str(), "msg_video_inline")] {
+        simulator.finish(id, JobOutcome::Succeed);
+        let completed = json!({"type": "interaction.completed", "data": {"id": id}});
+        let (video, whole) =
+            (format!("interactions/{id}/video.mp4"), format!("interactions/{id}/interaction.json"));
+        assert_eq!(
+            process(&consumer, &record(message, &body(message, &completed))).await,
+            Outcome::Stored(vec![video.clone(), whole]),
+            "{message}"
+        );
+        let interaction = client.get_interaction(id).await.unwrap();
+        let expected = match interaction_video(&interaction).unwrap() {
+            InteractionVideo::Uri(uri) => simulator.file(&shared::gemini::file_name(&uri).unwrap()).unwrap(),
+            InteractionVideo::Inline { data, .. } => {
+                base64::engine::general_purpose::STANDARD.decode(data).unwrap()
+            }
+        };
+        assert!(expected.starts_with(b"\x00\x00\x00\x18ftypmp42"), "{message}: an MP4");
+        assert_eq!(stored(&stack, &video).await.unwrap(), expected, "{message}: the video, whole");
+    }
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use shared::aws::jobs_ledger::Tracked;
 use shared::clock::{Clock, SystemClock};
+use shared::gemini::{DEFAULT_VEO_MODEL, DEFAULT_VIDEO_MODEL};
 use shared::ledger::{Deadlines, EntryKind, EntryState, JobEnd, JobEntry, JobKind, JobName, Via};
 use shared::reconcile::Checked;
 use shared::results;
@@ -112,19 +113,25 @@ pub enum JobsAction {
         #[command(flatten)]
         webhook: JobWebhookArgs,
     },
-    /// Start a video generation.
+    /// Start a video: an interaction with a video model, as google-genai 3.x makes one (its end is an
+    /// `interaction.completed`); `--predict-long-running` uses the older Veo endpoint (`video.generated`).
     Video {
         /// What to film.
         prompt: String,
-        /// The model.
-        #[arg(long, default_value = "veo-3.0-generate-001")]
-        model: String,
+        /// The model (default: gemini-omni-flash-preview; with --predict-long-running,
+        /// veo-3.0-generate-001).
+        #[arg(long)]
+        model: Option<String>,
+        /// Start it with `models/{model}:predictLongRunning`, as the SDKs up to 2.x did.
+        #[arg(long)]
+        predict_long_running: bool,
         #[command(flatten)]
         webhook: JobWebhookArgs,
     },
     /// Cancel a running batch or interaction: its `*.cancelled` event is delivered like any end.
     Cancel {
-        /// `batches/...`, or an interaction's id (a video generation has no cancel).
+        /// `batches/...`, or an interaction's id (a video made through Interactions too; a
+        /// `predictLongRunning` video has no cancel).
         job: String,
     },
     /// Track a job started by other code (Google's SDK, say) in the stack's jobs ledger. Its webhook
@@ -242,12 +249,21 @@ pub(crate) async fn run(
                 .context("starting the interaction")?;
             hook.started("interaction", interaction.id, results::INTERACTION).await?
         }
-        JobsAction::Video { prompt, model, webhook: args } => {
+        JobsAction::Video { prompt, model, predict_long_running, webhook: args } => {
             let gemini = api.client()?;
             let hook = hook(&args, endpoint).await?;
-            let operation =
-                gemini.generate_video(&model, &prompt, &hook.config).await.context("starting the video")?;
-            hook.started("video", operation.name, results::VIDEO).await?
+            let job = if predict_long_running {
+                let model = model.as_deref().unwrap_or(DEFAULT_VEO_MODEL);
+                gemini.generate_video(model, &prompt, &hook.config).await.context("starting the video")?.name
+            } else {
+                let model = model.as_deref().unwrap_or(DEFAULT_VIDEO_MODEL);
+                gemini
+                    .create_video_interaction(model, &prompt, &hook.config)
+                    .await
+                    .context("starting the video")?
+                    .id
+            };
+            hook.started("video", job, results::VIDEO).await?
         }
     };
     out.print(&started);

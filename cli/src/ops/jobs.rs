@@ -78,7 +78,9 @@ impl CancelOutcome {
 pub async fn cancel(gemini: &GeminiClient, job: &str) -> anyhow::Result<Cancelled> {
     let context = || format!("cancelling {job}");
     if job.contains("/operations/") {
-        return Err(usage("a video generation cannot be cancelled: the Gemini API has no cancel for it"));
+        return Err(usage(
+            "a predictLongRunning video generation cannot be cancelled: the Gemini API has no cancel for it",
+        ));
     }
     if job.starts_with("batches/") {
         let was_running = !gemini.get_operation(job).await.with_context(context)?.done;

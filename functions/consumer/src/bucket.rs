@@ -89,6 +89,14 @@ impl ResultsBucket {
         self.put(key, "application/json", body).await
     }
 
+    /// Stores `bytes` at `key`, unless they are over the bucket's limit.
+    pub async fn put_bytes(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        if bytes.len() as u64 > self.max_bytes {
+            return Err(self.too_large(key, Some(bytes.len() as u64)));
+        }
+        self.put(key, content_type, bytes).await
+    }
+
     async fn put(&self, key: &str, content_type: &str, body: Vec<u8>) -> Result<(), StoreError> {
         self.s3
             .put_object()

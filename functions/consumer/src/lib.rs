@@ -3,7 +3,9 @@
 //! - `batch.succeeded`: its results file, downloaded through the Files API and streamed into the
 //!   results bucket at `{batch id}/results.jsonl`;
 //! - `video.generated`: the video, the same way, at `{operation}/video.mp4`;
-//! - `interaction.completed`: the interaction (its outputs in `steps`), at `interactions/{id}/interaction.json`;
+//! - `interaction.completed`: the interaction (its outputs in `steps`), at `interactions/{id}/interaction.json`,
+//!   and when it made a video (a video model, `response_format` video), the video beside it at
+//!   `interactions/{id}/video.mp4`: downloaded when delivered as a file, decoded when inline;
 //! - `*.failed`, `*.expired`, `*.cancelled`: a failure record with the error, at `{job}/failure.json`;
 //! - anything else: acknowledged.
 //!
@@ -20,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use base64::Engine as _;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use shared::aws::batch::{self, UnreportableFailure};
@@ -27,7 +30,7 @@ use shared::aws::clients::Clients;
 use shared::aws::idempotency::{Claim, Idempotency};
 use shared::clock::Clock;
 use shared::event::EventKind;
-use shared::gemini::{ApiError, file_name};
+use shared::gemini::{ApiError, GeminiClient, InteractionVideo, file_name, interaction_video};
 use shared::job::JobName;
 use shared::message::DownstreamMessage;
 use shared::results::{self, key};
@@ -245,15 +248,21 @@ async fn follow_up(consumer: &Consumer, message: &DownstreamMessage) -> Result<V
             store_download(consumer, &job, &file, results::VIDEO, "video/mp4", download).await
         }
         EventKind::InteractionCompleted => {
-            let interaction = match consumer.gemini.client().await?.get_interaction(&job).await {
+            let gemini = consumer.gemini.client().await?;
+            let interaction = match gemini.get_interaction(&job).await {
                 Err(ApiError::TooLarge { limit, .. }) => {
                     return store_note(consumer, &job, &job, results::INTERACTION, None, limit as u64).await;
                 }
                 answer => answer?,
             };
+            let mut stored = match interaction_video(&interaction) {
+                Some(video) => store_video(consumer, &gemini, &job, video).await?,
+                None => Vec::new(),
+            };
             let key = key(&job, results::INTERACTION);
             consumer.results.put_json(&key, &interaction).await?;
-            Ok(vec![key])
+            stored.push(key);
+            Ok(stored)
         }
         _ if message.ended_without_result() => {
             let record = json!({
@@ -271,6 +280,38 @@ async fn follow_up(consumer: &Consumer, message: &DownstreamMessage) -> Result<V
             Ok(vec![key])
         }
         _ => Ok(Vec::new()),
+    }
+}
+
+/// Stores the video an interaction made: its file downloaded, or its inline bytes decoded.
+async fn store_video(
+    consumer: &Consumer,
+    gemini: &GeminiClient,
+    job: &str,
+    video: InteractionVideo,
+) -> Result<Vec<String>, FollowUpError> {
+    match video {
+        InteractionVideo::Uri(uri) => {
+            let file = file_name(&uri).ok_or_else(|| {
+                FollowUpError::NothingToFetch(format!("{job}'s video is not a file of the Files API"))
+            })?;
+            let download = gemini.download_file(&file).await?;
+            store_download(consumer, job, &file, results::VIDEO, "video/mp4", download).await
+        }
+        InteractionVideo::Inline { data, mime_type } => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data.as_bytes())
+                .map_err(|_| FollowUpError::NothingToFetch(format!("{job}'s inline video is not base64")))?;
+            let key = key(job, results::VIDEO);
+            let content_type = mime_type.as_deref().unwrap_or("video/mp4");
+            match consumer.results.put_bytes(&key, content_type, bytes).await {
+                Ok(()) => Ok(vec![key]),
+                Err(StoreError::TooLarge { announced, limit, .. }) => {
+                    store_note(consumer, job, job, results::VIDEO, announced, limit).await
+                }
+                Err(error) => Err(error.into()),
+            }
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! Starting the long jobs this project exists for, each with a dynamic webhook, and reading them back:
 //! a batch (`models/{model}:batchGenerateContent`, `batch.webhookConfig`), a background interaction
-//! (`/interactions`, `background: true` and `webhook_config`), a video (`models/{model}:predictLongRunning`,
-//! `webhookConfig` at the top level). Shapes follow the reference and the google-genai SDK's requests
+//! (`/interactions`, `background: true` and `webhook_config`), a video: an interaction with a video
+//! model and `response_format` video, as google-genai 3.x makes one (it refuses `generate_videos` on the
+//! Developer API), or the older `models/{model}:predictLongRunning` with `webhookConfig` at the top
+//! level. Shapes follow the reference and the google-genai SDK's requests
 //! (docs/deploy-and-operate.md, "4. Start jobs with a webhook", says where sources disagree and which
 //! was followed).
 
@@ -60,6 +62,44 @@ pub struct Interaction {
     /// `queued`, `in_progress`, `completed`, `failed`, ...
     #[serde(default)]
     pub status: Option<String>,
+}
+
+/// The model a video interaction uses unless told: the video-capable one google-genai 3.6 lists.
+pub const DEFAULT_VIDEO_MODEL: &str = "gemini-omni-flash-preview";
+/// The model a `predictLongRunning` video uses unless told.
+pub const DEFAULT_VEO_MODEL: &str = "veo-3.0-generate-001";
+
+/// The video an interaction produced: the last `video` content of its last model output, as the SDK's
+/// `Interaction.output_video` finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InteractionVideo {
+    /// A file to download (`delivery: "uri"`).
+    Uri(String),
+    /// The bytes themselves, base64 (`delivery: "inline"`).
+    Inline {
+        /// Standard base64.
+        data: String,
+        /// `video/mp4`, ...
+        mime_type: Option<String>,
+    },
+}
+
+/// The video in `interaction` (an interaction's JSON), if it produced one. Steps are read from the last,
+/// back to the latest user input, and only model outputs count, as in the SDK.
+pub fn interaction_video(interaction: &Value) -> Option<InteractionVideo> {
+    let steps = interaction["steps"].as_array()?;
+    let outputs = steps.iter().rev().take_while(|step| step["type"] != "user_input");
+    let video = outputs
+        .filter(|step| step["type"] == "model_output")
+        .find_map(|step| step["content"].as_array()?.iter().rev().find(|c| c["type"] == "video"))?;
+    if let Some(uri) = video["uri"].as_str().filter(|uri| !uri.is_empty()) {
+        return Some(InteractionVideo::Uri(uri.to_owned()));
+    }
+    let data = video["data"].as_str().filter(|data| !data.is_empty())?;
+    Some(InteractionVideo::Inline {
+        data: data.to_owned(),
+        mime_type: video["mime_type"].as_str().map(str::to_owned),
+    })
 }
 
 fn model_path(model: &str) -> String {
@@ -122,7 +162,25 @@ impl GeminiClient {
         self.call("interactions.cancel", self.http.post(url).json(&json!({}))).await
     }
 
-    /// Starts a video generation from `prompt`, its events to `webhook`.
+    /// Starts a video from `prompt` as an interaction in the background: `response_format` video,
+    /// delivered as a file (`delivery: "uri"`) so the result is downloaded rather than carried base64 in
+    /// the interaction; its end is an `interaction.completed` event.
+    pub async fn create_video_interaction(
+        &self,
+        model: &str,
+        prompt: &str,
+        webhook: &WebhookConfig,
+    ) -> Result<Interaction, ApiError> {
+        let body = json!({
+            "model": model, "input": prompt, "background": true,
+            "response_format": {"type": "video", "delivery": "uri"},
+            "webhook_config": webhook,
+        });
+        self.call("interactions.create", self.http.post(self.url("interactions")).json(&body)).await
+    }
+
+    /// Starts a video generation the older way (`predictLongRunning`, a Veo model), its events to
+    /// `webhook`; its end is a `video.generated` event.
     pub async fn generate_video(
         &self,
         model: &str,
@@ -166,5 +224,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!(other.responses_file(), Some("files/batch-2"));
+    }
+
+    #[test]
+    fn an_interactions_video_is_its_last_model_outputs_last_video() {
+        let interaction = json!({"status": "completed", "steps": [
+            {"type": "user_input", "content": [{"type": "text", "text": "a cat"}]},
+            {"type": "thought", "content": []},
+            {"type": "model_output", "content": [
+                {"type": "video", "uri": "https://g/v1/files/first:download?alt=media"},
+                {"type": "text", "text": "here"},
+                {"type": "video", "uri": "https://g/v1/files/abc:download?alt=media", "mime_type": "video/mp4"},
+            ]},
+        ]});
+        assert_eq!(
+            interaction_video(&interaction),
+            Some(InteractionVideo::Uri("https://g/v1/files/abc:download?alt=media".into()))
+        );
+        let inline = json!({"steps": [{"type": "model_output", "content": [
+            {"type": "video", "data": "AAAA", "uri": null, "mime_type": "video/mp4"}]}]});
+        assert_eq!(
+            interaction_video(&inline),
+            Some(InteractionVideo::Inline { data: "AAAA".into(), mime_type: Some("video/mp4".into()) })
+        );
+        // A video before the latest user input is an earlier turn's, and text is no video.
+        let earlier = json!({"steps": [
+            {"type": "model_output", "content": [{"type": "video", "uri": "https://g/v1/files/old"}]},
+            {"type": "user_input", "content": []},
+            {"type": "model_output", "content": [{"type": "text", "text": "no video this time"}]},
+        ]});
+        assert_eq!(interaction_video(&earlier), None);
+        assert_eq!(interaction_video(&json!({"status": "completed"})), None);
     }
 }

@@ -22,7 +22,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 pub use files::{File, file_name};
-pub use jobs::{Interaction, Operation, WebhookConfig};
+pub use jobs::{
+    DEFAULT_VEO_MODEL, DEFAULT_VIDEO_MODEL, Interaction, InteractionVideo, Operation, WebhookConfig,
+    interaction_video,
+};
 #[cfg(feature = "verify")]
 pub use webhooks::{
     NewWebhook, Revocation, SUBSCRIBABLE_EVENTS, SecretInfo, Webhook, WebhookPage, WebhookState,

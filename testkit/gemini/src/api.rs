@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use crate::Shared;
 use crate::deliver;
 use crate::files::{Session, Source, StoredFile};
-use crate::jobs::{self, Job, Kind, Outcome};
+use crate::jobs::{self, Job, Kind, Outcome, VideoDelivery};
 use crate::store::{OVERLAP_SECS, SUBSCRIBABLE, Secret, State, Webhook};
 
 /// Largest `page_size` the reference allows.
@@ -687,6 +687,9 @@ fn jobs_api(shared: &Arc<Shared>, method: &Method, rest: &str, body: &[u8]) -> A
         ended_at: None,
         outcome: None,
         output_file: None,
+        video: (kind == Kind::Interaction)
+            .then(|| VideoDelivery::requested(&json["response_format"]))
+            .flatten(),
     };
     let answer = job.to_json(base);
     jobs::started(shared, job);

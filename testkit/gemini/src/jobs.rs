@@ -45,6 +45,28 @@ pub enum Kind {
     Video,
 }
 
+/// How an interaction asked for video (`response_format` `{"type": "video", "delivery"}`): the model's
+/// output then holds a video content block, with its file's `uri` or its bytes base64 in `data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoDelivery {
+    /// `delivery: "uri"`: a file of the Files API.
+    Uri,
+    /// `delivery: "inline"`, the default.
+    Inline,
+}
+
+impl VideoDelivery {
+    /// What `response_format` (one format or a list) asks for: `None` when no format is video.
+    pub fn requested(response_format: &Value) -> Option<Self> {
+        let formats = match response_format {
+            Value::Array(formats) => formats.iter().collect(),
+            format => vec![format],
+        };
+        let video = formats.into_iter().find(|f| f["type"] == "video")?;
+        Some(if video["delivery"] == "uri" { Self::Uri } else { Self::Inline })
+    }
+}
+
 /// One job.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -66,6 +88,8 @@ pub struct Job {
     pub outcome: Option<Outcome>,
     /// What it produced: `files/{id}`.
     pub output_file: Option<String>,
+    /// An interaction asked for video, and how it is delivered.
+    pub video: Option<VideoDelivery>,
 }
 
 impl Job {
@@ -135,7 +159,14 @@ impl Job {
                 let mut steps =
                     vec![json!({"type": "user_input", "content": [{"type": "text", "text": self.input}]})];
                 if self.outcome == Some(Outcome::Succeed) {
-                    steps.push(json!({"type": "model_output", "content": [{"type": "text", "text": answer_to(&self.input)}]}));
+                    let content = match (self.video, &self.output_file) {
+                        (Some(VideoDelivery::Uri), Some(file)) => video_by_uri(file, base),
+                        (Some(VideoDelivery::Inline), _) => {
+                            json!({"type": "video", "mime_type": "video/mp4", "data": INLINE_VIDEO.as_str()})
+                        }
+                        _ => json!({"type": "text", "text": answer_to(&self.input)}),
+                    };
+                    steps.push(json!({"type": "model_output", "content": [content]}));
                 }
                 let mut interaction = json!({
                     "id": self.name.trim_start_matches("interactions/"), "object": "interaction",
@@ -153,6 +184,22 @@ impl Job {
         }
     }
 }
+
+/// An interaction's video delivered by URI, as the SDK's `VideoContent` has it: its file's download
+/// `uri` (inline, its bytes are base64 in `data`).
+fn video_by_uri(file: &str, base: &str) -> Value {
+    let id = file.trim_start_matches("files/");
+    json!({"type": "video", "mime_type": "video/mp4",
+        "uri": format!("{base}/{}/files/{id}:download?alt=media", crate::API_VERSION)})
+}
+
+/// The bytes of an inline video, base64: small, as an answer that carries them must be.
+static INLINE_VIDEO: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, video_bytes(INLINE_VIDEO_BYTES))
+});
+
+/// The size of an inline video.
+pub const INLINE_VIDEO_BYTES: usize = 4096;
 
 /// The simulated model's answer to a prompt: deterministic, so tests can check it.
 pub fn answer_to(prompt: &str) -> String {
@@ -230,7 +277,8 @@ pub(crate) fn finish(shared: &Arc<Shared>, name: &str, outcome: Outcome) -> Resu
         (Outcome::Halt(_), _) => return Ok(Vec::new()),
     };
     data["id"] = json!(job.name.trim_start_matches("interactions/"));
-    if let Some(file) = &job.output_file {
+    // An interaction's event names no output (its outputs are in the interaction).
+    if let Some(file) = job.output_file.as_ref().filter(|_| job.kind != Kind::Interaction) {
         data["output_file_uri"] = json!(file);
         if job.kind == Kind::Video {
             data["file_name"] = json!(file);
@@ -292,7 +340,8 @@ fn end(shared: &Shared, job: &mut Job, outcome: Outcome) -> Outcome {
             Err(message) => outcome = Outcome::Fail { code: 3, message },
         }
     }
-    if job.kind == Kind::Video && outcome == Outcome::Succeed {
+    let makes_video = job.kind == Kind::Video || job.video == Some(VideoDelivery::Uri);
+    if makes_video && outcome == Outcome::Succeed {
         let file = format!("files/{}", crate::api::fresh_id().get(..12).unwrap_or_default());
         store_generated(shared, &file, "video/mp4", video_bytes(shared.settings.video_bytes), now);
         job.output_file = Some(file);

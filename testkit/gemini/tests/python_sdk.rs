@@ -1,6 +1,7 @@
 //! Google's official Python SDK (`google-genai`, in the emulator's venv) pointed at the simulator: every
 //! WebhookService call it implements, and the jobs calls (files in chunks, batches, interactions,
-//! cancels; the SDK refuses videos on the Developer API itself), work under `v1beta` and `v1`, and every answer parses into the SDK's own models
+//! cancels, video through Interactions by file and inline), work under the SDK's default version (`v1`)
+//! and `v1beta`, and every answer parses into the SDK's own models
 //! (`tests/sdk_check.py`). Jobs end only when the script says, so nothing races its checks.
 
 use gemini_sim::{Settings, Simulator};

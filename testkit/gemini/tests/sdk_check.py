@@ -1,6 +1,6 @@
 """Google's own Python SDK (google-genai) against the local Gemini simulator: every WebhookService call
-the simulator implements, and the jobs calls (files, batches, interactions, their cancels; the SDK 3.x
-refuses video generation on the Developer API without a request), under the SDK's default version
+the simulator implements, and the jobs calls (files, batches, interactions, their cancels, and video
+through Interactions, as SDK 3.x makes it: it refuses `generate_videos` on the Developer API), under the SDK's default version
 (which must be v1, as in google-genai 3.6: the project's default follows it) and under v1beta. Exits 0 when every call worked and every answer parsed into the SDK's models with the
 values expected; prints what failed. The simulator must be started with jobs that end only when told
 (`POST /_sim/{job}:finish`).
@@ -8,13 +8,14 @@ values expected; prints what failed. The simulator must be started with jobs tha
 Usage: sdk_check.py BASE_URL API_KEY
 """
 
+import base64
 import io
 import json
 import sys
 import urllib.request
 
 from google import genai
-from google.genai import errors
+from google.genai import errors, types
 
 
 def client_for(version, base: str, key: str) -> genai.Client:
@@ -131,6 +132,25 @@ def check_jobs(version, base: str, key: str) -> None:
     running = client.interactions.create(model="gemini-2.5-flash", input="again", background=True, webhook_config=hook)
     assert client.interactions.cancel(running.id).status == "cancelled"
     assert client.interactions.get(running.id).status == "cancelled"
+
+    # Video, as google-genai 3.x makes it: an interaction with a video model and `response_format`
+    # video, its output a video content block (a file to download, or the bytes inline).
+    for delivery in ("uri", "inline"):
+        video = client.interactions.create(model="gemini-omni-flash-preview", input="a cat", background=True,
+                                           response_format={"type": "video", "delivery": delivery}, webhook_config=hook)
+        finish(base, f"interactions/{video.id}", "succeeded")
+        made = client.interactions.get(video.id)
+        out = made.output_video
+        assert made.status == "completed" and out is not None and out.mime_type == "video/mp4", made
+        if delivery == "uri":
+            assert out.uri and not out.data, out
+            # The SDK reads the file's id out of an https URI (Google's), then downloads from its base
+            # URL: the local Gemini's http is given as https for that, and nothing is fetched from it.
+            uri = out.uri.replace("http://", "https://", 1)
+            data = client.files.download(file=types.Video(uri=uri))
+        else:
+            data = base64.b64decode(out.data) if isinstance(out.data, str) else out.data
+        assert data[:12] == b"\x00\x00\x00\x18ftypmp42", (delivery, data[:16])
 
     try:
         client.batches.cancel(name="batches/nosuchbatch")

@@ -46,9 +46,7 @@ async fn main() -> ExitCode {
     println!(
         "  gemini-webhooks webhooks create --url http://127.0.0.1:8080/ --secret-arn ... (with the two lines above exported)"
     );
-    println!(
-        "  python: genai.Client(api_key=KEY, http_options={{\"base_url\": BASE}}).webhooks.list()"
-    );
+    println!("  python: genai.Client(api_key=KEY, http_options={{\"base_url\": BASE}}).webhooks.list()");
     println!(
         "  an event: curl -X POST BASE/_sim/events -d '{{\"type\": \"batch.succeeded\", \"data\": {{\"id\": \"batches/1\"}}}}'"
     );
