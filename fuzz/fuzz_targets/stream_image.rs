@@ -58,8 +58,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again, record, "record changed through the table");
 
         let destinations = ROUTES.destinations(&record.event_type, record.event.user_metadata());
-        assert!(!destinations.queues.is_empty());
-        assert_eq!(destinations.by_default, destinations.queues == [ROUTES_DEFAULT]);
+        assert!(!destinations.targets.is_empty());
+        assert_eq!(destinations.by_default, destinations.targets == [ROUTES_DEFAULT]);
 
         let message = DownstreamMessage::from(record);
         let body = serde_json::to_string(&message).expect("a downstream message serialises");

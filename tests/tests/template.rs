@@ -186,6 +186,38 @@ fn grants(template: &Value, role: &str) -> BTreeMap<String, (Vec<String>, Value)
 }
 
 #[test]
+fn the_fanout_sends_to_the_stack_s_queues_and_the_targets_it_is_given_alone() {
+    let template = template();
+    let fanout = grants(&template, "FanoutRole");
+    let sids: Vec<&str> = fanout.keys().map(String::as_str).collect();
+    assert_eq!(
+        sids,
+        [
+            "DeadLetterAndOnFailureDestination",
+            "PutOnExtraRouteBuses",
+            "ReadTheTablesStream",
+            "SendToExtraRoutes",
+            "SendToRoutedQueuesOnly",
+            "SendToTheExampleConsumersQueue",
+            "WriteItsOwnLogs"
+        ]
+    );
+    // Buses: PutEvents on the ones named, only when some are.
+    let (actions, buses) = &fanout["PutOnExtraRouteBuses"];
+    assert_eq!(actions.as_slice(), ["events:PutEvents"]);
+    assert_eq!(ref_target(buses).as_deref(), Some("ExtraRouteBusArns"));
+    let fanout_policy = &resource(&template, "FanoutRole")["Policies"][0]["PolicyDocument"]["Statement"];
+    let guarded = fanout_policy.as_sequence().unwrap().iter().any(|statement| {
+        tag_of(statement).is_some_and(|(tag, args)| {
+            tag == "!If"
+                && args[0].as_str() == Some("HasExtraRouteBuses")
+                && text(&args[1]["Sid"]) == "PutOnExtraRouteBuses"
+        })
+    });
+    assert!(guarded, "no bus named, no events:PutEvents at all");
+}
+
+#[test]
 fn the_ledger_s_roles_grant_exactly_what_closing_checking_and_scheduling_need() {
     let template = template();
     // The recorder: close an entry, nothing more of the ledger.
@@ -451,10 +483,10 @@ fn the_routes_cover_every_family_and_the_example_consumer_gets_copies_never_the_
             let destinations = routes.destinations(event_type, None);
             assert!(!destinations.by_default, "{event_type} has a route");
             let family = event_type.split('.').next().unwrap();
-            let yours = destinations.queues.iter().filter(|q| !q.ends_with("/Consumer")).count();
+            let yours = destinations.targets.iter().filter(|q| !q.ends_with("/Consumer")).count();
             assert_eq!(yours, 1, "{event_type} reaches its {family} queue");
             assert_eq!(
-                destinations.queues.iter().any(|q| q.ends_with("/Consumer")),
+                destinations.targets.iter().any(|q| q.ends_with("/Consumer")),
                 consumer,
                 "{event_type}"
             );
@@ -565,7 +597,7 @@ fn every_function_has_its_own_role_its_own_logs_and_no_permission_on_everything(
         );
     }
     let all = statements(&template);
-    assert_eq!(all.len(), 27, "every statement of the six roles is checked");
+    assert_eq!(all.len(), 28, "every statement of the six roles is checked");
     for (name, statement) in all {
         for resource in listed(&statement["Resource"]) {
             if resource.as_str() == Some("*") {

@@ -15,6 +15,7 @@ use crate::ops::stack::outputs;
 use crate::ui::output::Output;
 use crate::ui::report::usage;
 use clap::Args;
+use shared::aws::publish::TargetPublisher;
 
 #[derive(Debug, Args)]
 #[command(
@@ -156,9 +157,10 @@ pub(crate) async fn run(args: RedriveArgs, endpoint: Option<&str>, out: Output) 
     out.note(format!("moving {from} to {to}, message by message ({why})"));
     let progress = out.progress("handled");
     let queue = WatchedQueue::new(sqs.clone(), &from);
+    let publisher = TargetPublisher::new(sqs.clone(), aws_sdk_eventbridge::Client::new(&config));
     let handled = |m: &Moved| progress.update(m.moved + m.kept.len() + m.failed.len(), None);
     let Moved { moved, kept, failed, stopped } =
-        move_messages(&sqs, &queue, &back, max, handled, &mut stop).await?;
+        move_messages(&sqs, &publisher, &queue, &back, max, handled, &mut stop).await?;
     progress.finish();
     let (kept_count, failed_count) = (kept.len(), failed.len());
     out.print(&Summary { from, to, moved, kept, failed, stopped });

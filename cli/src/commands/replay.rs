@@ -4,9 +4,10 @@ use std::fmt;
 
 use anyhow::Context as _;
 use serde::Serialize;
-use shared::aws::publish::SqsPublisher;
+use shared::aws::publish::TargetPublisher;
 use shared::clock::{Clock, SystemClock};
 use shared::message::DownstreamMessage;
+use shared::routing::TargetKind;
 
 use super::events::filter;
 use super::flags::{RoutingArgs, StackArg, TableArgs, WindowArgs};
@@ -132,16 +133,28 @@ pub(crate) async fn run(args: ReplayArgs, endpoint: Option<&str>, out: Output) -
 
     // Every destination exists, or nothing is sent: a typo is one line, not thousands of failures.
     let sqs = aws_sdk_sqs::Client::new(&config);
-    for queue in target.all_queues() {
-        crate::ops::queue::queue_arn(&sqs, queue)
-            .await
-            .with_context(|| format!("checking the queue {queue} before replaying"))?;
+    let eventbridge = aws_sdk_eventbridge::Client::new(&config);
+    for destination in target.all_targets() {
+        match TargetKind::of(destination) {
+            TargetKind::Queue => crate::ops::queue::queue_arn(&sqs, destination)
+                .await
+                .map(drop)
+                .with_context(|| format!("checking the queue {destination} before replaying"))?,
+            TargetKind::Bus => eventbridge
+                .describe_event_bus()
+                .name(destination)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| anyhow::anyhow!(aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string()))
+                .with_context(|| format!("checking the bus {destination} before replaying"))?,
+        }
     }
     // A new replay, or the rest of one that stopped: the same stamp makes the same idempotency keys.
     let replayed_at = args.replayed_at.unwrap_or_else(|| SystemClock.unix_now_ms());
     let total = found.events.len();
     let progress = out.progress("replaying");
-    let publisher = SqsPublisher::new(sqs);
+    let publisher = TargetPublisher::new(sqs, eventbridge);
     let mut stop = StopRequest::ctrl_c().await;
     let Replayed { events, sent, failed, stopped_after } = replay(
         &publisher,

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
-use shared::aws::publish::{Addressed, SqsPublisher, send_routed};
+use shared::aws::publish::{Addressed, TargetPublisher, send_routed};
 use shared::aws::queue::{SendError, classify, string_attribute};
 use shared::message::{DeadLetter, DownstreamMessage, attributes};
 use shared::routing::Routes;
@@ -216,13 +216,13 @@ pub struct Moved {
 /// (Ctrl-C) ends the run after the message in hand.
 pub async fn move_messages(
     sqs: &aws_sdk_sqs::Client,
+    publisher: &TargetPublisher,
     from: &WatchedQueue,
     back: &Back,
     max: Option<usize>,
     mut progress: impl FnMut(&Moved),
     stop: &mut StopRequest,
 ) -> Result<Moved, QueueError> {
-    let publisher = SqsPublisher::new(sqs.clone());
     let mut moved = Moved::default();
     let mut left_hidden: Vec<Message> = Vec::new();
     'receiving: loop {
@@ -240,7 +240,7 @@ pub async fn move_messages(
                 break 'receiving;
             }
             let id = message.message_id().unwrap_or_default().to_owned();
-            match send_back(sqs, &publisher, &message, back).await {
+            match send_back(sqs, publisher, &message, back).await {
                 Ok(()) => {
                     from.delete(&message).await?;
                     moved.moved += 1;
@@ -272,7 +272,7 @@ enum Outcome {
 
 async fn send_back(
     sqs: &aws_sdk_sqs::Client,
-    publisher: &SqsPublisher,
+    publisher: &TargetPublisher,
     message: &Message,
     back: &Back,
 ) -> Result<(), Outcome> {
@@ -289,7 +289,7 @@ async fn send_back(
             let destinations: Vec<String> = match routes {
                 Some(routes) => routes
                     .destinations(&downstream.event_type, downstream.user_metadata.as_ref())
-                    .queues
+                    .targets
                     .into_iter()
                     .map(str::to_owned)
                     .collect(),
@@ -297,12 +297,12 @@ async fn send_back(
                     .map(|q| vec![q.to_owned()])
                     .ok_or_else(|| Outcome::Kept("no destination_queue attribute: give --routes".into()))?,
             };
-            let queues = destinations.iter().map(String::as_str).collect();
-            let window = [Addressed { index: 0, message: downstream, queues }];
+            let targets = destinations.iter().map(String::as_str).collect();
+            let window = [Addressed { index: 0, message: downstream, targets }];
             let sent = send_routed(publisher, &window, ATTEMPTS).await;
             if let Some(unsent) = sent.unsent.first() {
-                let queue = unsent.queue.as_deref().unwrap_or("-");
-                return Err(Outcome::Failed(format!("{queue}: {}", unsent.error)));
+                let target = unsent.target.as_deref().unwrap_or("-");
+                return Err(Outcome::Failed(format!("{target}: {}", unsent.error)));
             }
             Ok(())
         }

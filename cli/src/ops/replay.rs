@@ -25,19 +25,19 @@ pub enum Target {
 }
 
 impl Target {
-    /// Every queue a replay can send to.
-    pub fn all_queues(&self) -> Vec<&str> {
+    /// Every target a replay can send to: queue URLs and bus ARNs.
+    pub fn all_targets(&self) -> Vec<&str> {
         match self {
             Self::Queue(url) => vec![url.as_str()],
-            Self::Routes(routes) => routes.queues(),
+            Self::Routes(routes) => routes.targets(),
         }
     }
 
-    fn queues<'a>(&'a self, event: &EventRecord) -> Vec<&'a str> {
+    fn targets<'a>(&'a self, event: &EventRecord) -> Vec<&'a str> {
         match self {
             Self::Queue(url) => vec![url.as_str()],
             Self::Routes(routes) => {
-                routes.destinations(&event.event_type, event.event.user_metadata()).queues
+                routes.destinations(&event.event_type, event.event.user_metadata()).targets
             }
         }
     }
@@ -90,7 +90,7 @@ pub async fn replay<P: Publisher>(
                     replayed_at: Some(replayed_at),
                     ..DownstreamMessage::from(event.clone())
                 },
-                queues: target.queues(event),
+                targets: target.targets(event),
             })
             .collect();
         let sent = send_routed(publisher, &window, ATTEMPTS).await;
@@ -99,7 +99,7 @@ pub async fn replay<P: Publisher>(
         }
         replayed.failed.extend(sent.unsent.into_iter().map(|unsent| Unsent {
             webhook_id: unsent.webhook_id,
-            queue: unsent.queue.unwrap_or_else(|| "-".into()),
+            queue: unsent.target.unwrap_or_else(|| "-".into()),
             error: unsent.error.to_string(),
         }));
         replayed.events += chunk.len();

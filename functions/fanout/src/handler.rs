@@ -18,7 +18,7 @@ use lambda_runtime::LambdaEvent;
 use shared::aws::batch::{self, UnreportableFailure};
 use shared::aws::clients::Clients;
 use shared::aws::dead_letters::DeadLetters;
-use shared::aws::publish::{Addressed, Publisher, SqsPublisher, WINDOW, send_routed};
+use shared::aws::publish::{Addressed, Publisher, TargetPublisher, WINDOW, send_routed};
 use shared::aws::queue::SqsQueue;
 use shared::clock::Clock;
 use shared::message::{DeadLetter, DownstreamMessage, EventRecord};
@@ -35,7 +35,7 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 pub struct Fanout<P, D> {
     /// Where each event type goes.
     pub routes: Routes,
-    /// The routed queues.
+    /// The routed queues and buses.
     pub publisher: P,
     /// The fanout DLQ.
     pub dead_letters: D,
@@ -45,13 +45,13 @@ pub struct Fanout<P, D> {
     pub clock: Arc<dyn Clock>,
 }
 
-impl Fanout<SqsPublisher, SqsQueue> {
+impl Fanout<TargetPublisher, SqsQueue> {
     /// The fanout `config` describes, on `aws`'s clients: what `main` serves and the local stack runs.
     pub fn from_config(config: Config, aws: &Clients, clock: Arc<dyn Clock>) -> Self {
         let sqs = aws.sqs();
         Self {
             routes: config.routes,
-            publisher: SqsPublisher::new(sqs.clone()),
+            publisher: TargetPublisher::new(sqs.clone(), aws.eventbridge()),
             dead_letters: SqsQueue::new(sqs, config.dead_letter_queue_url),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             clock,
@@ -62,7 +62,7 @@ impl Fanout<SqsPublisher, SqsQueue> {
 /// What one batch came to.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Report {
-    /// Messages accepted, by queue URL.
+    /// Messages accepted, by target (queue URL or bus ARN).
     pub delivered: BTreeMap<String, usize>,
     /// Messages kept in the fanout DLQ, by reason.
     pub dead_lettered: BTreeMap<String, usize>,
@@ -129,7 +129,7 @@ async fn send_window<P: Publisher, D: DeadLetters>(
         addressed.push(Addressed {
             index,
             message: DownstreamMessage::from(recorded),
-            queues: destinations.queues,
+            targets: destinations.targets,
         });
     }
     let sent = send_routed(&fanout.publisher, &addressed, fanout.max_attempts).await;
@@ -139,15 +139,15 @@ async fn send_window<P: Publisher, D: DeadLetters>(
     for unsent in sent.unsent {
         let webhook_id = unsent.webhook_id.as_str();
         if !unsent.error.is_permanent() {
-            tracing::warn!(webhook_id, queue = unsent.queue, error = %unsent.error, "will be retried");
+            tracing::warn!(webhook_id, target = unsent.target, error = %unsent.error, "will be retried");
             report.failed.insert(unsent.index);
             continue;
         }
         let body = unsent.body.unwrap_or_else(|| "(unencodable downstream message)".into());
         let mut letter = DeadLetter::new(body, unsent.error.code(), &unsent.error)
             .of_event(unsent.webhook_id.clone(), unsent.event_type);
-        if let Some(queue) = unsent.queue {
-            letter = letter.refused_by(queue);
+        if let Some(target) = unsent.target {
+            letter = letter.refused_by(target);
         }
         letters.push((unsent.index, letter));
     }

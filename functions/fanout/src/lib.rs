@@ -1,5 +1,5 @@
 //! The fanout: triggered by the events table's stream, it routes each newly recorded event to the
-//! SQS queues the routing rules name. The table write and the fan-out are joined by the stream (a
+//! SQS queues and EventBridge buses the routing rules name. The table write and the fan-out are joined by the stream (a
 //! transactional outbox): an event is routed if and only if it was recorded.
 
 mod config;
@@ -10,6 +10,7 @@ pub use handler::{DEFAULT_MAX_ATTEMPTS, Fanout, Report, fan_out, handle};
 pub use shared::aws::dead_letters::DeadLetters;
 /// Sending to the routed queues lives in the library, shared with the CLI's replays and redrives.
 pub use shared::aws::publish::{
-    BatchResult, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, Outgoing, Publisher, SqsPublisher, WINDOW, batches,
+    BatchLimits, BatchResult, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, Outgoing, Publisher, SqsPublisher,
+    TargetPublisher, WINDOW, batches,
 };
 pub use shared::message::DeadLetter;

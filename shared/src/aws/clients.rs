@@ -111,6 +111,13 @@ impl Clients {
         aws_sdk_scheduler::Client::from_conf(config.build())
     }
 
+    /// An EventBridge client (buses as route targets).
+    pub fn eventbridge(&self) -> aws_sdk_eventbridge::Client {
+        let mut config = aws_sdk_eventbridge::config::Builder::from(&self.sdk);
+        config.set_endpoint_url(self.endpoint_url.clone());
+        aws_sdk_eventbridge::Client::from_conf(config.build())
+    }
+
     /// A Secrets Manager client.
     pub fn secretsmanager(&self) -> aws_sdk_secretsmanager::Client {
         let mut config = aws_sdk_secretsmanager::config::Builder::from(&self.sdk);

@@ -5,6 +5,7 @@
 //! its fuzz targets, and a consumer that only parses messages) builds without the AWS SDK.
 
 pub mod batch;
+pub mod bus;
 pub mod clients;
 pub mod dead_letters;
 #[cfg(feature = "gemini")]

@@ -1,6 +1,8 @@
-//! Publishing downstream messages to SQS queues: the publisher port, SQS's batch limits, FIFO ids, the
-//! SQS adapter, [`send_all`], which retries transient refusals and isolates the one entry a whole
-//! batch was refused for, and [`send_routed`], the one step that sends a window of routed messages.
+//! Publishing downstream messages to their targets, SQS queues and EventBridge buses: the publisher
+//! port, each kind's batch limits, FIFO ids, the SQS adapter and the adapter for both kinds
+//! ([`TargetPublisher`]), [`send_all`], which retries transient refusals and isolates the one entry a
+//! whole batch was refused for, and [`send_routed`], the one step that sends a window of routed
+//! messages.
 //! The fanout routes with it; the CLI's replays and redrives send with it, so a replayed event reaches
 //! a queue exactly as a routed one does.
 
@@ -11,16 +13,18 @@ use std::time::Duration;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use futures::future::join_all;
 
+use crate::aws::bus::{self, BusPublisher};
 use crate::aws::queue::{SendError, classify, classify_entry, message_size, string_attribute};
 use crate::id::WebhookId;
 use crate::limits::SQS_MAX_MESSAGE_BYTES;
 use crate::message::DownstreamMessage;
+use crate::routing::TargetKind;
 use crate::sqs::{deduplication_id, group_id};
 
 /// Most entries in one SendMessageBatch.
 pub const MAX_BATCH_ENTRIES: usize = 10;
-/// Messages routed and sent per step ([`send_routed`]): one SendMessageBatch per queue carries a
-/// window whose messages all go there, so one job's events keep their order on a FIFO queue.
+/// Messages routed and sent per step ([`send_routed`]): one SendMessageBatch (or PutEvents) per target
+/// carries a window whose messages all go there, so one job's events keep their order on a FIFO queue.
 pub const WINDOW: usize = MAX_BATCH_ENTRIES;
 /// Most bytes in one SendMessageBatch (bodies and attributes together).
 pub const MAX_BATCH_BYTES: usize = SQS_MAX_MESSAGE_BYTES;
@@ -32,6 +36,8 @@ pub struct Outgoing {
     pub index: usize,
     /// The downstream message, SQS-safe JSON.
     pub body: String,
+    /// The event's type (a bus entry's detail type).
+    pub event_type: String,
     /// Its message attributes.
     pub attributes: Vec<(&'static str, String)>,
     /// The FIFO message group (the job, so one job's events are delivered one at a time).
@@ -47,6 +53,7 @@ impl Outgoing {
         Ok(Self {
             index,
             body: message.to_sqs_body()?,
+            event_type: message.event_type.clone(),
             attributes: message.sqs_attributes(),
             group_id: group_id(message.data_id.as_deref(), message.webhook_id().as_str()),
             deduplication_id: deduplication_id(message.idempotency_key().as_str()),
@@ -63,14 +70,44 @@ impl Outgoing {
     }
 }
 
-/// Splits entries into batches SQS accepts: at most ten each and 1 MiB in all.
-pub fn batches(entries: &[Outgoing]) -> Vec<&[Outgoing]> {
+/// How one kind of target takes batches: at most so many entries and bytes, each entry's size counted
+/// its way.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    /// Entries per call.
+    pub max_entries: usize,
+    /// Bytes per call, the entries' sizes together.
+    pub max_bytes: usize,
+    /// An entry's size, as the service counts it.
+    pub size: fn(&Outgoing) -> usize,
+}
+
+impl BatchLimits {
+    /// SendMessageBatch: ten entries, 1 MiB in all.
+    pub const SQS: Self =
+        Self { max_entries: MAX_BATCH_ENTRIES, max_bytes: MAX_BATCH_BYTES, size: Outgoing::size };
+    /// PutEvents: ten entries, 256 KiB in all.
+    pub const BUS: Self =
+        Self { max_entries: bus::MAX_ENTRIES, max_bytes: bus::MAX_REQUEST_BYTES, size: bus::entry_size };
+
+    /// The limits of `target`'s kind.
+    pub fn of(target: &str) -> Self {
+        match TargetKind::of(target) {
+            TargetKind::Queue => Self::SQS,
+            TargetKind::Bus => Self::BUS,
+        }
+    }
+}
+
+/// Splits entries into batches the target accepts (see [`BatchLimits`]); an entry too large alone
+/// is a batch of its own, for the target to refuse.
+pub fn batches(entries: &[Outgoing], limits: BatchLimits) -> Vec<&[Outgoing]> {
     let mut batches = Vec::new();
     let mut start = 0;
     let mut bytes = 0;
     for (i, entry) in entries.iter().enumerate() {
-        let size = entry.size();
-        if i - start == MAX_BATCH_ENTRIES || (i > start && bytes + size > MAX_BATCH_BYTES) {
+        let size = (limits.size)(entry);
+        if i - start == limits.max_entries || (i > start && bytes + size > limits.max_bytes) {
             batches.push(&entries[start..i]);
             start = i;
             bytes = 0;
@@ -83,7 +120,7 @@ pub fn batches(entries: &[Outgoing]) -> Vec<&[Outgoing]> {
     batches
 }
 
-/// What one SendMessageBatch came to.
+/// What one SendMessageBatch (or PutEvents) came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchResult {
     /// The call was answered: the entries SQS refused, by position in the batch (the rest were sent).
@@ -94,8 +131,32 @@ pub enum BatchResult {
 
 /// Where downstream messages go.
 pub trait Publisher: Send + Sync {
-    /// Sends one batch (within SQS limits) to `queue_url`.
-    fn send_batch(&self, queue_url: &str, batch: &[Outgoing]) -> impl Future<Output = BatchResult> + Send;
+    /// Sends one batch (within the limits of `target`'s kind, [`BatchLimits::of`]) to `target`: a
+    /// queue URL or a bus ARN.
+    fn send_batch(&self, target: &str, batch: &[Outgoing]) -> impl Future<Output = BatchResult> + Send;
+}
+
+/// Every kind of target: queues through SQS, buses through EventBridge.
+#[derive(Debug, Clone)]
+pub struct TargetPublisher {
+    sqs: SqsPublisher,
+    bus: BusPublisher,
+}
+
+impl TargetPublisher {
+    /// Publishes through these clients.
+    pub fn new(sqs: aws_sdk_sqs::Client, eventbridge: aws_sdk_eventbridge::Client) -> Self {
+        Self { sqs: SqsPublisher::new(sqs), bus: BusPublisher::new(eventbridge) }
+    }
+}
+
+impl Publisher for TargetPublisher {
+    async fn send_batch(&self, target: &str, batch: &[Outgoing]) -> BatchResult {
+        match TargetKind::of(target) {
+            TargetKind::Queue => self.sqs.send_batch(target, batch).await,
+            TargetKind::Bus => self.bus.put(target, batch).await,
+        }
+    }
 }
 
 /// SQS.
@@ -158,7 +219,7 @@ impl Publisher for SqsPublisher {
     }
 }
 
-/// Sends `entries` to `queue` in SQS-sized batches. A refusal for good is final at once; a transient
+/// Sends `entries` to `queue` (a queue or a bus) in batches it takes. A refusal for good is final at once; a transient
 /// fault is tried again, up to `attempts` sends in all. A whole call refused for its content (one bad
 /// entry can refuse a batch) is split into single sends, so only the bad entry is refused. Returns the
 /// entries not sent, each with its last error.
@@ -172,7 +233,7 @@ pub async fn send_all<P: Publisher>(
     let mut unsent = Vec::new();
     let mut pending = entries.to_vec();
     for attempt in 1..=attempts {
-        let sends = batches(&pending)
+        let sends = batches(&pending, BatchLimits::of(queue))
             .into_iter()
             .map(|batch| async move { (batch, publisher.send_batch(queue, batch).await) });
         let mut retry = Vec::new();
@@ -217,21 +278,21 @@ async fn isolate<P: Publisher>(publisher: &P, queue: &str, batch: &[Outgoing]) -
         .collect()
 }
 
-/// One message of a window and the queues it goes to (where the routing sends it, or one queue).
+/// One message of a window and the targets it goes to (where the routing sends it, or one queue).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Addressed<'q> {
     /// The caller's index of what it was made from (the fanout: the record's position in its batch).
     pub index: usize,
     /// The message.
     pub message: DownstreamMessage,
-    /// Its queue URLs.
-    pub queues: Vec<&'q str>,
+    /// Its targets: queue URLs and bus ARNs.
+    pub targets: Vec<&'q str>,
 }
 
 /// Why a message did not reach one of its queues.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unsendable {
-    /// The queue did not take it (the verdict says whether that may pass).
+    /// The target did not take it (the verdict says whether that may pass).
     #[error(transparent)]
     Refused(SendError),
     /// It could not be written as JSON at all (never seen: a message is made from parsed JSON).
@@ -257,7 +318,7 @@ impl Unsendable {
     }
 }
 
-/// One message that did not reach one of its queues.
+/// One message that did not reach one of its targets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsent {
     /// The caller's index (see [`Addressed::index`]).
@@ -266,8 +327,8 @@ pub struct Unsent {
     pub webhook_id: WebhookId,
     /// The event's type.
     pub event_type: String,
-    /// The queue that did not take it; `None` when it was never sendable.
-    pub queue: Option<String>,
+    /// The target that did not take it; `None` when it was never sendable.
+    pub target: Option<String>,
     /// The message's body as sent; `None` when it was never sendable.
     pub body: Option<String>,
     /// Why.
@@ -277,14 +338,14 @@ pub struct Unsent {
 /// What a window came to.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WindowSent {
-    /// Messages accepted, by queue URL.
+    /// Messages accepted, by target.
     pub delivered: BTreeMap<String, usize>,
-    /// What did not get there, one entry per message and queue.
+    /// What did not get there, one entry per message and target.
     pub unsent: Vec<Unsent>,
 }
 
-/// Sends a window of at most [`WINDOW`] messages, each to each of its queues: every queue's share in
-/// one SendMessageBatch, the queues concurrently, transient refusals tried again (up to `attempts`
+/// Sends a window of at most [`WINDOW`] messages, each to each of its targets: every target's share in
+/// one SendMessageBatch or PutEvents, the targets concurrently, transient refusals tried again (up to `attempts`
 /// sends in all). The fanout, a replay and a redrive all send through here.
 pub async fn send_routed<P: Publisher>(publisher: &P, window: &[Addressed<'_>], attempts: u32) -> WindowSent {
     let mut sent = WindowSent::default();
@@ -292,8 +353,8 @@ pub async fn send_routed<P: Publisher>(publisher: &P, window: &[Addressed<'_>], 
     for (position, addressed) in window.iter().enumerate() {
         match Outgoing::new(position, &addressed.message) {
             Ok(outgoing) => {
-                for queue in &addressed.queues {
-                    per_queue.entry(queue).or_default().push(outgoing.clone());
+                for target in &addressed.targets {
+                    per_queue.entry(target).or_default().push(outgoing.clone());
                 }
             }
             Err(error) => sent.unsent.push(unsent(
@@ -320,7 +381,7 @@ fn unsent(addressed: &Addressed<'_>, queue: Option<&str>, body: Option<String>, 
         index: addressed.index,
         webhook_id: addressed.message.webhook_id().clone(),
         event_type: addressed.message.event_type.clone(),
-        queue: queue.map(str::to_owned),
+        target: queue.map(str::to_owned),
         body,
         error,
     }
@@ -334,6 +395,7 @@ mod tests {
         Outgoing {
             index,
             body: "x".repeat(body_len),
+            event_type: "batch.succeeded".into(),
             attributes: vec![
                 ("webhook_id", format!("msg_{index}")),
                 ("event_type", "batch.succeeded".into()),
@@ -346,14 +408,14 @@ mod tests {
     #[test]
     fn batches_hold_at_most_ten_entries() {
         let entries: Vec<_> = (0..25).map(|i| outgoing(i, 100)).collect();
-        let sizes: Vec<usize> = batches(&entries).iter().map(|b| b.len()).collect();
+        let sizes: Vec<usize> = batches(&entries, BatchLimits::SQS).iter().map(|b| b.len()).collect();
         assert_eq!(sizes, [10, 10, 5]);
     }
 
     #[test]
     fn batches_stay_under_the_byte_limit() {
         let entries: Vec<_> = (0..6).map(|i| outgoing(i, 400 * 1024)).collect();
-        let batches = batches(&entries);
+        let batches = batches(&entries, BatchLimits::SQS);
         assert_eq!(batches.iter().map(|b| b.len()).collect::<Vec<_>>(), [2, 2, 2]);
         for batch in batches {
             assert!(batch.iter().map(Outgoing::size).sum::<usize>() <= MAX_BATCH_BYTES);
@@ -362,7 +424,17 @@ mod tests {
 
     #[test]
     fn an_empty_list_makes_no_batch() {
-        assert!(batches(&[]).is_empty());
+        assert!(batches(&[], BatchLimits::SQS).is_empty());
+    }
+
+    #[test]
+    fn a_bus_takes_ten_entries_and_256_kib_at_most_per_call() {
+        let small: Vec<_> = (0..12).map(|i| outgoing(i, 100)).collect();
+        let sizes: Vec<usize> = batches(&small, BatchLimits::BUS).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [10, 2]);
+        let large: Vec<_> = (0..4).map(|i| outgoing(i, 100 * 1024)).collect();
+        let sizes: Vec<usize> = batches(&large, BatchLimits::BUS).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [2, 2], "two of 100 KiB fit in 256 KiB, three do not");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Sending to SQS. Every failure is classified once, here: a fault worth retrying ([`SendError::Transient`]),
 //! a queue that refuses everything ([`SendError::DestinationRefused`]), or a message that will never be
-//! accepted ([`SendError::MessageRefused`]). What each function does with that verdict is its own
+//! accepted ([`SendError::MessageRefused`]); EventBridge's are read by the same codes (`aws::bus`). What each function does with that verdict is its own
 //! decision (the receiver quarantines a refused message; the fanout dead-letters it).
 
 use aws_sdk_sqs::config::http::HttpResponse;
@@ -15,10 +15,10 @@ use crate::sqs::escape_text;
 #[non_exhaustive]
 pub enum SendError {
     /// Throttling, a 5xx, a timeout, a connection failure: a retry may succeed.
-    #[error("SQS unavailable: {0}")]
+    #[error("unavailable: {0}")]
     Transient(String),
     /// The queue refuses every message (it does not exist, access is denied, its KMS key is unusable).
-    #[error("the queue refuses messages ({code}): {detail}")]
+    #[error("the target refuses messages ({code}): {detail}")]
     DestinationRefused {
         /// SQS's error code.
         code: String,
@@ -26,7 +26,7 @@ pub enum SendError {
         detail: String,
     },
     /// This message will never be accepted (too large, invalid contents or parameters).
-    #[error("the queue refused the message ({code}): {detail}")]
+    #[error("the target refused the message ({code}): {detail}")]
     MessageRefused {
         /// SQS's error code, or ours for a check made before sending.
         code: String,
@@ -72,6 +72,10 @@ const DESTINATION_CODES: &[&str] = &[
     "KMS.NotFoundException",
     "KmsOptInRequired",
     "KMS.OptInRequired",
+    // EventBridge: a bus that does not exist, or may not be written, or not from this source.
+    "ResourceNotFoundException",
+    "NotAuthorizedForSourceException",
+    "NotAuthorizedForDetailTypeException",
 ];
 
 /// Codes that mean "not now".
@@ -84,11 +88,13 @@ const TRANSIENT_CODES: &[&str] = &[
     "ServiceUnavailable",
     "InternalError",
     "InternalFailure",
+    "InternalException",
     "RequestTimeout",
     "TooManyRequestsException",
 ];
 
-fn by_code(code: &str, status: Option<u16>, detail: String) -> SendError {
+/// A failure by its service's error code (and HTTP status, for a failed call).
+pub(crate) fn by_code(code: &str, status: Option<u16>, detail: String) -> SendError {
     if TRANSIENT_CODES.contains(&code) || status.is_some_and(|s| s >= 500) {
         SendError::Transient(detail)
     } else if DESTINATION_CODES.contains(&code) {

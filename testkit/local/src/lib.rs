@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::EventRecord as StreamRecord;
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
-use fanout::{Fanout, SqsPublisher};
+use fanout::{Fanout, TargetPublisher};
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::{Context, LambdaEvent};
 use receiver::{Receiver, SqsDeliveryQueues};
@@ -144,7 +144,7 @@ pub struct Pipeline {
     pub sqs: aws_sdk_sqs::Client,
     receiver: Arc<Receiver<SqsDeliveryQueues>>,
     recorder: Recorder<DynamoDbEventStore, SqsQueue>,
-    fanout: Fanout<SqsPublisher, SqsQueue>,
+    fanout: Fanout<TargetPublisher, SqsQueue>,
     stream: tokio::sync::Mutex<StreamPosition>,
 }
 
@@ -450,7 +450,7 @@ impl Pipeline {
         for record in &retry.records[..first_failed.unwrap_or(retry.records.len())] {
             if let Ok(event) = EventRecord::from_stream_image(record.change.new_image.clone()) {
                 let user_metadata = event.event.user_metadata();
-                let queues = self.fanout.routes.destinations(&event.event_type, user_metadata).queues;
+                let queues = self.fanout.routes.destinations(&event.event_type, user_metadata).targets;
                 drained.routed.push(Routed {
                     webhook_id: event.provenance.webhook_id.to_string(),
                     event_type: event.event_type.clone(),
