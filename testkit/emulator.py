@@ -5,10 +5,12 @@ harness holds the write end, so the server ends with the test process however th
 """
 
 import logging
+import os
 import re
 import sys
 import threading
 
+from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 from moto.core.utils import unix_time
 from moto.dynamodb.models.table import StreamShard
@@ -240,6 +242,10 @@ def main() -> None:
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     _, port = server.get_host_and_port()
+    # Step Functions executions run (a `.waitForTaskToken` task sends its message, SendTaskSuccess ends
+    # it), their service calls made to this server: the interpreter reaches it at localhost:MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(port)
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
     print(port, flush=True)
     sys.stdin.read()
     server.stop()

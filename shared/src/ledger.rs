@@ -185,6 +185,57 @@ pub struct JobEntry {
     pub end: Option<JobEnd>,
     /// When DynamoDB's TTL may delete it, Unix seconds: well after its give-up time.
     pub expires_at: i64,
+    /// The Step Functions task waiting on the job's end (`.waitForTaskToken`): its end completes the
+    /// task, and the token never leaves AWS (it goes to no queue, and never to Google).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token: Option<TaskToken>,
+}
+
+/// A Step Functions task token: 1 to 2048 bytes, as `SendTaskSuccess` takes it. It completes the task
+/// it was made for, so it is kept like a credential: `Debug` shows none of it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TaskToken(String);
+
+/// The longest task token Step Functions makes.
+pub const MAX_TASK_TOKEN_BYTES: usize = 2048;
+
+impl TaskToken {
+    /// The token, checked for length and printable ASCII (what Step Functions makes).
+    pub fn parse(token: &str) -> Result<Self, String> {
+        let token = token.trim();
+        if token.is_empty() || token.len() > MAX_TASK_TOKEN_BYTES {
+            return Err(format!("a task token has 1 to {MAX_TASK_TOKEN_BYTES} bytes"));
+        }
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("a task token is printable ASCII".into());
+        }
+        Ok(Self(token.to_owned()))
+    }
+
+    /// The token itself, for `SendTaskSuccess` and `SendTaskFailure`.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for TaskToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TaskToken(<redacted>)")
+    }
+}
+
+impl TryFrom<String> for TaskToken {
+    type Error = String;
+    fn try_from(token: String) -> Result<Self, String> {
+        Self::parse(&token)
+    }
+}
+
+impl From<TaskToken> for String {
+    fn from(token: TaskToken) -> Self {
+        token.0
+    }
 }
 
 /// The kind of a tracked job, as stored.
@@ -251,7 +302,14 @@ impl JobEntry {
             state: EntryState::Open,
             end: None,
             expires_at: give_up_at.div_euclid(1000).saturating_add(KEEP_AFTER_GIVE_UP.as_secs() as i64),
+            task_token: None,
         }
+    }
+
+    /// The entry with a Step Functions task waiting on the job's end.
+    pub fn with_task_token(mut self, token: TaskToken) -> Self {
+        self.task_token = Some(token);
+        self
     }
 
     /// The `user_metadata` it was started with.

@@ -51,6 +51,7 @@ pub mod results;
 pub mod routing;
 pub mod signature;
 pub mod sqs;
+pub mod workflow;
 
 /// The README's Rust snippets, compiled as tests: what it tells users to write must build.
 #[cfg(doctest)]

@@ -236,6 +236,10 @@ pub struct EventRecord {
     /// reconciliation, or the other way round): that end's `webhook-id`. Recorded, not routed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub superseded_by: Option<WebhookId>,
+    /// The Step Functions task its job's workflow waits on (copied from the jobs ledger when this end
+    /// closed the job): the fanout completes it. Never in a downstream message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token: Option<crate::ledger::TaskToken>,
 }
 
 impl EventRecord {
@@ -257,6 +261,7 @@ impl EventRecord {
             expires_at: recorded_at_ms.div_euclid(1000).saturating_add(ttl),
             event: message.event,
             superseded_by: None,
+            task_token: None,
         }
     }
 

@@ -109,6 +109,8 @@ pub enum Metric {
     FannedOut,
     /// Fanout: no rule matched (sent to the default queue).
     Unrouted,
+    /// Fanout: a workflow's task completed with its job's end.
+    Resumed,
     /// Receiver: the endpoint's secret or the signing keys could not be refreshed, by `what`
     /// (`signing_secrets`, `signing_keys`).
     RefreshFailed,
@@ -127,7 +129,7 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 17] = [
+    pub const ALL: [Metric; 18] = [
         Self::Accepted,
         Self::Rejected,
         Self::Quarantined,
@@ -140,6 +142,7 @@ impl Metric {
         Self::Failed,
         Self::FannedOut,
         Self::Unrouted,
+        Self::Resumed,
         Self::RefreshFailed,
         Self::EndLag,
         Self::Superseded,
@@ -162,6 +165,7 @@ impl Metric {
             Self::Failed => "Failed",
             Self::FannedOut => "FannedOut",
             Self::Unrouted => "Unrouted",
+            Self::Resumed => "Resumed",
             Self::RefreshFailed => "RefreshFailed",
             Self::EndLag => "EndLag",
             Self::Superseded => "Superseded",

@@ -193,6 +193,7 @@ fn the_fanout_sends_to_the_stack_s_queues_and_the_targets_it_is_given_alone() {
     assert_eq!(
         sids,
         [
+            "CompleteWorkflowsWaitingOnJobs",
             "DeadLetterAndOnFailureDestination",
             "PutOnExtraRouteBuses",
             "ReadTheTablesStream",
@@ -215,6 +216,16 @@ fn the_fanout_sends_to_the_stack_s_queues_and_the_targets_it_is_given_alone() {
         })
     });
     assert!(guarded, "no bus named, no events:PutEvents at all");
+    let (actions, _) = &fanout["CompleteWorkflowsWaitingOnJobs"];
+    assert_eq!(actions.as_slice(), ["states:SendTaskSuccess", "states:SendTaskFailure"]);
+    let callbacks_guarded = fanout_policy.as_sequence().unwrap().iter().any(|statement| {
+        tag_of(statement).is_some_and(|(tag, args)| {
+            tag == "!If"
+                && args[0].as_str() == Some("HasWorkflowCallbacks")
+                && text(&args[1]["Sid"]) == "CompleteWorkflowsWaitingOnJobs"
+        })
+    });
+    assert!(callbacks_guarded, "no workflows, no Step Functions permission at all");
 }
 
 #[test]
@@ -544,9 +555,11 @@ fn listed(value: &Value) -> Vec<Value> {
     }
 }
 
-/// Actions AWS grants only on `"*"`. None is needed today: a statement on `"*"` fails the test below
-/// unless its action is listed here, with the reason.
-const STAR_ONLY_ACTIONS: &[&str] = &[];
+/// Actions AWS grants only on `"*"`: a statement on `"*"` fails the test below unless its action is
+/// listed here, with the reason. Step Functions' callbacks take no resource (the task token is the
+/// capability: only its holder can complete its task), and the fanout holds only the tokens the jobs
+/// ledger gave it; granted only with `WorkflowCallbacks`.
+const STAR_ONLY_ACTIONS: &[&str] = &["states:SendTaskSuccess", "states:SendTaskFailure"];
 
 #[test]
 fn every_function_has_its_own_role_its_own_logs_and_no_permission_on_everything() {
@@ -597,7 +610,7 @@ fn every_function_has_its_own_role_its_own_logs_and_no_permission_on_everything(
         );
     }
     let all = statements(&template);
-    assert_eq!(all.len(), 28, "every statement of the six roles is checked");
+    assert_eq!(all.len(), 29, "every statement of the six roles is checked");
     for (name, statement) in all {
         for resource in listed(&statement["Resource"]) {
             if resource.as_str() == Some("*") {

@@ -52,6 +52,9 @@ mod tests {
             _ => None,
         })
         .unwrap_err();
-        assert_eq!(err.to_string(), "configuration error in ROUTES: rule #1: `queues` is empty");
+        assert_eq!(
+            err.to_string(),
+            "configuration error in ROUTES: rule #1: no target: `queues` and `buses` are both empty"
+        );
     }
 }

@@ -1,6 +1,10 @@
 //! One batch of stream records: decode each INSERT's new image, route it, and send every queue's share
 //! with SendMessageBatch.
 //!
+//! An event whose job a Step Functions workflow waits on (its task token copied from the jobs ledger
+//! by the recorder) completes that task too: success with the downstream message, failure with
+//! Gemini's error (`shared::workflow`). A superseded end never does, so a task is completed once.
+//!
 //! Each failure gets a verdict. A record a queue refuses for good (too large for it, an id it will not
 //! take, a queue that does not exist or may not be written) is *handled*: kept in the fanout DLQ as the
 //! full downstream message with its reason and destination, and the batch goes on. Only a fault that
@@ -19,11 +23,14 @@ use shared::aws::batch::{self, UnreportableFailure};
 use shared::aws::clients::Clients;
 use shared::aws::dead_letters::DeadLetters;
 use shared::aws::publish::{Addressed, Publisher, TargetPublisher, WINDOW, send_routed};
-use shared::aws::queue::SqsQueue;
+use shared::aws::queue::{SendError, SqsQueue};
+use shared::aws::task_tokens::StepFunctions;
 use shared::clock::Clock;
+use shared::ledger::TaskToken;
 use shared::message::{DeadLetter, DownstreamMessage, EventRecord};
 use shared::metrics::{self, Function, Metric};
 use shared::routing::Routes;
+use shared::workflow::{Completion, completion};
 
 use crate::config::Config;
 
@@ -39,6 +46,8 @@ pub struct Fanout<P, D> {
     pub publisher: P,
     /// The fanout DLQ.
     pub dead_letters: D,
+    /// The workflows waiting on jobs.
+    pub workflows: StepFunctions,
     /// Sends per entry within one invocation.
     pub max_attempts: u32,
     /// For metric timestamps.
@@ -53,6 +62,7 @@ impl Fanout<TargetPublisher, SqsQueue> {
             routes: config.routes,
             publisher: TargetPublisher::new(sqs.clone(), aws.eventbridge()),
             dead_letters: SqsQueue::new(sqs, config.dead_letter_queue_url),
+            workflows: StepFunctions::new(aws.sfn()),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             clock,
         }
@@ -76,6 +86,8 @@ pub struct Report {
     pub deferred: usize,
     /// Tracked jobs' second ends (`superseded_by`): recorded, never routed.
     pub superseded: usize,
+    /// Workflows' tasks completed (a job's end, for the workflow waiting on it).
+    pub resumed: usize,
 }
 
 /// Routes and sends every INSERT in `records`, a window of [`WINDOW`] records at a time, in order. At
@@ -104,6 +116,7 @@ async fn send_window<P: Publisher, D: DeadLetters>(
     report: &mut Report,
 ) {
     let mut addressed = Vec::new();
+    let mut waiting: Vec<Waiting> = Vec::new();
     let mut letters: Vec<(usize, DeadLetter)> = Vec::new();
     for (index, record) in window {
         if record.event_name != "INSERT" {
@@ -126,13 +139,37 @@ async fn send_window<P: Publisher, D: DeadLetters>(
         }
         let destinations = fanout.routes.destinations(&recorded.event_type, recorded.event.user_metadata());
         report.unrouted += usize::from(destinations.by_default);
-        addressed.push(Addressed {
-            index,
-            message: DownstreamMessage::from(recorded),
-            targets: destinations.targets,
-        });
+        let token = recorded.task_token.clone();
+        let message = DownstreamMessage::from(recorded);
+        if let Some(token) = token {
+            waiting.push(Waiting {
+                index,
+                completion: completion(&message),
+                token,
+                message: message.clone(),
+            });
+        }
+        addressed.push(Addressed { index, message, targets: destinations.targets });
     }
-    let sent = send_routed(&fanout.publisher, &addressed, fanout.max_attempts).await;
+    let resumes = resume_all(fanout, &waiting);
+    let (sent, resumed) =
+        tokio::join!(send_routed(&fanout.publisher, &addressed, fanout.max_attempts), resumes);
+    for (waiting, result) in waiting.iter().zip(resumed) {
+        match result {
+            Ok(()) => report.resumed += 1,
+            Err(error) if error.is_permanent() => {
+                let body = waiting.message.to_sqs_body().unwrap_or_default();
+                let letter = DeadLetter::new(body, error.code(), &error)
+                    .of_event(waiting.message.webhook_id().clone(), waiting.message.event_type.clone())
+                    .refused_by(STEP_FUNCTIONS);
+                letters.push((waiting.index, letter));
+            }
+            Err(error) => {
+                tracing::warn!(webhook_id = %waiting.message.webhook_id(), %error, "the workflow's task was not completed; will be retried");
+                report.failed.insert(waiting.index);
+            }
+        }
+    }
     for (queue, count) in sent.delivered {
         *report.delivered.entry(queue).or_default() += count;
     }
@@ -174,6 +211,36 @@ async fn send_window<P: Publisher, D: DeadLetters>(
     }
 }
 
+/// What a kept callback names as its destination.
+pub const STEP_FUNCTIONS: &str = "step-functions";
+
+/// A job's end whose workflow waits on it.
+struct Waiting {
+    index: usize,
+    token: TaskToken,
+    completion: Completion,
+    message: DownstreamMessage,
+}
+
+/// Completes every waiting task, concurrently; a transient failure is tried again, up to the fanout's
+/// attempts. Returns each one's last result, in order.
+async fn resume_all<P, D>(fanout: &Fanout<P, D>, waiting: &[Waiting]) -> Vec<Result<(), SendError>> {
+    join_all(waiting.iter().map(|w| async move {
+        let mut result = fanout.workflows.complete(&w.token, &w.completion).await;
+        for attempt in 1..fanout.max_attempts.max(1) {
+            match &result {
+                Err(error) if !error.is_permanent() => {
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                    result = fanout.workflows.complete(&w.token, &w.completion).await;
+                }
+                _ => break,
+            }
+        }
+        result
+    }))
+    .await
+}
+
 /// The Lambda handler: the response lists, by sequence number, the records to retry.
 pub async fn handle<P: Publisher, D: DeadLetters>(
     fanout: &Fanout<P, D>,
@@ -194,6 +261,9 @@ fn emit_metrics<P, D>(fanout: &Fanout<P, D>, report: &Report) {
     }
     if report.unrouted > 0 {
         metrics::emit(Function::Fanout, Metric::Unrouted, report.unrouted as u64, &[], now_ms);
+    }
+    if report.resumed > 0 {
+        metrics::emit(Function::Fanout, Metric::Resumed, report.resumed as u64, &[], now_ms);
     }
     let dead_lettered: usize = report.dead_lettered.values().sum();
     if dead_lettered > 0 {

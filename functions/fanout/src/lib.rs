@@ -6,7 +6,7 @@ mod config;
 mod handler;
 
 pub use config::{Config, ConfigError, TIMEOUTS};
-pub use handler::{DEFAULT_MAX_ATTEMPTS, Fanout, Report, fan_out, handle};
+pub use handler::{DEFAULT_MAX_ATTEMPTS, Fanout, Report, STEP_FUNCTIONS, fan_out, handle};
 pub use shared::aws::dead_letters::DeadLetters;
 /// Sending to the routed queues lives in the library, shared with the CLI's replays and redrives.
 pub use shared::aws::publish::{

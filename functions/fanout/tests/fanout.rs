@@ -1,6 +1,7 @@
 //! The fanout against the emulator: real PutItems on the table, the stream read back through the
 //! DynamoDB Streams API in Lambda's event shape, the handler invoked, and the queues read.
 
+use shared::aws::task_tokens::StepFunctions;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,6 +54,7 @@ struct World {
     stack: Stack,
     sqs: aws_sdk_sqs::Client,
     dynamodb: aws_sdk_dynamodb::Client,
+    sfn: aws_sdk_sfn::Client,
     stream: StreamReader,
 }
 
@@ -60,7 +62,8 @@ async fn world() -> World {
     let emulator = Emulator::shared().unwrap();
     let stack = Stack::create(emulator).await.unwrap();
     let stream = StreamReader::open(&emulator.sdk_config().await, &stack.stream_arn).await.unwrap();
-    World { sqs: emulator.sqs().await, dynamodb: emulator.dynamodb().await, stack, stream }
+    let sfn = aws_sdk_sfn::Client::new(&emulator.sdk_config().await);
+    World { sqs: emulator.sqs().await, dynamodb: emulator.dynamodb().await, sfn, stack, stream }
 }
 
 impl World {
@@ -80,6 +83,7 @@ impl World {
             routes,
             publisher,
             dead_letters: SqsQueue::new(self.sqs.clone(), &self.stack.fanout_dlq.url),
+            workflows: StepFunctions::new(self.sfn.clone()),
             max_attempts: 3,
             clock: Arc::new(ManualClock::at(NOW_MS / 1000)),
         }

@@ -112,7 +112,10 @@ async fn record_one<S: EventStore, D: DeadLetters>(
         && let Some((job, end)) = tracked_end(&record)
     {
         match ledger.close(&job, &end).await {
-            Ok(Closed::Closed) => ended = Some(end),
+            Ok(Closed::Closed(task_token)) => {
+                ended = Some(end);
+                record.task_token = task_token;
+            }
             Ok(Closed::NotTracked) => {}
             Ok(Closed::AlreadyEnded(first)) => record.superseded_by = Some(first),
             // The event is the user's whatever the ledger's state: recorded and routed, the ledger's

@@ -118,6 +118,13 @@ impl Clients {
         aws_sdk_eventbridge::Client::from_conf(config.build())
     }
 
+    /// A Step Functions client (completing the tasks that wait on jobs).
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        let mut config = aws_sdk_sfn::config::Builder::from(&self.sdk);
+        config.set_endpoint_url(self.endpoint_url.clone());
+        aws_sdk_sfn::Client::from_conf(config.build())
+    }
+
     /// A Secrets Manager client.
     pub fn secretsmanager(&self) -> aws_sdk_secretsmanager::Client {
         let mut config = aws_sdk_secretsmanager::config::Builder::from(&self.sdk);

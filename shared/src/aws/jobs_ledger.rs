@@ -3,10 +3,10 @@
 //! back. See [`crate::ledger`] for what the entries mean.
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use crate::WebhookId;
-use crate::ledger::{EntryState, JobEnd, JobEntry};
+use crate::ledger::{EntryState, JobEnd, JobEntry, TaskToken};
 
 /// The table's key attribute.
 pub const KEY: &str = "job";
@@ -56,8 +56,9 @@ pub enum Tracked {
 /// What closing found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Closed {
-    /// This end closed the entry (or had closed it: a retry of the same end).
-    Closed,
+    /// This end closed the entry (or had closed it: a retry of the same end); the task waiting on it,
+    /// when a workflow started the job.
+    Closed(Option<TaskToken>),
     /// No entry: the job is not tracked here (tracked by another stack, or expired).
     NotTracked,
     /// Another end closed it first: that end's `webhook-id`.
@@ -126,7 +127,8 @@ impl JobsLedger {
     }
 
     /// Closes `job`'s entry with `end` unless another end closed it first: one conditional update
-    /// (`ALL_OLD` on a refusal says which end won, with no read).
+    /// (`ALL_OLD` on a refusal says which end won, and on success hands back the entry's task token,
+    /// with no read).
     pub async fn close(&self, job: &str, end: &JobEnd) -> Result<Closed, LedgerError> {
         let end_value =
             serde_dynamo::to_attribute_value(end).map_err(|e| LedgerError::Refused(e.to_string()))?;
@@ -145,11 +147,16 @@ impl JobsLedger {
             .expression_attribute_values(":end", end_value)
             .expression_attribute_values(":ended", state_value(EntryState::Ended))
             .expression_attribute_values(":id", AttributeValue::S(end.webhook_id.to_string()))
+            .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         let failure = match result {
-            Ok(_) => return Ok(Closed::Closed),
+            Ok(closed) => {
+                let token = closed.attributes.and_then(|mut old| old.remove("task_token"));
+                let token = token.and_then(|t| t.as_s().ok().and_then(|t| TaskToken::parse(t).ok()));
+                return Ok(Closed::Closed(token));
+            }
             Err(SdkError::ServiceError(failure)) if failure.err().is_conditional_check_failed_exception() => {
                 failure.into_err()
             }

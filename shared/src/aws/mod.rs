@@ -16,3 +16,4 @@ pub mod publish;
 pub mod queue;
 #[cfg(feature = "ledger")]
 pub mod schedules;
+pub mod task_tokens;

@@ -85,6 +85,7 @@ const TRANSIENT_CODES: &[&str] = &[
     "Throttling",
     "KmsThrottled",
     "KMS.ThrottlingException",
+    "KmsThrottlingException",
     "ServiceUnavailable",
     "InternalError",
     "InternalFailure",

@@ -448,7 +448,10 @@ impl Pipeline {
         };
         let first_failed = retry.records.iter().position(failed);
         for record in &retry.records[..first_failed.unwrap_or(retry.records.len())] {
-            if let Ok(event) = EventRecord::from_stream_image(record.change.new_image.clone()) {
+            // A superseded end is recorded, never routed (the fanout skips it).
+            if let Ok(event) = EventRecord::from_stream_image(record.change.new_image.clone())
+                && event.superseded_by.is_none()
+            {
                 let user_metadata = event.event.user_metadata();
                 let queues = self.fanout.routes.destinations(&event.event_type, user_metadata).targets;
                 drained.routed.push(Routed {
