@@ -3,12 +3,10 @@
 //! its failures classified as SQS's are ([`SendError`]): a fault that may pass, a bus that refuses
 //! everything, an entry refused for good.
 
-use aws_sdk_eventbridge::config::http::HttpResponse;
-use aws_sdk_eventbridge::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 use crate::aws::publish::{BatchResult, Outgoing};
-use crate::aws::queue::{SendError, by_code};
+use crate::aws::queue::{SendError, by_code, classify};
 
 /// The `source` of every event put on a bus: match it in a rule's pattern (`{"source": ["gemini-webhooks"]}`).
 pub const SOURCE: &str = "gemini-webhooks";
@@ -89,24 +87,6 @@ impl BusPublisher {
                 BatchResult::Answered(refused)
             }
         }
-    }
-}
-
-/// Classifies a failed PutEvents call.
-fn classify<E>(error: &SdkError<E, HttpResponse>) -> SendError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let detail = DisplayErrorContext(error).to_string();
-    match error {
-        SdkError::ServiceError(context) => {
-            let status = context.raw().status().as_u16();
-            by_code(context.err().code().unwrap_or("Unknown"), Some(status), detail)
-        }
-        SdkError::ConstructionFailure(_) => {
-            SendError::MessageRefused { code: "ConstructionFailure".into(), detail }
-        }
-        _ => SendError::Transient(detail),
     }
 }
 

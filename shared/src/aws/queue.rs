@@ -106,7 +106,8 @@ pub(crate) fn by_code(code: &str, status: Option<u16>, detail: String) -> SendEr
     }
 }
 
-/// Classifies a failed SQS call.
+/// Classifies a failed SQS call, or a failed call of another service read by the same codes
+/// (EventBridge's PutEvents, Step Functions' callbacks).
 pub fn classify<E>(error: &SdkError<E, HttpResponse>) -> SendError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,

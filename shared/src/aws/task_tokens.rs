@@ -3,10 +3,7 @@
 //! invalid, expired or whose task is gone (`InvalidToken`, `TaskTimedOut`, `TaskDoesNotExist`) or an
 //! output Step Functions refuses is refused for good; throttling and faults may pass.
 
-use aws_sdk_sfn::config::http::HttpResponse;
-use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-
-use crate::aws::queue::{SendError, by_code};
+use crate::aws::queue::{SendError, classify};
 use crate::ledger::TaskToken;
 use crate::workflow::Completion;
 
@@ -45,23 +42,5 @@ impl StepFunctions {
                 .map(drop)
                 .map_err(|e| classify(&e)),
         }
-    }
-}
-
-/// Classifies a failed call. Its detail never holds the token (the SDK's message names the error).
-fn classify<E>(error: &SdkError<E, HttpResponse>) -> SendError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match error {
-        SdkError::ServiceError(context) => {
-            let status = context.raw().status().as_u16();
-            let code = context.err().code().unwrap_or("Unknown");
-            by_code(code, Some(status), format!("{code}: {}", context.err().message().unwrap_or_default()))
-        }
-        SdkError::ConstructionFailure(_) => {
-            SendError::MessageRefused { code: "ConstructionFailure".into(), detail: "not buildable".into() }
-        }
-        _ => SendError::Transient(DisplayErrorContext(error).to_string()),
     }
 }
