@@ -132,3 +132,13 @@ async fn interaction_video_job(simulator: &Simulator) -> String {
     assert_eq!(code, Some(0), "{stderr}");
     serde_json::from_str::<Value>(stdout.trim()).unwrap()["job"].as_str().unwrap().to_owned()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_token_for_a_job_that_is_not_tracked_is_a_usage_error_before_anything_starts() {
+    let (simulator, _) = start("untracked-token").await;
+    let (code, _, stderr) =
+        jobs(&simulator, &["interaction", "hello", "--task-token", "a-valid-looking-token"]).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--task-token needs the job tracked"), "{stderr}");
+    assert!(simulator.jobs().is_empty(), "nothing was started");
+}

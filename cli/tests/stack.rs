@@ -238,6 +238,24 @@ async fn every_command_finds_what_it_needs_from_the_stack_name() {
     let shown = json_line(&stdout);
     assert_eq!((shown["kind"].as_str(), shown["state"].as_str()), (Some("batch"), Some("open")));
     assert_eq!(shown["deadline"].as_i64().unwrap() - shown["started_at"].as_i64().unwrap(), 2 * 3_600_000);
+    assert_eq!(shown["workflow_waiting"], false);
+
+    // A job a workflow waits on: its token kept in the ledger alone, never shown.
+    let token = "AQCEAAAAKgAAAAMAAAAAAAAAAWorkflowTaskToken0123456789";
+    let file = std::env::temp_dir().join(format!("task-token-{}", std::process::id()));
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    let from_file = format!("@{}", file.display());
+    let args = ["jobs", "track", "batches/waited1", "--stack", &name, "--task-token", &from_file, "--json"];
+    let (code, stdout, stderr) = cli(emulator, &args, None).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stdout.contains(token) && !stderr.contains(token), "never shown");
+    assert_eq!(json_line(&stdout)["workflow_waiting"], true);
+    let ledger = shared::aws::jobs_ledger::JobsLedger::new(emulator.dynamodb().await, &stack.jobs_table);
+    let entry = ledger.get("batches/waited1").await.unwrap().unwrap();
+    assert_eq!(entry.task_token.as_ref().map(|t| t.expose()), Some(token));
+    let untracked = ["jobs", "track", "batches/waited2", "--stack", &name, "--task-token", "has space"];
+    let (code, _, stderr) = cli(emulator, &untracked, None).await;
+    assert_eq!(code, Some(2), "a token Step Functions never makes is a usage error: {stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -201,7 +201,8 @@ impl std::fmt::Debug for Sensitive {
 
 /// The flags whose values are secrets: given literally on the command line, the value is in the
 /// process list and the shell's history.
-pub const SENSITIVE_FLAGS: [&str; 4] = ["--secret", "--ed25519-seed", "--url-token", "--api-key"];
+pub const SENSITIVE_FLAGS: [&str; 5] =
+    ["--secret", "--ed25519-seed", "--url-token", "--api-key", "--task-token"];
 
 /// A sensitive value as given: `@PATH` reads it from a file and `@-` from standard input (trailing
 /// whitespace dropped), anything else is the value itself.

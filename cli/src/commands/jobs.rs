@@ -15,11 +15,11 @@ use serde::Serialize;
 use shared::aws::jobs_ledger::Tracked;
 use shared::clock::{Clock, SystemClock};
 use shared::gemini::{DEFAULT_VEO_MODEL, DEFAULT_VIDEO_MODEL};
-use shared::ledger::{Deadlines, EntryKind, EntryState, JobEnd, JobEntry, JobKind, JobName, Via};
+use shared::ledger::{Deadlines, EntryKind, EntryState, JobEnd, JobEntry, JobKind, JobName, TaskToken, Via};
 use shared::reconcile::Checked;
 use shared::results;
 
-use super::flags::{GeminiArgs, StackArg, parse_metadata, read_input};
+use super::flags::{GeminiArgs, Sensitive, StackArg, parse_metadata, parse_sensitive, read_input};
 use crate::ops::aws::sdk_config;
 use crate::ops::event_log::{EventLog, Filter};
 use crate::ops::jobs::{CancelOutcome, Cancelled, JobWebhook, Started, cancel, webhook};
@@ -47,6 +47,28 @@ pub struct JobWebhookArgs {
     pub no_track: bool,
     #[command(flatten)]
     pub deadlines: DeadlineArgs,
+    #[command(flatten)]
+    pub task: TaskTokenArg,
+}
+
+/// The Step Functions task waiting on a tracked job.
+#[derive(Debug, Clone, Args)]
+pub struct TaskTokenArg {
+    /// A Step Functions task token (`$$.Task.Token` of a `.waitForTaskToken` task): the job's end
+    /// completes that task (the stack needs `WorkflowCallbacks=true`). `@FILE` or `@-` reads it.
+    #[arg(long, env = "TASK_TOKEN", hide_env_values = true, value_parser = parse_sensitive)]
+    pub task_token: Option<Sensitive>,
+}
+
+impl TaskTokenArg {
+    /// The token given, checked.
+    pub fn token(&self) -> anyhow::Result<Option<TaskToken>> {
+        self.task_token
+            .as_ref()
+            .map(|token| TaskToken::parse(token.expose()))
+            .transpose()
+            .map_err(|e| usage(format!("--task-token (or TASK_TOKEN): {e}")))
+    }
 }
 
 impl JobWebhookArgs {
@@ -147,6 +169,8 @@ pub enum JobsAction {
         #[command(flatten)]
         deadlines: DeadlineArgs,
         #[command(flatten)]
+        task: TaskTokenArg,
+        #[command(flatten)]
         stack: StackArg,
     },
     /// The stack's tracked jobs: open, overdue or ended, newest first.
@@ -218,8 +242,8 @@ pub(crate) async fn run(
             out.print(&cancel(&api.client()?, &job).await?);
             return Ok(());
         }
-        JobsAction::Track { job, metadata, deadlines, stack } => {
-            return track(job, metadata, deadlines, stack, endpoint, out).await;
+        JobsAction::Track { job, metadata, deadlines, task, stack } => {
+            return track(job, metadata, deadlines, task.token()?, stack, endpoint, out).await;
         }
         JobsAction::List { state, since, stack } => return list(state, since, stack, endpoint, out).await,
         JobsAction::Show { job, stack } => return show(job, stack, endpoint, out).await,
@@ -272,7 +296,13 @@ pub(crate) async fn run(
 
 async fn hook(args: &JobWebhookArgs, endpoint: Option<&str>) -> anyhow::Result<JobWebhook> {
     let (url, stack) = (args.webhook_url.as_deref(), args.stack.stack.as_deref());
-    webhook(url, stack, &args.metadata, args.tracking().copied(), endpoint).await
+    let task_token = args.task.token()?;
+    if task_token.is_some() && args.tracking().is_none() {
+        return Err(usage("--task-token needs the job tracked: give --stack NAME (and not --no-track)"));
+    }
+    let mut hook = webhook(url, stack, &args.metadata, args.tracking().copied(), endpoint).await?;
+    hook.task_token = task_token;
+    Ok(hook)
 }
 
 /// The stack's ledger; `--stack` is required.
@@ -288,6 +318,7 @@ async fn track(
     job: String,
     metadata: Vec<(String, serde_json::Value)>,
     deadlines: DeadlineArgs,
+    task_token: Option<TaskToken>,
     stack: StackArg,
     endpoint: Option<&str>,
     out: Output,
@@ -295,7 +326,7 @@ async fn track(
     let name = JobName::parse(&job).map_err(|e| usage(e.to_string()))?;
     let deadlines = deadlines.for_kind(name.kind());
     let ledger = ledger(&stack, endpoint).await?;
-    let (entry, tracked) = ledger.track(&name, metadata.into_iter().collect(), deadlines).await?;
+    let (entry, tracked) = ledger.track(&name, metadata.into_iter().collect(), deadlines, task_token).await?;
     let entry = match tracked {
         Tracked::New => entry,
         Tracked::Already(existing) => {
@@ -410,6 +441,8 @@ struct EntryLine {
     next_check_at: Option<i64>,
     last_status: Option<String>,
     end: Option<JobEnd>,
+    /// A workflow's task waits on its end (the token itself is never shown).
+    workflow_waiting: bool,
 }
 
 impl From<&JobEntry> for EntryLine {
@@ -425,6 +458,7 @@ impl From<&JobEntry> for EntryLine {
             next_check_at: e.next_check_at,
             last_status: e.last_status.clone(),
             end: e.end.clone(),
+            workflow_waiting: e.task_token.is_some(),
         }
     }
 }

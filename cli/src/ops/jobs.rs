@@ -7,7 +7,7 @@ use serde_json::Map;
 use shared::gemini::{GeminiClient, WebhookConfig};
 use shared::results;
 
-use shared::ledger::JobName;
+use shared::ledger::{JobName, TaskToken};
 
 use crate::commands::jobs::DeadlineArgs;
 
@@ -118,6 +118,8 @@ pub struct JobWebhook {
     /// The stack's ledger and the deadlines given to track the job by, when it is tracked (its
     /// `user_metadata` then carries the marker).
     pub tracking: Option<(StackLedger, DeadlineArgs)>,
+    /// The workflow task its end completes, when tracked.
+    pub task_token: Option<TaskToken>,
 }
 
 impl JobWebhook {
@@ -130,7 +132,7 @@ impl JobWebhook {
             let name = JobName::parse(&job)?;
             let deadlines = deadlines.for_kind(name.kind());
             let (entry, _) = ledger
-                .track(&name, self.config.user_metadata.clone(), deadlines)
+                .track(&name, self.config.user_metadata.clone(), deadlines, self.task_token.clone())
                 .await
                 .with_context(|| format!("{kind} {job} started, but could not be tracked: run `gemini-webhooks jobs track {job}`"))?;
             checked_at = Some(rfc3339(entry.deadline));
@@ -179,7 +181,8 @@ pub async fn webhook(
     if tracking.is_some() {
         shared::ledger::mark(&mut user_metadata);
     }
-    Ok(JobWebhook { config: WebhookConfig { uris: vec![url], user_metadata }, shown, bucket, tracking })
+    let config = WebhookConfig { uris: vec![url], user_metadata };
+    Ok(JobWebhook { config, shown, bucket, tracking, task_token: None })
 }
 
 /// Where the example consumer stores `job`'s `name`, or its failure record.

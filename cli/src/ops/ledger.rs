@@ -8,7 +8,7 @@ use shared::aws::queue::SqsQueue;
 use shared::aws::schedules::Schedules;
 use shared::clock::{Clock, SystemClock};
 use shared::gemini::GeminiClient;
-use shared::ledger::{Deadlines, EntryState, JobEntry, JobName};
+use shared::ledger::{Deadlines, EntryState, JobEntry, JobName, TaskToken};
 use shared::reconcile::{self, Checked, ReconcileError, Reconciler};
 
 use crate::ops::stack::{StackOutputs, outputs};
@@ -48,14 +48,16 @@ impl StackLedger {
     }
 
     /// Tracks `job`, started with `user_metadata` (which must carry the marker for its webhook to close
-    /// the entry), checked by `deadlines`.
+    /// the entry), checked by `deadlines`; its end completes the workflow task `task_token`, if any.
     pub async fn track(
         &self,
         job: &JobName,
         user_metadata: Map<String, Value>,
         deadlines: Deadlines,
+        task_token: Option<TaskToken>,
     ) -> Result<(JobEntry, Tracked), ReconcileError> {
-        let entry = JobEntry::new(job, user_metadata, deadlines, SystemClock.unix_now_ms());
+        let mut entry = JobEntry::new(job, user_metadata, deadlines, SystemClock.unix_now_ms());
+        entry.task_token = task_token;
         let tracked = reconcile::track(&self.ledger, &self.schedules, &entry).await?;
         Ok((entry, tracked))
     }
