@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 mod ledger;
 mod story;
+mod workflow;
 
 use std::time::Duration;
 
@@ -105,6 +106,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     println!();
     let story_held = story::run(&emulator, &pipeline, &endpoint, &gemini, &client, &registered.id).await?;
     let ledger_held = ledger::run(&emulator, &pipeline, &endpoint, &gemini, &client).await?;
+    let workflow_held = workflow::run(&emulator, &pipeline, &endpoint, &gemini, &client).await?;
     let now = SystemClock.unix_now();
     let http = reqwest::Client::new();
 
@@ -218,7 +220,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
 
     println!("the edges: every event type, retries, forgeries, a quarantined delivery");
     println!("{:<30} {:<6} {:<7} {:<22} as expected", "delivery", "scheme", "answer", "arrived in");
-    let mut all_good = story_held && ledger_held && held == 1;
+    let mut all_good = story_held && ledger_held && workflow_held && held == 1;
     let mut seen = BTreeMap::new();
     for (case, status) in cases.iter().zip(&statuses) {
         let first = seen.insert(case.signed.id.clone(), ()).is_none();
