@@ -3,7 +3,8 @@
 //! Gemini: the job is tracked with the task's token, and its end, through the whole pipeline, resumes
 //! the workflow with the downstream message; a failed job fails it with Gemini's error; a job
 //! reconciled and then delivered late resumes it once; a token Step Functions does not know is kept in
-//! the fanout DLQ, not retried.
+//! the fanout DLQ, not retried. And the chained workflow of the repository (`workflows/chained.asl.json`:
+//! a batch, then a second model summarising its results) runs to its summary.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,6 +13,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use gemini_sim::{Outcome as JobOutcome, Simulator};
 use local_stack::GeminiLoop;
+use local_stack::workflow::{ChainedWorkflow, start_job};
 use serde_json::{Map, Value, json};
 use shared::aws::jobs_ledger::JobsLedger;
 use shared::clock::{Clock, ManualClock, SystemClock};
@@ -38,7 +40,7 @@ impl Workflow {
         let (sfn, sqs) = (aws_sdk_sfn::Client::new(&config), aws_sdk_sqs::Client::new(&config));
         let requests = sqs
             .create_queue()
-            .queue_name(format!("{prefix}-job-requests"))
+            .queue_name(format!("{prefix}-wait-requests"))
             .send()
             .await
             .unwrap()
@@ -254,4 +256,36 @@ async fn a_token_step_functions_does_not_know_is_kept_not_retried() {
     assert_eq!(attribute(attributes::FAILURE_REASON).as_deref(), Some("InvalidToken"));
     assert_eq!(attribute(attributes::DESTINATION_QUEUE).as_deref(), Some(fanout::STEP_FUNCTIONS));
     assert!(!kept[0].body().unwrap().contains("not-a-token"), "the token is kept nowhere but the ledger");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_chained_workflow_runs_a_batch_then_its_summary_and_ends_with_the_summary() {
+    let emulator = Emulator::shared().unwrap();
+    let world = World::start(emulator).await;
+    let chained = ChainedWorkflow::create(emulator, &world.local.pipeline).await.unwrap();
+    let execution =
+        chained.start("chained", &["one", "two"], "gemini-2.5-flash", "gemini-2.5-pro").await.unwrap();
+
+    let mut jobs = Vec::new();
+    for expected in ["batch", "summarise"] {
+        let request = chained.next_request().await.unwrap();
+        assert_eq!(request.kind, expected, "each step asks once its previous one ended");
+        let job =
+            start_job(&world.local.gemini, &world.local.endpoint, &world.ledger, request).await.unwrap();
+        assert_eq!(world.workflow.status(&execution).await, ExecutionStatus::Running);
+        world.end(&job, JobOutcome::Succeed).await;
+        jobs.push(job);
+    }
+
+    let ended = world.workflow.ended(&execution).await;
+    assert_eq!(ended.status, ExecutionStatus::Succeeded);
+    let output: Value = serde_json::from_str(ended.output().unwrap()).unwrap();
+    assert_eq!(output["prompts"], json!(["one", "two"]), "the input, carried through");
+    assert_eq!(output["batch"]["data_id"].as_str(), Some(jobs[0].as_str()));
+    assert_eq!(output["summary"]["type"], "interaction.completed");
+    assert_eq!(output["summary"]["data_id"].as_str(), Some(jobs[1].trim_start_matches("interactions/")));
+    // The summary read the batch's answers: its input names them.
+    let summary = world.local.gemini.get_interaction(&jobs[1]).await.unwrap();
+    let input = summary["steps"][0]["content"][0]["text"].as_str().unwrap();
+    assert!(input.contains(&gemini_sim::jobs::answer_to("one")), "{input}");
 }

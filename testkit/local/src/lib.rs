@@ -5,6 +5,7 @@
 pub mod docker_host;
 pub mod http;
 pub mod load;
+pub mod workflow;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
