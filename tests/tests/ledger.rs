@@ -123,13 +123,8 @@ impl Ledgered {
 
 /// Polls (up to 20 s) until the local Gemini has delivered `id` and had a 200 for it.
 async fn delivered(simulator: &Simulator, id: &str) {
-    for _ in 0..1000 {
-        if simulator.attempts().iter().any(|a| a.webhook_id == id && a.status == Some(200)) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{id} was never answered 200: {:?}", simulator.attempts());
+    let answered = simulator.answered(id, Duration::from_secs(20)).await;
+    assert!(answered, "{id} was never answered 200: {:?}", simulator.attempts());
 }
 
 fn minutes(first_check: u64, give_up: u64) -> Deadlines {

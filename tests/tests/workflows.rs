@@ -156,13 +156,7 @@ fn now_ms() -> i64 {
 
 /// Polls (up to 20 s) until the local Gemini has had a 200 for `id`.
 async fn delivered(simulator: &Simulator, id: &str) {
-    for _ in 0..1000 {
-        if simulator.attempts().iter().any(|a| a.webhook_id == id && a.status == Some(200)) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{id} was never answered 200");
+    assert!(simulator.answered(id, Duration::from_secs(20)).await, "{id} was never answered 200");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -22,7 +22,7 @@ use lambda_runtime::LambdaEvent;
 use shared::aws::batch::{self, UnreportableFailure};
 use shared::aws::clients::Clients;
 use shared::aws::dead_letters::DeadLetters;
-use shared::aws::publish::{Addressed, Publisher, TargetPublisher, WINDOW, send_routed};
+use shared::aws::publish::{Addressed, Publisher, TargetPublisher, WINDOW, pause_before_retry, send_routed};
 use shared::aws::queue::{SendError, SqsQueue};
 use shared::aws::task_tokens::StepFunctions;
 use shared::clock::Clock;
@@ -230,7 +230,7 @@ async fn resume_all<P, D>(fanout: &Fanout<P, D>, waiting: &[Waiting]) -> Vec<Res
         for attempt in 1..fanout.max_attempts.max(1) {
             match &result {
                 Err(error) if !error.is_permanent() => {
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                    pause_before_retry(attempt).await;
                     result = fanout.workflows.complete(&w.token, &w.completion).await;
                 }
                 _ => break,

@@ -258,10 +258,15 @@ pub async fn send_all<P: Publisher>(
             break;
         }
         pending = retry;
-        // A short, growing pause: transient refusals are mostly throttling.
-        tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+        pause_before_retry(attempt).await;
     }
     unsent
+}
+
+/// The pause after `attempt` (1 for the first) before a transient refusal is tried again: short and
+/// growing, since such refusals are mostly throttling. Every retry of a send here waits by it.
+pub async fn pause_before_retry(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(25 << attempt.min(8))).await;
 }
 
 /// Sends each entry of a refused batch on its own: the verdict per entry.

@@ -247,6 +247,21 @@ impl Simulator {
         self.shared.offset_secs.fetch_add(secs, Ordering::Relaxed);
     }
 
+    /// Waits (polling, up to `within`) until a delivery of `webhook_id` has been answered 200; whether
+    /// one was.
+    pub async fn answered(&self, webhook_id: &str, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if self.attempts().iter().any(|a| a.webhook_id == webhook_id && a.status == Some(200)) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Calls `hook` after each webhook is created, before the answer goes out (a test's way to make
     /// what follows a create fail).
     pub fn on_create(&self, hook: impl Fn() + Send + Sync + 'static) {

@@ -99,11 +99,8 @@ pub(crate) async fn run(
     }
 
     let late = gemini.deliver_withheld(&batch.name);
-    for _ in 0..500 {
-        if gemini.attempts().iter().any(|a| late.contains(&a.webhook_id) && a.status == Some(200)) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    if let Some(id) = late.first() {
+        gemini.answered(id, Duration::from_secs(5)).await;
     }
     let drained = pipeline.drain().await?;
     let again = testkit::drain_queue(&sqs, &pipeline.stack.routed("batch").url).await?.len()
