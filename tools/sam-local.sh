@@ -106,7 +106,7 @@ ensure_build() {
   fi
   log "sam build (release, cargo-lambda; minutes on 2 cores)"
   PATH="$PWD/$TOOLS:$PATH" "$TOOLS/sam" build --build-in-source \
-    --parameter-overrides DeployExampleConsumer=true >"$STATE/sam-build.log" 2>&1 \
+    --parameter-overrides DeployExampleConsumer=true WorkflowStarter=true >"$STATE/sam-build.log" 2>&1 \
     || { tail -30 "$STATE/sam-build.log" >&2; die "sam build"; }
 }
 

@@ -77,6 +77,22 @@ impl fmt::Display for JobName {
     }
 }
 
+/// The `files/{id}` name an event's `output_file_uri` refers to: `files/{id}` as it is, or any of the
+/// URL forms (`https://.../v1beta/files/{id}`, with `:download?alt=media`, under `/download/`). `None`
+/// for what the Files API does not serve (`gs://...`).
+pub fn file_name(output_file_uri: &str) -> Option<String> {
+    let path = output_file_uri.split('?').next().unwrap_or_default();
+    let at = path.find("files/")?;
+    if path.starts_with("gs://") {
+        return None;
+    }
+    let id = path[at + "files/".len()..].split([':', '/']).next().filter(|id| {
+        (1..=128).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })?;
+    Some(format!("files/{id}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +135,24 @@ mod tests {
         ] {
             assert!(JobName::parse(name).is_err(), "{name:?}");
         }
+    }
+
+    #[test]
+    fn every_form_of_an_output_uri_names_its_file() {
+        for uri in [
+            "files/batch-abc123",
+            "https://generativelanguage.googleapis.com/v1beta/files/batch-abc123",
+            "https://generativelanguage.googleapis.com/v1beta/files/batch-abc123:download?alt=media",
+            "https://generativelanguage.googleapis.com/download/v1beta/files/batch-abc123:download?alt=media",
+        ] {
+            assert_eq!(file_name(uri).as_deref(), Some("files/batch-abc123"), "{uri}");
+        }
+        assert_eq!(file_name("gs://my-bucket/results.jsonl"), None);
+        for elsewhere in
+            ["files/..", "files/a%2F..", "files/a b", "files/", "https://x/v1beta/files/../webhooks"]
+        {
+            assert_eq!(file_name(elsewhere), None, "{elsewhere}");
+        }
+        assert_eq!(file_name("https://example.com/x"), None);
     }
 }

@@ -22,11 +22,11 @@ pub use fault_proxy::{Fault, FaultProxy};
 /// same for `sam local invoke`).
 pub use shared::fixtures::lambda_events::{HttpRequest, PayloadFormat, http_event};
 pub use stack::{
-    CLAIMS_TABLE, CONSUMER_QUEUE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE, JOBS_TABLE,
-    JWT_TOKENS_TABLE, KeptQueue, KeptQueueSpec, MAX_MESSAGE_BYTES, QUARANTINE_QUEUE, Queue, QueueSpec,
-    RESULTS_BUCKET, ROUTED_QUEUES, SCHEDULE_GROUP, Stack, StackError, TableSpec, check_sqs_safe,
-    create_fifo_queue, create_kept_queue, create_queue, create_queue_named, create_table, drain_queue,
-    receive_batch,
+    CLAIMS_TABLE, CONSUMER_QUEUE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE,
+    JOB_REQUESTS_QUEUE, JOBS_TABLE, JWT_TOKENS_TABLE, KeptQueue, KeptQueueSpec, MAX_MESSAGE_BYTES,
+    QUARANTINE_QUEUE, Queue, QueueSpec, RESULTS_BUCKET, ROUTED_QUEUES, SCHEDULE_GROUP, Stack, StackError,
+    TableSpec, check_sqs_safe, create_fifo_queue, create_kept_queue, create_queue, create_queue_named,
+    create_table, drain_queue, receive_batch,
 };
 pub use start_up::{StartUp, start_up};
 pub use stream::StreamReader;

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
     StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName};
-use shared::fixtures::stack::{LedgerResources, RoutedQueues, StackResources};
+use shared::fixtures::stack::{LedgerResources, RoutedQueues, StackResources, StarterResources};
 
 use crate::Emulator;
 
@@ -93,6 +93,10 @@ pub const ROUTED_QUEUES: [QueueSpec; 4] =
 /// timeout six times the consumer's 300-second timeout).
 pub const CONSUMER_QUEUE: QueueSpec = QueueSpec { visibility_timeout_secs: 1800, ..queue("consumer") };
 
+/// The queue workflows' tasks send job requests to; the starter reads it (its visibility timeout six
+/// times the starter's 60-second timeout).
+pub const JOB_REQUESTS_QUEUE: QueueSpec = QueueSpec { visibility_timeout_secs: 360, ..queue("job-requests") };
+
 /// A queue where what could not be processed is kept for people to look at: no consumer, no DLQ of its
 /// own, the longest retention SQS allows.
 #[derive(Debug, Clone, Copy)]
@@ -169,6 +173,8 @@ pub struct Stack {
     pub routed: BTreeMap<&'static str, Queue>,
     /// The example consumer's own queue.
     pub consumer: Queue,
+    /// The workflows' job-requests queue.
+    pub job_requests: Queue,
     /// The receiver's quarantine.
     pub quarantine: KeptQueue,
     /// The fanout's dead-letter queue.
@@ -209,6 +215,7 @@ impl Stack {
             routed.insert(spec.name, create_queue(&sqs, &prefix, spec).await?);
         }
         let consumer = create_queue(&sqs, &prefix, &CONSUMER_QUEUE).await?;
+        let job_requests = create_queue(&sqs, &prefix, &JOB_REQUESTS_QUEUE).await?;
         let quarantine = create_kept_queue(&sqs, &prefix, &QUARANTINE_QUEUE).await?;
         let fanout_dlq = create_kept_queue(&sqs, &prefix, &FANOUT_DLQ).await?;
         let claims_table = format!("{prefix}-{}", CLAIMS_TABLE.name);
@@ -242,6 +249,7 @@ impl Stack {
             ingest,
             routed,
             consumer,
+            job_requests,
             quarantine,
             fanout_dlq,
             claims_table,
@@ -284,7 +292,18 @@ impl Stack {
                 schedule_group: self.schedule_group.clone(),
                 scheduler_role_arn: format!("arn:aws:iam::123456789012:role/{}-scheduler", self.prefix),
             }),
+            starter: Some(StarterResources {
+                job_requests_dlq: self.job_requests.dlq_url.clone(),
+                reconciler_arn: self.reconciler_arn(),
+                // No receiver is served by the stack itself: whoever serves one gives its URL.
+                webhook_url: "http://127.0.0.1:9/".into(),
+            }),
         }
+    }
+
+    /// The ARN EventBridge Scheduler invokes the stack's reconciler by.
+    pub fn reconciler_arn(&self) -> String {
+        format!("arn:aws:lambda:{}:123456789012:function:{}-reconciler", crate::REGION, self.prefix)
     }
 
     /// As [`Stack::resources`], without the example consumer: the routes of a stack deployed

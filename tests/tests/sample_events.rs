@@ -28,6 +28,7 @@ fn every_sample_event_is_what_its_function_parses() {
             "fanout-stream",
             "consumer-sqs",
             "reconciler-check",
+            "starter-sqs",
         ]
     );
     let verifier = Verifier::builder()
@@ -63,6 +64,12 @@ fn every_sample_event_is_what_its_function_parses() {
                 let check: CheckRequest = serde_json::from_value(event.clone()).unwrap();
                 assert!(shared::ledger::key(&check.job).is_some(), "a job name");
             }
+            "starter-sqs" => {
+                let sqs: SqsEvent = serde_json::from_value(event.clone()).unwrap();
+                let unusable =
+                    shared::workflow::request::parse(sqs.records[0].body.as_deref().unwrap()).unwrap_err();
+                assert_eq!(unusable.token, None, "a request naming no task: kept, with nothing to call");
+            }
             other => panic!("unexpected sample event {other}"),
         }
     }
@@ -77,6 +84,7 @@ fn the_env_vars_for_sam_local_name_what_each_function_reads_and_hold_no_secret()
         ("FanoutFunction", fanout::Config::variables()),
         ("ConsumerFunction", consumer::Config::variables()),
         ("ReconcilerFunction", reconciler::Config::variables()),
+        ("StarterFunction", starter::Config::variables()),
     ] {
         let vars = env[function].as_object().unwrap();
         for name in vars.keys() {

@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_yaml::Value;
 use shared::config::{FromVars, Variable};
 use testkit::{
-    CLAIMS_TABLE, CONSUMER_QUEUE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE, JOBS_TABLE,
-    JWT_TOKENS_TABLE, MAX_MESSAGE_BYTES, QUARANTINE_QUEUE, QueueSpec, ROUTED_QUEUES,
+    CLAIMS_TABLE, CONSUMER_QUEUE, DLQ_RETENTION_SECS, EVENTS_TABLE, FANOUT_DLQ, INGEST_QUEUE,
+    JOB_REQUESTS_QUEUE, JOBS_TABLE, JWT_TOKENS_TABLE, MAX_MESSAGE_BYTES, QUARANTINE_QUEUE, QueueSpec,
+    ROUTED_QUEUES,
 };
 
 fn template() -> Value {
@@ -60,10 +61,14 @@ fn ref_target(value: &Value) -> Option<String> {
     tag_of(value).filter(|(tag, _)| tag == "!Ref").map(|(_, argument)| text(argument))
 }
 
+/// `JobRequestsQueue` for `job-requests`.
 fn logical_queue(spec: &QueueSpec) -> String {
-    let mut name = spec.name.to_owned();
-    name[..1].make_ascii_uppercase();
-    format!("{name}Queue")
+    let words = spec.name.split('-').map(|word| {
+        let mut word = word.to_owned();
+        word[..1].make_ascii_uppercase();
+        word
+    });
+    format!("{}Queue", words.collect::<String>())
 }
 
 /// The template's conditions, evaluated for a set of parameter values (the defaults, and overrides).
@@ -290,6 +295,115 @@ fn the_ledger_s_roles_grant_exactly_what_closing_checking_and_scheduling_need() 
 }
 
 #[test]
+fn the_starter_is_opt_in_and_allowed_only_what_it_calls() {
+    let template = template();
+    // Nothing of it at the defaults: a feature costs nothing for those who do not use it.
+    let defaults = Deployment::with(&template, &[]);
+    for name in ["StarterFunction", "JobRequestsQueue", "ChainedWorkflowStateMachine"] {
+        assert!(!defaults.creates(&template["Resources"][name]), "{name} at the defaults");
+    }
+    let starter = Deployment::with(&template, &[("WorkflowStarter", "true")]);
+    assert!(starter.creates(&template["Resources"]["StarterFunction"]));
+    assert!(starter.condition("HasWorkflowCallbacks"), "its jobs' ends complete their tasks");
+    assert!(starter.creates(&template["Resources"]["ClaimsTable"]), "it claims each task");
+    let without_ledger = Deployment::with(&template, &[("WorkflowStarter", "true"), ("JobsLedger", "false")]);
+    assert!(!without_ledger.condition("HasStarter"), "no ledger, no token to complete");
+    let chained =
+        [("WorkflowStarter", "true"), ("ChainedWorkflow", "true"), ("DeployExampleConsumer", "true")];
+    assert!(
+        Deployment::with(&template, &chained).creates(resource(&template, "ChainedWorkflowStateMachine"))
+    );
+
+    let grants = grants(&template, "StarterRole");
+    let sids: Vec<&str> = grants.keys().map(String::as_str).collect();
+    assert_eq!(
+        sids,
+        [
+            "ClaimEachTaskOnce",
+            "ConsumeItsOwnQueue",
+            "FailTasksWhoseJobCannotStart",
+            "HandTheCheckItsRole",
+            "KeepRequestsNamingNoTask",
+            "ReadTheGeminiApiKey",
+            "ReadTheUrlToken",
+            "ScheduleTheFirstCheck",
+            "TrackStartedJobs",
+            "WriteItsOwnLogs"
+        ]
+    );
+    let target = |sid: &str| get_att_target(&grants[sid].1);
+    assert_eq!(
+        (grants["TrackStartedJobs"].0.as_slice(), target("TrackStartedJobs")),
+        (&["dynamodb:PutItem".to_owned()][..], "JobsTable".into())
+    );
+    assert_eq!(target("KeepRequestsNamingNoTask"), "JobRequestsDLQ");
+    assert_eq!(grants["FailTasksWhoseJobCannotStart"].0, ["states:SendTaskFailure"], "never SendTaskSuccess");
+    // Its claims, in its own namespace of the shared claims table.
+    let claim = statements(&template)
+        .into_iter()
+        .find(|(role, s)| role == "StarterRole" && text(&s["Sid"]) == "ClaimEachTaskOnce")
+        .unwrap()
+        .1;
+    let leading = listed(&claim["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+    assert_eq!(leading.iter().map(text).collect::<Vec<_>>(), [format!("{}#*", starter::NAMESPACE)]);
+
+    // Its timeout, its claims' lease and its queue's visibility add up: a claim outlasts the invocation
+    // holding it and has lapsed when a request whose invocation died comes back.
+    let function = resource(&template, "StarterFunction");
+    let timeout: u64 = text(&function["Timeout"]).parse().unwrap();
+    assert_eq!(timeout, starter::FUNCTION_TIMEOUT_SECS);
+    let visibility: u64 =
+        text(&resource(&template, "JobRequestsQueue")["VisibilityTimeout"]).parse().unwrap();
+    assert!(starter::FUNCTION_TIMEOUT_SECS < visibility - timeout);
+    let kept: u64 = text(&resource(&template, "JobRequestsDLQ")["MessageRetentionPeriod"]).parse().unwrap();
+    assert!(starter::KEEP_SECS >= kept, "a started task is remembered while its request can be redriven");
+}
+
+#[test]
+fn the_chained_workflow_is_the_repository_s_file_sending_only_to_the_job_requests_queue() {
+    let template = template();
+    let machine = resource(&template, "ChainedWorkflowStateMachine");
+    let path = text(&machine["DefinitionUri"]);
+    let definition: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        definition.to_string(),
+        serde_json::from_str::<serde_json::Value>(local_stack::workflow::DEFINITION).unwrap().to_string(),
+        "the tests run the file the template deploys"
+    );
+    let substituted: BTreeSet<String> =
+        machine["DefinitionSubstitutions"].as_mapping().unwrap().keys().map(text).collect();
+    let mut used = BTreeSet::new();
+    for (name, state) in definition["States"].as_object().unwrap() {
+        assert_eq!(
+            state["Resource"], "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "{name} waits, never polls"
+        );
+        assert_eq!(state["Parameters"]["MessageBody"]["task_token.$"], "$$.Task.Token", "{name}");
+        assert!(
+            state["TimeoutSeconds"].as_u64().is_some(),
+            "{name} is bounded: a lost end cannot hold it forever"
+        );
+        let queue = state["Parameters"]["QueueUrl"].as_str().unwrap();
+        used.insert(queue.trim_start_matches("${").trim_end_matches('}').to_owned());
+    }
+    assert_eq!(used, substituted);
+    assert_eq!(
+        ref_target(&machine["DefinitionSubstitutions"]["JobRequestsQueueUrl"]).as_deref(),
+        Some("JobRequestsQueue")
+    );
+    let role = grants(&template, "ChainedWorkflowRole");
+    assert_eq!(role.len(), 1);
+    let (actions, queue) = &role["RequestJobs"];
+    assert_eq!(
+        (actions.as_slice(), get_att_target(queue)),
+        (&["sqs:SendMessage".to_owned()][..], "JobRequestsQueue".into())
+    );
+}
+
+#[test]
 fn the_jwt_ledger_matches_the_harness_and_exists_exactly_when_jwt_is_accepted() {
     let template = template();
     let table = resource(&template, "JwtTokensTable");
@@ -310,7 +424,7 @@ fn the_jwt_ledger_matches_the_harness_and_exists_exactly_when_jwt_is_accepted() 
 #[test]
 fn every_queue_matches_the_harness_and_redrives_to_its_own_dlq() {
     let template = template();
-    for spec in [&INGEST_QUEUE, &CONSUMER_QUEUE].into_iter().chain(&ROUTED_QUEUES) {
+    for spec in [&INGEST_QUEUE, &CONSUMER_QUEUE, &JOB_REQUESTS_QUEUE].into_iter().chain(&ROUTED_QUEUES) {
         let name = logical_queue(spec);
         let queue = resource(&template, &name);
         assert_eq!(text(&queue["VisibilityTimeout"]), spec.visibility_timeout_secs.to_string(), "{name}");
@@ -349,7 +463,7 @@ fn every_store_that_holds_events_or_secrets_outlives_the_stack_and_its_replaceme
             assert_eq!(resource["UpdateReplacePolicy"].as_str(), Some("Retain"), "{name}");
         }
     }
-    assert_eq!(checked, 20, "every queue, table, bucket and secret");
+    assert_eq!(checked, 22, "every queue, table, bucket and secret");
 }
 
 #[test]
@@ -361,7 +475,7 @@ fn every_queue_takes_the_largest_message_the_size_budget_assumes() {
         let size = text(&resource["Properties"]["MaximumMessageSize"]);
         assert_eq!(size, MAX_MESSAGE_BYTES.to_string(), "{name}");
     }
-    assert_eq!(queues, 14);
+    assert_eq!(queues, 16);
     let receiver = &resource(&template, "ReceiverFunction")["Environment"]["Variables"];
     let max_body: usize = text(&receiver["MAX_BODY_BYTES"]).parse().unwrap();
     assert_eq!(max_body, shared::limits::DEFAULT_MAX_BODY_BYTES);
@@ -469,6 +583,7 @@ fn every_function_gets_exactly_the_variables_its_code_reads() {
     assert_variables(&template, "FanoutFunction", &fanout::Config::variables());
     assert_variables(&template, "ConsumerFunction", &consumer::Config::variables());
     assert_variables(&template, "ReconcilerFunction", &reconciler::Config::variables());
+    assert_variables(&template, "StarterFunction", &starter::Config::variables());
 }
 
 /// The fanout's `ROUTES` as deployed: `consumer` says whether the example consumer is.
@@ -557,8 +672,9 @@ fn listed(value: &Value) -> Vec<Value> {
 
 /// Actions AWS grants only on `"*"`: a statement on `"*"` fails the test below unless its action is
 /// listed here, with the reason. Step Functions' callbacks take no resource (the task token is the
-/// capability: only its holder can complete its task), and the fanout holds only the tokens the jobs
-/// ledger gave it; granted only with `WorkflowCallbacks`.
+/// capability: only its holder can complete its task): the fanout holds only the tokens the jobs
+/// ledger gave it (granted with `WorkflowCallbacks` or `WorkflowStarter`), the starter only those its
+/// requests carry (`SendTaskFailure` alone, to fail a task whose job cannot start).
 const STAR_ONLY_ACTIONS: &[&str] = &["states:SendTaskSuccess", "states:SendTaskFailure"];
 
 #[test]
@@ -602,7 +718,7 @@ fn every_function_has_its_own_role_its_own_logs_and_no_permission_on_everything(
         let actions: Vec<String> = listed(&writes[0]["Action"]).iter().map(text).collect();
         assert_eq!(actions, ["logs:CreateLogStream", "logs:PutLogEvents"]);
     }
-    assert_eq!(functions, 5);
+    assert_eq!(functions, 6);
     for (name, resource) in of_type(&template, "AWS::IAM::Role") {
         assert!(
             resource["Properties"]["ManagedPolicyArns"].is_null(),
@@ -610,7 +726,7 @@ fn every_function_has_its_own_role_its_own_logs_and_no_permission_on_everything(
         );
     }
     let all = statements(&template);
-    assert_eq!(all.len(), 29, "every statement of the six roles is checked");
+    assert_eq!(all.len(), 40, "every statement of the eight roles is checked");
     for (name, statement) in all {
         for resource in listed(&statement["Resource"]) {
             if resource.as_str() == Some("*") {
@@ -849,7 +965,7 @@ fn every_silent_loss_is_alarmed_and_no_alarm_is_a_strangers_to_trip() {
     }
     assert_eq!(text(&alarm(&template, "RecorderConflictsAlarm")["Properties"]["MetricName"]), "Conflicts");
     assert_eq!(text(&alarm(&template, "FanoutIteratorAgeAlarm")["Properties"]["MetricName"]), "IteratorAge");
-    for function in ["Receiver", "Recorder", "Fanout", "Consumer"] {
+    for function in ["Receiver", "Recorder", "Fanout", "Consumer", "Reconciler", "Starter"] {
         let alarm = alarm(&template, &format!("{function}ErrorsOrThrottlesAlarm"));
         let metrics: Vec<String> = alarm["Properties"]["Metrics"]
             .as_sequence()

@@ -13,7 +13,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use gemini_sim::{Outcome as JobOutcome, Simulator};
 use local_stack::GeminiLoop;
-use local_stack::workflow::{ChainedWorkflow, start_job};
+use local_stack::workflow::ChainedWorkflow;
 use serde_json::{Map, Value, json};
 use shared::aws::jobs_ledger::JobsLedger;
 use shared::clock::{Clock, ManualClock, SystemClock};
@@ -260,12 +260,15 @@ async fn the_chained_workflow_runs_a_batch_then_its_summary_and_ends_with_the_su
     let execution =
         chained.start("chained", &["one", "two"], "gemini-2.5-flash", "gemini-2.5-pro").await.unwrap();
 
+    let starter = world.local.starter(emulator).await.unwrap();
     let mut jobs = Vec::new();
     for expected in ["batch", "summarise"] {
         let request = chained.next_request().await.unwrap();
-        assert_eq!(request.kind, expected, "each step asks once its previous one ended");
-        let job =
-            start_job(&world.local.gemini, &world.local.endpoint, &world.ledger, request).await.unwrap();
+        let asked: Value = serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
+        assert_eq!(asked["kind"], expected, "each step asks once its previous one ended");
+        let starter::Outcome::Started(job) = starter::process(&starter, &request).await else {
+            panic!("the starter did not start the {expected}")
+        };
         assert_eq!(world.workflow.status(&execution).await, ExecutionStatus::Running);
         world.end(&job, JobOutcome::Succeed).await;
         jobs.push(job);
@@ -282,4 +285,98 @@ async fn the_chained_workflow_runs_a_batch_then_its_summary_and_ends_with_the_su
     let summary = world.local.gemini.get_interaction(&jobs[1]).await.unwrap();
     let input = summary["steps"][0]["content"][0]["text"].as_str().unwrap();
     assert!(input.contains(&gemini_sim::jobs::answer_to("one")), "{input}");
+}
+
+/// A job request as a task's message hands it to the starter.
+fn request(fields: Value) -> aws_lambda_events::event::sqs::SqsMessage {
+    let mut record = aws_lambda_events::event::sqs::SqsMessage::default();
+    record.message_id = Some(format!("m-{}", fields["task_token"].as_str().unwrap_or("none").len()));
+    record.body = Some(fields.to_string());
+    record
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_starter_starts_a_requested_job_once_and_its_end_resumes_the_task() {
+    let emulator = Emulator::shared().unwrap();
+    let world = World::start(emulator).await;
+    let starter = world.local.starter(emulator).await.unwrap();
+
+    let (execution, token) = world.workflow.start().await;
+    let asked = request(json!({"kind": "batch", "model": "gemini-2.5-flash", "prompts": ["hello", "bye"],
+        "task_token": token.expose(), "user_metadata": {"team": "ml"}}));
+    let starter::Outcome::Started(job) = starter::process(&starter, &asked).await else {
+        panic!("not started")
+    };
+    assert_eq!(starter::process(&starter, &asked).await, starter::Outcome::AlreadyStarted, "delivered twice");
+    let tracked: Vec<JobEntry> = world
+        .ledger
+        .all()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.task_token.as_ref() == Some(&token))
+        .collect();
+    assert_eq!(tracked.len(), 1, "one job for the task");
+    assert_eq!(tracked[0].job, job);
+    let metadata: Value = serde_json::from_str(&tracked[0].user_metadata).unwrap();
+    assert_eq!(metadata["team"], "ml", "the request's metadata rides on the job");
+    let checks =
+        emulator.scheduler().await.list_schedules().group_name(&world.local.pipeline.stack.schedule_group);
+    assert_eq!(checks.send().await.unwrap().schedules().len(), 1, "its first check is scheduled");
+
+    // Gemini delivers to the dynamic webhook the starter gave it; the pipeline resumes the task.
+    world.end(&job, JobOutcome::Succeed).await;
+    let ended = world.workflow.ended(&execution).await;
+    assert_eq!(ended.status, ExecutionStatus::Succeeded);
+    let output = DownstreamMessage::from_sqs_body(ended.output().unwrap()).unwrap();
+    assert_eq!(output.data_id.as_deref(), Some(job.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_that_cannot_start_fails_its_task_now_and_one_naming_no_task_is_kept() {
+    let emulator = Emulator::shared().unwrap();
+    let world = World::start(emulator).await;
+    let starter = world.local.starter(emulator).await.unwrap();
+
+    // Gemini refuses it (the results file to summarise does not exist): the workflow fails at once,
+    // not at its timeout.
+    let (refused, token) = world.workflow.start().await;
+    let asked = request(json!({"kind": "summarise", "model": "gemini-2.5-pro", "results": "files/missing",
+        "task_token": token.expose()}));
+    assert_eq!(
+        starter::process(&starter, &asked).await,
+        starter::Outcome::TaskFailed("Starter.Refused".into())
+    );
+    let ended = world.workflow.ended(&refused).await;
+    assert_eq!((&ended.status, ended.error()), (&ExecutionStatus::Failed, Some("Starter.Refused")));
+    assert_eq!(
+        starter::process(&starter, &asked).await,
+        starter::Outcome::AlreadyStarted,
+        "a redelivery neither starts nor fails it again"
+    );
+
+    // No job of that kind: the same, without calling Gemini.
+    let (invalid, token) = world.workflow.start().await;
+    let asked = request(json!({"kind": "video", "model": "veo", "task_token": token.expose()}));
+    assert_eq!(
+        starter::process(&starter, &asked).await,
+        starter::Outcome::TaskFailed("Starter.InvalidRequest".into())
+    );
+    assert_eq!(world.workflow.ended(&invalid).await.error(), Some("Starter.InvalidRequest"));
+
+    // No task to tell, or a task that is gone: kept in the starter's DLQ with why, never retried.
+    for asked in [
+        request(json!({"kind": "batch", "model": "m", "prompts": ["x"]})),
+        request(json!({"kind": "video", "model": "veo", "task_token": "not-a-token"})),
+    ] {
+        assert!(matches!(starter::process(&starter, &asked).await, starter::Outcome::Kept(_)));
+    }
+    let kept = testkit::drain_queue(&emulator.sqs().await, &world.local.pipeline.stack.job_requests.dlq_url)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 2);
+    let reasons: Vec<&str> =
+        kept.iter().map(|m| m.message_attributes().unwrap()["reason"].string_value().unwrap()).collect();
+    assert!(reasons.iter().any(|r| r.contains("no task_token")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("InvalidToken")), "{reasons:?}");
 }

@@ -30,11 +30,7 @@ pub struct EndpointUrls {
 
 /// The URLs of the receiver at `url`, with the token `token`.
 pub fn urls(url: &str, token: &UrlToken) -> EndpointUrls {
-    let separator = if url.contains('?') { '&' } else { '?' };
-    EndpointUrls {
-        static_url: url.to_owned(),
-        dynamic_url: format!("{url}{separator}token={}", token.expose()),
-    }
+    EndpointUrls { static_url: url.to_owned(), dynamic_url: token.in_url(url) }
 }
 
 /// The URLs of the receiver at `url`, its token read from the secret at `arn`.

@@ -40,7 +40,6 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use rand_core::RngCore as _;
 
 use crate::clock::Clock;
-use crate::id::WebhookId;
 
 /// The table's partition key (a string).
 pub const KEY: &str = "webhook_id";
@@ -119,18 +118,19 @@ impl Idempotency {
         }
     }
 
-    fn key(&self, webhook_id: &WebhookId) -> String {
-        format!("{}#{webhook_id}", self.namespace)
+    fn key(&self, key: &impl std::fmt::Display) -> String {
+        format!("{}#{key}", self.namespace)
     }
 
     fn error(&self, error: impl std::error::Error) -> IdempotencyError {
         IdempotencyError { table: self.table.clone(), detail: DisplayErrorContext(error).to_string() }
     }
 
-    /// Claims `webhook_id` with one conditional write: new, or an `in_progress` claim whose lease ran out.
-    pub async fn claim(&self, webhook_id: &WebhookId) -> Result<Claim, IdempotencyError> {
+    /// Claims `key` (an event's `webhook_id`, or any key that names one piece of work) with one
+    /// conditional write: new, or an `in_progress` claim whose lease ran out.
+    pub async fn claim(&self, key: &impl std::fmt::Display) -> Result<Claim, IdempotencyError> {
         let now = self.clock.unix_now();
-        let held = Held { key: self.key(webhook_id), owner: owner() };
+        let held = Held { key: self.key(key), owner: owner() };
         let result = self
             .client
             .put_item()

@@ -33,22 +33,6 @@ struct Uploaded {
     file: File,
 }
 
-/// The `files/{id}` name an event's `output_file_uri` refers to: `files/{id}` as it is, or any of the
-/// URL forms (`https://.../v1beta/files/{id}`, with `:download?alt=media`, under `/download/`). `None`
-/// for what the Files API does not serve (`gs://...`).
-pub fn file_name(output_file_uri: &str) -> Option<String> {
-    let path = output_file_uri.split('?').next().unwrap_or_default();
-    let at = path.find("files/")?;
-    if path.starts_with("gs://") {
-        return None;
-    }
-    let id = path[at + "files/".len()..].split([':', '/']).next().filter(|id| {
-        (1..=128).contains(&id.len())
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    })?;
-    Some(format!("files/{id}"))
-}
-
 impl GeminiClient {
     /// Uploads `bytes` as a file (resumable protocol: start, then upload and finalize in one request).
     pub async fn upload_file(
@@ -107,28 +91,18 @@ impl GeminiClient {
         let url = format!("{}/download/{}/{name}:download?alt=media", self.base, self.version);
         self.send(self.http.get(url).timeout(self.download_timeout)).await
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_form_of_an_output_uri_names_its_file() {
-        for uri in [
-            "files/batch-abc123",
-            "https://generativelanguage.googleapis.com/v1beta/files/batch-abc123",
-            "https://generativelanguage.googleapis.com/v1beta/files/batch-abc123:download?alt=media",
-            "https://generativelanguage.googleapis.com/download/v1beta/files/batch-abc123:download?alt=media",
-        ] {
-            assert_eq!(file_name(uri).as_deref(), Some("files/batch-abc123"), "{uri}");
+    /// The first `limit` bytes of the file `name` at most (the rest is not read): for a file read whole
+    /// that may be larger than is useful.
+    pub async fn download_head(&self, name: &str, limit: usize) -> Result<Vec<u8>, ApiError> {
+        let mut response = self.download_file(name).await?;
+        let mut bytes = Vec::new();
+        while bytes.len() < limit {
+            match response.chunk().await.map_err(|e| self.transport(e))? {
+                Some(chunk) => bytes.extend_from_slice(&chunk[..chunk.len().min(limit - bytes.len())]),
+                None => break,
+            }
         }
-        assert_eq!(file_name("gs://my-bucket/results.jsonl"), None);
-        for elsewhere in
-            ["files/..", "files/a%2F..", "files/a b", "files/", "https://x/v1beta/files/../webhooks"]
-        {
-            assert_eq!(file_name(elsewhere), None, "{elsewhere}");
-        }
-        assert_eq!(file_name("https://example.com/x"), None);
+        Ok(bytes)
     }
 }

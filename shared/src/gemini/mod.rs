@@ -21,7 +21,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-pub use files::{File, file_name};
+pub use crate::job::file_name;
+pub use files::File;
 pub use jobs::{
     DEFAULT_VEO_MODEL, DEFAULT_VIDEO_MODEL, Interaction, InteractionVideo, Operation, WebhookConfig,
     interaction_video,

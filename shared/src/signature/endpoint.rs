@@ -205,6 +205,13 @@ impl UrlToken {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The dynamic webhook's URL: the receiver's `url` with this token as its `token` query parameter
+    /// (what a job's `webhook_config.uris` names). It holds the token: handle it as a secret.
+    pub fn in_url(&self, url: &str) -> String {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}token={}", self.0)
+    }
+
     /// A new token: 32 random bytes, base64url (43 characters, 256 bits).
     pub fn generate() -> Self {
         let mut bytes = [0u8; 32];

@@ -33,18 +33,20 @@ use tokio::task::JoinHandle;
 
 /// The receiver's two URLs, as a user gives them to Gemini: the plain one registered for static (`v1`)
 /// webhooks, and the one with the endpoint's token passed in each job's `webhook_config.uris`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Endpoint {
     /// For static webhooks.
     pub plain: String,
     /// For dynamic webhooks: `plain` with `?token=`.
     pub dynamic: String,
+    /// The URL token, as the endpoint's secret holds it (the starter reads it there).
+    pub token: shared::signature::UrlToken,
 }
 
 impl Endpoint {
     /// The URLs of the receiver at `url`, whose URL token is `token`.
     pub fn new(url: &str, token: &shared::signature::UrlToken) -> Self {
-        Self { plain: url.to_owned(), dynamic: format!("{url}?token={}", token.expose()) }
+        Self { plain: url.to_owned(), dynamic: token.in_url(url), token: token.clone() }
     }
 
     /// The URL a delivery signed dynamically (`true`) or statically goes to.
@@ -92,6 +94,12 @@ impl GeminiLoop {
             api_key,
         )?;
         Ok(Self { simulator, pipeline, endpoint, gemini })
+    }
+
+    /// The workflows' starter, starting jobs on the local Gemini with this loop's dynamic webhook.
+    pub async fn starter(&self, emulator: &Emulator) -> Result<starter::Starter, Box<dyn std::error::Error>> {
+        let (base, key) = (self.simulator.base_url(), self.simulator.api_key());
+        self.pipeline.starter(emulator, base, key, &self.endpoint).await
     }
 }
 
@@ -246,7 +254,7 @@ impl Pipeline {
 
     /// The ARN EventBridge Scheduler would invoke the local reconciler by.
     pub fn reconciler_arn(&self) -> String {
-        format!("arn:aws:lambda:{}:123456789012:function:{}-reconciler", testkit::REGION, self.stack.prefix)
+        self.stack.reconciler_arn()
     }
 
     /// EventBridge Scheduler, locally (the emulator keeps schedules but fires none): every check of the
@@ -292,16 +300,52 @@ impl Pipeline {
         clients: &Clients,
         api_key: &str,
     ) -> Result<String, Box<dyn std::error::Error>> {
-        let name = format!("{}-gemini-api-key", self.stack.prefix);
+        self.secret(clients, "gemini-api-key", api_key).await
+    }
+
+    /// The stack's secret `{prefix}-{suffix}`, holding `value` (made, or given a new version); its ARN.
+    async fn secret(
+        &self,
+        clients: &Clients,
+        suffix: &str,
+        value: &str,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        let name = format!("{}-{suffix}", self.stack.prefix);
         let secrets = clients.secretsmanager();
-        match secrets.create_secret().name(&name).secret_string(api_key).send().await {
+        match secrets.create_secret().name(&name).secret_string(value).send().await {
             Ok(created) => Ok(created.arn().unwrap_or_default().to_owned()),
             Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => {
-                let put = secrets.put_secret_value().secret_id(&name).secret_string(api_key).send().await?;
+                let put = secrets.put_secret_value().secret_id(&name).secret_string(value).send().await?;
                 Ok(put.arn().unwrap_or_default().to_owned())
             }
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// The workflows' starter on this stack: calling the Gemini API at `gemini_base` with `api_key`,
+    /// giving Gemini the dynamic webhook of the receiver at `endpoint` (the key and the URL token read
+    /// from secrets, as in AWS).
+    pub async fn starter(
+        &self,
+        emulator: &Emulator,
+        gemini_base: &str,
+        api_key: &str,
+        endpoint: &Endpoint,
+    ) -> Result<starter::Starter, Box<dyn std::error::Error>> {
+        let clients = Self::emulator_clients(emulator).await;
+        let key = self.api_key_secret(&clients, api_key).await?;
+        let stored = shared::signature::EndpointSecrets::new(Vec::new(), Some(endpoint.token.clone()));
+        let receiver_url = &endpoint.plain;
+        let endpoint = self.secret(&clients, "endpoint", &stored.to_secret_string()).await?;
+        let resources = self.stack.resources();
+        let config = starter::Config::from_lookup(|name| match name {
+            "GEMINI_API_KEY_SECRET_ARN" => Some(key.clone()),
+            "GEMINI_API_BASE" => Some(gemini_base.to_owned()),
+            "WEBHOOK_URL" => Some(receiver_url.to_owned()),
+            "WEBHOOK_SECRETS_ARN" => Some(endpoint.clone()),
+            _ => resources.var(Function::Starter, name),
+        })?;
+        Ok(starter::Starter::from_config(&config, &clients, Arc::new(shared::clock::SystemClock)))
     }
 
     /// Routes events by `routes` instead of the template's.

@@ -167,6 +167,7 @@ async fn run(options: Options) -> Result<bool, Error> {
         ("fanout-stream", "FanoutFunction"),
         ("consumer-sqs", "ConsumerFunction"),
         ("reconciler-check", "ReconcilerFunction"),
+        ("starter-sqs", "StarterFunction"),
     ] {
         let answer = sam.invoke(function, &events_dir.join(format!("{event}.json")));
         let verdict = match answer {
@@ -219,8 +220,8 @@ impl Sam {
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.path);
         command.args(args).args(["--env-vars", &self.env.to_string_lossy(), "--skip-pull-image"]);
-        // The example consumer is opt-in; here it is checked with the rest.
-        command.args(["--parameter-overrides", "DeployExampleConsumer=true"]);
+        // The example consumer and the starter are opt-in; here they are checked with the rest.
+        command.args(["--parameter-overrides", "DeployExampleConsumer=true WorkflowStarter=true"]);
         if let Some(add_host) = &self.add_host {
             command.args(["--add-host", add_host]);
         }
@@ -356,6 +357,16 @@ impl Checks<'_> {
                     return Err(format!("answered {answer}").into());
                 }
                 Ok("not_tracked: it read the jobs ledger".into())
+            }
+            "StarterFunction" => {
+                no_batch_failures(answer)?;
+                // The sample request names no task: it is kept in the starter's DLQ, with why.
+                let kept = testkit::drain_queue(&self.sqs, &self.stack.job_requests.dlq_url).await?;
+                let reason = kept.first().and_then(|m| m.message_attributes()?.get("reason")?.string_value());
+                if kept.len() != 1 || !reason.is_some_and(|r| r.contains("task_token")) {
+                    return Err(format!("the job-requests DLQ holds {} ({reason:?})", kept.len()).into());
+                }
+                Ok("no failure; the request naming no task is kept in its DLQ".into())
             }
             other => Err(format!("no check for {other}").into()),
         }

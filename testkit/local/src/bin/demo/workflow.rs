@@ -1,8 +1,8 @@
 //! Two Gemini jobs chained by a Step Functions workflow (`workflows/chained.asl.json`), run by the
 //! emulator's Step Functions: a batch, then an interaction that summarises the batch's results. Each
-//! task hands a job request and its token to a queue; the demo plays the starter
-//! (`local_stack::workflow`), Gemini finishes the job, and its webhook, through the whole pipeline,
-//! resumes the workflow. Nothing polls a job; the summary's end reaches the example consumer, which
+//! task hands a job request and its token to the job-requests queue; the starter (`functions/starter`)
+//! starts the job with the dynamic webhook, tracked with the token; Gemini finishes the job, and its
+//! webhook, through the whole pipeline, resumes the workflow. Nothing polls a job; the summary's end reaches the example consumer, which
 //! stores it.
 
 use std::time::{Duration, Instant};
@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 use aws_sdk_sfn::types::ExecutionStatus;
 use consumer::Outcome;
 use gemini_sim::{Outcome as JobOutcome, Simulator};
-use local_stack::workflow::{ChainedWorkflow, start_job};
+use local_stack::workflow::ChainedWorkflow;
 use local_stack::{Endpoint, Pipeline};
 use serde_json::Value;
-use shared::aws::jobs_ledger::JobsLedger;
 use shared::fixtures::lambda_events::sqs_record;
 use shared::gemini::GeminiClient;
 use testkit::Emulator;
@@ -26,11 +25,11 @@ pub(crate) async fn run(
     pipeline: &Pipeline,
     endpoint: &Endpoint,
     gemini: &Simulator,
-    client: &GeminiClient,
+    _client: &GeminiClient,
 ) -> Result<bool, Error> {
     println!("a workflow: a batch, then a second model summarising its results, resumed by each job's end");
     let workflow = ChainedWorkflow::create(emulator, pipeline).await?;
-    let ledger = JobsLedger::new(emulator.dynamodb().await, &pipeline.stack.jobs_table);
+    let starter = pipeline.starter(emulator, gemini.base_url(), gemini.api_key(), endpoint).await?;
     let started = Instant::now();
     let at = || format!("{:>6} ms", started.elapsed().as_millis());
     let prompts = ["Name three uses of a dead-letter queue", "What does a webhook-id dedupe?"];
@@ -40,10 +39,14 @@ pub(crate) async fn run(
     let mut resumed = 0;
     for _ in 0..2 {
         let request = workflow.next_request().await?;
-        let (kind, model) = (request.kind.clone(), request.model.clone());
-        let job = start_job(client, endpoint, &ledger, request).await?;
+        let asked: Value = serde_json::from_str(request.body.as_deref().unwrap_or("{}"))?;
+        let (kind, model) = (asked["kind"].as_str().unwrap_or("?"), asked["model"].as_str().unwrap_or("?"));
+        let job = match starter::process(&starter, &request).await {
+            starter::Outcome::Started(job) => job,
+            other => return Err(format!("the starter did not start the {kind}: {other:?}").into()),
+        };
         println!(
-            "{}  the workflow asked for a {kind} ({model}): started {}, tracked with its task token",
+            "{}  the workflow asked for a {kind} ({model}): the starter started {}, tracked with its task token",
             at(),
             short(&job)
         );

@@ -2,11 +2,15 @@
 //! success with the downstream message as the task's output, or failure with Gemini's error. Pure: the
 //! fanout sends it (`aws::task_tokens`).
 //!
+//! What a workflow asks for is [`request`]: a job to start, with the task's token.
+//!
 //! A failure's `error` is `Gemini.` and the event's type (`Gemini.batch.failed`,
 //! `Gemini.interaction.cancelled`), for a `Catch` to match; its `cause` is JSON with Gemini's
 //! `error_code` and `error_message`, the job and the delivery's `webhook_id`.
 
 use serde_json::{Value, json};
+
+pub mod request;
 
 use crate::message::DownstreamMessage;
 
