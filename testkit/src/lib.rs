@@ -15,6 +15,7 @@ mod fault_proxy;
 mod stack;
 mod start_up;
 mod stream;
+mod tls_front;
 
 pub use emulator::{Emulator, EmulatorError, HARNESS_TIMEOUTS, REGION, python, sdk_config_for};
 pub use fault_proxy::{Fault, FaultProxy};
@@ -30,3 +31,4 @@ pub use stack::{
 };
 pub use start_up::{StartUp, start_up};
 pub use stream::StreamReader;
+pub use tls_front::{TlsFront, TlsFrontError};

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::Error;
 use crate::events::Workload;
-use crate::runtime_api::{Invocation, RuntimeApi};
+use crate::runtime_api::{Invocation, Outcome, RuntimeApi};
 
 /// Lines of output kept for a failure report.
 const TAIL_LINES: usize = 30;
@@ -147,6 +147,37 @@ pub(crate) async fn first_poll(subject: &Subject) -> Result<Duration, Error> {
     let (t0, mut running) = Running::spawn(subject, &api)?;
     let arrived = unless_exited(&mut running, &subject.label, "its first poll", api.next_poll()).await?;
     Ok(arrived.duration_since(t0))
+}
+
+/// One cold start taken as far as its first answer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ColdStart {
+    /// From `exec` to the first poll.
+    pub(crate) poll: Duration,
+    /// From `exec` to the first invocation's answer (its calls to AWS made).
+    pub(crate) answer: Duration,
+}
+
+/// One cold start that handles a first invocation, `payload`: from just before `exec` to its first
+/// poll, and to its answer, which must pass `check` (a failure is an error, with its output). The
+/// event is handed over as soon as the poll arrives, as Lambda hands over the event that caused the
+/// cold start.
+pub(crate) async fn first_answer(
+    subject: &Subject,
+    payload: Vec<u8>,
+    check: impl Fn(&str, &Outcome) -> Result<(), String>,
+) -> Result<ColdStart, Error> {
+    let mut api = RuntimeApi::start(&subject.function_name).await?;
+    let (t0, mut running) = Running::spawn(subject, &api)?;
+    let label = subject.label.as_str();
+    let polled = unless_exited(&mut running, label, "its first poll", api.next_poll()).await?;
+    let request_id = "00000000-0000-4000-8000-00000000c01d".to_owned();
+    api.invoke(Invocation { request_id: request_id.clone(), payload });
+    let outcome = unless_exited(&mut running, label, "its first answer", api.next_outcome()).await?;
+    let answered = Instant::now();
+    check(&request_id, &outcome)
+        .map_err(|e| format!("{label}, first invocation: {e}\n{}", running.tail()))?;
+    Ok(ColdStart { poll: polled.duration_since(t0), answer: answered.duration_since(t0) })
 }
 
 /// Peak and current resident memory of a process, from `/proc/PID/status`, in KiB.

@@ -5,9 +5,11 @@
 //! from `exec` to the first `GET /2018-06-01/runtime/invocation/next` on a minimal local Runtime API
 //! (min, median, p90, max of `--starts` starts, 30 by default); and the peak RSS (`VmHWM`) after
 //! `--invocations` invocations (1,000) doing the real work against a local emulator (batch sizes in
-//! `events`). The Node.js
-//! receiver (`bench/node-receiver`: `standardwebhooks` and the AWS SDK v3, `npm ci --prefix
-//! bench/node-receiver` first) gets the same signed events in the same run.
+//! `events`). Then the cold first delivery of the receiver and the recorder (`--first-deliveries`
+//! starts each, 30 by default): exec to the first invocation's answer, its AWS calls over plain HTTP and
+//! through a TLS front ([`first_delivery`]). The Node.js receiver (`bench/node-receiver`:
+//! `standardwebhooks` and the AWS SDK v3, `npm ci --prefix bench/node-receiver` first) gets the same
+//! signed events in the same run.
 //!
 //! Bootstraps come from `cargo build --release` (run first, a no-op when up to date), or from each
 //! `--bootstraps DIR` given (`target/lambda` holds `cargo lambda build --release` output). Exits
@@ -16,6 +18,7 @@
 
 mod drain;
 mod events;
+mod first_delivery;
 mod launch;
 mod node;
 mod report;
@@ -30,6 +33,7 @@ use testkit::{Emulator, Stack, StreamReader};
 
 use crate::drain::Drain;
 use crate::events::{Workload, visible_messages};
+use crate::first_delivery::{ColdRow, Role};
 use crate::launch::Subject;
 use crate::node::NodeReceiver;
 use crate::report::{Row, Size, Stats, load_average, machine};
@@ -43,19 +47,22 @@ pub(crate) type Error = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) struct Options {
     bootstraps: Vec<PathBuf>,
     starts: usize,
+    first_deliveries: usize,
+    functions: Vec<&'static str>,
     pub(crate) invocations: usize,
     fanout_batch: usize,
     node: bool,
 }
 
-const USAGE: &str =
-    "usage: footprint [--bootstraps DIR]... [--starts N] [--invocations N] [--fanout-batch N] [--no-node]";
+const USAGE: &str = "usage: footprint [--bootstraps DIR]... [--functions receiver,recorder,...] [--starts N] [--first-deliveries N] [--invocations N] [--fanout-batch N] [--no-node]";
 
 impl Options {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, Error> {
         let mut options = Self {
             bootstraps: Vec::new(),
             starts: 30,
+            first_deliveries: 30,
+            functions: subjects::FUNCTIONS.to_vec(),
             invocations: 1000,
             fanout_batch: events::DEFAULT_FANOUT_BATCH,
             node: true,
@@ -65,14 +72,32 @@ impl Options {
             match arg.as_str() {
                 "--bootstraps" => options.bootstraps.push(PathBuf::from(value()?)),
                 "--starts" => options.starts = value()?.parse()?,
+                "--first-deliveries" => options.first_deliveries = value()?.parse()?,
+                "--functions" => {
+                    let asked = value()?;
+                    options.functions = subjects::FUNCTIONS
+                        .into_iter()
+                        .filter(|f| asked.split(',').any(|a| a == *f))
+                        .collect();
+                    // In pipeline order, each run feeding the next: a later one needs the earlier ones.
+                    if options.functions.is_empty()
+                        || options.functions != subjects::FUNCTIONS[..options.functions.len()]
+                    {
+                        return Err(format!(
+                            "--functions takes a start of {:?}\n{USAGE}",
+                            subjects::FUNCTIONS
+                        )
+                        .into());
+                    }
+                }
                 "--invocations" => options.invocations = value()?.parse()?,
                 "--fanout-batch" => options.fanout_batch = value()?.parse()?,
                 "--no-node" => options.node = false,
                 _ => return Err(format!("unknown argument {arg}\n{USAGE}").into()),
             }
         }
-        if options.starts == 0 || options.invocations == 0 {
-            return Err("--starts and --invocations must be at least 1".into());
+        if options.starts == 0 || options.invocations == 0 || options.first_deliveries == 0 {
+            return Err("--starts, --first-deliveries and --invocations must be at least 1".into());
         }
         if !(1..=events::TEMPLATE_FANOUT_BATCH).contains(&options.fanout_batch) {
             return Err("--fanout-batch must be 1 to 100 (the template's batch size)".into());
@@ -96,7 +121,7 @@ async fn run() -> Result<(), Error> {
     let options = Options::parse(std::env::args().skip(1))?;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize()?;
     let sets = if options.bootstraps.is_empty() {
-        build_release(&root)?;
+        build_release(&root, &options.functions)?;
         vec![root.join("target/release")]
     } else {
         options.bootstraps.clone()
@@ -116,6 +141,18 @@ async fn run() -> Result<(), Error> {
         rows.extend(measure_set(&emulator, &target, dir, place.as_deref(), index, &options).await?);
         purge(&sqs, &stack).await?;
     }
+    let upstream = emulator.endpoint().trim_start_matches("http://").parse()?;
+    let front = testkit::TlsFront::start(upstream).await?;
+    let mut cold_rows = Vec::new();
+    for dir in &sets {
+        let place = (sets.len() > 1).then(|| dir.display().to_string());
+        cold_rows
+            .extend(first_deliveries(&emulator, &front, &secret, dir, place.as_deref(), &options).await?);
+    }
+    let node_cold = match &node {
+        Some(node) => Some(node.first_deliveries(&emulator, &front, &secret, &options).await?),
+        None => None,
+    };
     let node_row = match &node {
         Some(node) => {
             let stack = Stack::create(&emulator).await?;
@@ -144,15 +181,59 @@ async fn run() -> Result<(), Error> {
         println!("node: {} ({})", node.program.display(), node.version);
     }
     println!("\n{}", report::table(&rows, node_row.as_ref(), options.invocations));
+    println!(
+        "cold first delivery: {} starts each over plain HTTP and through TLS (a local CA, trusted through \
+         SSL_CERT_FILE / NODE_EXTRA_CA_CERTS), interleaved; exec to the answer of the invocation that \
+         caused the cold start (the receiver: one v1 delivery enqueued; the recorder: a batch of {} written)\n",
+        options.first_deliveries,
+        events::RECORDER_BATCH
+    );
+    println!("{}", report::cold_table(&cold_rows, node_cold.as_ref()));
     Ok(())
 }
 
-/// `cargo build --release` of the four functions, so the default bootstraps are never stale.
-fn build_release(root: &Path) -> Result<(), Error> {
+/// The cold first deliveries of one set's receiver and recorder, on a stack of their own.
+async fn first_deliveries(
+    emulator: &Emulator,
+    front: &testkit::TlsFront,
+    secret: &SigningSecret,
+    dir: &Path,
+    place: Option<&str>,
+    options: &Options,
+) -> Result<Vec<ColdRow>, Error> {
+    let stack = Stack::create(emulator).await?;
+    let target = Target { endpoint: emulator.endpoint(), stack: &stack, secret };
+    let sqs = emulator.sqs().await;
+    let starts = options.first_deliveries;
+    let mut rows = Vec::new();
+    for function in ["receiver", "recorder"].into_iter().filter(|f| options.functions.contains(f)) {
+        let label = match place {
+            Some(place) => format!("{function} ({place})"),
+            None => function.to_owned(),
+        };
+        let plain = subjects::rust(function, label, subjects::bootstrap(dir, function)?, &target);
+        let tls = first_delivery::through_tls(&plain, emulator.endpoint(), front);
+        let workload = match function {
+            "receiver" => Workload::deliveries(secret, "msg_fp_cold"),
+            _ => Workload::ingest("msg_fp_cold_rec", &stack.ingest.arn),
+        };
+        let ingest = [stack.ingest.url.as_str()];
+        let before = count(&sqs, &ingest).await?;
+        let role = if function == "receiver" { Role::Targeted } else { Role::Measured };
+        rows.push(first_delivery::measure(&plain, (&tls, front), &workload, starts, role).await?);
+        if function == "receiver" {
+            check_enqueued(&sqs, &ingest, before, 2 * starts, &plain.label).await?;
+        }
+    }
+    Ok(rows)
+}
+
+/// `cargo build --release` of the functions measured, so the default bootstraps are never stale.
+fn build_release(root: &Path, functions: &[&str]) -> Result<(), Error> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command.current_dir(root).args(["build", "--release"]);
-    for function in subjects::FUNCTIONS {
+    for function in functions {
         command.args(["-p", function]);
     }
     eprintln!("building the release bootstraps ...");
@@ -175,7 +256,7 @@ async fn measure_set(
     let mut stream = StreamReader::open(&emulator.sdk_config().await, &stack.stream_arn).await?;
     let mut downstream = Vec::new();
     let mut rows = Vec::new();
-    for function in subjects::FUNCTIONS {
+    for function in options.functions.iter().copied() {
         let path = subjects::bootstrap(dir, function)?;
         let label = match place {
             Some(place) => format!("{function} ({place})"),

@@ -4,7 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use shared::signature::SigningSecret;
+use testkit::{Emulator, Stack, TlsFront};
+
 use crate::events::Workload;
+use crate::first_delivery::{self, ColdRow, Role};
 use crate::report::{self, Row, Size};
 use crate::subjects::{self, Target};
 use crate::{Error, Options, check_enqueued, count, measure};
@@ -63,6 +67,27 @@ impl NodeReceiver {
         let before = count(sqs, &queue).await?;
         let row = measure(&subject, self.deployment_size()?, &mut workload, options).await?;
         check_enqueued(sqs, &queue, before, workload.records(options.invocations), &self.label).await?;
+        Ok(row)
+    }
+
+    /// Its cold first deliveries, over plain HTTP and through `front`, on a stack of their own.
+    pub(crate) async fn first_deliveries(
+        &self,
+        emulator: &Emulator,
+        front: &TlsFront,
+        secret: &SigningSecret,
+        options: &Options,
+    ) -> Result<ColdRow, Error> {
+        let stack = Stack::create(emulator).await?;
+        let target = Target { endpoint: emulator.endpoint(), stack: &stack, secret };
+        let plain = subjects::node(self.label.clone(), &self.program, &self.dir, &target);
+        let tls = first_delivery::through_tls(&plain, emulator.endpoint(), front);
+        let workload = Workload::deliveries(secret, "msg_fp_node_cold");
+        let (sqs, queue) = (emulator.sqs().await, [stack.ingest.url.as_str()]);
+        let before = count(&sqs, &queue).await?;
+        let starts = options.first_deliveries;
+        let row = first_delivery::measure(&plain, (&tls, front), &workload, starts, Role::Comparison).await?;
+        check_enqueued(&sqs, &queue, before, 2 * options.first_deliveries, &self.label).await?;
         Ok(row)
     }
 }

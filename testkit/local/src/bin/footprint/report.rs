@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::Error;
+use crate::first_delivery::{ColdRow, Role};
 use crate::launch::LongRun;
 
 /// The targets for every Rust function.
@@ -118,7 +119,7 @@ fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1e6
 }
 
-fn ms(duration: Duration) -> f64 {
+pub(crate) fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
 }
 
@@ -169,6 +170,52 @@ pub(crate) fn table(rows: &[Row], node: Option<&Row>, invocations: usize) -> Str
         }
     }
     out
+}
+
+/// The receiver's cold first delivery through TLS: at most this much over the same over plain HTTP.
+pub(crate) const TARGET_TLS_OVER_PLAIN_MS: f64 = 5.0;
+/// And at least this many times faster than the Node.js receiver's, in the same run.
+pub(crate) const TARGET_TIMES_FASTER_THAN_NODE: f64 = 10.0;
+
+/// The cold first deliveries as a markdown table: each phase's median, and the targets.
+pub(crate) fn cold_table(rows: &[ColdRow], node: Option<&ColdRow>) -> String {
+    let mut out = String::from(
+        "| function | first poll median / p90 ms | first answer, plain HTTP, median / p90 ms | first answer through TLS, median / p90 ms | init / first call / TLS, ms (medians) | within targets |\n",
+    );
+    out.push_str("| --- | ---: | ---: | ---: | ---: | --- |\n");
+    for row in rows.iter().chain(node) {
+        let (init, plain, tls) = (ms(row.poll.median), ms(row.plain.median), ms(row.tls.median));
+        let verdict = match row.role {
+            Role::Targeted => cold_verdict(row, node),
+            Role::Measured => "(no target)".to_owned(),
+            Role::Comparison => "(comparison)".to_owned(),
+        };
+        out.push_str(&format!(
+            "| {} | {init:.1} / {:.1} | {plain:.1} / {:.1} | {tls:.1} / {:.1} | {init:.1} / {:.1} / {:.1} | {verdict} |\n",
+            row.label,
+            ms(row.poll.p90),
+            ms(row.plain.p90),
+            ms(row.tls.p90),
+            plain - init,
+            tls - plain,
+        ));
+    }
+    out
+}
+
+fn cold_verdict(row: &ColdRow, node: Option<&ColdRow>) -> String {
+    let over = ms(row.tls.median) - ms(row.plain.median);
+    let mut missed = Vec::new();
+    if over > TARGET_TLS_OVER_PLAIN_MS {
+        missed.push(format!("TLS adds {over:.1} ms"));
+    }
+    if let Some(node) = node {
+        let times = ms(node.tls.median) / ms(row.tls.median);
+        if times < TARGET_TIMES_FASTER_THAN_NODE {
+            missed.push(format!("{times:.1}× Node.js"));
+        }
+    }
+    if missed.is_empty() { "yes".to_owned() } else { format!("NO: {}", missed.join(", ")) }
 }
 
 fn verdict(row: &Row) -> String {

@@ -79,10 +79,11 @@ fn own_vars(function: &str, target: &Target<'_>) -> Vec<(&'static str, String)> 
     vars
 }
 
-/// The bootstrap of `function` in `dir`: `DIR/<name>/bootstrap` (cargo-lambda's layout) or
-/// `DIR/<name>` (cargo's).
+/// The bootstrap of `function` in `dir`: `DIR/<name>/bootstrap` (cargo-lambda's layout),
+/// `DIR/<Name>Function/bootstrap` (`sam build`'s, under `.aws-sam/build`) or `DIR/<name>` (cargo's).
 pub(crate) fn bootstrap(dir: &Path, function: &str) -> Result<PathBuf, Error> {
-    [dir.join(function).join("bootstrap"), dir.join(function)]
+    let sam = format!("{}{}Function", function[..1].to_ascii_uppercase(), &function[1..]);
+    [dir.join(function).join("bootstrap"), dir.join(sam).join("bootstrap"), dir.join(function)]
         .into_iter()
         .find(|path| path.is_file())
         .map(|path| path.canonicalize())
