@@ -2,7 +2,7 @@
 //! read at start-up, every five minutes, and at once (at most once a minute) after a miss, so a rotated
 //! signing secret or URL token takes effect without a redeploy.
 
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use shared::aws::secrets::read_string;
 use shared::refresh::{Fetched, Fetching, Source};
 use shared::signature::EndpointSecrets;
 
@@ -24,15 +24,8 @@ impl SecretsManagerSource {
 impl Source<EndpointSecrets> for SecretsManagerSource {
     fn fetch(&self) -> Fetching<'_, EndpointSecrets> {
         Box::pin(async move {
-            let value = self
-                .client
-                .get_secret_value()
-                .secret_id(&self.arn)
-                .send()
-                .await
-                .map_err(|e| format!("reading {}: {}", self.arn, DisplayErrorContext(e)))?;
-            let text = value.secret_string().ok_or_else(|| format!("{} has no string value", self.arn))?;
-            let secrets = EndpointSecrets::parse(text).map_err(|e| format!("{}: {e}", self.arn))?;
+            let text = read_string(&self.client, &self.arn).await.map_err(|e| e.to_string())?;
+            let secrets = EndpointSecrets::parse(&text).map_err(|e| format!("{}: {e}", self.arn))?;
             Ok(Fetched { value: secrets, max_age_secs: None })
         })
     }

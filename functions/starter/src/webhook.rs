@@ -2,6 +2,7 @@
 //! endpoint's URL token, read from the endpoint's secret once per container (and again after a
 //! failure, so a token put in later is picked up). The URL holds the token: it is never logged.
 
+use shared::aws::secrets::{SecretUnreadable, read_string};
 use shared::signature::EndpointSecrets;
 use tokio::sync::Mutex;
 
@@ -9,11 +10,14 @@ use tokio::sync::Mutex;
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
     /// The secret could not be read.
-    #[error("reading the endpoint's secret {arn} failed: {detail}")]
-    Secret {
+    #[error(transparent)]
+    Secret(#[from] SecretUnreadable),
+    /// The secret holds no endpoint secrets.
+    #[error("the endpoint's secret {arn} is not usable: {detail}")]
+    Unusable {
         /// The secret.
         arn: String,
-        /// What Secrets Manager said.
+        /// What is wrong (never a value).
         detail: String,
     },
     /// The secret holds no URL token: dynamic deliveries would be refused.
@@ -42,14 +46,9 @@ impl DynamicWebhook {
         if let Some(url) = made.as_ref() {
             return Ok(url.clone());
         }
-        let value = self.secrets.get_secret_value().secret_id(&self.arn).send().await.map_err(|e| {
-            WebhookError::Secret {
-                arn: self.arn.clone(),
-                detail: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
-            }
-        })?;
-        let stored = EndpointSecrets::parse(value.secret_string().unwrap_or_default())
-            .map_err(|e| WebhookError::Secret { arn: self.arn.clone(), detail: e.to_string() })?;
+        let value = read_string(&self.secrets, &self.arn).await?;
+        let stored = EndpointSecrets::parse(&value)
+            .map_err(|e| WebhookError::Unusable { arn: self.arn.clone(), detail: e.to_string() })?;
         let token = stored.url_token.ok_or_else(|| WebhookError::NoToken(self.arn.clone()))?;
         let url = token.in_url(&self.url);
         *made = Some(url.clone());

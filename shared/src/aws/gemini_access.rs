@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::aws::secrets::{SecretUnreadable, read_string};
 use crate::gemini::{ApiError, ApiLocation, GeminiClient};
 use tokio::sync::Mutex;
 
@@ -11,13 +12,8 @@ use tokio::sync::Mutex;
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
     /// The key could not be read.
-    #[error("reading the Gemini API key from {arn} failed: {detail}")]
-    Secret {
-        /// The secret.
-        arn: String,
-        /// What Secrets Manager said.
-        detail: String,
-    },
+    #[error(transparent)]
+    Secret(#[from] SecretUnreadable),
     /// The secret holds no key.
     #[error(
         "the secret {0} holds no Gemini API key yet: put yours in it (aws secretsmanager put-secret-value)"
@@ -63,13 +59,8 @@ impl GeminiAccess {
         if let Some(client) = cached.as_ref() {
             return Ok(client.clone());
         }
-        let value = self.secrets.get_secret_value().secret_id(&self.arn).send().await.map_err(|e| {
-            AccessError::Secret {
-                arn: self.arn.clone(),
-                detail: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
-            }
-        })?;
-        let key = value.secret_string().unwrap_or_default().trim();
+        let value = read_string(&self.secrets, &self.arn).await?;
+        let key = value.trim();
         if key.is_empty() || key == UNSET_API_KEY {
             return Err(AccessError::NoKey(self.arn.clone()));
         }

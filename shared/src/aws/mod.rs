@@ -16,4 +16,5 @@ pub mod publish;
 pub mod queue;
 #[cfg(feature = "ledger")]
 pub mod schedules;
+pub mod secrets;
 pub mod task_tokens;
