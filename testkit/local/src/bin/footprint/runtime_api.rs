@@ -21,9 +21,9 @@ use tokio::task::JoinSet;
 
 const PREFIX: &str = "/2018-06-01/runtime/";
 
-/// How long each invocation may run, as the deadline header tells the function (the template's
-/// longest timeout).
-const DEADLINE: Duration = Duration::from_secs(30);
+/// How long each invocation may run, as the deadline header tells the function: the template's longest
+/// timeout, the example consumer's (which starts a record only with its whole follow-up time left).
+const DEADLINE: Duration = Duration::from_secs(consumer::FUNCTION_TIMEOUT_SECS);
 
 /// One invocation to hand out on the next poll.
 #[derive(Debug)]
