@@ -4,7 +4,7 @@
 //!
 //! With no features it is the contracts alone, what a consumer of the routed queues needs: the event
 //! model ([`event`]) and what a ping is ([`ping`]), the messages between stages ([`message`]), the size budget ([`limits`]),
-//! SQS-safe encoding ([`sqs`]) and routing ([`routing`]). Features add the rest:
+//! SQS-safe encoding ([`sqs`]), routing ([`routing`]) and the trace a delivery carries ([`trace`]). Features add the rest:
 //!
 //! | feature | adds | for |
 //! | --- | --- | --- |
@@ -51,6 +51,7 @@ pub mod results;
 pub mod routing;
 pub mod signature;
 pub mod sqs;
+pub mod trace;
 pub mod workflow;
 
 /// The README's Rust snippets, compiled as tests: what it tells users to write must build.

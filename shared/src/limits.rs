@@ -22,8 +22,8 @@ pub const SQS_MAX_MESSAGE_BYTES: usize = 1_048_576;
 pub const DYNAMODB_MAX_ITEM_BYTES: usize = 409_600;
 
 /// Room for everything in a message or item that is not the event or a copy of one of its fields:
-/// ids (a `webhook-id` is at most 256 bytes), hashes, timestamps, field and attribute names, a queue
-/// URL, a quarantine reason.
+/// ids (a `webhook-id` is at most 256 bytes), hashes, timestamps, a trace header (under 100 bytes),
+/// field and attribute names, a queue URL, a quarantine reason.
 pub const FIXED_FIELDS_BYTES: usize = 4_096;
 
 /// The most an ingest message plus the fields the table item copies out of its event may take.

@@ -22,6 +22,7 @@
 //! | `replayed_at` | | | if replayed | | when `gemini-webhooks replay` sent it again, Unix milliseconds |
 //! | `released_at` (P) | if released | if released | if released | | when it was released from the quarantine, Unix milliseconds |
 //! | `body_edited` (P) | if edited | if edited | if edited | | the body was replaced before the release (not what the signature covered) |
+//! | `trace_header` (P) | if traced | if traced | if traced | if traced | the X-Ray trace header of the receiver's invocation ([`crate::trace`]): the stream hop carries it here, SQS sends also as `AWSTraceHeader` |
 //! | `expires_at` | | yes | | | when DynamoDB's TTL may delete it, Unix seconds |
 //! | `superseded_by` | | if superseded | | | a tracked job's second end: the first end's id (recorded, not routed) |
 //! | `reason`, `detail` | | | | yes | why it was quarantined |
@@ -40,6 +41,7 @@ use crate::id::{WebhookId, WebhookTimestamp};
 use crate::limits::{DOWNSTREAM_BUDGET_BYTES, EVENT_BUDGET_BYTES};
 use crate::signature::{Scheme, Verified};
 use crate::sqs;
+use crate::trace::TraceHeader;
 
 /// An ingest message that cannot be sent: never because of the network, always because of the message.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +104,10 @@ pub struct Provenance {
     /// signature covered (the original's hash is in the quarantine's record).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub body_edited: bool,
+    /// The X-Ray trace header of the invocation that accepted the delivery (the receiver's, or the
+    /// reconciler's for an end it read): one trace per delivery, across every stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_header: Option<TraceHeader>,
 }
 
 impl Provenance {
@@ -114,6 +120,7 @@ impl Provenance {
             scheme: verified.scheme,
             released_at: None,
             body_edited: false,
+            trace_header: None,
         }
     }
 }
@@ -138,6 +145,12 @@ impl IngestMessage {
             body_sha256: BodySha256::of(body),
             event,
         }
+    }
+
+    /// The same message, carrying `trace`: the delivery's trace from here on.
+    pub fn with_trace(mut self, trace: Option<TraceHeader>) -> Self {
+        self.provenance.trace_header = trace;
+        self
     }
 
     /// The `webhook-id`.

@@ -21,6 +21,7 @@ use crate::job::{JobKind, JobName};
 use crate::ledger::{EntryState, INTERACTION_ENDED, JobEntry, ReconciledEnd, VIDEO_FAILED};
 use crate::message::IngestMessage;
 use crate::signature::{Scheme, Verified};
+use crate::trace::TraceHeader;
 use crate::{WebhookId, WebhookTimestamp};
 
 /// What the API says of a job.
@@ -206,6 +207,8 @@ pub struct Reconciler {
     pub schedules: Schedules,
     /// For the reconciled end's receipt time, and the next check.
     pub clock: Arc<dyn Clock>,
+    /// The checking invocation's trace: a reconciled end's, as the receiver's is a delivery's.
+    pub trace: Option<TraceHeader>,
 }
 
 impl Reconciler {
@@ -242,14 +245,15 @@ impl Reconciler {
                     scheme: Scheme::Reconciled,
                     jwt: None,
                 };
-                let message = IngestMessage::new(verified, &body, Event::parse(&body)?, now_ms);
+                let message = IngestMessage::new(verified, &body, Event::parse(&body)?, now_ms)
+                    .with_trace(self.trace.clone());
                 let sqs_body = message.to_sqs_body().map_err(|e| {
                     ReconcileError::Enqueue(SendError::MessageRefused {
                         code: "Encoding".into(),
                         detail: e.to_string(),
                     })
                 })?;
-                self.ingest.send(sqs_body, &message.sqs_attributes()).await?;
+                self.ingest.send(sqs_body, &message.sqs_attributes(), self.trace.as_ref()).await?;
                 Ok(Checked::Reconciled { webhook_id, event_type: end.event_type, status: end.status })
             }
             Reading::Running(status) => {

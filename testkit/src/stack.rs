@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
     StreamViewType, TimeToLiveSpecification,
 };
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
 use shared::fixtures::stack::{LedgerResources, RoutedQueues, StackResources, StarterResources};
 
 use crate::Emulator;
@@ -508,6 +508,8 @@ pub async fn receive_batch(
         .max_number_of_messages(10)
         .wait_time_seconds(wait_secs)
         .message_attribute_names("All")
+        // Every system attribute, as Lambda's SQS trigger hands them over (`AWSTraceHeader` among them).
+        .message_system_attribute_names(MessageSystemAttributeName::All)
         .send()
         .await
         .map_err(|e| StackError::new(format!("queue {url}"), e))?;

@@ -4,11 +4,13 @@
 
 use std::sync::{Arc, LazyLock};
 
+use aws_sdk_sqs::types::MessageSystemAttributeName::AwsTraceHeader;
 use lambda_http::Request;
 use local_stack::Pipeline;
 use serde_json::json;
 use shared::EventKind;
-use shared::clock::ManualClock;
+use shared::clock::{Clock, ManualClock, SystemClock};
+use shared::fixtures::lambda_events::{sqs_event, sqs_record};
 use shared::keys::jwks_document;
 use shared::signature::SigningSecret;
 use shared::signature::sign::{Ed25519Signer, SignedHeaders};
@@ -152,4 +154,94 @@ async fn an_event_with_characters_sqs_refuses_reaches_its_routed_queue_as_the_sa
         serde_json::to_value(&batch[0].event).unwrap(),
         serde_json::from_str::<serde_json::Value>(&body).unwrap()
     );
+}
+
+thread_local! {
+    /// The lines logged on this thread while [`logged`] runs.
+    static LINES: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes each line to this thread's [`LINES`], when capturing.
+struct ThisThread;
+
+impl std::io::Write for ThisThread {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        LINES.with_borrow_mut(|lines| lines.as_mut().map(|lines| lines.extend_from_slice(bytes)));
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every JSON line a function wrote while `work` ran on this thread, as the function writes them to
+/// CloudWatch Logs. The functions' subscriber is installed once, process-wide: a scoped one would
+/// let another test's thread, logging first at a call site, turn that call site off for every thread.
+async fn logged<T>(work: impl std::future::Future<Output = T>) -> (T, Vec<serde_json::Value>) {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let subscriber = shared::logging::subscriber(|| ThisThread, Some("info"));
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+    });
+    LINES.set(Some(Vec::new()));
+    let output = work.await;
+    let text = String::from_utf8(LINES.take().unwrap_or_default()).unwrap();
+    (output, text.lines().map(|line| serde_json::from_str(line).unwrap()).collect())
+}
+
+/// The `trace_id` of the delivery span a line was written in, if any.
+fn trace_id_of(line: &serde_json::Value) -> Option<&str> {
+    line["spans"].as_array()?.iter().find(|span| span["name"] == "delivery")?["trace_id"].as_str()
+}
+
+#[tokio::test]
+async fn one_delivery_is_followed_by_its_trace_id_from_the_receiver_s_log_to_the_consumer_s() {
+    let pipeline = pipeline().await;
+    let emulator = Emulator::shared().unwrap();
+    let consumer = pipeline.consumer(emulator, "http://127.0.0.1:9", "unused-key").await.unwrap();
+    // What Lambda gives the receiver's invocation, Lambda's loop-detection lineage included.
+    let lambda_header =
+        "Root=1-69720b40-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:0";
+    let (trace_id, canonical) = (
+        "1-69720b40-0123456789abcdef01234567",
+        "Root=1-69720b40-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1",
+    );
+    let body = body_for("batch.failed", "batches/traced");
+    let signed = SignedHeaders::v1(&SECRET, "msg_traced", NOW, &body);
+    let mut context = lambda_runtime::Context::default();
+    context.xray_trace_id = Some(lambda_header.into());
+    let request = lambda_http::RequestExt::with_lambda_context(post(&signed, &body), context);
+
+    let (response, receiver_log) = logged(pipeline.deliver(request)).await;
+    let ingest = &pipeline.stack.ingest.url;
+    let peek = pipeline.sqs.receive_message().queue_url(ingest).visibility_timeout(0);
+    let peeked = peek.message_system_attribute_names(AwsTraceHeader.clone()).send().await.unwrap();
+    let (drained, recorder_log) = logged(pipeline.drain_ingest()).await;
+    let (routed, fanout_log) = logged(pipeline.drain_stream()).await;
+    let batch_queue = &pipeline.stack.routed["batch"].url;
+    let messages = testkit::receive_batch(&pipeline.sqs, batch_queue, 0).await.unwrap();
+    let records = messages.iter().map(|m| sqs_record(m, batch_queue)).collect();
+    let mut invocation = lambda_runtime::LambdaEvent::new(sqs_event(records), Default::default());
+    invocation.context.deadline = u64::try_from(SystemClock.unix_now_ms()).unwrap() + 300_000;
+    let (answered, consumer_log) = logged(consumer::handle(&consumer, invocation)).await;
+
+    assert_eq!(response.status(), 200);
+    assert_eq!((drained.unwrap().ingested, routed.unwrap().inserts), (1, 1));
+    assert!(fanout_log.is_empty(), "the fanout logs no line for an event it routes: {fanout_log:?}");
+    // SQS carries the trace as the ingest message's AWSTraceHeader, for X-Ray to link the hop (the
+    // emulator drops it from SendMessageBatch, the routed hop: that entry is checked in shared).
+    let carried = peeked.messages()[0].attributes().and_then(|a| a.get(&AwsTraceHeader));
+    assert_eq!(carried.map(String::as_str), Some(canonical), "the ingest message's AWSTraceHeader");
+    assert_eq!(messages.len(), 1);
+    assert!(answered.unwrap().batch_item_failures.is_empty());
+    for (function, log, says) in [
+        ("receiver", &receiver_log, "delivery accepted"),
+        ("recorder", &recorder_log, "recorded"),
+        ("consumer", &consumer_log, "followed up"),
+    ] {
+        let line = log.iter().find(|line| line["fields"]["message"] == says);
+        let line = line.unwrap_or_else(|| panic!("the {function} wrote no {says:?} line: {log:?}"));
+        assert_eq!(trace_id_of(line), Some(trace_id), "the {function}'s line: {line}");
+    }
+    assert_eq!(receiver_log.iter().find_map(|l| l["fields"]["webhook_id"].as_str()), Some("msg_traced"));
 }

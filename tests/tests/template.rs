@@ -205,6 +205,7 @@ fn the_fanout_sends_to_the_stack_s_queues_and_the_targets_it_is_given_alone() {
             "SendToExtraRoutes",
             "SendToRoutedQueuesOnly",
             "SendToTheExampleConsumersQueue",
+            "SendTraceSegments",
             "WriteItsOwnLogs"
         ]
     );
@@ -254,6 +255,7 @@ fn the_ledger_s_roles_grant_exactly_what_closing_checking_and_scheduling_need() 
             "ReadAndCheckTrackedJobs",
             "ReadTheGeminiApiKey",
             "ScheduleTheNextCheck",
+            "SendTraceSegments",
             "WriteItsOwnLogs"
         ]
     );
@@ -327,6 +329,7 @@ fn the_starter_is_opt_in_and_allowed_only_what_it_calls() {
             "ReadTheGeminiApiKey",
             "ReadTheUrlToken",
             "ScheduleTheFirstCheck",
+            "SendTraceSegments",
             "TrackStartedJobs",
             "WriteItsOwnLogs"
         ]
@@ -674,8 +677,14 @@ fn listed(value: &Value) -> Vec<Value> {
 /// listed here, with the reason. Step Functions' callbacks take no resource (the task token is the
 /// capability: only its holder can complete its task): the fanout holds only the tokens the jobs
 /// ledger gave it (granted with `WorkflowCallbacks` or `WorkflowStarter`), the starter only those its
-/// requests carry (`SendTaskFailure` alone, to fail a task whose job cannot start).
-const STAR_ONLY_ACTIONS: &[&str] = &["states:SendTaskSuccess", "states:SendTaskFailure"];
+/// requests carry (`SendTaskFailure` alone, to fail a task whose job cannot start). X-Ray's segment
+/// uploads take no resource either, and are granted only with `Tracing=Active`.
+const STAR_ONLY_ACTIONS: &[&str] = &[
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+];
 
 #[test]
 fn every_function_has_its_own_role_its_own_logs_and_no_permission_on_everything() {
@@ -726,7 +735,7 @@ fn every_function_has_its_own_role_its_own_logs_and_no_permission_on_everything(
         );
     }
     let all = statements(&template);
-    assert_eq!(all.len(), 40, "every statement of the eight roles is checked");
+    assert_eq!(all.len(), 46, "every statement of the eight roles is checked");
     for (name, statement) in all {
         for resource in listed(&statement["Resource"]) {
             if resource.as_str() == Some("*") {
@@ -738,6 +747,46 @@ fn every_function_has_its_own_role_its_own_logs_and_no_permission_on_everything(
             }
         }
     }
+}
+
+#[test]
+fn active_tracing_is_one_parameter_off_by_default_and_lets_each_function_send_only_its_segments() {
+    let template = template();
+    let parameter = &template["Parameters"]["Tracing"];
+    assert_eq!(parameter["Default"].as_str(), Some("PassThrough"), "nothing recorded, nothing billed");
+    assert_eq!(ref_target(&template["Globals"]["Function"]["Tracing"]).as_deref(), Some("Tracing"));
+    let condition = &template["Conditions"]["ActiveTracing"];
+    let (tag, args) = tag_of(condition).expect("!Equals");
+    assert_eq!(tag, "!Equals");
+    assert_eq!((ref_target(&args[0]).as_deref(), args[1].as_str()), (Some("Tracing"), Some("Active")));
+    let functions: BTreeSet<String> = of_type(&template, "AWS::Serverless::Function")
+        .map(|(name, _)| format!("{}Role", name.trim_end_matches("Function")))
+        .collect();
+    let mut tracing_roles = BTreeSet::new();
+    for (name, resource) in resources(&template) {
+        let policies = &resource["Properties"]["Policies"];
+        for policy in policies.as_sequence().into_iter().flatten() {
+            for statement in policy["PolicyDocument"]["Statement"].as_sequence().into_iter().flatten() {
+                let (conditional, statement) = match tag_of(statement) {
+                    Some((tag, args)) if tag == "!If" => {
+                        (args[0].as_str().map(str::to_owned), args[1].clone())
+                    }
+                    _ => (None, statement.clone()),
+                };
+                let actions: Vec<String> = listed(&statement["Action"]).iter().map(text).collect();
+                if actions.iter().any(|a| a.starts_with("xray:")) {
+                    assert_eq!(
+                        conditional.as_deref(),
+                        Some("ActiveTracing"),
+                        "{name} may send traces always"
+                    );
+                    assert_eq!(actions, ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "{name}");
+                    tracing_roles.insert(name.to_owned());
+                }
+            }
+        }
+    }
+    assert_eq!(tracing_roles, functions, "each function's role, and no other, may send its segments");
 }
 
 /// The dashboard's body with every `${...}` filled (its own variables with the consumer deployed),

@@ -98,6 +98,8 @@ impl StackLedger {
             ingest: self.ingest.clone(),
             schedules: self.schedules.clone(),
             clock: std::sync::Arc::new(SystemClock),
+            // Run by hand: no invocation's trace to carry.
+            trace: None,
         }
     }
 }

@@ -178,7 +178,9 @@ impl Quarantine {
             Some(_) => return Err(QuarantineError::Conflict { webhook_id }),
             None => {}
         }
-        ingest.send(message.to_sqs_body()?, &message.sqs_attributes()).await?;
+        ingest
+            .send(message.to_sqs_body()?, &message.sqs_attributes(), message.provenance.trace_header.as_ref())
+            .await?;
         for held in matching {
             self.queue.delete(&held.message).await?;
         }

@@ -34,6 +34,8 @@ use shared::gemini::{ApiError, GeminiClient, InteractionVideo, file_name, intera
 use shared::job::JobName;
 use shared::message::DownstreamMessage;
 use shared::results::{self, key};
+use shared::trace;
+use tracing::Instrument;
 
 pub use bucket::{ResultsBucket, StoreError};
 pub use config::Config;
@@ -146,33 +148,41 @@ pub async fn handle(
     let mut failed = Vec::new();
     for record in event.payload.records {
         let left_ms = deadline_ms.saturating_sub(consumer.clock.unix_now_ms());
-        let outcome =
-            if left_ms < needed_ms { Outcome::NotStarted } else { process(consumer, &record).await };
-        match outcome {
-            Outcome::Failed(reason) => {
-                tracing::warn!(message_id = record.message_id.as_deref(), %reason, "will be redelivered");
-                failed.push(record.message_id);
-            }
-            Outcome::NotStarted => {
-                tracing::warn!(
-                    message_id = record.message_id.as_deref(),
-                    left_ms,
-                    "not started: too little time left to finish it; will be redelivered"
-                );
-                failed.push(record.message_id);
-            }
-            _ => {}
+        if left_ms < needed_ms {
+            tracing::warn!(
+                message_id = record.message_id.as_deref(),
+                left_ms,
+                "not started: too little time left to finish it; will be redelivered"
+            );
+            failed.push(record.message_id);
+        } else if let Outcome::Failed(_) = process(consumer, &record).await {
+            failed.push(record.message_id);
         }
     }
     batch::sqs_response(failed)
 }
 
-/// One record: parse, claim, follow up, mark done (or release the claim, so a redelivery can).
+/// One record: parse, claim, follow up, mark done (or release the claim, so a redelivery can). Its
+/// lines are logged in its delivery's trace (`shared::trace`), the receiver's on.
 pub async fn process(consumer: &Consumer, record: &SqsMessage) -> Outcome {
+    let message_id = record.message_id.as_deref();
     let message = match DownstreamMessage::from_sqs_body(record.body.as_deref().unwrap_or_default()) {
         Ok(message) => message,
-        Err(error) => return Outcome::Failed(format!("not a downstream message: {error}")),
+        Err(error) => {
+            let reason = format!("not a downstream message: {error}");
+            tracing::warn!(message_id, %reason, "will be redelivered");
+            return Outcome::Failed(reason);
+        }
     };
+    let span = trace::delivery_span(message.provenance.trace_header.as_ref());
+    let outcome = process_message(consumer, &message).instrument(span.clone()).await;
+    if let Outcome::Failed(reason) = &outcome {
+        span.in_scope(|| tracing::warn!(message_id, %reason, "will be redelivered"));
+    }
+    outcome
+}
+
+async fn process_message(consumer: &Consumer, message: &DownstreamMessage) -> Outcome {
     // The webhook-id: every copy of one delivery is handled once, and a replay once more.
     let key = message.idempotency_key();
     let held = match consumer.once.claim(&key).await {
@@ -181,7 +191,7 @@ pub async fn process(consumer: &Consumer, record: &SqsMessage) -> Outcome {
         Ok(Claim::InProgress) => return Outcome::Failed("another invocation is handling it".into()),
         Err(error) => return Outcome::Failed(error.to_string()),
     };
-    let limited = tokio::time::timeout(FOLLOW_UP_LIMIT, follow_up(consumer, &message)).await;
+    let limited = tokio::time::timeout(FOLLOW_UP_LIMIT, follow_up(consumer, message)).await;
     let done = limited.unwrap_or_else(|_| Err(FollowUpError::TimedOut(FOLLOW_UP_LIMIT)));
     match done {
         Ok(stored) => {

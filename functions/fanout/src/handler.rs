@@ -30,6 +30,7 @@ use shared::ledger::TaskToken;
 use shared::message::{DeadLetter, DownstreamMessage, EventRecord};
 use shared::metrics::{self, Function, Metric};
 use shared::routing::Routes;
+use shared::trace::{self, TraceHeader};
 use shared::workflow::{Completion, completion};
 
 use crate::config::Config;
@@ -118,6 +119,9 @@ async fn send_window<P: Publisher, D: DeadLetters>(
     let mut addressed = Vec::new();
     let mut waiting: Vec<Waiting> = Vec::new();
     let mut letters: Vec<(usize, DeadLetter)> = Vec::new();
+    // Each record's delivery trace, so a line about it is logged in its trace.
+    let mut traces: BTreeMap<usize, TraceHeader> = BTreeMap::new();
+    let in_trace = |traces: &BTreeMap<usize, TraceHeader>, index| trace::delivery_span(traces.get(&index));
     for (index, record) in window {
         if record.event_name != "INSERT" {
             report.skipped += 1;
@@ -140,6 +144,9 @@ async fn send_window<P: Publisher, D: DeadLetters>(
         let destinations = fanout.routes.destinations(&recorded.event_type, recorded.event.user_metadata());
         report.unrouted += usize::from(destinations.by_default);
         let token = recorded.task_token.clone();
+        if let Some(trace) = &recorded.provenance.trace_header {
+            traces.insert(index, trace.clone());
+        }
         let message = DownstreamMessage::from(recorded);
         if let Some(token) = token {
             waiting.push(Waiting {
@@ -165,6 +172,7 @@ async fn send_window<P: Publisher, D: DeadLetters>(
                 letters.push((waiting.index, letter));
             }
             Err(error) => {
+                let _in = in_trace(&traces, waiting.index).entered();
                 tracing::warn!(webhook_id = %waiting.message.webhook_id(), %error, "the workflow's task was not completed; will be retried");
                 report.failed.insert(waiting.index);
             }
@@ -176,6 +184,7 @@ async fn send_window<P: Publisher, D: DeadLetters>(
     for unsent in sent.unsent {
         let webhook_id = unsent.webhook_id.as_str();
         if !unsent.error.is_permanent() {
+            let _in = in_trace(&traces, unsent.index).entered();
             tracing::warn!(webhook_id, target = unsent.target, error = %unsent.error, "will be retried");
             report.failed.insert(unsent.index);
             continue;
@@ -191,6 +200,7 @@ async fn send_window<P: Publisher, D: DeadLetters>(
     let kept = join_all(letters.iter().map(|(_, letter)| fanout.dead_letters.keep(letter))).await;
     for ((index, letter), kept) in letters.into_iter().zip(kept) {
         let webhook_id = letter.webhook_id.as_ref().map(|id| id.as_str());
+        let _in = in_trace(&traces, index).entered();
         match kept {
             Ok(()) => {
                 tracing::error!(

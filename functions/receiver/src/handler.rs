@@ -22,6 +22,8 @@ use shared::message::{BodySha256, EncodeError, IngestMessage, QuarantineReason, 
 use shared::metrics::{self, Function, Metric};
 use shared::ping::{self, Ping};
 use shared::signature::{Rejection, Scheme, Verified, Verifier, VerifyError};
+use shared::trace::{self, TraceHeader};
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::jwt_tokens::{JwtTokens, TokenError};
@@ -253,16 +255,23 @@ pub async fn handle<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: Request)
         return response;
     }
     let head = request.method() == Method::HEAD;
-    let mut response = answer(receiver, request).await;
+    // Lambda's trace for this invocation is the delivery's, carried to every later stage.
+    let trace = trace::of_invocation(request.lambda_context_ref().and_then(|c| c.xray_trace_id.as_deref()));
+    let span = trace::delivery_span(trace.as_ref());
+    let mut response = answer(receiver, request, trace).instrument(span).await;
     if head {
         *response.body_mut() = Body::Empty;
     }
     response
 }
 
-async fn answer<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: Request) -> Response<Body> {
+async fn answer<Q: DeliveryQueues>(
+    receiver: &Receiver<Q>,
+    request: Request,
+    trace: Option<TraceHeader>,
+) -> Response<Body> {
     let started = Instant::now();
-    let outcome = accept(receiver, &request).await;
+    let outcome = accept(receiver, &request, trace).await;
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let now_ms = receiver.clock.unix_now_ms();
     match outcome {
@@ -341,7 +350,11 @@ async fn answer<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: Request) -> 
     }
 }
 
-async fn accept<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: &Request) -> Outcome {
+async fn accept<Q: DeliveryQueues>(
+    receiver: &Receiver<Q>,
+    request: &Request,
+    trace: Option<TraceHeader>,
+) -> Outcome {
     if request.method() != Method::POST {
         return Outcome::Refused(Refusal::MethodNotAllowed);
     }
@@ -377,34 +390,46 @@ async fn accept<Q: DeliveryQueues>(receiver: &Receiver<Q>, request: &Request) ->
     let event = match parsed {
         Ok(event) => event,
         Err(error) => {
-            return quarantine(receiver, verified, body, QuarantineReason::InvalidEvent, error).await;
+            let kept = Kept { verified, body, trace };
+            return quarantine(receiver, kept, QuarantineReason::InvalidEvent, error).await;
         }
     };
-    let message = IngestMessage::new(verified.clone(), body, event, received_at);
-    match receiver.queues.enqueue(&message).await {
-        Ok(()) => Outcome::Accepted(verified),
+    let message = IngestMessage::new(verified.clone(), body, event, received_at).with_trace(trace);
+    let enqueued = receiver.queues.enqueue(&message).await;
+    let kept = Kept { verified, body, trace: message.provenance.trace_header };
+    match enqueued {
+        Ok(()) => Outcome::Accepted(kept.verified),
         Err(EnqueueError::Encode(error @ EncodeError::OverBudget { .. })) => {
-            quarantine(receiver, verified, body, QuarantineReason::OverBudget, error).await
+            quarantine(receiver, kept, QuarantineReason::OverBudget, error).await
         }
         Err(EnqueueError::Encode(error)) => {
-            quarantine(receiver, verified, body, QuarantineReason::Refused, error).await
+            quarantine(receiver, kept, QuarantineReason::Refused, error).await
         }
         Err(EnqueueError::Send(error @ SendError::MessageRefused { .. })) => {
-            quarantine(receiver, verified, body, QuarantineReason::Refused, error).await
+            quarantine(receiver, kept, QuarantineReason::Refused, error).await
         }
         // The queue is down or refuses everything: Gemini retries, the alarm fires.
         Err(EnqueueError::Send(error)) => Outcome::Refused(Refusal::Unavailable(error)),
     }
 }
 
+/// A verified delivery on its way to the quarantine.
+struct Kept<'a> {
+    verified: Verified,
+    body: &'a [u8],
+    trace: Option<TraceHeader>,
+}
+
 async fn quarantine<Q: DeliveryQueues>(
     receiver: &Receiver<Q>,
-    verified: Verified,
-    body: &[u8],
+    kept: Kept<'_>,
     reason: QuarantineReason,
     detail: impl std::fmt::Display,
 ) -> Outcome {
-    let delivery = QuarantinedDelivery::new(&verified, body, reason, detail, receiver.clock.unix_now_ms());
+    let Kept { verified, body, trace } = kept;
+    let mut delivery =
+        QuarantinedDelivery::new(&verified, body, reason, detail, receiver.clock.unix_now_ms());
+    delivery.provenance.trace_header = trace;
     match receiver.queues.quarantine(&delivery).await {
         Ok(()) => Outcome::Quarantined(verified, reason),
         Err(error) => Outcome::Refused(Refusal::Unavailable(error)),

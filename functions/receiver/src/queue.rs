@@ -51,7 +51,8 @@ impl SqsDeliveryQueues {
 impl DeliveryQueues for SqsDeliveryQueues {
     async fn enqueue(&self, message: &IngestMessage) -> Result<(), EnqueueError> {
         let body = message.to_sqs_body()?;
-        Ok(self.ingest.send(body, &message.sqs_attributes()).await?)
+        let trace = message.provenance.trace_header.as_ref();
+        Ok(self.ingest.send(body, &message.sqs_attributes(), trace).await?)
     }
 
     async fn quarantine(&self, delivery: &QuarantinedDelivery) -> Result<(), SendError> {
@@ -59,6 +60,8 @@ impl DeliveryQueues for SqsDeliveryQueues {
             code: "NotSerialisable".into(),
             detail: e.to_string(),
         })?;
-        self.quarantine.send(body, &delivery.sqs_attributes()).await
+        self.quarantine
+            .send(body, &delivery.sqs_attributes(), delivery.provenance.trace_header.as_ref())
+            .await
     }
 }

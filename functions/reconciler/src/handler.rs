@@ -13,6 +13,7 @@ use shared::aws::schedules::{CheckRequest, Schedules};
 use shared::clock::Clock;
 use shared::metrics::{self, Function, Metric};
 use shared::reconcile::{Checked, ReconcileError, Reconciler};
+use shared::trace;
 
 use crate::config::Config;
 
@@ -64,6 +65,7 @@ impl ReconcilerFunction {
             ingest: self.ingest.clone(),
             schedules: Schedules::new(self.scheduler.clone(), &self.group, own_arn, &self.role_arn),
             clock: self.clock.clone(),
+            trace: None,
         }
     }
 }
@@ -104,7 +106,8 @@ pub async fn handle(
     event: LambdaEvent<CheckRequest>,
 ) -> Result<Answer, HandlerError> {
     let job = event.payload.job;
-    let reconciler = function.reconciler(&event.context.invoked_function_arn);
+    let mut reconciler = function.reconciler(&event.context.invoked_function_arn);
+    reconciler.trace = trace::of_invocation(event.context.xray_trace_id.as_deref());
     // A job that ended on time (most) is answered from the ledger alone: no key read, no API call.
     let entry = match reconciler.ledger.get(&job).await.map_err(ReconcileError::from)? {
         None => return Ok(Answer { job, outcome: "not_tracked" }),

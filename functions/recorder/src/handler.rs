@@ -23,6 +23,8 @@ use shared::clock::Clock;
 use shared::ledger::{self, JobEnd, Via};
 use shared::message::{BodySha256, DeadLetter, EventRecord, IngestMessage};
 use shared::metrics::{self, Function, Metric};
+use shared::trace;
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::store::{DynamoDbEventStore, EventStore, Written};
@@ -106,6 +108,16 @@ async fn record_one<S: EventStore, D: DeadLetters>(
             return dead_letter(recorder, message, "not_an_ingest_message", &error.to_string()).await;
         }
     };
+    let span = trace::delivery_span(ingest.provenance.trace_header.as_ref());
+    record_ingest(recorder, message, ingest).instrument(span).await
+}
+
+/// Records one parsed ingest message, its lines logged in its delivery's trace.
+async fn record_ingest<S: EventStore, D: DeadLetters>(
+    recorder: &Recorder<S, D>,
+    message: &SqsMessage,
+    ingest: IngestMessage,
+) -> Outcome {
     let mut record = EventRecord::new(ingest, recorder.clock.unix_now_ms(), recorder.ttl_secs);
     let mut ended = None;
     if let Some(ledger) = &recorder.ledger

@@ -291,7 +291,7 @@ async fn fail_task(starter: &Starter, body: &str, token: &TaskToken, error: &str
 
 /// Keeps the request in the starter's DLQ, with why.
 async fn keep(starter: &Starter, body: &str, reason: String) -> Outcome {
-    match starter.requests_dlq.send(body.to_owned(), &[("reason", &reason)]).await {
+    match starter.requests_dlq.send(body.to_owned(), &[("reason", &reason)], None).await {
         Ok(()) => Outcome::Kept(reason),
         Err(SendError::Transient(detail)) => Outcome::Retry(detail),
         // The DLQ refuses it: SQS's own redrive keeps it there after the retries.

@@ -15,6 +15,6 @@ pub trait DeadLetters: Send + Sync {
 
 impl DeadLetters for SqsQueue {
     async fn keep(&self, letter: &DeadLetter) -> Result<(), SendError> {
-        self.send(letter.body.clone(), &letter.sqs_attributes()).await
+        self.send(letter.body.clone(), &letter.sqs_attributes(), None).await
     }
 }

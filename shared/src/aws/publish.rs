@@ -14,12 +14,15 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use futures::future::join_all;
 
 use crate::aws::bus::{self, BusPublisher};
-use crate::aws::queue::{SendError, classify, classify_entry, message_size, string_attribute};
+use crate::aws::queue::{
+    SendError, classify, classify_entry, message_size, string_attribute, trace_attribute,
+};
 use crate::id::WebhookId;
 use crate::limits::SQS_MAX_MESSAGE_BYTES;
 use crate::message::DownstreamMessage;
 use crate::routing::TargetKind;
 use crate::sqs::{deduplication_id, group_id};
+use crate::trace::TraceHeader;
 
 /// Most entries in one SendMessageBatch.
 pub const MAX_BATCH_ENTRIES: usize = 10;
@@ -45,6 +48,8 @@ pub struct Outgoing {
     /// The FIFO deduplication id: the message's idempotency key, fitted to SQS's rules; a replay's is
     /// its own, so SQS does not drop it as a copy of the original.
     pub deduplication_id: String,
+    /// The delivery's trace, sent as SQS's `AWSTraceHeader` or the bus entry's `TraceHeader`.
+    pub trace_header: Option<TraceHeader>,
 }
 
 impl Outgoing {
@@ -57,6 +62,7 @@ impl Outgoing {
             attributes: message.sqs_attributes(),
             group_id: group_id(message.data_id.as_deref(), message.webhook_id().as_str()),
             deduplication_id: deduplication_id(message.idempotency_key().as_str()),
+            trace_header: message.provenance.trace_header.clone(),
         })
     }
 
@@ -180,6 +186,9 @@ fn entry(position: usize, message: &Outgoing, fifo: bool) -> Result<SendMessageB
         if let Some(attribute) = string_attribute(value) {
             entry = entry.message_attributes(name, attribute);
         }
+    }
+    if let Some((name, value)) = message.trace_header.as_ref().and_then(trace_attribute) {
+        entry = entry.message_system_attributes(name, value);
     }
     if fifo {
         entry = entry.message_group_id(&message.group_id).message_deduplication_id(&message.deduplication_id);
@@ -406,8 +415,23 @@ mod tests {
                 ("event_type", "batch.succeeded".into()),
             ],
             group_id: "batches/1".into(),
+            trace_header: None,
             deduplication_id: format!("msg_{index}"),
         }
+    }
+
+    #[test]
+    fn a_traced_message_carries_its_trace_as_the_batch_entry_s_aws_trace_header() {
+        let header: TraceHeader =
+            "Root=1-69720b40-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1".parse().unwrap();
+        let traced = Outgoing { trace_header: Some(header.clone()), ..outgoing(0, 10) };
+        let built = entry(0, &traced, false).unwrap();
+        let system = built.message_system_attributes().unwrap();
+        let carried = &system[&aws_sdk_sqs::types::MessageSystemAttributeNameForSends::AwsTraceHeader];
+        assert_eq!(carried.string_value(), Some(header.to_string().as_str()));
+        assert_eq!(carried.data_type(), "String");
+        let untraced = entry(0, &outgoing(0, 10), false).unwrap();
+        assert!(untraced.message_system_attributes().is_none());
     }
 
     #[test]

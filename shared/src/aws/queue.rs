@@ -5,10 +5,14 @@
 
 use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_sqs::types::{BatchResultErrorEntry, MessageAttributeValue};
+use aws_sdk_sqs::types::{
+    BatchResultErrorEntry, MessageAttributeValue, MessageSystemAttributeNameForSends,
+    MessageSystemAttributeValue,
+};
 
 use crate::limits::SQS_MAX_MESSAGE_BYTES;
 use crate::sqs::escape_text;
+use crate::trace::TraceHeader;
 
 /// Why a message was not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -145,6 +149,19 @@ pub fn string_attribute(value: &str) -> Option<MessageAttributeValue> {
     MessageAttributeValue::builder().data_type("String").string_value(escape_text(value)).build().ok()
 }
 
+/// The `AWSTraceHeader` system attribute carrying `trace`, so X-Ray links the hop (SQS does not count
+/// it against the message's size); `None` only if the SDK refuses to build it.
+pub fn trace_attribute(
+    trace: &TraceHeader,
+) -> Option<(MessageSystemAttributeNameForSends, MessageSystemAttributeValue)> {
+    let value = MessageSystemAttributeValue::builder()
+        .data_type("String")
+        .string_value(trace.to_string())
+        .build()
+        .ok()?;
+    Some((MessageSystemAttributeNameForSends::AwsTraceHeader, value))
+}
+
 /// A message's size as SQS counts it against [`SQS_MAX_MESSAGE_BYTES`]: the body, and each attribute's
 /// name, data type and value.
 pub fn message_size(body: &str, attributes: &[(&str, &str)]) -> usize {
@@ -173,8 +190,14 @@ impl SqsQueue {
         &self.url
     }
 
-    /// Sends `body` (already SQS-safe) with String `attributes`; `Ok` once SQS has durably accepted it.
-    pub async fn send(&self, body: String, attributes: &[(&str, &str)]) -> Result<(), SendError> {
+    /// Sends `body` (already SQS-safe) with String `attributes`, and the delivery's `trace` as its
+    /// `AWSTraceHeader`; `Ok` once SQS has durably accepted it.
+    pub async fn send(
+        &self,
+        body: String,
+        attributes: &[(&str, &str)],
+        trace: Option<&TraceHeader>,
+    ) -> Result<(), SendError> {
         let size = message_size(&body, attributes);
         if size > SQS_MAX_MESSAGE_BYTES {
             return Err(SendError::MessageRefused {
@@ -187,6 +210,9 @@ impl SqsQueue {
             if let Some(attribute) = string_attribute(value) {
                 request = request.message_attributes(*name, attribute);
             }
+        }
+        if let Some((name, value)) = trace.and_then(trace_attribute) {
+            request = request.message_system_attributes(name, value);
         }
         request.send().await.map(|_| ()).map_err(|e| classify(&e))
     }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::EventRecord as StreamRecord;
-use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use fanout::{Fanout, TargetPublisher};
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::{Context, LambdaEvent};
@@ -430,6 +430,7 @@ impl Pipeline {
     pub async fn ingest_batch(&self, wait_secs: i32) -> Result<Option<Drained>, Box<dyn std::error::Error>> {
         let url = &self.stack.ingest.url;
         let receive = self.sqs.receive_message().queue_url(url).max_number_of_messages(10);
+        let receive = receive.message_system_attribute_names(MessageSystemAttributeName::All);
         let batch = receive.wait_time_seconds(wait_secs).send().await?;
         if batch.messages().is_empty() {
             return Ok(None);

@@ -245,7 +245,8 @@ fn ingest_record(webhook_id: &str, n: usize, queue_arn: &str) -> Result<SqsMessa
         scheme: Scheme::V1,
         jwt: None,
     };
-    let message = IngestMessage::new(verified, &body, Event::parse(&body)?, now * 1000);
+    let message = IngestMessage::new(verified, &body, Event::parse(&body)?, now * 1000)
+        .with_trace(crate::runtime_api::TRACE_HEADER.parse().ok());
     let mut record = SqsMessage::default();
     record.message_id = Some(format!("00000000-0000-4000-8000-{n:012}"));
     record.receipt_handle = Some(format!("receipt-{n}"));

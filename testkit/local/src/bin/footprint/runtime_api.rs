@@ -155,6 +155,11 @@ async fn route(state: Arc<State>, request: Request<Incoming>) -> Result<Response
     Ok(accepted)
 }
 
+/// The trace header every invocation is given, as Lambda gives one (sampled or not): what the receiver
+/// carries with each delivery, and the recorder's input carries too (`events`).
+pub(crate) const TRACE_HEADER: &str =
+    "Root=1-67890abc-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=0";
+
 /// The `next` answer with the headers Lambda sends (the runtime client refuses one without them).
 fn next_response(state: &State, invocation: Invocation) -> Response<Full<Bytes>> {
     let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + DEADLINE;
@@ -163,10 +168,7 @@ fn next_response(state: &State, invocation: Invocation) -> Response<Full<Bytes>>
         .header("lambda-runtime-aws-request-id", &invocation.request_id)
         .header("lambda-runtime-deadline-ms", deadline.as_millis().to_string())
         .header("lambda-runtime-invoked-function-arn", &state.function_arn)
-        .header(
-            "lambda-runtime-trace-id",
-            "Root=1-67890abc-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=0",
-        )
+        .header("lambda-runtime-trace-id", TRACE_HEADER)
         .body(Full::new(Bytes::from(invocation.payload)));
     response.unwrap_or_else(|_| empty(StatusCode::INTERNAL_SERVER_ERROR))
 }
