@@ -28,7 +28,7 @@ gemini:
 test: venv
 	cargo test --workspace
 
-## load: 10,000 signed deliveries (5 % retries) from 32 senders through the local pipeline; latency,
+## load: 10,000 signed deliveries (5 % retries) from 32 senders through the local pipeline; latency per hop,
 ## throughput, and every event downstream exactly once (figures in docs/performance-and-cost.md)
 load: venv
 	cargo run --release --quiet -p local-stack --bin load

@@ -14,4 +14,13 @@ async fn concurrent_deliveries_with_retries_reach_downstream_exactly_once() {
     assert_eq!(report.drained.inserts, 720, "one new record per event");
     assert_eq!(report.downstream.exactly_once, 720, "{:?}", report.downstream);
     assert!(report.holds(), "{:?}", report.downstream);
+    let hops = &report.hops;
+    for (hop, samples) in [
+        ("ingest to recorded", &hops.ingest_to_recorded),
+        ("recorded to routed", &hops.recorded_to_routed),
+        ("routed to consumer", &hops.routed_to_consumer),
+        ("end to end", &hops.end_to_end),
+    ] {
+        assert_eq!(samples.len(), 720, "every event is timed through {hop}");
+    }
 }

@@ -4,10 +4,12 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use aws_sdk_sqs::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde_json::json;
 use shared::EventKind;
 use shared::clock::{Clock, SystemClock};
@@ -64,6 +66,8 @@ pub struct LoadReport {
     pub settled: Duration,
     /// What the local triggers handed to the recorder and the fanout.
     pub drained: Drained,
+    /// How long each event spent in each hop, from the times the pipeline stamps on it.
+    pub hops: Hops,
     /// Downstream accounting.
     pub downstream: Downstream,
 }
@@ -93,17 +97,65 @@ impl LoadReport {
 
     /// The latency below which `percent` of deliveries were answered.
     pub fn latency_percentile(&self, percent: f64) -> Duration {
-        if self.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let rank = ((percent / 100.0) * self.latencies.len() as f64).ceil() as usize;
-        self.latencies[rank.clamp(1, self.latencies.len()) - 1]
+        percentile(&self.latencies, percent).unwrap_or(Duration::ZERO)
     }
 
     /// Deliveries answered per second while sending.
     pub fn throughput(&self) -> f64 {
         self.plan.deliveries as f64 / self.sending.as_secs_f64()
     }
+}
+
+/// The value below which `percent` of `sorted` lie (nearest rank); `None` when there are none.
+pub fn percentile<T: Copy>(sorted: &[T], percent: f64) -> Option<T> {
+    let rank = ((percent / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
+}
+
+/// Milliseconds each event spent in each hop, each list sorted: read from the times the pipeline
+/// itself stamps (`received_at` by the receiver, `recorded_at` by the recorder, SQS's `SentTimestamp`
+/// on the routed message) and the moment a consumer's poll returned it.
+#[derive(Debug, Default)]
+pub struct Hops {
+    /// Accepted by the receiver to recorded: the ingest queue and its trigger, the recorder's write.
+    pub ingest_to_recorded: Vec<i64>,
+    /// Recorded to on its routed queue: the table's stream and its trigger, the fanout's send.
+    pub recorded_to_routed: Vec<i64>,
+    /// On its routed queue to in a consumer's hands: the routed queue and its trigger.
+    pub routed_to_consumer: Vec<i64>,
+    /// The event's own `timestamp` (set when it was first sent, as Gemini stamps an event as it makes
+    /// it) to in a consumer's hands: the whole path, the receiver's answer included.
+    pub end_to_end: Vec<i64>,
+}
+
+impl Hops {
+    /// One event's hops, from its downstream message, when SQS sent it to its routed queue (Unix ms)
+    /// and when a consumer's poll returned it (Unix ms).
+    fn add(&mut self, message: &DownstreamMessage, routed_at: i64, consumed_at: i64) {
+        let received = message.provenance.received_at;
+        self.ingest_to_recorded.push(message.recorded_at - received);
+        self.recorded_to_routed.push(routed_at - message.recorded_at);
+        self.routed_to_consumer.push(consumed_at - routed_at);
+        if let Some(made) = message.event.timestamp().and_then(unix_ms) {
+            self.end_to_end.push(consumed_at - made);
+        }
+    }
+
+    fn sort(&mut self) {
+        for hop in [
+            &mut self.ingest_to_recorded,
+            &mut self.recorded_to_routed,
+            &mut self.routed_to_consumer,
+            &mut self.end_to_end,
+        ] {
+            hop.sort_unstable();
+        }
+    }
+}
+
+/// An RFC 3339 time as Unix milliseconds.
+fn unix_ms(text: &str) -> Option<i64> {
+    DateTime::from_str(text, DateTimeFormat::DateTime).ok()?.to_millis().ok()
 }
 
 /// Concurrent recorder invocations: Lambda's SQS trigger adds pollers while a backlog grows (up to
@@ -120,10 +172,31 @@ const STREAM_POLL_PAUSE: Duration = Duration::from_millis(250);
 /// One event of the plan.
 struct PlannedEvent {
     id: String,
-    body: Vec<u8>,
+    index: usize,
+    event_type: &'static str,
+    /// Made when first sent, stamped with that moment; its retries send the same bytes.
+    body: OnceLock<Vec<u8>>,
     queue: &'static str,
     /// Every fourth event is signed as a dynamic webhook (`v1a`), the rest with the static secret.
     dynamic: bool,
+}
+
+impl PlannedEvent {
+    /// The event's body: about the size of a real one, its `timestamp` the moment it was first sent.
+    fn body(&self) -> &[u8] {
+        self.body.get_or_init(|| {
+            let now = DateTime::from_millis(SystemClock.unix_now_ms());
+            let i = self.index;
+            let body = json!({
+                "type": self.event_type,
+                "version": "v1",
+                "timestamp": now.fmt(DateTimeFormat::DateTime).unwrap_or_default(),
+                "data": {"id": format!("batches/load-{i:06}"), "output_file_uri": format!("gs://load/{i:06}.jsonl")},
+                "user_metadata": {"run": "load", "sequence": i},
+            });
+            body.to_string().into_bytes()
+        })
+    }
 }
 
 /// Runs `plan` against a fresh stack in `emulator`: the receiver served over HTTP on loopback, the
@@ -194,13 +267,20 @@ pub async fn run(emulator: &Emulator, plan: LoadPlan) -> Result<LoadReport, Box<
     };
     // One consumer per routed queue, as each has its own trigger.
     let arrived = RefCell::new(Vec::new());
-    let arrived_ref = &arrived;
+    let hops = RefCell::new(Hops::default());
+    let (arrived_ref, hops_ref) = (&arrived, &hops);
     let consumers = pipeline.stack.routed.iter().map(|(&name, queue)| {
         poll_until_settled(&all_routed, Duration::ZERO, move || async move {
             let messages = testkit::receive_batch(&pipeline.sqs, &queue.url, LONG_POLL_SECS).await?;
+            let consumed_at = SystemClock.unix_now_ms();
             let mut arrived = arrived_ref.borrow_mut();
-            for message in &messages {
-                let message = DownstreamMessage::from_sqs_body(message.body().unwrap_or_default())?;
+            let mut hops = hops_ref.borrow_mut();
+            for received in &messages {
+                let message = DownstreamMessage::from_sqs_body(received.body().unwrap_or_default())?;
+                let sent =
+                    received.attributes().and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp));
+                let routed_at = sent.and_then(|at| at.parse::<i64>().ok()).ok_or("no SentTimestamp")?;
+                hops.add(&message, routed_at, consumed_at);
                 arrived.push((message.provenance.webhook_id.to_string(), name));
             }
             Ok(!messages.is_empty())
@@ -212,7 +292,8 @@ pub async fn run(emulator: &Emulator, plan: LoadPlan) -> Result<LoadReport, Box<
     routed?;
     consumed?;
     let (answers, sending) = sent?;
-    let (drained, arrived) = (drained.into_inner(), arrived.into_inner());
+    let (drained, arrived, mut hops) = (drained.into_inner(), arrived.into_inner(), hops.into_inner());
+    hops.sort();
     let settled = started.elapsed();
     server.abort();
 
@@ -228,7 +309,7 @@ pub async fn run(emulator: &Emulator, plan: LoadPlan) -> Result<LoadReport, Box<
     latencies.sort_unstable();
     let arrived = arrived.iter().map(|(id, queue)| (id.as_str(), *queue));
     let downstream = account(&events, arrived);
-    Ok(LoadReport { plan, statuses, retried, latencies, sending, settled, drained, downstream })
+    Ok(LoadReport { plan, statuses, retried, latencies, sending, settled, drained, hops, downstream })
 }
 
 /// `plan.senders` tasks taking the next delivery of the plan's order until none is left, each waiting
@@ -263,16 +344,11 @@ fn plan_events(count: usize) -> Vec<PlannedEvent> {
     (0..count)
         .map(|i| {
             let event_type = types[i % types.len()];
-            let body = json!({
-                "type": event_type,
-                "version": "v1",
-                "timestamp": "2026-11-23T12:00:00Z",
-                "data": {"id": format!("batches/load-{i:06}"), "output_file_uri": format!("gs://load/{i:06}.jsonl")},
-                "user_metadata": {"run": "load", "sequence": i},
-            });
             PlannedEvent {
                 id: format!("msg_load_{i:06}"),
-                body: body.to_string().into_bytes(),
+                index: i,
+                event_type,
+                body: OnceLock::new(),
                 queue: routed_queue_for(event_type),
                 dynamic: i % 4 == 3,
             }
@@ -314,16 +390,16 @@ async fn deliver(
     loop {
         let now = SystemClock.unix_now();
         let signed = if event.dynamic {
-            SignedHeaders::v1a(key, &event.id, now, &event.body)
+            SignedHeaders::v1a(key, &event.id, now, event.body())
         } else {
-            SignedHeaders::v1(secret, &event.id, now, &event.body)
+            SignedHeaders::v1(secret, &event.id, now, event.body())
         };
         // The plan's ids are `msg_` and hex: always header values (an empty map would be a 401).
         let request = http
             .post(url.for_scheme(event.dynamic))
             .header("content-type", "application/json")
             .headers(signed.to_header_map().unwrap_or_default())
-            .body(event.body.clone());
+            .body(event.body().to_vec());
         let sent = Instant::now();
         let response = request.send().await?;
         let status = response.status().as_u16();
@@ -412,6 +488,7 @@ impl SplitMix64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::event::Event;
 
     #[test]
     fn the_order_holds_every_event_once_and_the_planned_retries_twice() {
@@ -426,6 +503,45 @@ mod tests {
         assert_eq!(counts.iter().filter(|c| **c == 1).count(), 900);
         assert_eq!(counts.iter().filter(|c| **c == 2).count(), 50);
         assert_ne!(order[..10], (0..10).collect::<Vec<_>>()[..], "shuffled");
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank_and_nothing_has_none() {
+        let sorted: Vec<i64> = (1..=100).collect();
+        assert_eq!(percentile(&sorted, 50.0), Some(50));
+        assert_eq!(percentile(&sorted, 99.0), Some(99));
+        assert_eq!(percentile(&sorted, 100.0), Some(100));
+        assert_eq!(percentile(&sorted, 0.0), Some(1));
+        assert_eq!(percentile(&[7], 99.0), Some(7));
+        assert_eq!(percentile::<i64>(&[], 50.0), None);
+    }
+
+    #[test]
+    fn each_hop_is_read_from_the_times_the_pipeline_stamps() {
+        let event = &plan_events(1)[0];
+        let body = event.body();
+        let made = unix_ms(Event::parse(body).unwrap().timestamp().unwrap()).unwrap();
+        assert_eq!(event.body(), body, "a retry sends the same bytes");
+        let message = DownstreamMessage {
+            provenance: serde_json::from_value(json!({
+                "webhook_id": "msg_1", "webhook_timestamp": 1, "received_at": made + 4, "scheme": "v1"
+            }))
+            .unwrap(),
+            event_type: event.event_type.into(),
+            data_id: None,
+            user_metadata: None,
+            event: Event::parse(body).unwrap(),
+            recorded_at: made + 30,
+            replayed_at: None,
+        };
+        let mut hops = Hops::default();
+
+        hops.add(&message, made + 300, made + 320);
+
+        assert_eq!(hops.ingest_to_recorded, [26]);
+        assert_eq!(hops.recorded_to_routed, [270]);
+        assert_eq!(hops.routed_to_consumer, [20]);
+        assert_eq!(hops.end_to_end, [320]);
     }
 
     #[test]

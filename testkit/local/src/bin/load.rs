@@ -81,6 +81,22 @@ fn print_report(report: &LoadReport) {
         "settled           every event downstream {:.2} s after the first delivery",
         report.settled.as_secs_f64()
     );
+    let hop = |name: &str, sorted: &[i64]| {
+        let at = |percent| load::percentile(sorted, percent).unwrap_or_default();
+        println!(
+            "{name:<17} p50 {} ms, p99 {} ms, max {} ms ({} events)",
+            at(50.0),
+            at(99.0),
+            at(100.0),
+            sorted.len()
+        );
+    };
+    let hops = &report.hops;
+    println!("per hop, from the times the pipeline stamps on each event:");
+    hop("  ingest→recorded", &hops.ingest_to_recorded);
+    hop("  recorded→routed", &hops.recorded_to_routed);
+    hop("  routed→consumer", &hops.routed_to_consumer);
+    hop("  end to end", &hops.end_to_end);
     println!(
         "triggers          recorder got {} ingest messages ({} failed), fanout got {} new events ({} failed)",
         report.drained.ingested,
