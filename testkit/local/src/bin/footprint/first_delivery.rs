@@ -13,6 +13,7 @@ use testkit::TlsFront;
 use crate::Error;
 use crate::events::Workload;
 use crate::launch::{self, ColdStart, Subject};
+use crate::report::Role;
 use crate::report::{Stats, ms};
 
 /// One function's cold first deliveries.
@@ -28,17 +29,6 @@ pub(crate) struct ColdRow {
     pub(crate) tls: Stats,
     /// What the row is to the targets.
     pub(crate) role: Role,
-}
-
-/// What a row is to the targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
-    /// Held to them (the Rust receiver).
-    Targeted,
-    /// Measured, with no target of its own (the recorder).
-    Measured,
-    /// What the targets compare with (the Node.js receiver).
-    Comparison,
 }
 
 /// `subject` with its AWS calls through `front`, trusting its authority: every variable naming the

@@ -33,10 +33,10 @@ use testkit::{Emulator, Stack, StreamReader};
 
 use crate::drain::Drain;
 use crate::events::{Workload, visible_messages};
-use crate::first_delivery::{ColdRow, Role};
+use crate::first_delivery::ColdRow;
 use crate::launch::Subject;
 use crate::node::NodeReceiver;
-use crate::report::{Row, Size, Stats, load_average, machine};
+use crate::report::{Role, Row, Size, Stats, load_average, machine};
 use crate::subjects::Target;
 
 /// Every error ends the run with its message.
@@ -341,8 +341,8 @@ pub(crate) async fn measure(
         run.memory.peak_kib,
         run.memory.now_kib,
     );
-    let targeted = matches!(size, Size::Binary { .. });
-    Ok(Row { label: subject.label.clone(), size, first_poll, run, targeted })
+    let role = if matches!(size, Size::Binary { .. }) { Role::Targeted } else { Role::Comparison };
+    Ok(Row { label: subject.label.clone(), size, first_poll, run, role })
 }
 
 /// Empties the stack's queues, so the emulator does not carry one set's messages into the next.

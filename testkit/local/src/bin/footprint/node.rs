@@ -8,7 +8,8 @@ use shared::signature::SigningSecret;
 use testkit::{Emulator, Stack, TlsFront};
 
 use crate::events::Workload;
-use crate::first_delivery::{self, ColdRow, Role};
+use crate::first_delivery::{self, ColdRow};
+use crate::report::Role;
 use crate::report::{self, Row, Size};
 use crate::subjects::{self, Target};
 use crate::{Error, Options, check_enqueued, count, measure};

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::Error;
-use crate::first_delivery::{ColdRow, Role};
+use crate::first_delivery::ColdRow;
 use crate::launch::LongRun;
 
 /// The targets for every Rust function.
@@ -66,6 +66,28 @@ impl Size {
     }
 }
 
+/// What a row is to the targets: what both tables' last column says for a row not held to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Held to them (the Rust functions; of the cold first deliveries, the receiver).
+    Targeted,
+    /// Measured, with no target of its own (the recorder's cold first delivery).
+    Measured,
+    /// What the targets compare with (the Node.js receiver).
+    Comparison,
+}
+
+impl Role {
+    /// The row's last column: `held` for a row held to the targets, else what the row is.
+    fn verdict(self, held: impl FnOnce() -> String) -> String {
+        match self {
+            Self::Targeted => held(),
+            Self::Measured => "(no target)".to_owned(),
+            Self::Comparison => "(comparison)".to_owned(),
+        }
+    }
+}
+
 /// One row: a function's footprint.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
@@ -73,8 +95,8 @@ pub(crate) struct Row {
     pub(crate) size: Size,
     pub(crate) first_poll: Stats,
     pub(crate) run: LongRun,
-    /// Held to the targets (the Rust functions; the Node.js row is the comparison).
-    pub(crate) targeted: bool,
+    /// What it is to the targets (the Rust functions are held to them; the Node.js row compares).
+    pub(crate) role: Role,
 }
 
 /// The binary's size once stripped: its own size when `strip` finds nothing to remove (it only
@@ -145,7 +167,7 @@ pub(crate) fn table(rows: &[Row], node: Option<&Row>, invocations: usize) -> Str
             }
             Size::Deployment { bytes } => format!("{:.2} (deployment)", mb(*bytes)),
         };
-        let verdict = if row.targeted { verdict(row) } else { "(comparison)".to_owned() };
+        let verdict = row.role.verdict(|| verdict(row));
         out.push_str(&format!(
             "| {} | {size} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} | {} B | {verdict} |\n",
             row.label,
@@ -185,11 +207,7 @@ pub(crate) fn cold_table(rows: &[ColdRow], node: Option<&ColdRow>) -> String {
     out.push_str("| --- | ---: | ---: | ---: | ---: | --- |\n");
     for row in rows.iter().chain(node) {
         let (init, plain, tls) = (ms(row.poll.median), ms(row.plain.median), ms(row.tls.median));
-        let verdict = match row.role {
-            Role::Targeted => cold_verdict(row, node),
-            Role::Measured => "(no target)".to_owned(),
-            Role::Comparison => "(comparison)".to_owned(),
-        };
+        let verdict = row.role.verdict(|| cold_verdict(row, node));
         out.push_str(&format!(
             "| {} | {init:.1} / {:.1} | {plain:.1} / {:.1} | {tls:.1} / {:.1} | {init:.1} / {:.1} / {:.1} | {verdict} |\n",
             row.label,
