@@ -18,16 +18,12 @@ use testkit::Emulator;
 
 const KEY: &str = "results-test-key";
 
-/// The attempts at delivery `id`, once one was answered 200 (polling, up to 20 s).
+/// The attempts at delivery `id`, once one was answered 200 (waiting up to 20 s).
 async fn delivered(simulator: &Simulator, id: &str) -> Vec<gemini_sim::Attempt> {
-    for _ in 0..1000 {
-        let attempts: Vec<_> = simulator.attempts().into_iter().filter(|a| a.webhook_id == id).collect();
-        if attempts.iter().any(|a| a.status == Some(200)) {
-            return attempts;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    if !simulator.answered(id, Duration::from_secs(20)).await {
+        panic!("{id} was never answered 200: {:?}", simulator.attempts());
     }
-    panic!("{id} was never answered 200: {:?}", simulator.attempts());
+    simulator.attempts().into_iter().filter(|a| a.webhook_id == id).collect()
 }
 
 /// The whole loop on one machine ([`GeminiLoop`]), and the messages read from the example consumer's
