@@ -12,6 +12,7 @@
 
 mod emulator;
 mod fault_proxy;
+mod runtime_api;
 mod stack;
 mod start_up;
 mod stream;
@@ -19,6 +20,7 @@ mod tls_front;
 
 pub use emulator::{Emulator, EmulatorError, HARNESS_TIMEOUTS, REGION, python, sdk_config_for};
 pub use fault_proxy::{Fault, FaultProxy};
+pub use runtime_api::{Invocation, Outcome, RuntimeApi, TRACE_HEADER};
 /// Lambda HTTP events of every payload format, as the library's fixtures make them (the CLI writes the
 /// same for `sam local invoke`).
 pub use shared::fixtures::lambda_events::{HttpRequest, PayloadFormat, http_event};
@@ -29,6 +31,6 @@ pub use stack::{
     TableSpec, check_sqs_safe, create_fifo_queue, create_kept_queue, create_queue, create_queue_named,
     create_table, drain_queue, receive_batch,
 };
-pub use start_up::{StartUp, start_up};
+pub use start_up::{Running, StartUp, start_up};
 pub use stream::StreamReader;
 pub use tls_front::{TlsFront, TlsFrontError};

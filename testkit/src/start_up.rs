@@ -1,7 +1,10 @@
 //! A function's binary started as Lambda would start it, with only the variables a test gives: what it
-//! says, and how it exits, when a setting stops it at start-up.
+//! says, and how it exits, when a setting stops it at start-up; or, started well, serving a local
+//! Runtime API ([`RuntimeApi`]).
 
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+
+use crate::RuntimeApi;
 
 /// How a start-up ended.
 #[derive(Debug, Clone)]
@@ -37,4 +40,42 @@ pub fn start_up(binary: &str, vars: &[(&str, &str)]) -> StartUp {
         .output()
         .unwrap_or_else(|e| panic!("starting {binary}: {e}"));
     StartUp { code: output.status.code(), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }
+}
+
+/// A function's binary running as Lambda runs it, polling a [`RuntimeApi`]; killed when dropped.
+#[derive(Debug)]
+pub struct Running(Child);
+
+impl Running {
+    /// Starts `binary` against `api` with exactly `vars`, the variables Lambda sets for every function,
+    /// and `AWS_LAMBDA_MAX_CONCURRENCY` when given (Lambda Managed Instances set it).
+    pub fn under(
+        api: &RuntimeApi,
+        binary: &str,
+        vars: &[(&str, &str)],
+        max_concurrency: Option<&str>,
+    ) -> Self {
+        let mut command = Command::new(binary);
+        command
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", api.address())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_LAMBDA_FUNCTION_NAME", "function")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .envs(vars.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(concurrency) = max_concurrency {
+            command.env("AWS_LAMBDA_MAX_CONCURRENCY", concurrency);
+        }
+        Self(command.spawn().unwrap_or_else(|e| panic!("starting {binary}: {e}")))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -14,8 +14,11 @@ async fn main() -> anyhow::Result<()> {
     shared::logging::init();
     let config = Config::from_env()?;
     let aws = Clients::load(config.endpoint_url.clone(), Timeouts::CONSUMER).await;
-    let consumer = &Consumer::from_config(&config, &aws, Arc::new(SystemClock));
-    lambda_runtime::run(service_fn(move |event| consumer::handle(consumer, event)))
-        .await
-        .map_err(anyhow::Error::from_boxed)
+    let consumer = Arc::new(Consumer::from_config(&config, &aws, Arc::new(SystemClock)));
+    lambda_runtime::run_concurrent(service_fn(move |event| {
+        let consumer = consumer.clone();
+        async move { consumer::handle(&consumer, event).await }
+    }))
+    .await
+    .map_err(anyhow::Error::from_boxed)
 }

@@ -14,8 +14,11 @@ async fn main() -> anyhow::Result<()> {
     let config = fanout::Config::from_env()?;
     shared::metrics::set_namespace(&config.metrics_namespace);
     let aws = Clients::load(config.endpoint_url.clone(), fanout::TIMEOUTS).await;
-    let fanout = &Fanout::from_config(config, &aws, Arc::new(SystemClock));
-    lambda_runtime::run(service_fn(move |event| fanout::handle(fanout, event)))
-        .await
-        .map_err(anyhow::Error::from_boxed)
+    let fanout = Arc::new(Fanout::from_config(config, &aws, Arc::new(SystemClock)));
+    lambda_runtime::run_concurrent(service_fn(move |event| {
+        let fanout = fanout.clone();
+        async move { fanout::handle(&fanout, event).await }
+    }))
+    .await
+    .map_err(anyhow::Error::from_boxed)
 }

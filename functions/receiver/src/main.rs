@@ -20,10 +20,10 @@ async fn main() -> anyhow::Result<()> {
     for notice in notices {
         tracing::warn!("{notice}");
     }
-    let receiver = Receiver::from_config(&config, verifier, &aws, clock);
-    let receiver = &receiver;
-    lambda_http::run(service_fn(move |request| async move {
-        Ok::<_, std::convert::Infallible>(receiver::handle(receiver, request).await)
+    let receiver = Arc::new(Receiver::from_config(&config, verifier, &aws, clock));
+    lambda_http::run_concurrent(service_fn(move |request| {
+        let receiver = receiver.clone();
+        async move { Ok::<_, std::convert::Infallible>(receiver::handle(&receiver, request).await) }
     }))
     .await
     .map_err(anyhow::Error::from_boxed)

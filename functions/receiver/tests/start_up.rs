@@ -1,7 +1,10 @@
 //! The built receiver, started with a bad setting, stops with one line naming the variable and what to
-//! do (never the value: it may be a secret).
+//! do (never the value: it may be a secret); started well, under a local Lambda Runtime API, it serves
+//! one invocation at a time, or as many at once as Lambda Managed Instances allow.
 
-use testkit::start_up;
+use std::time::Duration;
+
+use testkit::{HttpRequest, Invocation, Outcome, PayloadFormat, Running, RuntimeApi, http_event, start_up};
 
 const BIN: &str = env!("CARGO_BIN_EXE_receiver");
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -69,4 +72,37 @@ fn a_missing_or_misnamed_queue_is_named() {
 fn an_unknown_scheme_and_a_bad_number_are_named() {
     start_up(BIN, &with(&[("ACCEPTED_SCHEMES", "v1,v2")])).refused("ACCEPTED_SCHEMES");
     start_up(BIN, &with(&[("MAX_BODY_BYTES", "lots")])).refused("MAX_BODY_BYTES");
+}
+
+/// Polls come within milliseconds of a start: waiting longer only bounds a failure.
+const START: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn on_managed_instances_it_asks_for_as_many_invocations_as_lambda_allows() {
+    let mut api = RuntimeApi::start("receiver", Duration::from_secs(30)).await.unwrap();
+    let _receiver = Running::under(&api, BIN, &with(&[]), Some("4"));
+
+    // Four pollers at once, before any invocation is handed out.
+    for poll in 1..=4 {
+        assert!(api.poll_within(START).await.is_some(), "poll {poll} of 4");
+    }
+}
+
+#[tokio::test]
+async fn on_classic_lambda_it_asks_for_the_next_invocation_only_once_it_answered_the_last() {
+    let mut api = RuntimeApi::start("receiver", Duration::from_secs(30)).await.unwrap();
+    let _receiver = Running::under(&api, BIN, &with(&[]), None);
+    assert!(api.poll_within(START).await.is_some());
+    let request =
+        HttpRequest { method: "GET", headers: Vec::new(), body: b"", base64: false, query: Vec::new() };
+    let payload = http_event(PayloadFormat::FunctionUrl, &request).to_string().into_bytes();
+    api.invoke(Invocation { request_id: "r-1".into(), payload });
+
+    let (answered_at, outcome) = api.next_outcome_at().await.unwrap();
+    let second_poll = api.poll_within(START).await.unwrap();
+
+    let Outcome::Response { request_id, body } = outcome else { panic!("{outcome:?}") };
+    assert_eq!(request_id, "r-1");
+    assert!(String::from_utf8_lossy(&body).contains("405"), "a GET is refused: {body:?}");
+    assert!(second_poll > answered_at, "the second poll came before the first answer");
 }

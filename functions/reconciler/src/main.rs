@@ -14,8 +14,11 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     shared::metrics::set_namespace(&config.metrics_namespace);
     let aws = Clients::load(config.endpoint_url.clone(), reconciler::TIMEOUTS).await;
-    let function = &ReconcilerFunction::from_config(&config, &aws, Arc::new(SystemClock));
-    lambda_runtime::run(service_fn(move |event| reconciler::handle(function, event)))
-        .await
-        .map_err(anyhow::Error::from_boxed)
+    let function = Arc::new(ReconcilerFunction::from_config(&config, &aws, Arc::new(SystemClock)));
+    lambda_runtime::run_concurrent(service_fn(move |event| {
+        let function = function.clone();
+        async move { reconciler::handle(&function, event).await }
+    }))
+    .await
+    .map_err(anyhow::Error::from_boxed)
 }

@@ -14,8 +14,11 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     shared::metrics::set_namespace(&config.metrics_namespace);
     let aws = Clients::load(config.endpoint_url.clone(), recorder::TIMEOUTS).await;
-    let recorder = &Recorder::from_config(&config, &aws, Arc::new(SystemClock));
-    lambda_runtime::run(service_fn(move |event| recorder::handle(recorder, event)))
-        .await
-        .map_err(anyhow::Error::from_boxed)
+    let recorder = Arc::new(Recorder::from_config(&config, &aws, Arc::new(SystemClock)));
+    lambda_runtime::run_concurrent(service_fn(move |event| {
+        let recorder = recorder.clone();
+        async move { recorder::handle(&recorder, event).await }
+    }))
+    .await
+    .map_err(anyhow::Error::from_boxed)
 }

@@ -13,8 +13,11 @@ async fn main() -> anyhow::Result<()> {
     shared::logging::init();
     let config = Config::from_env()?;
     let aws = Clients::load(config.endpoint_url.clone(), starter::TIMEOUTS).await;
-    let starter = &Starter::from_config(&config, &aws, Arc::new(SystemClock));
-    lambda_runtime::run(service_fn(move |event| starter::handle(starter, event)))
-        .await
-        .map_err(anyhow::Error::from_boxed)
+    let starter = Arc::new(Starter::from_config(&config, &aws, Arc::new(SystemClock)));
+    lambda_runtime::run_concurrent(service_fn(move |event| {
+        let starter = starter.clone();
+        async move { starter::handle(&starter, event).await }
+    }))
+    .await
+    .map_err(anyhow::Error::from_boxed)
 }

@@ -26,7 +26,7 @@ use testkit::{HttpRequest, PayloadFormat, StreamReader, http_event};
 
 use crate::Error;
 use crate::drain::Drain;
-use crate::runtime_api::Outcome;
+use testkit::Outcome;
 
 /// `template.yaml`: the recorder's SQS trigger, `BatchSize: 10`.
 pub(crate) const RECORDER_BATCH: usize = 10;
@@ -246,7 +246,7 @@ fn ingest_record(webhook_id: &str, n: usize, queue_arn: &str) -> Result<SqsMessa
         jwt: None,
     };
     let message = IngestMessage::new(verified, &body, Event::parse(&body)?, now * 1000)
-        .with_trace(crate::runtime_api::TRACE_HEADER.parse().ok());
+        .with_trace(testkit::TRACE_HEADER.parse().ok());
     let mut record = SqsMessage::default();
     record.message_id = Some(format!("00000000-0000-4000-8000-{n:012}"));
     record.receipt_handle = Some(format!("receipt-{n}"));

@@ -19,7 +19,11 @@ use tokio::sync::mpsc;
 
 use crate::Error;
 use crate::events::Workload;
-use crate::runtime_api::{Invocation, Outcome, RuntimeApi};
+use testkit::{Invocation, Outcome, RuntimeApi};
+
+/// How long each invocation may run, as the Runtime API tells the function: the template's longest
+/// timeout, the example consumer's (which starts a record only with its whole follow-up time left).
+const DEADLINE: Duration = Duration::from_secs(consumer::FUNCTION_TIMEOUT_SECS);
 
 /// Lines of output kept for a failure report.
 const TAIL_LINES: usize = 30;
@@ -143,7 +147,7 @@ async fn unless_exited<T>(
 /// One cold start: from just before `exec` to the arrival of the first `invocation/next` poll. The
 /// process is killed as soon as it has polled.
 pub(crate) async fn first_poll(subject: &Subject) -> Result<Duration, Error> {
-    let mut api = RuntimeApi::start(&subject.function_name).await?;
+    let mut api = RuntimeApi::start(&subject.function_name, DEADLINE).await?;
     let (t0, mut running) = Running::spawn(subject, &api)?;
     let arrived = unless_exited(&mut running, &subject.label, "its first poll", api.next_poll()).await?;
     Ok(arrived.duration_since(t0))
@@ -167,7 +171,7 @@ pub(crate) async fn first_answer(
     payload: Vec<u8>,
     check: impl Fn(&str, &Outcome) -> Result<(), String>,
 ) -> Result<ColdStart, Error> {
-    let mut api = RuntimeApi::start(&subject.function_name).await?;
+    let mut api = RuntimeApi::start(&subject.function_name, DEADLINE).await?;
     let (t0, mut running) = Running::spawn(subject, &api)?;
     let label = subject.label.as_str();
     let polled = unless_exited(&mut running, label, "its first poll", api.next_poll()).await?;
@@ -222,7 +226,7 @@ pub(crate) async fn long_run(
     workload: &mut Workload,
     invocations: usize,
 ) -> Result<LongRun, Error> {
-    let mut api = RuntimeApi::start(&subject.function_name).await?;
+    let mut api = RuntimeApi::start(&subject.function_name, DEADLINE).await?;
     let (started, mut running) = Running::spawn(subject, &api)?;
     let label = subject.label.as_str();
     for index in 0..invocations {

@@ -22,7 +22,6 @@ mod first_delivery;
 mod launch;
 mod node;
 mod report;
-mod runtime_api;
 mod subjects;
 
 use std::path::{Path, PathBuf};
