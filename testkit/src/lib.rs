@@ -12,6 +12,7 @@
 
 mod emulator;
 mod fault_proxy;
+mod logs;
 mod runtime_api;
 mod stack;
 mod start_up;
@@ -20,6 +21,7 @@ mod tls_front;
 
 pub use emulator::{Emulator, EmulatorError, HARNESS_TIMEOUTS, REGION, python, sdk_config_for};
 pub use fault_proxy::{Fault, FaultProxy};
+pub use logs::{Capture, capture_logs};
 pub use runtime_api::{Invocation, Outcome, RuntimeApi, TRACE_HEADER};
 /// Lambda HTTP events of every payload format, as the library's fixtures make them (the CLI writes the
 /// same for `sam local invoke`).

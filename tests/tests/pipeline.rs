@@ -156,37 +156,11 @@ async fn an_event_with_characters_sqs_refuses_reaches_its_routed_queue_as_the_sa
     );
 }
 
-thread_local! {
-    /// The lines logged on this thread while [`logged`] runs.
-    static LINES: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Writes each line to this thread's [`LINES`], when capturing.
-struct ThisThread;
-
-impl std::io::Write for ThisThread {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        LINES.with_borrow_mut(|lines| lines.as_mut().map(|lines| lines.extend_from_slice(bytes)));
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every JSON line a function wrote while `work` ran on this thread, as the function writes them to
-/// CloudWatch Logs. The functions' subscriber is installed once, process-wide: a scoped one would
-/// let another test's thread, logging first at a call site, turn that call site off for every thread.
+/// What `work` returns, and every line it logged on this thread, as the function writes them.
 async fn logged<T>(work: impl std::future::Future<Output = T>) -> (T, Vec<serde_json::Value>) {
-    static INSTALLED: std::sync::Once = std::sync::Once::new();
-    INSTALLED.call_once(|| {
-        let subscriber = shared::logging::subscriber(|| ThisThread, Some("info"));
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-    });
-    LINES.set(Some(Vec::new()));
+    let logs = testkit::capture_logs();
     let output = work.await;
-    let text = String::from_utf8(LINES.take().unwrap_or_default()).unwrap();
-    (output, text.lines().map(|line| serde_json::from_str(line).unwrap()).collect())
+    (output, logs.lines())
 }
 
 /// The `trace_id` of the delivery span a line was written in, if any.

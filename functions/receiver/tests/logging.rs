@@ -1,6 +1,4 @@
-//! What a flood of refusals writes to the logs. Alone in its test binary: tracing caches, per call
-//! site, whether anyone listens, so a test capturing logs on its own thread must not share the process
-//! with tests that log to no one.
+//! What a flood of refusals writes to the logs, as the receiver writes them (`testkit::capture_logs`).
 
 mod support;
 
@@ -20,7 +18,7 @@ fn forged(id: &str) -> lambda_http::Request {
 async fn a_flood_of_refusals_logs_one_info_line_per_reason_a_minute_and_counts_every_one() {
     let clock = std::sync::Arc::new(shared::clock::ManualClock::at(NOW));
     let receiver = receiver_on(&config(&[]), RecordingQueue::default(), clock.clone()).await;
-    let (_guard, written) = capture_logs();
+    let logs = testkit::capture_logs();
     shared::metrics::capture();
     for i in 0..50 {
         assert_eq!(handle(&receiver, forged(&format!("msg_flood_{i}"))).await.status(), 401);
@@ -29,13 +27,13 @@ async fn a_flood_of_refusals_logs_one_info_line_per_reason_a_minute_and_counts_e
         handle(&receiver, dynamic_post(PayloadFormat::FunctionUrl, "msg_theirs", BODY, None)).await;
     }
     assert_eq!(shared::metrics::take_captured().len(), 53, "the metric counts every refusal");
-    let lines = logged(&written);
+    let lines = logs.lines();
     let reasons: Vec<&str> = lines.iter().filter_map(|l| l["fields"]["reason"].as_str()).collect();
     assert_eq!(reasons, ["signature_mismatch", "dynamic_token_mismatch"], "{lines:?}");
 
     clock.advance(receiver::REFUSAL_LOG_WINDOW_SECS);
     handle(&receiver, forged("msg_flood_after")).await;
-    let lines = logged(&written);
+    let lines = logs.lines();
     let last = &lines.last().unwrap()["fields"];
     assert_eq!((last["reason"].as_str(), last["quieted"].as_u64()), (Some("signature_mismatch"), Some(49)));
 }

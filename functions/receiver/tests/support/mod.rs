@@ -148,35 +148,3 @@ pub fn signed_post(id: &str, body: &[u8]) -> Request {
 pub fn json_body(response: &Response<Body>) -> Value {
     serde_json::from_slice(response.body().as_ref()).unwrap()
 }
-
-/// The log lines written at info and above on this thread from now until the guard is dropped, as
-/// the functions write them (JSON): what a test of what gets logged reads.
-pub fn capture_logs() -> (tracing::subscriber::DefaultGuard, Arc<Mutex<Vec<u8>>>) {
-    let written = Arc::new(Mutex::new(Vec::new()));
-    let sink = written.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || LogSink(sink.clone()))
-        .finish();
-    (tracing::subscriber::set_default(subscriber), written)
-}
-
-/// The captured lines, parsed.
-pub fn logged(written: &Mutex<Vec<u8>>) -> Vec<Value> {
-    let bytes = written.lock().unwrap();
-    String::from_utf8_lossy(&bytes).lines().map(|line| serde_json::from_str(line).unwrap()).collect()
-}
-
-struct LogSink(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
