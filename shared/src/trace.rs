@@ -13,12 +13,13 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// An X-Ray trace header, parsed and canonical.
+///
+/// Held as its canonical text, built once when parsed: every SQS send and bus entry of the delivery
+/// sends it, and every stage's span names its trace id, a slice of it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TraceHeader {
-    /// `1-` then 8 hex digits (the trace's start, Unix seconds) then `-` and 24 hex digits.
-    root: String,
-    /// The segment the trace continues from: 16 hex digits.
-    parent: Option<String>,
+    /// `Root=<trace id>`, then `;Parent=<16 hex digits>` and `;Sampled=0|1` where known.
+    canonical: String,
     /// Whether the trace is recorded: `Some(true)` for `Sampled=1`; `None` when the decision is
     /// not made (`Sampled=?`, or absent), which X-Ray leaves to the next hop.
     sampled: Option<bool>,
@@ -29,15 +30,25 @@ pub struct TraceHeader {
 #[error("not an X-Ray trace header: {0}")]
 pub struct TraceHeaderError(&'static str);
 
+/// `Root=`: the canonical text's start.
+const ROOT: &str = "Root=";
+/// A trace id: `1-`, 8 hex digits (the trace's start, Unix seconds), `-`, 24 hex digits.
+const TRACE_ID_LEN: usize = 35;
+
 impl TraceHeader {
     /// The trace id (`Root`), what X-Ray's console and a log search take: `1-5759e988-bd862e3fe1be46a994272793`.
     pub fn trace_id(&self) -> &str {
-        &self.root
+        &self.canonical[ROOT.len()..ROOT.len() + TRACE_ID_LEN]
     }
 
     /// Whether X-Ray records this trace, if decided.
     pub fn sampled(&self) -> Option<bool> {
         self.sampled
+    }
+
+    /// The canonical header, as SQS's `AWSTraceHeader` and a bus entry's `TraceHeader` take it.
+    pub fn as_str(&self) -> &str {
+        &self.canonical
     }
 }
 
@@ -46,10 +57,9 @@ fn is_hex(text: &str, len: usize) -> bool {
 }
 
 fn is_trace_id(root: &str) -> bool {
-    match root.split('-').collect::<Vec<_>>()[..] {
-        ["1", time, id] => is_hex(time, 8) && is_hex(id, 24),
-        _ => false,
-    }
+    let mut parts = root.splitn(3, '-');
+    let (Some("1"), Some(time), Some(id)) = (parts.next(), parts.next(), parts.next()) else { return false };
+    is_hex(time, 8) && is_hex(id, 24)
 }
 
 impl FromStr for TraceHeader {
@@ -60,9 +70,9 @@ impl FromStr for TraceHeader {
         let (mut root, mut parent, mut sampled) = (None, None, None);
         for field in header.split(';').map(str::trim).filter(|f| !f.is_empty()) {
             match field.split_once('=') {
-                Some(("Root", value)) if is_trace_id(value) => root = Some(value.to_owned()),
+                Some(("Root", value)) if is_trace_id(value) => root = Some(value),
                 Some(("Root", _)) => return Err(TraceHeaderError("Root is not 1-<8 hex>-<24 hex>")),
-                Some(("Parent", value)) if is_hex(value, 16) => parent = Some(value.to_owned()),
+                Some(("Parent", value)) if is_hex(value, 16) => parent = Some(value),
                 Some(("Parent", _)) => return Err(TraceHeaderError("Parent is not 16 hex digits")),
                 Some(("Sampled", "1")) => sampled = Some(true),
                 Some(("Sampled", "0")) => sampled = Some(false),
@@ -71,27 +81,33 @@ impl FromStr for TraceHeader {
             }
         }
         let root = root.ok_or(TraceHeaderError("no Root"))?;
-        Ok(Self { root, parent, sampled })
+        // Root, then Parent and Sampled where known: at most 5 + 35 + 8 + 16 + 10 bytes.
+        let mut canonical = String::with_capacity(74);
+        canonical.push_str(ROOT);
+        canonical.push_str(root);
+        if let Some(parent) = parent {
+            canonical.push_str(";Parent=");
+            canonical.push_str(parent);
+        }
+        match sampled {
+            Some(true) => canonical.push_str(";Sampled=1"),
+            Some(false) => canonical.push_str(";Sampled=0"),
+            None => {}
+        }
+        Ok(Self { canonical, sampled })
     }
 }
 
 impl fmt::Display for TraceHeader {
     /// The canonical header: `Root`, then `Parent` and `Sampled` where known.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Root={}", self.root)?;
-        if let Some(parent) = &self.parent {
-            write!(f, ";Parent={parent}")?;
-        }
-        match self.sampled {
-            Some(sampled) => write!(f, ";Sampled={}", u8::from(sampled)),
-            None => Ok(()),
-        }
+        f.write_str(&self.canonical)
     }
 }
 
 impl Serialize for TraceHeader {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(&self.canonical)
     }
 }
 

@@ -57,7 +57,7 @@ impl BusPublisher {
                     .source(SOURCE)
                     .detail_type(&batch[i].event_type)
                     .detail(&batch[i].body)
-                    .set_trace_header(batch[i].trace_header.as_ref().map(ToString::to_string))
+                    .set_trace_header(batch[i].trace_header.as_ref().map(|trace| trace.as_str().to_owned()))
                     .build()
             })
             .collect();

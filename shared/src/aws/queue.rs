@@ -156,7 +156,7 @@ pub fn trace_attribute(
 ) -> Option<(MessageSystemAttributeNameForSends, MessageSystemAttributeValue)> {
     let value = MessageSystemAttributeValue::builder()
         .data_type("String")
-        .string_value(trace.to_string())
+        .string_value(trace.as_str())
         .build()
         .ok()?;
     Some((MessageSystemAttributeNameForSends::AwsTraceHeader, value))

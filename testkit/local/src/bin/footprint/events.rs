@@ -2,8 +2,9 @@
 //! work against the emulator, and what counts as success for each. A run whose invocations failed
 //! measures an error path, not the function, so every answer is checked.
 //!
-//! - receiver (and its Node.js twin): signed `v1` deliveries in HTTP API payload-format 2.0 events;
-//!   each must answer 200, which it only does once SQS accepted the message.
+//! - receiver (and its Node.js twin): signed `v1` deliveries in HTTP API payload-format 2.0 events
+//!   (`v1a` ones, signed by a key of a served JWKS, for the receiver's cold first delivery with its key
+//!   fetch); each must answer 200, which it only does once SQS accepted the message.
 //! - recorder: SQS events of [`RECORDER_BATCH`] ingest messages, every `webhook-id` new; no record may
 //!   fail. Each becomes a conditional PutItem and a stream record.
 //! - fanout: the real INSERT records the recorder's run left on the table's stream, read back through
@@ -19,7 +20,7 @@ use serde_json::{Value, json};
 use shared::clock::{Clock, SystemClock};
 use shared::event::{Event, EventKind};
 use shared::message::IngestMessage;
-use shared::signature::sign::SignedHeaders;
+use shared::signature::sign::{Ed25519Signer, SignedHeaders};
 use shared::signature::{Scheme, SigningSecret, Verified};
 use shared::{WebhookId, WebhookTimestamp};
 use testkit::{HttpRequest, PayloadFormat, StreamReader, http_event};
@@ -44,12 +45,21 @@ pub(crate) const CONSUMER_BATCH: usize = 10;
 /// Where a run's events come from.
 enum Source {
     /// Signed deliveries, made as they are handed out (their timestamps must be fresh).
-    Deliveries { secret: SigningSecret, prefix: String },
+    Deliveries { signer: Signer, prefix: String },
     /// Ingest-queue batches of new `webhook-id`s.
     Ingest { prefix: String, queue_arn: String },
     /// Events built up front from what the emulator holds, handed out round-robin, with the number
     /// of records in each.
     Prebuilt { events: Vec<Vec<u8>>, records: Vec<usize> },
+}
+
+/// How deliveries are signed.
+enum Signer {
+    /// `v1`, with the receiver's secret.
+    V1(SigningSecret),
+    /// `v1a`, with a key whose public half the receiver fetches, posted to the URL holding the
+    /// receiver's URL token, as Gemini posts a dynamic delivery.
+    V1a { key: Box<Ed25519Signer>, url_token: String },
 }
 
 /// What a successful answer looks like.
@@ -94,7 +104,15 @@ fn envelope(index: usize) -> Vec<u8> {
 impl Workload {
     /// Signed `v1` deliveries with ids `{prefix}_{index}`, for a receiver configured with `secret`.
     pub(crate) fn deliveries(secret: &SigningSecret, prefix: &str) -> Self {
-        let source = Source::Deliveries { secret: secret.clone(), prefix: prefix.to_owned() };
+        let source = Source::Deliveries { signer: Signer::V1(secret.clone()), prefix: prefix.to_owned() };
+        Self { source, expect: Expect::HttpOk, drain: None }
+    }
+
+    /// Signed `v1a` deliveries with ids `{prefix}_{index}`, for a receiver that fetches `key`'s public
+    /// half and holds `url_token`.
+    pub(crate) fn v1a_deliveries(key: Ed25519Signer, url_token: &str, prefix: &str) -> Self {
+        let signer = Signer::V1a { key: Box::new(key), url_token: url_token.to_owned() };
+        let source = Source::Deliveries { signer, prefix: prefix.to_owned() };
         Self { source, expect: Expect::HttpOk, drain: None }
     }
 
@@ -160,11 +178,19 @@ impl Workload {
     /// The `index`-th event's JSON.
     pub(crate) fn event(&self, index: usize) -> Result<Vec<u8>, Error> {
         match &self.source {
-            Source::Deliveries { secret, prefix } => {
+            Source::Deliveries { signer, prefix } => {
                 let body = envelope(index);
-                let signed =
-                    SignedHeaders::v1(secret, &format!("{prefix}_{index}"), SystemClock.unix_now(), &body);
-                let event = http_event(PayloadFormat::HttpApi, &HttpRequest::signed(&signed, &body));
+                let (id, now) = (format!("{prefix}_{index}"), SystemClock.unix_now());
+                let request = match signer {
+                    Signer::V1(secret) => {
+                        HttpRequest::signed(&SignedHeaders::v1(secret, &id, now, &body), &body)
+                    }
+                    Signer::V1a { key, url_token } => {
+                        HttpRequest::signed(&SignedHeaders::v1a(key, &id, now, &body), &body)
+                            .with_url_token(url_token)
+                    }
+                };
+                let event = http_event(PayloadFormat::HttpApi, &request);
                 Ok(serde_json::to_vec(&event)?)
             }
             Source::Ingest { prefix, queue_arn } => {

@@ -1,10 +1,12 @@
 //! The cold first delivery: what a cold start costs up to the answer of the invocation that caused it,
-//! its calls to AWS made the way they are made in AWS, over TLS. Each function is started
-//! `starts` times with its AWS calls going straight to the emulator over plain HTTP and as often
-//! through [`testkit::TlsFront`] (a certificate authority of the run's own, trusted through
-//! `SSL_CERT_FILE`, or `NODE_EXTRA_CA_CERTS` for Node.js), the two interleaved so the machine's drift
-//! falls on both alike. The difference is what TLS adds: the handshake, the trust store loaded and
-//! checked, and the first use of the process's random number generator.
+//! its calls to AWS (and, for a `v1a` delivery, to the JWKS) made the way they are made in AWS, over
+//! TLS. Each function is started `starts` times with its calls going straight to the emulator (and a
+//! JWKS server) over plain HTTP and as often through [`testkit::TlsFront`]s (a certificate authority of
+//! the run's own, trusted through `SSL_CERT_FILE` naming the system's roots and it, so the trust store
+//! is as large as in AWS, or `NODE_EXTRA_CA_CERTS` for Node.js), the two interleaved so the machine's
+//! drift falls on both alike. The difference is what TLS adds: the
+//! handshakes, the trust store loaded and checked, and the first use of the process's random number
+//! generator.
 
 use std::time::Duration;
 
@@ -31,44 +33,77 @@ pub(crate) struct ColdRow {
     pub(crate) role: Role,
 }
 
-/// `subject` with its AWS calls through `front`, trusting its authority: every variable naming the
-/// emulator at `plain` (`AWS_ENDPOINT_URL`, and the queue URLs, which the AWS SDK for JavaScript sends
-/// to directly) names the front instead, as every AWS URL is `https` in AWS.
-pub(crate) fn through_tls(subject: &Subject, plain: &str, front: &TlsFront) -> Subject {
-    let mut tls = subject.clone();
-    let url = front.url();
-    for (_, value) in &mut tls.env {
-        if let Some(rest) = value.strip_prefix(plain) {
-            *value = format!("{url}{rest}");
-        }
-    }
-    let ca = front.ca_file().display().to_string();
-    tls.env.extend([("SSL_CERT_FILE".to_owned(), ca.clone()), ("NODE_EXTRA_CA_CERTS".to_owned(), ca)]);
-    tls
+/// A service a function calls over plain HTTP on loopback, at `plain`, and the TLS front standing for
+/// it (the emulator for AWS; a JWKS server for Google's keys).
+#[derive(Clone, Copy)]
+pub(crate) struct Fronted<'a> {
+    pub(crate) plain: &'a str,
+    pub(crate) front: &'a TlsFront,
 }
 
-/// `starts` cold first deliveries of `plain` and as many of `tls` (whose calls must go through
-/// `front`: a start that made no handshake there is an error), interleaved, each handed the next event
-/// of `workload` and its answer checked.
+/// A function whose calls go through TLS fronts, and the fronts it must have reached.
+pub(crate) struct ThroughTls<'a> {
+    pub(crate) subject: Subject,
+    fronts: Vec<&'a TlsFront>,
+}
+
+/// `subject` with its calls through the fronts of `services`, trusting their authority: every
+/// variable naming a service's plain URL (`AWS_ENDPOINT_URL`; the queue URLs, which the AWS SDK for
+/// JavaScript sends to directly; `JWKS_URL`) names its front instead, as every AWS and Google URL is
+/// `https`. The fronts must share one authority ([`TlsFront::beside`]): one file is trusted.
+pub(crate) fn through_tls<'a>(subject: &Subject, services: &[Fronted<'a>]) -> Result<ThroughTls<'a>, Error> {
+    let Some(first) = services.first() else { return Err("no TLS front to go through".into()) };
+    if services.iter().any(|service| service.front.ca_file() != first.front.ca_file()) {
+        return Err("the TLS fronts must share one certificate authority".into());
+    }
+    let mut tls = subject.clone();
+    let mut fronts: Vec<&TlsFront> = Vec::new();
+    for (_, value) in &mut tls.env {
+        for service in services {
+            if let Some(rest) = value.strip_prefix(service.plain) {
+                *value = format!("{}{rest}", service.front.url());
+                if !fronts.iter().any(|front| std::ptr::eq(*front, service.front)) {
+                    fronts.push(service.front);
+                }
+                break;
+            }
+        }
+    }
+    // Rust: the system's roots and the authority, so the trust store loaded is as large as in AWS.
+    // Node.js adds NODE_EXTRA_CA_CERTS to the roots it carries.
+    let bundle = first.front.bundle_file().display().to_string();
+    let ca = first.front.ca_file().display().to_string();
+    tls.env.extend([("SSL_CERT_FILE".to_owned(), bundle), ("NODE_EXTRA_CA_CERTS".to_owned(), ca)]);
+    Ok(ThroughTls { subject: tls, fronts })
+}
+
+/// `starts` cold first deliveries of `plain` and as many of `tls` (a start that made no handshake at
+/// each front its calls go through is an error), interleaved, each handed the next event of
+/// `workload`, its answer checked, and what it sent accounted for before the next start.
 pub(crate) async fn measure(
     plain: &Subject,
-    (tls, front): (&Subject, &TlsFront),
-    workload: &Workload,
+    tls: &ThroughTls<'_>,
+    workload: &mut Workload,
     starts: usize,
     role: Role,
 ) -> Result<ColdRow, Error> {
     eprintln!("{}: {starts} cold first deliveries over HTTP and {starts} through TLS ...", plain.label);
     let (mut polls, mut over_http, mut over_tls) = (Vec::new(), Vec::new(), Vec::new());
     for start in 0..starts {
-        for (subject, answers, offset) in [(plain, &mut over_http, 0), (tls, &mut over_tls, 1)] {
+        for (subject, answers, offset) in [(plain, &mut over_http, 0), (&tls.subject, &mut over_tls, 1)] {
             let index = 2 * start + offset;
+            let handshakes: Vec<usize> = tls.fronts.iter().map(|front| front.handshakes()).collect();
+            let event = workload.event(index)?;
             let check = |id: &str, outcome: &_| workload.check(id, outcome);
-            let handshakes = front.handshakes();
-            let ColdStart { poll, answer } =
-                launch::first_answer(subject, workload.event(index)?, check).await?;
-            if offset == 1 && front.handshakes() == handshakes {
-                return Err(format!("{}: answered without a TLS handshake at the front", tls.label).into());
+            let ColdStart { poll, answer } = launch::first_answer(subject, event, check).await?;
+            let missed =
+                tls.fronts.iter().zip(&handshakes).any(|(front, before)| front.handshakes() == *before);
+            if offset == 1 && missed {
+                return Err(
+                    format!("{}: answered without a TLS handshake at each front", tls.subject.label).into()
+                );
             }
+            workload.after(index, index + 1 == 2 * starts).await?;
             polls.push(poll);
             answers.push(answer);
         }

@@ -8,7 +8,7 @@ use shared::signature::SigningSecret;
 use testkit::{Emulator, Stack, TlsFront};
 
 use crate::events::Workload;
-use crate::first_delivery::{self, ColdRow};
+use crate::first_delivery::{self, ColdRow, Fronted};
 use crate::report::Role;
 use crate::report::{self, Row, Size};
 use crate::subjects::{self, Target};
@@ -82,12 +82,12 @@ impl NodeReceiver {
         let stack = Stack::create(emulator).await?;
         let target = Target { endpoint: emulator.endpoint(), stack: &stack, secret };
         let plain = subjects::node(self.label.clone(), &self.program, &self.dir, &target);
-        let tls = first_delivery::through_tls(&plain, emulator.endpoint(), front);
-        let workload = Workload::deliveries(secret, "msg_fp_node_cold");
+        let tls = first_delivery::through_tls(&plain, &[Fronted { plain: emulator.endpoint(), front }])?;
+        let mut workload = Workload::deliveries(secret, "msg_fp_node_cold");
         let (sqs, queue) = (emulator.sqs().await, [stack.ingest.url.as_str()]);
         let before = count(&sqs, &queue).await?;
         let starts = options.first_deliveries;
-        let row = first_delivery::measure(&plain, (&tls, front), &workload, starts, Role::Comparison).await?;
+        let row = first_delivery::measure(&plain, &tls, &mut workload, starts, Role::Comparison).await?;
         check_enqueued(&sqs, &queue, before, 2 * options.first_deliveries, &self.label).await?;
         Ok(row)
     }
