@@ -79,8 +79,13 @@ ensure_engine() {
   STARTED_DOCKERD=$pid
 }
 
+# Bumped when the base image changes; an image of another version is built again.
+BASE_VERSION=2
+
 ensure_image() {
-  if docker image inspect "$IMAGE" >/dev/null 2>&1; then
+  local version
+  version=$(docker image inspect -f '{{ index .Config.Labels "gemini-webhooks.base" }}' "$IMAGE" 2>/dev/null || true)
+  if [ "$version" = "$BASE_VERSION" ]; then
     log "base image: present, reused"
   else
     apt_install debootstrap
@@ -90,12 +95,15 @@ ensure_image() {
     nice -n 10 debootstrap --variant=minbase --include=ca-certificates bookworm "$rootfs" \
       >"$STATE/debootstrap.log" 2>&1 || { tail -20 "$STATE/debootstrap.log" >&2; die debootstrap; }
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-    tar -C "$rootfs" -c . | docker import - "$IMAGE" >/dev/null
+    # Amazon Linux 2023's bundle path, which the template's SSL_CERT_FILE names.
+    mkdir -p "$rootfs/etc/pki/tls/certs"
+    ln -s /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/pki/tls/certs/ca-bundle.crt"
+    tar -C "$rootfs" -c . | docker import --change "LABEL gemini-webhooks.base=$BASE_VERSION" - "$IMAGE" >/dev/null
     rm -rf "$rootfs"
     # SAM layers its runtime emulator on the base image; a copy made on an older base must go.
     docker image rm "$IMAGE-rapid-x86_64" >/dev/null 2>&1 || true
   fi
-  docker image inspect "$IMAGE-x86_64" >/dev/null 2>&1 || docker tag "$IMAGE" "$IMAGE-x86_64"
+  docker tag "$IMAGE" "$IMAGE-x86_64"
 }
 
 ensure_build() {

@@ -35,4 +35,4 @@ pub use stack::{
 };
 pub use start_up::{Running, StartUp, start_up};
 pub use stream::StreamReader;
-pub use tls_front::{TlsFront, TlsFrontError};
+pub use tls_front::{TlsFront, TlsFrontError, system_roots_file};

@@ -126,9 +126,15 @@ impl Drop for TlsFront {
 /// Where Debian (and Ubuntu) and Amazon Linux (and Fedora) keep the system's roots as one PEM bundle.
 const SYSTEM_BUNDLES: [&str; 2] = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"];
 
+/// The system's one bundle of root certificates (PEM), if it has one: what `SSL_CERT_FILE` names in
+/// `template.yaml` (Amazon Linux 2023's path), on this machine.
+pub fn system_roots_file() -> Option<&'static Path> {
+    SYSTEM_BUNDLES.iter().map(Path::new).find(|path| path.is_file())
+}
+
 /// The system's root certificates as one PEM text, ending in a newline; `None` if it has no bundle.
 fn system_roots() -> Option<String> {
-    let mut roots = SYSTEM_BUNDLES.iter().find_map(|path| std::fs::read_to_string(path).ok())?;
+    let mut roots = std::fs::read_to_string(system_roots_file()?).ok()?;
     if !roots.ends_with('\n') {
         roots.push('\n');
     }

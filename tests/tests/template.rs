@@ -564,12 +564,16 @@ fn environment(template: &Value, function: &str) -> BTreeSet<String> {
     variables.keys().chain(globals.keys()).map(|k| k.as_str().unwrap().to_owned()).collect()
 }
 
+/// Variables read by the libraries every function links, not by its configuration: the log filter
+/// (`shared::logging`) and the trust store's file (rustls-native-certs, for every TLS client).
+const READ_BY_LIBRARIES: [&str; 2] = ["RUST_LOG", "SSL_CERT_FILE"];
+
 /// The function's variables, as its configuration reads them (`FromVars::variables`).
 fn assert_variables(template: &Value, function: &str, read: &[Variable]) {
     let set = environment(template, function);
     for variable in &set {
         assert!(
-            read.iter().any(|v| v.name == variable) || variable == "RUST_LOG",
+            read.iter().any(|v| v.name == variable) || READ_BY_LIBRARIES.contains(&variable.as_str()),
             "{function} sets {variable}, which the code never reads"
         );
     }
@@ -632,6 +636,10 @@ fn the_routes_cover_every_family_and_the_example_consumer_gets_copies_never_the_
 fn functions_are_built_with_cargo_lambda_for_al2023() {
     let template = template();
     assert_eq!(template["Globals"]["Function"]["Runtime"].as_str(), Some("provided.al2023"));
+    // AL2023's one bundle of the system's roots: the TLS clients read it alone, not the certificate
+    // directories' copies of the same roots besides (docs/performance-and-cost.md, "The trust store").
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(globals["SSL_CERT_FILE"].as_str(), Some("/etc/pki/tls/certs/ca-bundle.crt"));
     for (function, binary) in [
         ("ReceiverFunction", "receiver"),
         ("RecorderFunction", "recorder"),

@@ -17,6 +17,7 @@ use crate::events::Workload;
 use crate::launch::{self, ColdStart, Subject};
 use crate::report::Role;
 use crate::report::{Stats, ms};
+use crate::subjects;
 
 /// One function's cold first deliveries.
 #[derive(Debug, Clone)]
@@ -57,6 +58,7 @@ pub(crate) fn through_tls<'a>(subject: &Subject, services: &[Fronted<'a>]) -> Re
         return Err("the TLS fronts must share one certificate authority".into());
     }
     let mut tls = subject.clone();
+    tls.env.retain(|(name, _)| name != subjects::SSL_CERT_FILE);
     let mut fronts: Vec<&TlsFront> = Vec::new();
     for (_, value) in &mut tls.env {
         for service in services {
@@ -69,11 +71,12 @@ pub(crate) fn through_tls<'a>(subject: &Subject, services: &[Fronted<'a>]) -> Re
             }
         }
     }
-    // Rust: the system's roots and the authority, so the trust store loaded is as large as in AWS.
-    // Node.js adds NODE_EXTRA_CA_CERTS to the roots it carries.
+    // Rust: the system's roots and the authority, in place of the roots alone, so the trust store
+    // loaded is the one loaded over plain HTTP, and in AWS, plus one. Node.js adds NODE_EXTRA_CA_CERTS
+    // to the roots it carries.
     let bundle = first.front.bundle_file().display().to_string();
     let ca = first.front.ca_file().display().to_string();
-    tls.env.extend([("SSL_CERT_FILE".to_owned(), bundle), ("NODE_EXTRA_CA_CERTS".to_owned(), ca)]);
+    tls.env.extend([(subjects::SSL_CERT_FILE.to_owned(), bundle), ("NODE_EXTRA_CA_CERTS".to_owned(), ca)]);
     Ok(ThroughTls { subject: tls, fronts })
 }
 

@@ -346,6 +346,17 @@ async fn measure_set(
             downstream = workload.into_kept();
         }
         rows.push(row);
+        // What the template's SSL_CERT_FILE saves, in the same run: the receiver without it.
+        if function == "receiver" {
+            let probed = subjects::roots_probed(&subject);
+            let mut workload = Workload::deliveries(target.secret, &format!("msg_fp{set}_rx_probed"));
+            let before = count(&sqs, &ingest).await?;
+            let mut row = measure(&probed, report::stripped_size(&path)?, &mut workload, options).await?;
+            check_enqueued(&sqs, &ingest, before, workload.records(options.invocations), &probed.label)
+                .await?;
+            row.role = Role::Comparison;
+            rows.push(row);
+        }
     }
     Ok(rows)
 }

@@ -181,7 +181,9 @@ pub(crate) fn table(rows: &[Row], node: Option<&Row>, invocations: usize) -> Str
     }
     if let Some(node) = node {
         out.push('\n');
-        for rust in rows.iter().filter(|r| r.label.starts_with("receiver")) {
+        for rust in
+            rows.iter().filter(|r| r.label.starts_with("receiver") && matches!(r.role, Role::Targeted))
+        {
             out.push_str(&format!(
                 "Node.js receiver / {}: first poll {:.0}× (median), peak RSS {:.1}×, size {:.2}×\n",
                 rust.label,

@@ -26,9 +26,16 @@ pub(crate) struct Target<'a> {
     pub(crate) secret: &'a SigningSecret,
 }
 
+/// `template.yaml`'s `SSL_CERT_FILE`: the system's one bundle of roots (Amazon Linux 2023's path there,
+/// this machine's here), so the TLS clients read it alone.
+pub(crate) const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+
 /// What Lambda itself sets in every function's environment (bar `AWS_LAMBDA_RUNTIME_API`, added at
-/// start), with fake credentials and the emulator as every service's endpoint.
+/// start), with fake credentials and the emulator as every service's endpoint, and the template's
+/// global `SSL_CERT_FILE`.
 fn lambda_env(function_name: &str, endpoint: &str) -> Vec<(String, String)> {
+    let roots =
+        testkit::system_roots_file().map(|file| (SSL_CERT_FILE.to_owned(), file.display().to_string()));
     [
         ("AWS_LAMBDA_FUNCTION_NAME", function_name),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
@@ -44,7 +51,17 @@ fn lambda_env(function_name: &str, endpoint: &str) -> Vec<(String, String)> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .chain(roots)
     .collect()
+}
+
+/// `subject` without `SSL_CERT_FILE`: its TLS clients probe for the system's roots (rustls-native-certs
+/// reads the bundle file and every file of the certificate directories), as without the template.
+pub(crate) fn roots_probed(subject: &Subject) -> Subject {
+    let mut probed = subject.clone();
+    probed.label = format!("{}, roots probed (no SSL_CERT_FILE)", subject.label);
+    probed.env.retain(|(name, _)| name != SSL_CERT_FILE);
+    probed
 }
 
 /// The receiver's own variables, as the template sets them (the secret inline instead of an ARN).
