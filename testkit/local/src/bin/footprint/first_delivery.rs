@@ -8,16 +8,21 @@
 //! handshakes, the trust store loaded and checked, and the first use of the process's random number
 //! generator.
 
+use std::path::Path;
 use std::time::Duration;
 
-use testkit::TlsFront;
+use shared::fixtures::sample_events::DEMO_URL_TOKEN;
+use shared::keys::jwks_document;
+use shared::signature::SigningSecret;
+use shared::signature::sign::Ed25519Signer;
+use testkit::{Emulator, Stack, StreamReader, TlsFront};
 
-use crate::Error;
-use crate::events::Workload;
+use crate::drain::Drain;
+use crate::events::{self, Workload};
 use crate::launch::{self, ColdStart, Subject};
-use crate::report::Role;
-use crate::report::{Stats, ms};
-use crate::subjects;
+use crate::report::{Role, Stats, ms};
+use crate::subjects::{self, Target};
+use crate::{Error, Options, check_enqueued, count};
 
 /// One function's cold first deliveries.
 #[derive(Debug, Clone)]
@@ -32,6 +37,124 @@ pub(crate) struct ColdRow {
     pub(crate) tls: Stats,
     /// What the row is to the targets.
     pub(crate) role: Role,
+}
+
+/// A JWKS server on loopback holding one Ed25519 key, and a TLS front for it beside the emulator's:
+/// what a `v1a` receiver's first delivery fetches, as it fetches Google's.
+pub(crate) struct Jwks {
+    key: Ed25519Signer,
+    plain: String,
+    front: TlsFront,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Jwks {
+    pub(crate) async fn start(beside: &TlsFront) -> Result<Self, Error> {
+        let key = Ed25519Signer::generate();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let document = jwks_document([key.public_jwk(None)]).to_string();
+        let server = tokio::spawn(local_stack::http::serve_json(listener, document));
+        let front = beside.beside(address).await?;
+        Ok(Self { key, plain: format!("http://{address}"), front, server })
+    }
+}
+
+impl Drop for Jwks {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// What the cold first deliveries call, plainly and through TLS, and the receiver's secret.
+pub(crate) struct Cold<'a> {
+    pub(crate) emulator: &'a Emulator,
+    pub(crate) front: &'a TlsFront,
+    pub(crate) jwks: &'a Jwks,
+    pub(crate) secret: &'a SigningSecret,
+}
+
+/// One row of the cold first deliveries: a function and, for the receiver, the scheme it is sent.
+#[derive(Debug, Clone, Copy)]
+enum ColdRun {
+    ReceiverV1,
+    ReceiverV1a,
+    Recorder,
+    Fanout,
+}
+
+impl ColdRun {
+    /// In pipeline order: the recorder's batches are the fanout's stream records.
+    const ALL: [Self; 4] = [Self::ReceiverV1, Self::ReceiverV1a, Self::Recorder, Self::Fanout];
+
+    fn function(self) -> &'static str {
+        match self {
+            Self::ReceiverV1 | Self::ReceiverV1a => "receiver",
+            Self::Recorder => "recorder",
+            Self::Fanout => "fanout",
+        }
+    }
+
+    /// What the report calls the row.
+    fn name(self) -> &'static str {
+        match self {
+            Self::ReceiverV1a => "receiver, v1a",
+            _ => self.function(),
+        }
+    }
+}
+
+/// The cold first deliveries of one set's receiver (`v1`, then `v1a`), recorder and fanout, on a
+/// stack of their own.
+pub(crate) async fn of_set(
+    cold: &Cold<'_>,
+    dir: &Path,
+    place: Option<&str>,
+    options: &Options,
+) -> Result<Vec<ColdRow>, Error> {
+    let emulator = cold.emulator;
+    let stack = Stack::create(emulator).await?;
+    let target = Target { endpoint: emulator.endpoint(), stack: &stack, secret: cold.secret };
+    let sqs = emulator.sqs().await;
+    let mut stream = StreamReader::open(&emulator.sdk_config().await, &stack.stream_arn).await?;
+    let starts = options.first_deliveries;
+    let aws = Fronted { plain: emulator.endpoint(), front: cold.front };
+    let jwks = Fronted { plain: &cold.jwks.plain, front: &cold.jwks.front };
+    let ingest = [stack.ingest.url.as_str()];
+    let mut rows = Vec::new();
+    for run in ColdRun::ALL.into_iter().filter(|run| options.functions.contains(&run.function())) {
+        let function = run.function();
+        let label = match place {
+            Some(place) => format!("{} ({place})", run.name()),
+            None => run.name().to_owned(),
+        };
+        let mut plain = subjects::rust(function, label, subjects::bootstrap(dir, function)?, &target);
+        let mut workload = match run {
+            ColdRun::ReceiverV1 => Workload::deliveries(cold.secret, "msg_fp_cold"),
+            ColdRun::ReceiverV1a => {
+                plain.env.extend([
+                    ("JWKS_URL".to_owned(), format!("{}/jwks", cold.jwks.plain)),
+                    ("WEBHOOK_URL_TOKEN".to_owned(), DEMO_URL_TOKEN.to_owned()),
+                ]);
+                Workload::v1a_deliveries(cold.jwks.key.clone(), DEMO_URL_TOKEN, "msg_fp_cold_v1a")
+            }
+            ColdRun::Recorder => Workload::ingest("msg_fp_cold_rec", &stack.ingest.arn),
+            ColdRun::Fanout => {
+                // One recorder batch's records per start: exactly the records the recorder's starts wrote.
+                let records = 2 * starts * events::RECORDER_BATCH;
+                let drain = Drain::new(sqs.clone(), &stack, "batch", 0);
+                Workload::stream(&mut stream, records, events::RECORDER_BATCH, drain).await?
+            }
+        };
+        let tls = through_tls(&plain, &[aws, jwks])?;
+        let before = count(&sqs, &ingest).await?;
+        let role = if function == "receiver" { Role::Targeted } else { Role::Measured };
+        rows.push(measure(&plain, &tls, &mut workload, starts, role).await?);
+        if function == "receiver" {
+            check_enqueued(&sqs, &ingest, before, 2 * starts, &plain.label).await?;
+        }
+    }
+    Ok(rows)
 }
 
 /// A service a function calls over plain HTTP on loopback, at `plain`, and the TLS front standing for

@@ -28,15 +28,12 @@ mod subjects;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use shared::fixtures::sample_events::DEMO_URL_TOKEN;
-use shared::keys::jwks_document;
 use shared::signature::SigningSecret;
-use shared::signature::sign::Ed25519Signer;
 use testkit::{Emulator, Stack, StreamReader, TlsFront};
 
 use crate::drain::Drain;
 use crate::events::{Workload, visible_messages};
-use crate::first_delivery::{ColdRow, Fronted};
+use crate::first_delivery::{Cold, Jwks};
 use crate::launch::Subject;
 use crate::node::NodeReceiver;
 use crate::report::{Role, Row, Size, Stats, load_average, machine};
@@ -151,7 +148,7 @@ async fn run() -> Result<(), Error> {
     for dir in &sets {
         let place = (sets.len() > 1).then(|| dir.display().to_string());
         let cold = Cold { emulator: &emulator, front: &front, jwks: &jwks, secret: &secret };
-        cold_rows.extend(first_deliveries(&cold, dir, place.as_deref(), &options).await?);
+        cold_rows.extend(first_delivery::of_set(&cold, dir, place.as_deref(), &options).await?);
     }
     let node_cold = match &node {
         Some(node) => Some(node.first_deliveries(&emulator, &front, &secret, &options).await?),
@@ -186,105 +183,17 @@ async fn run() -> Result<(), Error> {
     }
     println!("\n{}", report::table(&rows, node_row.as_ref(), options.invocations));
     println!(
-        "cold first delivery: {} starts each over plain HTTP and through TLS (a local CA, trusted through \
-         SSL_CERT_FILE naming the system's roots and it / NODE_EXTRA_CA_CERTS), interleaved; exec to the answer of the invocation that \
-         caused the cold start (the receiver: one v1 delivery enqueued, or one v1a delivery verified \
-         with the JWKS it fetched first and enqueued; the recorder: a batch of {batch} written; the \
-         fanout: a batch of {batch} stream records, the recorder's, routed)\n",
+        "cold first delivery: {} starts each over plain HTTP and through TLS (a local CA, trusted \
+         through SSL_CERT_FILE naming the system's roots and it / NODE_EXTRA_CA_CERTS), interleaved; \
+         exec to the answer of the invocation that caused the cold start (the receiver: one v1 delivery \
+         enqueued, or one v1a delivery verified with the JWKS it fetched first and enqueued; the \
+         recorder: a batch of {batch} written; the fanout: a batch of {batch} stream records, the \
+         recorder's, routed)\n",
         options.first_deliveries,
         batch = events::RECORDER_BATCH,
     );
     println!("{}", report::cold_table(&cold_rows, node_cold.as_ref()));
     Ok(())
-}
-
-/// A JWKS server on loopback holding one Ed25519 key, and a TLS front for it beside the emulator's:
-/// what a `v1a` receiver's first delivery fetches, as it fetches Google's.
-struct Jwks {
-    key: Ed25519Signer,
-    plain: String,
-    front: TlsFront,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Jwks {
-    async fn start(beside: &TlsFront) -> Result<Self, Error> {
-        let key = Ed25519Signer::generate();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let document = jwks_document([key.public_jwk(None)]).to_string();
-        let server = tokio::spawn(local_stack::http::serve_json(listener, document));
-        let front = beside.beside(address).await?;
-        Ok(Self { key, plain: format!("http://{address}"), front, server })
-    }
-}
-
-impl Drop for Jwks {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-/// What the cold first deliveries call, plainly and through TLS, and the receiver's secret.
-struct Cold<'a> {
-    emulator: &'a Emulator,
-    front: &'a TlsFront,
-    jwks: &'a Jwks,
-    secret: &'a SigningSecret,
-}
-
-/// The cold first deliveries of one set's receiver (`v1`, then `v1a`), recorder and fanout, on a
-/// stack of their own: the recorder's batches are the fanout's stream records.
-async fn first_deliveries(
-    cold: &Cold<'_>,
-    dir: &Path,
-    place: Option<&str>,
-    options: &Options,
-) -> Result<Vec<ColdRow>, Error> {
-    let emulator = cold.emulator;
-    let stack = Stack::create(emulator).await?;
-    let target = Target { endpoint: emulator.endpoint(), stack: &stack, secret: cold.secret };
-    let sqs = emulator.sqs().await;
-    let mut stream = StreamReader::open(&emulator.sdk_config().await, &stack.stream_arn).await?;
-    let starts = options.first_deliveries;
-    let aws = Fronted { plain: emulator.endpoint(), front: cold.front };
-    let jwks = Fronted { plain: &cold.jwks.plain, front: &cold.jwks.front };
-    let ingest = [stack.ingest.url.as_str()];
-    let mut rows = Vec::new();
-    let runs = [("receiver", "v1"), ("receiver", "v1a"), ("recorder", ""), ("fanout", "")];
-    for (function, scheme) in runs.into_iter().filter(|(f, _)| options.functions.contains(f)) {
-        let name = if scheme == "v1a" { format!("{function}, v1a") } else { function.to_owned() };
-        let label = match place {
-            Some(place) => format!("{name} ({place})"),
-            None => name,
-        };
-        let mut plain = subjects::rust(function, label, subjects::bootstrap(dir, function)?, &target);
-        let mut workload = match (function, scheme) {
-            ("receiver", "v1") => Workload::deliveries(cold.secret, "msg_fp_cold"),
-            ("receiver", _) => {
-                plain.env.extend([
-                    ("JWKS_URL".to_owned(), format!("{}/jwks", cold.jwks.plain)),
-                    ("WEBHOOK_URL_TOKEN".to_owned(), DEMO_URL_TOKEN.to_owned()),
-                ]);
-                Workload::v1a_deliveries(cold.jwks.key.clone(), DEMO_URL_TOKEN, "msg_fp_cold_v1a")
-            }
-            ("recorder", _) => Workload::ingest("msg_fp_cold_rec", &stack.ingest.arn),
-            _ => {
-                // One recorder batch's records per start: exactly the records the recorder's starts wrote.
-                let records = 2 * starts * events::RECORDER_BATCH;
-                let drain = Drain::new(sqs.clone(), &stack, "batch", 0);
-                Workload::stream(&mut stream, records, events::RECORDER_BATCH, drain).await?
-            }
-        };
-        let tls = first_delivery::through_tls(&plain, &[aws, jwks])?;
-        let before = count(&sqs, &ingest).await?;
-        let role = if function == "receiver" { Role::Targeted } else { Role::Measured };
-        rows.push(first_delivery::measure(&plain, &tls, &mut workload, starts, role).await?);
-        if function == "receiver" {
-            check_enqueued(&sqs, &ingest, before, 2 * starts, &plain.label).await?;
-        }
-    }
-    Ok(rows)
 }
 
 /// `cargo build --release` of the functions measured, so the default bootstraps are never stale.
