@@ -1,12 +1,11 @@
 //! The cold first delivery: what a cold start costs up to the answer of the invocation that caused it,
 //! its calls to AWS (and, for a `v1a` delivery, to the JWKS) made the way they are made in AWS, over
 //! TLS. Each function is started `starts` times with its calls going straight to the emulator (and a
-//! JWKS server) over plain HTTP and as often through [`testkit::TlsFront`]s (a certificate authority of
-//! the run's own, trusted through `SSL_CERT_FILE` naming the system's roots and it, so the trust store
-//! is as large as in AWS, or `NODE_EXTRA_CA_CERTS` for Node.js), the two interleaved so the machine's
-//! drift falls on both alike. The difference is what TLS adds: the
-//! handshakes, the trust store loaded and checked, and the first use of the process's random number
-//! generator.
+//! JWKS server) over plain HTTP and as often through [`testkit::TlsFront`]s, the two interleaved so the
+//! machine's drift falls on both alike. Both load the same trust store, the system's roots named by
+//! `SSL_CERT_FILE` as the template names them, and the TLS runs the run's certificate authority with
+//! them (Node.js: through `NODE_EXTRA_CA_CERTS`). The difference is what TLS adds: the handshakes,
+//! each server's chain checked, and the process's first random numbers.
 
 use std::path::Path;
 use std::time::Duration;
