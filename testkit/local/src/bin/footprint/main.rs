@@ -246,7 +246,8 @@ async fn measure_set(
         // The receiver's messages stay on the ingest queue: all of them must be there afterwards.
         let ingest = [stack.ingest.url.as_str()];
         let before = count(&sqs, &ingest).await?;
-        let row = measure(&subject, report::stripped_size(&path)?, &mut workload, options).await?;
+        let size = report::stripped_size(&path)?;
+        let row = measure(&subject, size.clone(), &mut workload, options).await?;
         if function == "receiver" {
             let expected = workload.records(options.invocations);
             check_enqueued(&sqs, &ingest, before, expected, &subject.label).await?;
@@ -260,7 +261,7 @@ async fn measure_set(
             let probed = subjects::roots_probed(&subject);
             let mut workload = Workload::deliveries(target.secret, &format!("msg_fp{set}_rx_probed"));
             let before = count(&sqs, &ingest).await?;
-            let mut row = measure(&probed, report::stripped_size(&path)?, &mut workload, options).await?;
+            let mut row = measure(&probed, size, &mut workload, options).await?;
             check_enqueued(&sqs, &ingest, before, workload.records(options.invocations), &probed.label)
                 .await?;
             row.role = Role::Comparison;
